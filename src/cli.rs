@@ -1,0 +1,408 @@
+//! The command line: argument definitions and the pipelines behind each subcommand.
+//!
+//! Only `main.rs` turns a [`Failure`] into text on stderr and an exit code.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diag::{render, Diagnostics};
+use crate::model::{load, Loaded};
+use crate::report::{self, Summary};
+use crate::runner::{n_blocks, run_blocks, Plan};
+
+/// Exit code 1: the run failed.
+pub const EXIT_RUNTIME: u8 = 1;
+/// Exit code 2: invalid input (scenario, arguments).
+pub const EXIT_INVALID: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "supplyshock", version, about = "Supply-chain dependency risk simulator: Monte Carlo shocks through multi-tier material networks", long_about = None,
+    after_help = "Examples:\n  supplyshock init my-scenario.toml\n  supplyshock check scenarios/japan-eu-critical-materials.toml\n  supplyshock run scenarios/japan-eu-critical-materials.toml --trials 10000 -o out/flagship\n  supplyshock run scenarios/minimal.toml -o - | jq .variants[0].slots")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Print nothing but errors.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a scenario and print its static concentration indicators.
+    #[command(
+        after_help = "Example:\n  supplyshock check scenarios/japan-eu-critical-materials.toml --format json"
+    )]
+    Check {
+        scenario: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Monte Carlo run of the baseline and every strategy; writes summary.json, metrics.csv, curves.csv.
+    #[command(
+        after_help = "Examples:\n  supplyshock run scenarios/japan-eu-critical-materials.toml -o out/flagship\n  supplyshock run scenarios/minimal.toml --trials 100000 --threads 2 --force\n  supplyshock run scenarios/minimal.toml -o -      # summary JSON on stdout"
+    )]
+    Run {
+        scenario: PathBuf,
+        /// Output directory (`-` writes the summary JSON to stdout). Default: out/<scenario name>.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Trials (default: the scenario's `trials`).
+        #[arg(long)]
+        trials: Option<u64>,
+        /// Seed (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Run only these strategies (repeatable); default: all.
+        #[arg(long = "strategy", value_name = "ID")]
+        strategies: Vec<String>,
+        /// Replace an existing output directory.
+        #[arg(long)]
+        force: bool,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Write a commented starter scenario.
+    Init {
+        /// File to create (default: scenario.toml).
+        name: Option<PathBuf>,
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// A failed command: what to print and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    fn invalid(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_INVALID,
+            message: message.into(),
+        }
+    }
+    fn runtime(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_RUNTIME,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Diagnostics> for Failure {
+    fn from(d: Diagnostics) -> Failure {
+        Failure::invalid(render(&d.0))
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Check { scenario, format } => check(&scenario, format, quiet),
+        Command::Run {
+            scenario,
+            output,
+            trials,
+            seed,
+            threads,
+            strategies,
+            force,
+            format,
+        } => run_cmd(&RunArgs {
+            scenario,
+            output,
+            trials,
+            seed,
+            threads,
+            strategies,
+            force,
+            format,
+            quiet,
+        }),
+        Command::Init { name, force } => init(
+            name.as_deref().unwrap_or(Path::new("scenario.toml")),
+            force,
+            quiet,
+        ),
+    }
+}
+
+fn load_scenario(path: &Path, quiet: bool) -> Result<Loaded, Failure> {
+    let loaded = load(path)?;
+    if !quiet {
+        for w in &loaded.warnings {
+            eprintln!("{w}");
+        }
+    }
+    Ok(loaded)
+}
+
+fn check(path: &Path, format: Format, quiet: bool) -> Result<(), Failure> {
+    let loaded = load_scenario(path, quiet)?;
+    let model = &loaded.study.baseline;
+    let ind = crate::indicators::compute(model);
+    let out = match format {
+        Format::Json => {
+            let mut v = serde_json::to_string_pretty(&ind).expect("indicators serialize");
+            v.push('\n');
+            v
+        }
+        Format::Table => {
+            let mut s = crate::indicators::render_table(&ind, model);
+            s.push_str(&format!(
+                "\nOK: {} regions, {} materials, {} suppliers, {} importers, {} routes, {} shocks, {} strategies\n",
+                model.regions.len(),
+                model.materials.len(),
+                model.suppliers.len(),
+                model.importers.len(),
+                model.routes.len(),
+                model.shocks.len(),
+                loaded.study.strategies.len()
+            ));
+            s
+        }
+    };
+    print_stdout(&out)
+}
+
+fn print_stdout(s: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        // A closed pipe (`| head`) is not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::runtime(format!("cannot write to stdout: {e}"))),
+    }
+}
+
+pub struct RunArgs {
+    pub scenario: PathBuf,
+    pub output: Option<PathBuf>,
+    pub trials: Option<u64>,
+    pub seed: Option<u64>,
+    pub threads: Option<usize>,
+    pub strategies: Vec<String>,
+    pub force: bool,
+    pub format: Format,
+    pub quiet: bool,
+}
+
+fn run_cmd(a: &RunArgs) -> Result<(), Failure> {
+    let loaded = load_scenario(&a.scenario, a.quiet)?;
+    let study = &loaded.study;
+    let trials = a.trials.unwrap_or(study.baseline.trials);
+    let seed = a.seed.unwrap_or(study.baseline.seed);
+    if trials == 0 {
+        return Err(Failure::invalid("error: --trials must be at least 1"));
+    }
+    let chosen: Vec<usize> = if a.strategies.is_empty() {
+        (0..study.strategies.len()).collect()
+    } else {
+        let mut v = Vec::new();
+        for id in &a.strategies {
+            match study.strategies.iter().position(|s| &s.id == id) {
+                Some(i) => v.push(i),
+                None => {
+                    let ids: Vec<&str> = study.strategies.iter().map(|s| s.id.as_str()).collect();
+                    let hint = crate::diag::did_you_mean(id, ids.iter().copied()).map_or_else(
+                        || format!("strategies in this scenario: {}", ids.join(", ")),
+                        |b| format!("did you mean `{b}`?"),
+                    );
+                    return Err(Failure::invalid(format!(
+                        "error: unknown strategy `{id}`\n  hint: {hint}"
+                    )));
+                }
+            }
+        }
+        v
+    };
+    let out_dir = a
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(a.scenario.file_stem().unwrap_or_default()));
+    let to_stdout = out_dir.as_os_str() == "-";
+    if !to_stdout
+        && !a.force
+        && out_dir.exists()
+        && std::fs::read_dir(&out_dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
+    {
+        return Err(Failure::invalid(format!("error: output directory {} already holds results\n  hint: pass --force to replace them, or choose another directory with -o", out_dir.display())));
+    }
+    if !a.quiet && trials < 10_000 {
+        eprintln!("warning: {trials} trials leave {} beyond the 99th percentile: P99 and CVaR99 are unstable\n  hint: use --trials 10000 or more (100 trials beyond P99) for a stable tail", trials / 100);
+    }
+    let mut plan = Plan::new(study, &chosen);
+    let _ = &mut plan;
+    let mut names = vec!["Baseline".to_owned()];
+    let mut costs = vec![None];
+    for &i in &chosen {
+        names.push(study.strategies[i].name.clone());
+        costs.push(Some(study.strategies[i].cost.clone()));
+    }
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start worker threads: {e}")))?;
+    let progress = AtomicU64::new(0);
+    let show_bar = !a.quiet
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let acc = std::thread::scope(|scope| {
+        if show_bar {
+            let bar = indicatif::ProgressBar::new(trials);
+            let style = indicatif::ProgressStyle::with_template(
+                "{spinner} {bar:40} {pos}/{len} trials  {per_sec}  ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            bar.set_style(style);
+            let (p, d) = (&progress, &done);
+            scope.spawn(move || {
+                while !d.load(Ordering::Relaxed) {
+                    bar.set_position(p.load(Ordering::Relaxed));
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                bar.finish_and_clear();
+            });
+        }
+        let acc =
+            pool.install(|| run_blocks(&plan, trials, seed, 0..n_blocks(trials), Some(&progress)));
+        done.store(true, Ordering::Relaxed);
+        acc
+    });
+    let summary = report::summarize(&plan, &costs, &names, &acc, trials);
+    let json = report::summary_json(&summary);
+    if to_stdout {
+        return print_stdout(std::str::from_utf8(&json).expect("JSON is UTF-8"));
+    }
+    let files = vec![
+        ("summary.json".to_owned(), json),
+        ("metrics.csv".to_owned(), report::metrics_csv(&summary)),
+        (
+            "curves.csv".to_owned(),
+            report::curves_csv(&plan, &acc, trials),
+        ),
+    ];
+    report::write_dir(&out_dir, &files, a.force).map_err(|e| match e {
+        report::WriteError::Exists(_) => Failure::invalid(format!("error: {e}")),
+        _ => Failure::runtime(format!("error: {e}")),
+    })?;
+    if !a.quiet {
+        let text = match a.format {
+            Format::Table => render_summary(&summary, &out_dir),
+            Format::Json => {
+                String::from_utf8(report::summary_json(&summary)).expect("JSON is UTF-8")
+            }
+        };
+        print_stdout(&text)?;
+    }
+    Ok(())
+}
+
+/// One screen: fill and loss per importer and material for each variant, and where the files are.
+fn render_summary(s: &Summary, dir: &Path) -> String {
+    let mut out = format!(
+        "{}: {} trials, seed {}, {} days\n\n",
+        s.scenario, s.trials, s.seed, s.horizon_days
+    );
+    out.push_str(&format!(
+        "{:<18} {:<10} {:<20} {:>14} {:>10} {:>14}\n",
+        "variant", "importer", "material", "fill rate", "P(short)", "E[loss]"
+    ));
+    for v in &s.variants {
+        for sl in &v.slots {
+            out.push_str(&format!(
+                "{:<18} {:<10} {:<20} {:>7.4}±{:<6.4} {:>10.3} {:>14}\n",
+                v.id,
+                sl.importer,
+                sl.material,
+                sl.fill_rate.mean,
+                sl.fill_rate.se,
+                sl.p_shortage.mean,
+                human_money(sl.loss_value.mean, &s.currency)
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "\nResults in {}/ (summary.json, metrics.csv, curves.csv)\n",
+        dir.display()
+    ));
+    out
+}
+
+/// 12.3k, 4.5m, 6.7bn with the currency in front.
+pub fn human_money(x: f64, currency: &str) -> String {
+    let sym = if currency == "USD" { "$" } else { "" };
+    let (v, suffix) = match x.abs() {
+        a if a >= 1e9 => (x / 1e9, "bn"),
+        a if a >= 1e6 => (x / 1e6, "m"),
+        a if a >= 1e3 => (x / 1e3, "k"),
+        _ => (x, ""),
+    };
+    if sym.is_empty() {
+        format!("{v:.1}{suffix} {currency}")
+    } else {
+        format!("{sym}{v:.1}{suffix}")
+    }
+}
+
+const STARTER: &str = include_str!("../scenarios/starter.toml");
+
+fn init(path: &Path, force: bool, quiet: bool) -> Result<(), Failure> {
+    if path.exists() && !force {
+        return Err(Failure::invalid(format!(
+            "error: {} already exists\n  hint: choose another name or pass --force",
+            path.display()
+        )));
+    }
+    let name = path
+        .file_stem()
+        .map_or("my scenario".into(), |s| s.to_string_lossy().into_owned());
+    let text = STARTER.replace("Starter scenario", &name);
+    report::write_file(path, text.as_bytes())
+        .map_err(|e| Failure::runtime(format!("error: {e}")))?;
+    if !quiet {
+        eprintln!(
+            "wrote {}: edit it, then `supplyshock check {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn money_is_human() {
+        assert_eq!(human_money(4.5e9, "USD"), "$4.5bn");
+        assert_eq!(human_money(12_300.0, "EUR"), "12.3k EUR");
+    }
+}

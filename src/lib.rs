@@ -1,0 +1,19 @@
+//! supplyshock: a supply-chain dependency risk simulator.
+//!
+//! The modules follow the data flow: [`scenario`] (TOML as written) -> [`model`] (the compiled,
+//! always-valid network) -> [`shocks`] (sampled events) -> [`engine`] (one trial) -> [`stats`]
+//! (mergeable summaries) -> [`runner`] (parallel trials, strategies) -> [`report`] (bytes out),
+//! with [`cli`] on top. [`indicators`] computes the static concentration figures.
+
+pub mod cli;
+pub mod diag;
+pub mod dist;
+pub mod engine;
+pub mod indicators;
+pub mod model;
+pub mod report;
+pub mod rng;
+pub mod runner;
+pub mod scenario;
+pub mod shocks;
+pub mod stats;

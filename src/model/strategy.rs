@@ -1,0 +1,488 @@
+//! Strategies: named change sets applied to the baseline scenario, each compiled to its own model.
+//!
+//! Changes edit the raw scenario, so a strategy is checked by exactly the rules that check the
+//! baseline, and its errors point at the strategy's own lines.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::compile::{compile, Ck};
+use super::{Model, Owner};
+use crate::diag::{did_you_mean, Diagnostic, SourceFile};
+use crate::scenario::{RawChange, RawPool, RawScenario, RawStockpile, Spanned};
+
+/// The baseline and the strategies to compare with it.
+#[derive(Debug, Clone)]
+pub struct Study {
+    pub baseline: Model,
+    pub strategies: Vec<Strategy>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Strategy {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub model: Model,
+    pub cost: Cost,
+}
+
+/// A strategy's yearly cost, in the scenario's currency.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Cost {
+    /// Holding cost of the stock added over the baseline.
+    pub carrying: f64,
+    /// Price premium on the volume moved between suppliers.
+    pub premium: f64,
+    /// Declared fixed yearly cost.
+    pub fixed: f64,
+    pub total: f64,
+}
+
+pub type ChangeSet = Vec<Spanned<RawChange>>;
+
+pub(crate) fn compile_strategies(
+    raw: &RawScenario,
+    src: &SourceFile,
+    baseline: Option<&Model>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Strategy> {
+    let mut out = Vec::new();
+    let mut seen = BTreeMap::new();
+    for (i, rs) in raw.strategy.iter().enumerate() {
+        let s = rs.get_ref();
+        let key = format!("strategy[{i}]");
+        if seen.insert(s.id.get_ref().clone(), i).is_some() {
+            diags.push(
+                Diagnostic::error(
+                    src,
+                    s.id.span(),
+                    format!("{key}.id"),
+                    format!("duplicate strategy id `{}`", s.id.get_ref()),
+                )
+                .with_hint("every strategy needs its own id"),
+            );
+        }
+        if s.id.get_ref() == "baseline" {
+            diags.push(
+                Diagnostic::error(
+                    src,
+                    s.id.span(),
+                    format!("{key}.id"),
+                    "`baseline` is reserved for the unchanged scenario",
+                )
+                .with_hint("choose another id"),
+            );
+        }
+        let prefix = format!("{key}({}).", s.id.get_ref());
+        let mut ck = Ck {
+            src,
+            diags: Vec::new(),
+            prefix: &prefix,
+        };
+        if s.changes.is_empty() {
+            ck.err(
+                rs.span(),
+                "changes",
+                "a strategy needs at least one change",
+                "e.g. changes = [{ importer = \"japan\", stockpile.ree_oxide = { days = 90 } }]",
+            );
+        }
+        let edited = apply_changes(raw, &s.changes, &mut ck);
+        let mut cost_parts = (0.0, 0.0, 0.0);
+        if let Some(c) = &s.cost {
+            let c = c.get_ref();
+            cost_parts = (
+                c.carry_rate
+                    .as_ref()
+                    .map_or(0.0, |v| ck_nonneg(&mut ck, v, "cost.carry_rate")),
+                c.premium
+                    .as_ref()
+                    .map_or(0.0, |v| ck_nonneg(&mut ck, v, "cost.premium")),
+                c.per_year
+                    .as_ref()
+                    .map_or(0.0, |v| ck_nonneg(&mut ck, v, "cost.per_year")),
+            );
+        }
+        let mut local = ck.diags;
+        if local.iter().any(Diagnostic::is_error) {
+            diags.append(&mut local);
+            continue;
+        }
+        let (model, mut more) = compile(&edited, src, &prefix);
+        // The edited scenario repeats the baseline's warnings; keep only its errors.
+        more.retain(Diagnostic::is_error);
+        diags.append(&mut local);
+        diags.append(&mut more);
+        if let (Some(model), Some(base)) = (model, baseline) {
+            let cost = yearly_cost(base, &model, cost_parts);
+            out.push(Strategy {
+                id: s.id.get_ref().clone(),
+                name: s.name.clone().unwrap_or_else(|| s.id.get_ref().clone()),
+                description: s.description.clone(),
+                model,
+                cost,
+            });
+        }
+    }
+    out
+}
+
+fn ck_nonneg(ck: &mut Ck, v: &Spanned<f64>, key: &str) -> f64 {
+    let x = *v.get_ref();
+    if x.is_finite() && x >= 0.0 {
+        x
+    } else {
+        ck.err(
+            v.span(),
+            key,
+            format!("expected a finite number >= 0, found {x}"),
+            "costs are yearly amounts or fractions",
+        );
+        0.0
+    }
+}
+
+/// Apply a change set to a copy of the raw scenario. Problems (unknown targets, keys that do not
+/// apply to the selected kind) are reported through `ck`.
+pub(crate) fn apply_changes(
+    raw: &RawScenario,
+    changes: &[Spanned<RawChange>],
+    ck: &mut Ck,
+) -> RawScenario {
+    let mut out = raw.clone();
+    for (j, ch) in changes.iter().enumerate() {
+        let key = format!("changes[{j}]");
+        let c = ch.get_ref();
+        let selectors = [
+            c.importer.is_some(),
+            c.supplier.is_some(),
+            c.shock.is_some(),
+            c.route.is_some(),
+            c.pool.is_some(),
+        ];
+        if selectors.iter().filter(|&&b| b).count() != 1 {
+            ck.err(
+                ch.span(),
+                &key,
+                "a change needs exactly one of importer, supplier, shock, route or pool",
+                "e.g. { importer = \"japan\", stockpile.ree_oxide = { days = 90 } }",
+            );
+            continue;
+        }
+        let allowed: &[&str];
+        let mut used: Vec<&str> = Vec::new();
+        macro_rules! mark {
+            ($($f:ident),*) => {$( if c.$f.is_some() { used.push(stringify!($f)); } )*};
+        }
+        mark!(
+            demand,
+            sourcing,
+            switch_days,
+            stockpile,
+            recycling,
+            capacity,
+            spare,
+            ramp_days,
+            stock_days,
+            priority_regions,
+            rate_per_year,
+            severity,
+            duration_days,
+            enabled,
+            lead_days,
+            members,
+            material,
+            days,
+            refill_days
+        );
+        if let Some(id) = &c.importer {
+            allowed = &[
+                "demand",
+                "sourcing",
+                "switch_days",
+                "stockpile",
+                "recycling",
+            ];
+            let ids: Vec<String> = out
+                .importer
+                .iter()
+                .map(|i| i.get_ref().id.get_ref().clone())
+                .collect();
+            let Some(i) = find(ck, &ids, id, &format!("{key}.importer"), "importer") else {
+                continue;
+            };
+            let imp = out.importer[i].get_mut();
+            if let Some(d) = &c.demand {
+                imp.demand.extend(d.clone());
+            }
+            if let Some(s) = &c.sourcing {
+                imp.sourcing.extend(s.clone());
+            }
+            if let Some(s) = &c.switch_days {
+                imp.switch_days = Some(s.clone());
+            }
+            if let Some(sp) = &c.stockpile {
+                for (m, new) in sp {
+                    let merged = match imp.stockpile.get(m) {
+                        Some(old) => {
+                            Spanned::new(new.span(), merge_stockpile(old.get_ref(), new.get_ref()))
+                        }
+                        None => new.clone(),
+                    };
+                    imp.stockpile.insert(m.clone(), merged);
+                }
+            }
+            if let Some(r) = &c.recycling {
+                imp.recycling.extend(r.clone());
+            }
+        } else if let Some(id) = &c.supplier {
+            allowed = &[
+                "capacity",
+                "spare",
+                "ramp_days",
+                "stock_days",
+                "sourcing",
+                "priority_regions",
+            ];
+            let ids: Vec<String> = out
+                .supplier
+                .iter()
+                .map(|i| i.get_ref().id.get_ref().clone())
+                .collect();
+            let Some(i) = find(ck, &ids, id, &format!("{key}.supplier"), "supplier") else {
+                continue;
+            };
+            let sup = out.supplier[i].get_mut();
+            if let Some(v) = &c.capacity {
+                sup.capacity = v.clone();
+            }
+            if let Some(v) = &c.spare {
+                sup.spare = Some(v.clone());
+            }
+            if let Some(v) = &c.ramp_days {
+                sup.ramp_days = Some(v.clone());
+            }
+            if let Some(v) = &c.stock_days {
+                sup.stock_days.extend(v.clone());
+            }
+            if let Some(v) = &c.sourcing {
+                sup.sourcing.extend(v.clone());
+            }
+            if let Some(v) = &c.priority_regions {
+                sup.priority_regions = v.clone();
+            }
+        } else if let Some(id) = &c.shock {
+            allowed = &["rate_per_year", "severity", "duration_days", "enabled"];
+            let ids: Vec<String> = out
+                .shock
+                .iter()
+                .map(|i| i.get_ref().id.get_ref().clone())
+                .collect();
+            let Some(i) = find(ck, &ids, id, &format!("{key}.shock"), "shock") else {
+                continue;
+            };
+            if c.enabled.as_ref().is_some_and(|e| !*e.get_ref()) {
+                // A disabled shock keeps its place (so trial streams stay aligned) but never fires.
+                let s = out.shock[i].get_mut();
+                s.rate_per_year = Some(Spanned::new(id.span(), 0.0));
+                s.markov = None;
+                s.at_day = None;
+                s.triggers.clear();
+                if s.duration_days.is_none() {
+                    s.duration_days = Some(Spanned::new(
+                        id.span(),
+                        crate::scenario::RawDist::Fixed(1.0),
+                    ));
+                }
+            }
+            let s = out.shock[i].get_mut();
+            if let Some(v) = &c.rate_per_year {
+                if s.rate_per_year.is_none() {
+                    ck.err(
+                        v.span(),
+                        format!("{key}.rate_per_year"),
+                        format!("shock `{}` is not a Poisson shock", id.get_ref()),
+                        "only shocks timed by rate_per_year can change their rate",
+                    );
+                }
+                s.rate_per_year = Some(v.clone());
+            }
+            if let Some(v) = &c.severity {
+                s.severity = Some(v.clone());
+            }
+            if let Some(v) = &c.duration_days {
+                s.duration_days = Some(v.clone());
+            }
+        } else if let Some(id) = &c.route {
+            allowed = &["lead_days"];
+            let ids: Vec<String> = out
+                .route
+                .iter()
+                .map(|i| i.get_ref().id.get_ref().clone())
+                .collect();
+            let Some(i) = find(ck, &ids, id, &format!("{key}.route"), "route") else {
+                continue;
+            };
+            if let Some(v) = &c.lead_days {
+                out.route[i].get_mut().lead_days = Some(v.clone());
+            }
+        } else if let Some(id) = &c.pool {
+            allowed = &["members", "material", "days", "refill_days"];
+            match out
+                .pool
+                .iter()
+                .position(|p| p.get_ref().id.get_ref() == id.get_ref())
+            {
+                Some(i) => {
+                    let p = out.pool[i].get_mut();
+                    if let Some(v) = &c.members {
+                        p.members = v.clone();
+                    }
+                    if let Some(v) = &c.material {
+                        p.material = v.clone();
+                    }
+                    if let Some(v) = &c.days {
+                        p.days = v.clone();
+                    }
+                    if let Some(v) = &c.refill_days {
+                        p.refill_days = Some(v.clone());
+                    }
+                }
+                None => {
+                    // A new pool.
+                    let (Some(members), Some(material), Some(days)) =
+                        (&c.members, &c.material, &c.days)
+                    else {
+                        ck.err(ch.span(), &key, format!("new pool `{}` needs members, material and days", id.get_ref()), "e.g. { pool = \"jp_eu_ree\", members = [\"japan\", \"eu\"], material = \"ree_oxide\", days = 60 }");
+                        continue;
+                    };
+                    out.pool.push(Spanned::new(
+                        ch.span(),
+                        RawPool {
+                            id: id.clone(),
+                            name: None,
+                            members: members.clone(),
+                            material: material.clone(),
+                            days: days.clone(),
+                            refill_days: c.refill_days.clone(),
+                        },
+                    ));
+                }
+            }
+        } else {
+            unreachable!("one selector checked above");
+        }
+        for u in used {
+            if !allowed.contains(&u) {
+                let kind = if c.importer.is_some() {
+                    "an importer"
+                } else if c.supplier.is_some() {
+                    "a supplier"
+                } else if c.shock.is_some() {
+                    "a shock"
+                } else if c.route.is_some() {
+                    "a route"
+                } else {
+                    "a pool"
+                };
+                ck.err(
+                    ch.span(),
+                    format!("{key}.{u}"),
+                    format!("`{u}` cannot be changed on {kind}"),
+                    format!("keys for {kind}: {}", allowed.join(", ")),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn merge_stockpile(old: &RawStockpile, new: &RawStockpile) -> RawStockpile {
+    RawStockpile {
+        days: new.days.clone().or_else(|| old.days.clone()),
+        initial_days: new.initial_days.clone().or_else(|| {
+            // Raising the target raises the starting stock with it unless the old one was set apart.
+            if new.days.is_some() {
+                None
+            } else {
+                old.initial_days.clone()
+            }
+        }),
+        refill_days: new.refill_days.clone().or_else(|| old.refill_days.clone()),
+        refill: new.refill.clone().or_else(|| old.refill.clone()),
+    }
+}
+
+fn find(ck: &mut Ck, ids: &[String], id: &Spanned<String>, key: &str, kind: &str) -> Option<usize> {
+    if let Some(i) = ids.iter().position(|x| x == id.get_ref()) {
+        return Some(i);
+    }
+    let hint = match did_you_mean(id.get_ref(), ids.iter().map(String::as_str)) {
+        Some(b) => format!("did you mean `{b}`?"),
+        None => format!("the strategy must change a {kind} declared in the scenario"),
+    };
+    ck.err(
+        id.span(),
+        key,
+        format!("unknown {kind} `{}`", id.get_ref()),
+        hint,
+    );
+    None
+}
+
+/// Yearly cost of a strategy relative to the baseline.
+fn yearly_cost(base: &Model, strat: &Model, (carry_rate, premium, fixed): (f64, f64, f64)) -> Cost {
+    let steps_per_year = 365.0 / base.step_days as f64;
+    let slot_key =
+        |m: &Model, s: usize| -> (String, String) { m.slot_label(super::SlotIdx(s as u32)) };
+    let base_slots: BTreeMap<(String, String), usize> = (0..base.slots.len())
+        .map(|s| (slot_key(base, s), s))
+        .collect();
+    let mut carrying = 0.0;
+    let mut moved_value = 0.0;
+    for (si, slot) in strat.slots.iter().enumerate() {
+        let value = strat.materials[slot.material.ix()].value;
+        let Some(&bi) = base_slots.get(&slot_key(strat, si)) else {
+            continue;
+        };
+        let b = &base.slots[bi];
+        carrying += (slot.stock_target - b.stock_target).max(0.0) * value;
+        if let Owner::Importer(_) = slot.owner {
+            let shares = |m: &Model, s: &super::Slot| -> BTreeMap<String, f64> {
+                s.in_edges
+                    .clone()
+                    .map(|e| {
+                        let e = &m.edges[m.slot_edges[e as usize].ix()];
+                        (m.suppliers[e.supplier.ix()].id.clone(), e.share)
+                    })
+                    .collect()
+            };
+            let (new, old) = (shares(strat, slot), shares(base, b));
+            let moved: f64 = new
+                .iter()
+                .map(|(k, v)| (v - old.get(k).copied().unwrap_or(0.0)).max(0.0))
+                .sum();
+            moved_value +=
+                moved * slot.nominal_use * (1.0 - slot.recycled) * steps_per_year * value;
+        }
+    }
+    let base_pools: BTreeMap<&str, f64> = base
+        .pools
+        .iter()
+        .map(|p| (p.id.as_str(), p.stock_target))
+        .collect();
+    for p in &strat.pools {
+        let old = base_pools.get(p.id.as_str()).copied().unwrap_or(0.0);
+        carrying += (p.stock_target - old).max(0.0) * strat.materials[p.material.ix()].value;
+    }
+    let carrying = carrying * carry_rate;
+    let premium = moved_value * premium;
+    Cost {
+        carrying,
+        premium,
+        fixed,
+        total: carrying + premium + fixed,
+    }
+}

@@ -1,0 +1,415 @@
+//! Results out: the summary (a versioned, serialize-only schema), CSV exports, and the one writer
+//! that owns the output directory (staged in a temporary directory, then renamed into place, so
+//! an interrupted run leaves the previous results or none, never half a file).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::model::{Cost, Model};
+use crate::runner::{losses_of, reduce_blocks, Accumulated, Plan, IMPORTER_METRICS, SLOT_METRICS};
+use crate::stats::{quantile_sorted, var_cvar, Moments};
+
+pub const SUMMARY_SCHEMA: &str = "supplyshock.summary/1";
+/// Percentiles of the resilience curves.
+pub const CURVE_QUANTILES: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub schema: &'static str,
+    pub program_version: &'static str,
+    pub scenario: String,
+    pub description: Option<String>,
+    pub seed: u64,
+    pub trials: u64,
+    pub horizon_days: u32,
+    pub step_days: u32,
+    pub currency: String,
+    pub variants: Vec<VariantSummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantSummary {
+    pub id: String,
+    pub name: String,
+    pub yearly_cost: Option<Cost>,
+    pub slots: Vec<SlotSummary>,
+    pub importers: Vec<ImporterSummary>,
+}
+
+/// A mean with its standard error.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Estimate {
+    pub mean: f64,
+    pub se: f64,
+}
+
+impl From<&Moments> for Estimate {
+    fn from(m: &Moments) -> Self {
+        Estimate {
+            mean: m.mean(),
+            se: m.se(),
+        }
+    }
+}
+
+/// A paired difference from the baseline: mean, standard error, and 95% interval.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Difference {
+    pub mean: f64,
+    pub se: f64,
+    pub ci95: [f64; 2],
+}
+
+impl From<&Moments> for Difference {
+    fn from(m: &Moments) -> Self {
+        let (mean, se) = (m.mean(), m.se());
+        Difference {
+            mean,
+            se,
+            ci95: [mean - 1.96 * se, mean + 1.96 * se],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SlotSummary {
+    pub importer: String,
+    pub material: String,
+    pub unit: String,
+    pub fill_rate: Estimate,
+    pub p_shortage: Estimate,
+    pub unmet_units: Estimate,
+    pub unmet_value: Estimate,
+    pub loss_value: Estimate,
+    pub days_short: Estimate,
+    pub max_depth: Estimate,
+    pub resilience_loss_days: Estimate,
+    /// Days from the onset of a supply deficit to the first shortage, over trials that ran short.
+    pub time_to_survive_days: Option<Timing>,
+    /// Days from the first shortage to sustained full service, over trials that recovered.
+    pub time_to_recover_days: Option<Timing>,
+    /// Trials that ran short and had not recovered by the horizon.
+    pub not_recovered_share: f64,
+    /// Paired differences from the baseline, by metric name (strategies only).
+    pub vs_baseline: Option<Vec<(String, Difference)>>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Timing {
+    pub mean: f64,
+    pub p95: f64,
+    pub trials: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImporterSummary {
+    pub importer: String,
+    pub value_fill_rate: Estimate,
+    pub p_shortage: Estimate,
+    pub loss_value: Estimate,
+    pub loss_p50: f64,
+    pub loss_p95: f64,
+    pub loss_p99: f64,
+    pub loss_cvar95: f64,
+    pub loss_cvar99: f64,
+    pub vs_baseline: Option<Vec<(String, Difference)>>,
+}
+
+/// Turn accumulated results into the summary.
+pub fn summarize(
+    plan: &Plan,
+    costs: &[Option<Cost>],
+    names: &[String],
+    acc: &Accumulated,
+    trials: u64,
+) -> Summary {
+    let reduced = reduce_blocks(acc);
+    let base = plan.models[0];
+    let mut variants = Vec::new();
+    for (v, model) in plan.models.iter().enumerate() {
+        let red = &reduced[v];
+        let ints = &acc.ints[v];
+        let mut slots = Vec::new();
+        for (k, b) in model.importer_slots().enumerate() {
+            let (importer, material) = model.slot_label(b);
+            let m = &red.slot[k];
+            let timing = |mo: &Moments, h: &crate::stats::StepHist| {
+                (mo.n > 0).then(|| Timing {
+                    mean: mo.mean(),
+                    p95: h.quantile(0.95).unwrap_or(0) as f64 * model.step_days as f64,
+                    trials: mo.n,
+                })
+            };
+            let shortages = red.slot[k][1].sum;
+            let mut ttr_hist = ints.ttr[k].clone();
+            let censored = ttr_hist.counts.pop().unwrap_or(0);
+            slots.push(SlotSummary {
+                importer,
+                unit: model.materials[model.slots[b.ix()].material.ix()]
+                    .unit
+                    .clone(),
+                material,
+                fill_rate: (&m[0]).into(),
+                p_shortage: (&m[1]).into(),
+                unmet_units: (&m[2]).into(),
+                unmet_value: (&m[3]).into(),
+                loss_value: (&m[4]).into(),
+                days_short: (&m[5]).into(),
+                max_depth: (&m[6]).into(),
+                resilience_loss_days: (&m[7]).into(),
+                time_to_survive_days: timing(&red.tts_days[k], &ints.tts[k]),
+                time_to_recover_days: timing(
+                    &red.ttr_days[k],
+                    &crate::stats::StepHist {
+                        counts: ttr_hist.counts,
+                    },
+                ),
+                not_recovered_share: if shortages > 0.0 {
+                    censored as f64 / shortages
+                } else {
+                    0.0
+                },
+                vs_baseline: (v > 0).then(|| {
+                    SLOT_METRICS
+                        .iter()
+                        .zip(&red.diff_slot[k])
+                        .map(|(n, d)| (n.to_string(), d.into()))
+                        .collect()
+                }),
+            });
+        }
+        let ni = model.importers.len();
+        let importers = model
+            .importers
+            .iter()
+            .enumerate()
+            .map(|(i, imp)| {
+                let mut losses = losses_of(acc, v, i, ni);
+                let (_, cvar95) = var_cvar(&mut losses, 0.95);
+                let (_, cvar99) = var_cvar(&mut losses, 0.99);
+                let m = &red.importer[i];
+                ImporterSummary {
+                    importer: imp.id.clone(),
+                    value_fill_rate: (&m[0]).into(),
+                    p_shortage: (&m[1]).into(),
+                    loss_value: (&m[2]).into(),
+                    loss_p50: quantile_sorted(&losses, 0.5),
+                    loss_p95: quantile_sorted(&losses, 0.95),
+                    loss_p99: quantile_sorted(&losses, 0.99),
+                    loss_cvar95: cvar95,
+                    loss_cvar99: cvar99,
+                    vs_baseline: (v > 0).then(|| {
+                        IMPORTER_METRICS
+                            .iter()
+                            .zip(&red.diff_importer[i])
+                            .map(|(n, d)| (n.to_string(), d.into()))
+                            .collect()
+                    }),
+                }
+            })
+            .collect();
+        variants.push(VariantSummary {
+            id: plan.ids[v].clone(),
+            name: names[v].clone(),
+            yearly_cost: costs[v].clone(),
+            slots,
+            importers,
+        });
+    }
+    Summary {
+        schema: SUMMARY_SCHEMA,
+        program_version: env!("CARGO_PKG_VERSION"),
+        scenario: base.name.clone(),
+        description: base.description.clone(),
+        seed: base.seed,
+        trials,
+        horizon_days: base.horizon_days,
+        step_days: base.step_days,
+        currency: base.currency.clone(),
+        variants,
+    }
+}
+
+pub fn summary_json(s: &Summary) -> Vec<u8> {
+    let mut v = serde_json::to_vec_pretty(s).expect("summary serializes");
+    v.push(b'\n');
+    v
+}
+
+/// metrics.csv: one row per variant, importer, material and metric.
+pub fn metrics_csv(s: &Summary) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "variant",
+        "importer",
+        "material",
+        "metric",
+        "mean",
+        "se",
+        "diff_mean",
+        "diff_ci95_low",
+        "diff_ci95_high",
+    ])
+    .unwrap();
+    let num = |x: f64| format!("{x}");
+    for v in &s.variants {
+        for sl in &v.slots {
+            let est = [
+                &sl.fill_rate,
+                &sl.p_shortage,
+                &sl.unmet_units,
+                &sl.unmet_value,
+                &sl.loss_value,
+                &sl.days_short,
+                &sl.max_depth,
+                &sl.resilience_loss_days,
+            ];
+            for (i, (name, e)) in SLOT_METRICS.iter().zip(est).enumerate() {
+                let d = sl.vs_baseline.as_ref().map(|d| d[i].1);
+                w.write_record([
+                    v.id.as_str(),
+                    &sl.importer,
+                    &sl.material,
+                    name,
+                    &num(e.mean),
+                    &num(e.se),
+                    &d.map_or(String::new(), |d| num(d.mean)),
+                    &d.map_or(String::new(), |d| num(d.ci95[0])),
+                    &d.map_or(String::new(), |d| num(d.ci95[1])),
+                ])
+                .unwrap();
+            }
+        }
+        for im in &v.importers {
+            let est = [&im.value_fill_rate, &im.p_shortage, &im.loss_value];
+            for (i, (name, e)) in IMPORTER_METRICS.iter().zip(est).enumerate() {
+                let d = im.vs_baseline.as_ref().map(|d| d[i].1);
+                w.write_record([
+                    v.id.as_str(),
+                    &im.importer,
+                    "*",
+                    name,
+                    &num(e.mean),
+                    &num(e.se),
+                    &d.map_or(String::new(), |d| num(d.mean)),
+                    &d.map_or(String::new(), |d| num(d.ci95[0])),
+                    &d.map_or(String::new(), |d| num(d.ci95[1])),
+                ])
+                .unwrap();
+            }
+        }
+    }
+    w.into_inner().unwrap()
+}
+
+/// curves.csv: fill percentiles and mean per variant, importer, material and step.
+pub fn curves_csv(plan: &Plan, acc: &Accumulated, trials: u64) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "variant", "importer", "material", "step", "day", "p5", "p25", "p50", "p75", "p95", "mean",
+    ])
+    .unwrap();
+    for (v, model) in plan.models.iter().enumerate() {
+        let c = &acc.ints[v].curves;
+        for (k, b) in model.importer_slots().enumerate() {
+            let (imp, mat) = model.slot_label(b);
+            for t in 0..c.n_steps {
+                let mut row = vec![
+                    plan.ids[v].clone(),
+                    imp.clone(),
+                    mat.clone(),
+                    t.to_string(),
+                    (t as u64 * model.step_days as u64).to_string(),
+                ];
+                for q in CURVE_QUANTILES {
+                    row.push(format!("{}", c.quantile(k, t, q, trials)));
+                }
+                row.push(format!("{:.6}", c.mean(k, t, trials)));
+                w.write_record(&row).unwrap();
+            }
+        }
+    }
+    w.into_inner().unwrap()
+}
+
+/// Whether `model`'s variants line up with `plan` (used by callers holding both).
+pub fn n_importer_slots(model: &Model) -> usize {
+    model.importer_slots().count()
+}
+
+/// Errors from writing results.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("output directory {0} already holds results; pass --force to replace them")]
+    Exists(PathBuf),
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
+    move |source| WriteError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Write `files` (name, bytes) as the directory `dir`: staged beside it, then renamed into place.
+pub fn write_dir(dir: &Path, files: &[(String, Vec<u8>)], force: bool) -> Result<(), WriteError> {
+    if dir.exists() && !force && fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
+        return Err(WriteError::Exists(dir.to_owned()));
+    }
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(io(parent))?;
+    let name = dir
+        .file_name()
+        .map_or("out".into(), |n| n.to_string_lossy().into_owned());
+    let stage = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    if stage.exists() {
+        fs::remove_dir_all(&stage).map_err(io(&stage))?;
+    }
+    fs::create_dir(&stage).map_err(io(&stage))?;
+    for (fname, bytes) in files {
+        let p = stage.join(fname);
+        let mut f = fs::File::create(&p).map_err(io(&p))?;
+        f.write_all(bytes).map_err(io(&p))?;
+        f.sync_all().map_err(io(&p))?;
+    }
+    if dir.exists() {
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        fs::rename(dir, &old).map_err(io(dir))?;
+        fs::rename(&stage, dir).map_err(io(dir))?;
+        fs::remove_dir_all(&old).map_err(io(&old))?;
+    } else {
+        fs::rename(&stage, dir).map_err(io(dir))?;
+    }
+    Ok(())
+}
+
+/// Write one file atomically (temporary name in the same directory, then rename).
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = parent.join(format!(
+        ".{}.tmp-{}",
+        path.file_name()
+            .map_or("out".into(), |n| n.to_string_lossy().into_owned()),
+        std::process::id()
+    ));
+    {
+        let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(bytes).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+    }
+    fs::rename(&tmp, path).map_err(io(path))
+}

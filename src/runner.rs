@@ -1,0 +1,413 @@
+//! Many trials in parallel: fixed-size blocks of trials on rayon, the baseline and every strategy
+//! run in lockstep on the same trial (common random numbers), merged in block order.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{run_trial, Scratch};
+use crate::model::{Model, Study};
+use crate::shocks::{sample_trial, Event};
+use crate::stats::{CurveAcc, Moments, SlotTrial, StepHist};
+
+/// Per-slot metrics, in this order, in every moment array.
+pub const SLOT_METRICS: [&str; 8] = [
+    "fill_rate",
+    "p_shortage",
+    "unmet_units",
+    "unmet_value",
+    "loss_value",
+    "days_short",
+    "max_depth",
+    "resilience_loss_days",
+];
+/// Per-importer metrics (value terms).
+pub const IMPORTER_METRICS: [&str; 3] = ["value_fill_rate", "p_shortage", "loss_value"];
+
+/// Trials per block: fixed by the trial count alone, so blocks (and float sums) are the same
+/// whatever the threads or shards. At most about 256 blocks.
+pub fn block_size(trials: u64) -> u64 {
+    trials.div_ceil(256).clamp(16, 4096)
+}
+
+pub fn n_blocks(trials: u64) -> u64 {
+    trials.div_ceil(block_size(trials))
+}
+
+/// One variant's sums over one block.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VariantBlock {
+    /// [slot][metric]
+    pub slot: Vec<Vec<Moments>>,
+    pub tts_days: Vec<Moments>,
+    pub ttr_days: Vec<Moments>,
+    /// [importer][metric]
+    pub importer: Vec<Vec<Moments>>,
+    /// Paired differences from the baseline (empty for the baseline): [slot][metric] then [importer][metric].
+    pub diff_slot: Vec<Vec<Moments>>,
+    pub diff_importer: Vec<Vec<Moments>>,
+}
+
+/// Everything a block of trials contributes, for every variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlockStats {
+    pub block: u64,
+    pub variants: Vec<VariantBlock>,
+    /// Per variant, per trial, per importer: loss value (trial-major).
+    pub losses: Vec<Vec<f64>>,
+}
+
+/// Integer accumulators of one variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantInts {
+    pub curves: CurveAcc,
+    pub tts: Vec<StepHist>,
+    pub ttr: Vec<StepHist>,
+}
+
+/// Raw, mergeable result of a range of blocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Accumulated {
+    pub blocks: Vec<BlockStats>,
+    pub ints: Vec<VariantInts>,
+}
+
+impl Accumulated {
+    /// Merge another part (blocks are re-sorted so the order is that of a single run).
+    pub fn merge(&mut self, other: Accumulated) {
+        self.blocks.extend(other.blocks);
+        self.blocks.sort_by_key(|b| b.block);
+        for (a, b) in self.ints.iter_mut().zip(&other.ints) {
+            a.curves.merge(&b.curves);
+            for (x, y) in a.tts.iter_mut().zip(&b.tts) {
+                x.merge(y);
+            }
+            for (x, y) in a.ttr.iter_mut().zip(&b.ttr) {
+                x.merge(y);
+            }
+        }
+    }
+}
+
+/// The variants a run compares: the baseline first, then the chosen strategies.
+pub struct Plan<'a> {
+    pub models: Vec<&'a Model>,
+    pub ids: Vec<String>,
+    /// For each variant, the index in the baseline's importer slots of each of its own, if any.
+    slot_map: Vec<Vec<Option<usize>>>,
+    importer_map: Vec<Vec<Option<usize>>>,
+}
+
+impl<'a> Plan<'a> {
+    pub fn new(study: &'a Study, strategies: &[usize]) -> Plan<'a> {
+        let mut models = vec![&study.baseline];
+        let mut ids = vec!["baseline".to_owned()];
+        for &i in strategies {
+            models.push(&study.strategies[i].model);
+            ids.push(study.strategies[i].id.clone());
+        }
+        Self::from_models(models, ids)
+    }
+
+    pub fn from_models(models: Vec<&'a Model>, ids: Vec<String>) -> Plan<'a> {
+        let base = models[0];
+        let base_slots: Vec<(String, String)> =
+            base.importer_slots().map(|s| base.slot_label(s)).collect();
+        let base_imps: Vec<&str> = base.importers.iter().map(|i| i.id.as_str()).collect();
+        let slot_map = models
+            .iter()
+            .map(|m| {
+                m.importer_slots()
+                    .map(|s| base_slots.iter().position(|l| *l == m.slot_label(s)))
+                    .collect()
+            })
+            .collect();
+        let importer_map = models
+            .iter()
+            .map(|m| {
+                m.importers
+                    .iter()
+                    .map(|i| base_imps.iter().position(|b| *b == i.id))
+                    .collect()
+            })
+            .collect();
+        Plan {
+            models,
+            ids,
+            slot_map,
+            importer_map,
+        }
+    }
+}
+
+/// Per-trial values of the slot and importer metrics, for pairing.
+fn slot_values(model: &Model, k: usize, r: &SlotTrial) -> [f64; 8] {
+    let slot = &model.slots[model.importers[0].slots.start as usize + k];
+    let mat = &model.materials[slot.material.ix()];
+    let step_days = model.step_days as f64;
+    [
+        r.fill_rate(),
+        if r.had_shortage() { 1.0 } else { 0.0 },
+        r.unmet,
+        r.unmet * mat.value,
+        r.unmet * mat.value * mat.loss_multiplier,
+        r.steps_short as f64 * step_days,
+        r.max_depth,
+        r.shortfall_frac_sum * step_days,
+    ]
+}
+
+fn importer_values(model: &Model, slots: &[SlotTrial]) -> Vec<[f64; 3]> {
+    let first = model.importers[0].slots.start as usize;
+    model
+        .importers
+        .iter()
+        .map(|imp| {
+            let (mut dv, mut uv, mut loss, mut short) = (0.0, 0.0, 0.0, false);
+            for b in imp.slots.clone() {
+                let r = &slots[b as usize - first];
+                let mat = &model.materials[model.slots[b as usize].material.ix()];
+                dv += r.demand * mat.value;
+                uv += r.unmet * mat.value;
+                loss += r.unmet * mat.value * mat.loss_multiplier;
+                short |= r.had_shortage();
+            }
+            let fill = if dv > 0.0 { (dv - uv) / dv } else { 1.0 };
+            [fill, if short { 1.0 } else { 0.0 }, loss]
+        })
+        .collect()
+}
+
+struct Worker {
+    scratch: Vec<Scratch>,
+    events: Vec<Event>,
+    ints: Vec<VariantInts>,
+}
+
+/// Run blocks `blocks` of a `trials`-trial run of every variant in `plan`. `progress` is bumped
+/// by the number of trials done as blocks finish.
+pub fn run_blocks(
+    plan: &Plan,
+    trials: u64,
+    seed: u64,
+    blocks: Range<u64>,
+    progress: Option<&AtomicU64>,
+) -> Accumulated {
+    let bs = block_size(trials);
+    let new_ints = || -> Vec<VariantInts> {
+        plan.models
+            .iter()
+            .map(|m| {
+                let k = m.importer_slots().count();
+                let n = m.n_steps as usize;
+                VariantInts {
+                    curves: CurveAcc::new(k, n),
+                    tts: vec![StepHist::new(n); k],
+                    ttr: vec![StepHist::new(n); k],
+                }
+            })
+            .collect()
+    };
+    let (blocks_out, ints) = blocks
+        .into_par_iter()
+        .fold(
+            || (Vec::new(), None::<Worker>),
+            |(mut out, worker), b| {
+                let mut w = worker.unwrap_or_else(|| Worker {
+                    scratch: plan.models.iter().map(|m| Scratch::new(m)).collect(),
+                    events: Vec::new(),
+                    ints: new_ints(),
+                });
+                let range = b * bs..((b + 1) * bs).min(trials);
+                let n = range.end - range.start;
+                out.push(run_block(plan, seed, b, range, &mut w));
+                if let Some(p) = progress {
+                    p.fetch_add(n, Ordering::Relaxed);
+                }
+                (out, Some(w))
+            },
+        )
+        .map(|(out, w)| (out, w.map(|w| w.ints)))
+        .reduce(
+            || (Vec::new(), None),
+            |(mut a, ia), (b, ib)| {
+                a.extend(b);
+                let ints = match (ia, ib) {
+                    (Some(mut x), Some(y)) => {
+                        for (p, q) in x.iter_mut().zip(&y) {
+                            p.curves.merge(&q.curves);
+                            p.tts.iter_mut().zip(&q.tts).for_each(|(u, v)| u.merge(v));
+                            p.ttr.iter_mut().zip(&q.ttr).for_each(|(u, v)| u.merge(v));
+                        }
+                        Some(x)
+                    }
+                    (x, y) => x.or(y),
+                };
+                (a, ints)
+            },
+        );
+    let mut blocks_out = blocks_out;
+    blocks_out.sort_by_key(|b: &BlockStats| b.block);
+    Accumulated {
+        blocks: blocks_out,
+        ints: ints.unwrap_or_else(new_ints),
+    }
+}
+
+fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Worker) -> BlockStats {
+    let n_var = plan.models.len();
+    let mut variants: Vec<VariantBlock> = plan
+        .models
+        .iter()
+        .enumerate()
+        .map(|(v, m)| {
+            let k = m.importer_slots().count();
+            let ni = m.importers.len();
+            VariantBlock {
+                slot: vec![vec![Moments::default(); SLOT_METRICS.len()]; k],
+                tts_days: vec![Moments::default(); k],
+                ttr_days: vec![Moments::default(); k],
+                importer: vec![vec![Moments::default(); IMPORTER_METRICS.len()]; ni],
+                diff_slot: if v == 0 {
+                    Vec::new()
+                } else {
+                    vec![vec![Moments::default(); SLOT_METRICS.len()]; k]
+                },
+                diff_importer: if v == 0 {
+                    Vec::new()
+                } else {
+                    vec![vec![Moments::default(); IMPORTER_METRICS.len()]; ni]
+                },
+            }
+        })
+        .collect();
+    let mut losses: Vec<Vec<f64>> = plan
+        .models
+        .iter()
+        .map(|m| Vec::with_capacity((trials.end - trials.start) as usize * m.importers.len()))
+        .collect();
+    let mut base_slot_vals: Vec<[f64; 8]> = Vec::new();
+    let mut base_imp_vals: Vec<[f64; 3]> = Vec::new();
+    for trial in trials {
+        for v in 0..n_var {
+            let model = plan.models[v];
+            sample_trial(model, seed, trial, &mut w.events);
+            let scratch = &mut w.scratch[v];
+            run_trial(model, scratch, &w.events, Some(&mut w.ints[v].curves));
+            let vb = &mut variants[v];
+            let step_days = model.step_days as f64;
+            let slot_vals: Vec<[f64; 8]> = scratch
+                .slots
+                .iter()
+                .enumerate()
+                .map(|(k, r)| slot_values(model, k, r))
+                .collect();
+            for (k, r) in scratch.slots.iter().enumerate() {
+                for (mi, &x) in slot_vals[k].iter().enumerate() {
+                    vb.slot[k][mi].push(x);
+                }
+                if let Some(tts) = r.tts_steps() {
+                    vb.tts_days[k].push(tts as f64 * step_days);
+                    w.ints[v].tts[k].push(tts);
+                }
+                if r.had_shortage() {
+                    match r.ttr_steps() {
+                        Some(ttr) => {
+                            vb.ttr_days[k].push(ttr as f64 * step_days);
+                            w.ints[v].ttr[k].push(ttr);
+                        }
+                        None => w.ints[v].ttr[k].push(u32::MAX),
+                    }
+                }
+            }
+            let imp_vals = importer_values(model, &scratch.slots);
+            for (i, vals) in imp_vals.iter().enumerate() {
+                for (mi, &x) in vals.iter().enumerate() {
+                    vb.importer[i][mi].push(x);
+                }
+                losses[v].push(vals[2]);
+            }
+            if v == 0 {
+                base_slot_vals = slot_vals;
+                base_imp_vals = imp_vals;
+            } else {
+                for (k, vals) in slot_vals.iter().enumerate() {
+                    if let Some(bk) = plan.slot_map[v][k] {
+                        for (mi, &x) in vals.iter().enumerate() {
+                            vb.diff_slot[k][mi].push(x - base_slot_vals[bk][mi]);
+                        }
+                    }
+                }
+                for (i, vals) in imp_vals.iter().enumerate() {
+                    if let Some(bi) = plan.importer_map[v][i] {
+                        for (mi, &x) in vals.iter().enumerate() {
+                            vb.diff_importer[i][mi].push(x - base_imp_vals[bi][mi]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    BlockStats {
+        block,
+        variants,
+        losses,
+    }
+}
+
+/// Reduce blocks in order into one set of moments per variant.
+pub fn reduce_blocks(acc: &Accumulated) -> Vec<VariantBlock> {
+    let mut out: Vec<VariantBlock> = match acc.blocks.first() {
+        Some(b) => b.variants.iter().map(|v| zero_like(v)).collect(),
+        None => return Vec::new(),
+    };
+    for b in &acc.blocks {
+        for (o, v) in out.iter_mut().zip(&b.variants) {
+            add_nested(&mut o.slot, &v.slot);
+            add_flat(&mut o.tts_days, &v.tts_days);
+            add_flat(&mut o.ttr_days, &v.ttr_days);
+            add_nested(&mut o.importer, &v.importer);
+            add_nested(&mut o.diff_slot, &v.diff_slot);
+            add_nested(&mut o.diff_importer, &v.diff_importer);
+        }
+    }
+    out
+}
+
+fn zero_like(v: &VariantBlock) -> VariantBlock {
+    let z = |x: &Vec<Vec<Moments>>| {
+        x.iter()
+            .map(|r| vec![Moments::default(); r.len()])
+            .collect()
+    };
+    VariantBlock {
+        slot: z(&v.slot),
+        tts_days: vec![Moments::default(); v.tts_days.len()],
+        ttr_days: vec![Moments::default(); v.ttr_days.len()],
+        importer: z(&v.importer),
+        diff_slot: z(&v.diff_slot),
+        diff_importer: z(&v.diff_importer),
+    }
+}
+
+fn add_flat(a: &mut [Moments], b: &[Moments]) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += y;
+    }
+}
+
+fn add_nested(a: &mut [Vec<Moments>], b: &[Vec<Moments>]) {
+    for (x, y) in a.iter_mut().zip(b) {
+        add_flat(x, y);
+    }
+}
+
+/// Per-trial losses of variant `v`, importer `i`, in trial order.
+pub fn losses_of(acc: &Accumulated, v: usize, i: usize, n_importers: usize) -> Vec<f64> {
+    acc.blocks
+        .iter()
+        .flat_map(|b| b.losses[v].iter().skip(i).step_by(n_importers).copied())
+        .collect()
+}

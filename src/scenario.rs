@@ -1,0 +1,414 @@
+//! The scenario file as users write it: serde structs that mirror the TOML one to one.
+//!
+//! Nothing here is validated beyond TOML syntax, types and unknown keys; `model::compile` turns a
+//! [`RawScenario`] into a [`crate::model::Model`] that cannot be invalid. Every value that a later
+//! check may complain about is wrapped in [`Spanned`] so the complaint can point at its line and
+//! column.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+pub use toml::Spanned;
+
+use crate::diag::{Diagnostic, SourceFile};
+
+/// A whole scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub scenario: Spanned<RawMeta>,
+    #[serde(default)]
+    pub region: Vec<Spanned<RawRegion>>,
+    #[serde(default)]
+    pub material: Vec<Spanned<RawMaterial>>,
+    #[serde(default)]
+    pub supplier: Vec<Spanned<RawSupplier>>,
+    #[serde(default)]
+    pub importer: Vec<Spanned<RawImporter>>,
+    #[serde(default)]
+    pub route: Vec<Spanned<RawRoute>>,
+    #[serde(default)]
+    pub shock: Vec<Spanned<RawShock>>,
+    #[serde(default)]
+    pub pool: Vec<Spanned<RawPool>>,
+    #[serde(default)]
+    pub strategy: Vec<Spanned<RawStrategy>>,
+}
+
+/// `[scenario]`: run-wide settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMeta {
+    pub name: Spanned<String>,
+    pub description: Option<String>,
+    pub horizon_days: Option<Spanned<i64>>,
+    pub step_days: Option<Spanned<i64>>,
+    pub trials: Option<Spanned<i64>>,
+    pub seed: Option<Spanned<i64>>,
+    pub currency: Option<Spanned<String>>,
+    /// Days of full service after a shortage that count as "recovered" (time to recover).
+    pub sustain_days: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegion {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    /// Worldwide Governance Indicators mean, -2.5 (worst) to 2.5 (best).
+    pub governance: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub tags: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaterial {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    pub unit: Option<String>,
+    /// Currency per unit.
+    pub value: Option<Spanned<f64>>,
+    /// Bill of materials: units of input per unit of output.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, Spanned<f64>>,
+    /// Value lost downstream per unit of value missing.
+    pub loss_multiplier: Option<Spanned<f64>>,
+    /// End-of-life recycling input rate (0..1), for the supply-risk index.
+    pub recycling_input_rate: Option<Spanned<f64>>,
+    /// Substitution index (0 = easily substituted .. 1 = no substitute), for the supply-risk index.
+    pub substitution_index: Option<Spanned<f64>>,
+}
+
+/// `sourcing.<material> = { supplier = share, ... }`
+pub type RawSourcing = BTreeMap<String, Spanned<BTreeMap<String, Spanned<f64>>>>;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSupplier {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    pub region: Spanned<String>,
+    pub material: Spanned<String>,
+    /// Units per year.
+    pub capacity: Spanned<f64>,
+    pub spare: Option<Spanned<f64>>,
+    pub ramp_days: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub sourcing: RawSourcing,
+    #[serde(default)]
+    pub stock_days: BTreeMap<String, Spanned<f64>>,
+    /// Regions whose buyers are served first when output is short (domestic or allies first).
+    #[serde(default)]
+    pub priority_regions: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub tags: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStockpile {
+    /// Target stock, in days of demand.
+    pub days: Option<Spanned<f64>>,
+    /// Stock at step 0, in days of demand (default: the target).
+    pub initial_days: Option<Spanned<f64>>,
+    /// Days to refill from empty to the target (default 365).
+    pub refill_days: Option<Spanned<f64>>,
+    /// `false`: drawn down but never refilled.
+    pub refill: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawImporter {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    pub region: Spanned<String>,
+    /// Units per year, per material.
+    pub demand: BTreeMap<String, Spanned<f64>>,
+    #[serde(default)]
+    pub sourcing: RawSourcing,
+    /// Days to qualify a new supplier after losing one; absent = never re-sources.
+    pub switch_days: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub stockpile: BTreeMap<String, Spanned<RawStockpile>>,
+    /// Fraction of demand met from domestic recycling, immune to shocks.
+    #[serde(default)]
+    pub recycling: BTreeMap<String, Spanned<f64>>,
+    #[serde(default)]
+    pub tags: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLane {
+    pub from: Spanned<String>,
+    pub to: Spanned<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    pub lead_days: Option<Spanned<f64>>,
+    pub carries: Vec<Spanned<RawLane>>,
+    #[serde(default)]
+    pub tags: Vec<Spanned<String>>,
+}
+
+/// One string or a list of strings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OneOrMany(pub Vec<Spanned<String>>);
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Vec<Spanned<String>>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an id or a list of ids")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                // A bare string has no span of its own here; the caller's span covers it.
+                Ok(vec![Spanned::new(0..0, v.to_owned())])
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<Spanned<String>>()? {
+                    out.push(s);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_any(V).map(OneOrMany)
+    }
+}
+
+/// Which elements a shock hits: the intersection of every selector given.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub supplier: Option<Spanned<OneOrMany>>,
+    pub region: Option<Spanned<OneOrMany>>,
+    pub material: Option<Spanned<OneOrMany>>,
+    pub route: Option<Spanned<OneOrMany>>,
+    pub importer: Option<Spanned<OneOrMany>>,
+    pub tag: Option<Spanned<OneOrMany>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMarkov {
+    /// Probability per step of going down while up.
+    pub down: Spanned<f64>,
+    /// Probability per step of coming back up while down.
+    pub up: Spanned<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecovery {
+    pub shape: Option<Spanned<String>>,
+    pub days: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrigger {
+    pub shock: Spanned<String>,
+    pub probability: Spanned<f64>,
+    pub lag_days: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawShock {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    pub kind: Spanned<String>,
+    pub target: Spanned<RawTarget>,
+    /// Export bans: the buyers cut off (default: every buyer outside the target's regions).
+    pub against: Option<Spanned<RawTarget>>,
+    pub rate_per_year: Option<Spanned<f64>>,
+    pub markov: Option<Spanned<RawMarkov>>,
+    pub at_day: Option<Spanned<f64>>,
+    pub duration_days: Option<Spanned<RawDist>>,
+    pub severity: Option<Spanned<RawDist>>,
+    pub recovery: Option<Spanned<RawRecovery>>,
+    #[serde(default)]
+    pub triggers: Vec<Spanned<RawTrigger>>,
+    /// `true`: every selected element gets its own copy of the process instead of one common event.
+    pub independent: Option<Spanned<bool>>,
+}
+
+/// A number (a fixed value) or a distribution table `{ dist = "...", ... }`.
+#[derive(Debug, Clone)]
+pub enum RawDist {
+    Fixed(f64),
+    Spec(Box<RawDistSpec>),
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDistSpec {
+    pub dist: Option<Spanned<String>>,
+    pub value: Option<Spanned<f64>>,
+    pub min: Option<Spanned<f64>>,
+    pub mode: Option<Spanned<f64>>,
+    pub max: Option<Spanned<f64>>,
+    pub mean: Option<Spanned<f64>>,
+    pub sd: Option<Spanned<f64>>,
+    pub median: Option<Spanned<f64>>,
+    pub p95: Option<Spanned<f64>>,
+    pub mu: Option<Spanned<f64>>,
+    pub sigma: Option<Spanned<f64>>,
+    pub shape: Option<Spanned<f64>>,
+    pub scale: Option<Spanned<f64>>,
+    pub values: Option<Spanned<Vec<f64>>>,
+}
+
+impl<'de> Deserialize<'de> for RawDist {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawDist;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number or a distribution table such as { dist = \"lognormal\", median = 60, p95 = 365 }")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawDist, E> {
+                Ok(RawDist::Fixed(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawDist, E> {
+                Ok(RawDist::Fixed(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawDist, E> {
+                Ok(RawDist::Fixed(v as f64))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawDist, A::Error> {
+                let spec = RawDistSpec::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawDist::Spec(Box::new(spec)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPool {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    pub members: Vec<Spanned<String>>,
+    pub material: Spanned<String>,
+    /// Target stock, in days of the members' combined demand.
+    pub days: Spanned<f64>,
+    pub refill_days: Option<Spanned<f64>>,
+}
+
+/// One edit a strategy (or a sweep value) makes to the baseline. Exactly one selector
+/// (`importer`, `supplier`, `shock`, `route` or `pool`) says what it edits; the other keys are the edit.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChange {
+    pub importer: Option<Spanned<String>>,
+    pub supplier: Option<Spanned<String>>,
+    pub shock: Option<Spanned<String>>,
+    pub route: Option<Spanned<String>>,
+    pub pool: Option<Spanned<String>>,
+    // importer edits
+    pub demand: Option<BTreeMap<String, Spanned<f64>>>,
+    pub sourcing: Option<RawSourcing>,
+    pub switch_days: Option<Spanned<f64>>,
+    pub stockpile: Option<BTreeMap<String, Spanned<RawStockpile>>>,
+    pub recycling: Option<BTreeMap<String, Spanned<f64>>>,
+    // supplier edits
+    pub capacity: Option<Spanned<f64>>,
+    pub spare: Option<Spanned<f64>>,
+    pub ramp_days: Option<Spanned<f64>>,
+    pub stock_days: Option<BTreeMap<String, Spanned<f64>>>,
+    pub priority_regions: Option<Vec<Spanned<String>>>,
+    // shock edits
+    pub rate_per_year: Option<Spanned<f64>>,
+    pub severity: Option<Spanned<RawDist>>,
+    pub duration_days: Option<Spanned<RawDist>>,
+    pub enabled: Option<Spanned<bool>>,
+    // route edits
+    pub lead_days: Option<Spanned<f64>>,
+    // pool edits (a new pool needs members, material and days)
+    pub members: Option<Vec<Spanned<String>>>,
+    pub material: Option<Spanned<String>>,
+    pub days: Option<Spanned<f64>>,
+    pub refill_days: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCost {
+    /// Yearly holding cost as a fraction of the value of stock added over the baseline.
+    pub carry_rate: Option<Spanned<f64>>,
+    /// Price premium on the yearly volume moved between suppliers, fraction of material value.
+    pub premium: Option<Spanned<f64>>,
+    /// Any other yearly cost (recycling plant, substitution programme), currency per year.
+    pub per_year: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStrategy {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub changes: Vec<Spanned<RawChange>>,
+    #[serde(default)]
+    pub cost: Option<Spanned<RawCost>>,
+}
+
+/// Parse TOML text into raw structs. Syntax, type and unknown-key errors come back as one
+/// diagnostic (serde stops at the first); semantic checks in `model::compile` report them all.
+pub fn parse(src: &SourceFile) -> Result<RawScenario, Vec<Diagnostic>> {
+    toml::from_str::<RawScenario>(&src.text).map_err(|e| vec![diagnose_toml_error(src, &e)])
+}
+
+fn diagnose_toml_error(src: &SourceFile, e: &toml::de::Error) -> Diagnostic {
+    let span = e.span().unwrap_or(0..0);
+    let msg = e.message().trim().to_owned();
+    let (key, hint) = unknown_field_hint(&msg)
+        .or_else(|| missing_field_hint(&msg))
+        .unwrap_or_else(|| (String::new(), None));
+    let mut d = Diagnostic::error(src, span, key, msg);
+    if let Some(h) = hint {
+        d = d.with_hint(h);
+    } else if d.message.contains("invalid type") {
+        d = d.with_hint(
+            "check the value's type: numbers unquoted, ids and names in quotes, lists in [ ]",
+        );
+    }
+    d
+}
+
+/// serde says: "unknown field `capacty`, expected one of `id`, `name`, ...".
+fn unknown_field_hint(msg: &str) -> Option<(String, Option<String>)> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    let (name, rest) = rest.split_once('`')?;
+    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    let hint = match crate::diag::did_you_mean(name, expected.iter().copied()) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None if !expected.is_empty() => format!("allowed keys here: {}", expected.join(", ")),
+        None => "remove this key".to_owned(),
+    };
+    Some((name.to_owned(), Some(hint)))
+}
+
+fn missing_field_hint(msg: &str) -> Option<(String, Option<String>)> {
+    let rest = msg.strip_prefix("missing field `")?;
+    let (name, _) = rest.split_once('`')?;
+    Some((
+        name.to_owned(),
+        Some(format!(
+            "add `{name} = ...` to this table (see scenarios/README.md)"
+        )),
+    ))
+}

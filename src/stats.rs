@@ -1,0 +1,316 @@
+//! Mergeable summaries of many trials.
+//!
+//! Two kinds of accumulator keep results independent of thread count and sharding:
+//! - integer ones (histograms, fixed-point sums) merge in any order;
+//! - float moments are summed sequentially within a fixed block of trials, and blocks are merged
+//!   in block order, so float sums never depend on scheduling.
+//!
+//! Nothing is stored per trial and step. Per trial only each importer's loss is kept (exact tail
+//! metrics need the sample).
+
+use serde::{Deserialize, Serialize};
+
+const NONE: u32 = u32::MAX;
+
+/// One importer slot's outcome in one trial, filled in by the engine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SlotTrial {
+    pub demand: f64,
+    pub unmet: f64,
+    pub steps_short: u32,
+    /// Sum over steps of (1 - fill): the resilience triangle, in steps.
+    pub shortfall_frac_sum: f64,
+    pub max_depth: f64,
+    /// First step with a shortage, or `u32::MAX`.
+    pub first_short: u32,
+    /// Steps from the onset of the supply deficit to the first shortage.
+    pub tts: u32,
+    /// Start of the first sustained full-service run after the first shortage, or `u32::MAX`.
+    pub recovered_at: u32,
+    /// Scratch: this step's shortfall.
+    pub short_now: f64,
+}
+
+impl Default for SlotTrial {
+    fn default() -> Self {
+        SlotTrial {
+            demand: 0.0,
+            unmet: 0.0,
+            steps_short: 0,
+            shortfall_frac_sum: 0.0,
+            max_depth: 0.0,
+            first_short: NONE,
+            tts: 0,
+            recovered_at: NONE,
+            short_now: 0.0,
+        }
+    }
+}
+
+impl SlotTrial {
+    pub fn fill_rate(&self) -> f64 {
+        if self.demand > 0.0 {
+            (self.demand - self.unmet) / self.demand
+        } else {
+            1.0
+        }
+    }
+
+    pub fn had_shortage(&self) -> bool {
+        self.first_short != NONE
+    }
+
+    /// Time to survive in steps, when the slot ran short.
+    pub fn tts_steps(&self) -> Option<u32> {
+        self.had_shortage().then_some(self.tts)
+    }
+
+    /// Time to recover in steps, when the slot ran short and recovered within the horizon.
+    pub fn ttr_steps(&self) -> Option<u32> {
+        (self.had_shortage() && self.recovered_at != NONE)
+            .then(|| self.recovered_at - self.first_short)
+    }
+}
+
+/// Count, sum and sum of squares; merged in a fixed order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Moments {
+    pub n: u64,
+    pub sum: f64,
+    pub sum_sq: f64,
+}
+
+impl Moments {
+    #[inline]
+    pub fn push(&mut self, x: f64) {
+        self.n += 1;
+        self.sum += x;
+        self.sum_sq += x * x;
+    }
+
+    pub fn mean(&self) -> f64 {
+        if self.n == 0 {
+            0.0
+        } else {
+            self.sum / self.n as f64
+        }
+    }
+
+    /// Sample standard deviation.
+    pub fn sd(&self) -> f64 {
+        if self.n < 2 {
+            return 0.0;
+        }
+        let n = self.n as f64;
+        ((self.sum_sq - self.sum * self.sum / n) / (n - 1.0))
+            .max(0.0)
+            .sqrt()
+    }
+
+    /// Standard error of the mean.
+    pub fn se(&self) -> f64 {
+        if self.n < 2 {
+            0.0
+        } else {
+            self.sd() / (self.n as f64).sqrt()
+        }
+    }
+}
+
+impl std::ops::AddAssign<&Moments> for Moments {
+    fn add_assign(&mut self, o: &Moments) {
+        self.n += o.n;
+        self.sum += o.sum;
+        self.sum_sq += o.sum_sq;
+    }
+}
+
+/// Resolution of the fill histograms behind the percentile curves: bins of 1% of demand, the
+/// last one holding full service exactly.
+pub const FILL_BINS: usize = 101;
+const FIXED_ONE: f64 = (1u64 << 32) as f64;
+
+/// Per (importer slot, step) fill histograms and fixed-point fill sums. Integer, so merging is
+/// exact in any order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurveAcc {
+    pub n_slots: usize,
+    pub n_steps: usize,
+    pub hist: Vec<u32>,
+    pub sum: Vec<u64>,
+}
+
+impl CurveAcc {
+    pub fn new(n_slots: usize, n_steps: usize) -> CurveAcc {
+        CurveAcc {
+            n_slots,
+            n_steps,
+            hist: vec![0; n_slots * n_steps * FILL_BINS],
+            sum: vec![0; n_slots * n_steps],
+        }
+    }
+
+    #[inline(always)]
+    pub fn record(&mut self, slot: usize, step: usize, fill: f64) {
+        let i = slot * self.n_steps + step;
+        let fill = fill.clamp(0.0, 1.0);
+        let bin = if fill >= 1.0 {
+            FILL_BINS - 1
+        } else {
+            ((fill * (FILL_BINS - 1) as f64) as usize).min(FILL_BINS - 2)
+        };
+        self.hist[i * FILL_BINS + bin] += 1;
+        self.sum[i] += (fill * FIXED_ONE).round() as u64;
+    }
+
+    pub fn merge(&mut self, o: &CurveAcc) {
+        for (a, b) in self.hist.iter_mut().zip(&o.hist) {
+            *a += b;
+        }
+        for (a, b) in self.sum.iter_mut().zip(&o.sum) {
+            *a += b;
+        }
+    }
+
+    /// Fill at quantile `q` for (slot, step): the bin's midpoint, or 1 for the full-service bin.
+    pub fn quantile(&self, slot: usize, step: usize, q: f64, n: u64) -> f64 {
+        let i = slot * self.n_steps + step;
+        let h = &self.hist[i * FILL_BINS..(i + 1) * FILL_BINS];
+        let want = ((q * n as f64).ceil() as u64).max(1);
+        let mut acc = 0u64;
+        for (bin, &c) in h.iter().enumerate() {
+            acc += u64::from(c);
+            if acc >= want {
+                return if bin == FILL_BINS - 1 {
+                    1.0
+                } else {
+                    (bin as f64 + 0.5) / (FILL_BINS - 1) as f64
+                };
+            }
+        }
+        1.0
+    }
+
+    pub fn mean(&self, slot: usize, step: usize, n: u64) -> f64 {
+        if n == 0 {
+            return 0.0;
+        }
+        self.sum[slot * self.n_steps + step] as f64 / FIXED_ONE / n as f64
+    }
+}
+
+/// Counts of an integer quantity (steps) over trials, with the top bin for "beyond".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepHist {
+    pub counts: Vec<u64>,
+}
+
+impl StepHist {
+    pub fn new(n_steps: usize) -> StepHist {
+        StepHist {
+            counts: vec![0; n_steps + 1],
+        }
+    }
+
+    #[inline]
+    pub fn push(&mut self, steps: u32) {
+        let i = (steps as usize).min(self.counts.len() - 1);
+        self.counts[i] += 1;
+    }
+
+    pub fn merge(&mut self, o: &StepHist) {
+        for (a, b) in self.counts.iter_mut().zip(&o.counts) {
+            *a += b;
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// Smallest value v with P(X <= v) >= q among the recorded trials.
+    pub fn quantile(&self, q: f64) -> Option<u32> {
+        let n = self.total();
+        if n == 0 {
+            return None;
+        }
+        let want = ((q * n as f64).ceil() as u64).max(1);
+        let mut acc = 0;
+        for (i, &c) in self.counts.iter().enumerate() {
+            acc += c;
+            if acc >= want {
+                return Some(i as u32);
+            }
+        }
+        None
+    }
+}
+
+/// Value-at-risk and conditional value-at-risk at level `a` from a sample (sorted in place).
+/// VaR is the order statistic at ceil(a*n); CVaR = VaR + E[(X - VaR)+] / (1 - a).
+pub fn var_cvar(sample: &mut [f64], a: f64) -> (f64, f64) {
+    if sample.is_empty() {
+        return (0.0, 0.0);
+    }
+    sample.sort_by(f64::total_cmp);
+    let n = sample.len();
+    let k = ((a * n as f64).ceil() as usize).clamp(1, n) - 1;
+    let var = sample[k];
+    let excess: f64 = sample.iter().map(|&x| (x - var).max(0.0)).sum::<f64>() / n as f64;
+    (var, var + excess / (1.0 - a))
+}
+
+/// Quantile of a sorted sample (same order-statistic rule as VaR).
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let n = sorted.len();
+    sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{stream, Purpose};
+    use rand::Rng;
+
+    #[test]
+    fn var_and_cvar_match_the_exponential_closed_form() {
+        // Exponential(lambda): VaR_a = -ln(1 - a)/lambda, CVaR_a = VaR_a + 1/lambda.
+        let lambda = 0.5;
+        let n = 400_000;
+        let mut rng = stream(7, 0, Purpose::Test(1));
+        let draw = |rng: &mut crate::rng::TrialRng| -(1.0 - rng.random::<f64>()).ln() / lambda;
+        let mut xs: Vec<f64> = (0..n).map(|_| draw(&mut rng)).collect();
+        for a in [0.95, 0.99] {
+            let (var, cvar) = var_cvar(&mut xs, a);
+            let var_true = -(1.0f64 - a).ln() / lambda;
+            let cvar_true = var_true + 1.0 / lambda;
+            // SE of a sample quantile: sqrt(a(1-a)/n) / f(VaR), with f(VaR) = lambda (1 - a).
+            let se_var = (a * (1.0 - a) / n as f64).sqrt() / (lambda * (1.0 - a));
+            // SE of CVaR: sd of the tail over sqrt of the tail count (tail is VaR + Exp(lambda)).
+            let se_cvar = (1.0 / lambda) / ((1.0 - a) * n as f64).sqrt() * 1.5;
+            assert!(
+                (var - var_true).abs() < 4.0 * se_var,
+                "a={a}: VaR {var} vs {var_true} (se {se_var})"
+            );
+            assert!(
+                (cvar - cvar_true).abs() < 4.0 * se_cvar,
+                "a={a}: CVaR {cvar} vs {cvar_true} (se {se_cvar})"
+            );
+        }
+    }
+
+    #[test]
+    fn curve_quantiles_and_means() {
+        let mut c = CurveAcc::new(1, 1);
+        for f in [1.0, 1.0, 0.5, 0.0] {
+            c.record(0, 0, f);
+        }
+        assert_eq!(c.quantile(0, 0, 0.25, 4), 0.005);
+        assert_eq!(c.quantile(0, 0, 0.5, 4), 0.505);
+        assert_eq!(c.quantile(0, 0, 0.75, 4), 1.0);
+        assert!((c.mean(0, 0, 4) - 0.625).abs() < 1e-9);
+    }
+}
