@@ -18,7 +18,7 @@
 //! The engine does no IO and allocates nothing per step: [`Scratch`] holds all per-trial state
 //! and is reused.
 
-use crate::model::{Model, Owner, ShockKind};
+use crate::model::{Model, ShockKind};
 use crate::shocks::Event;
 use crate::stats::{CurveAcc, SlotTrial};
 
@@ -26,58 +26,49 @@ const NONE: u32 = u32::MAX;
 /// Relative tolerance under which a shortfall counts as none (float noise).
 const EPS: f64 = 1e-9;
 
-/// Reusable per-trial state, sized once for a model.
+/// The model flattened into arrays for the step loop (built once per model).
 #[derive(Debug, Clone)]
-pub struct Scratch {
-    cap_factor: Vec<f64>,
-    edge_factor: Vec<f64>,
-    spot_factor: Vec<f64>,
-    route_open: Vec<bool>,
-    demand_factor: Vec<f64>,
-    stock: Vec<f64>,
-    arrived: Vec<f64>,
-    in_transit: Vec<f64>,
-    order: Vec<f64>,
-    contract_shipped: Vec<f64>,
-    eff_order: Vec<f64>,
-    planned: Vec<f64>,
-    spot_avail: Vec<f64>,
-    spot_need: Vec<f64>,
-    short_since: Vec<u32>,
-    spare_online: Vec<f64>,
-    ring: Vec<f64>,
-    ring_offset: Vec<u32>,
-    route_clock: Vec<u32>,
-    pool_stock: Vec<f64>,
-    deficit_since: Vec<u32>,
-    run_start: Vec<u32>,
-    active: Vec<u32>,
+struct Net {
+    /// Suppliers in production order (inputs before outputs).
+    prod: Vec<u32>,
+    /// (material, end index into `prod`) for each material in production order.
+    material_ends: Vec<(u32, u32)>,
+    sup_capacity: Vec<f64>,
+    sup_edges: Vec<(u32, u32)>,
+    sup_inputs: Vec<(u32, u32)>,
+    sup_has_priority: Vec<bool>,
+    e_slot: Vec<u32>,
+    e_share: Vec<f64>,
+    e_pipe: Vec<u32>,
+    e_route: Vec<u32>,
+    e_priority: Vec<bool>,
+    route_edges: Vec<Vec<u32>>,
+    slot_ratio: Vec<f64>,
+    /// Importers: demand per step net of recycling.
+    slot_base_order: Vec<f64>,
+    /// Inventory position the refill aims for: stock target plus steady-state pipeline.
+    slot_level: Vec<f64>,
+    slot_refill: Vec<f64>,
+    slot_nominal: Vec<f64>,
+    slot_recycled: Vec<f64>,
+    slot_pool: Vec<u32>,
+    pool_share: Vec<f64>,
+    first_importer_slot: usize,
     /// Importer slots that can re-source, per material.
     switch_slots: Vec<Vec<u32>>,
     /// Position of each supplier among its material's suppliers (indexes spot links).
     sup_pos: Vec<u32>,
-    first_importer_slot: usize,
-    /// Per importer slot outcome of the last trial.
-    pub slots: Vec<SlotTrial>,
-    pub balance: Balance,
+    ring_offset: Vec<u32>,
 }
 
-/// Totals for the mass-balance invariant of a trial.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Balance {
-    pub shipped: f64,
-    pub arrived: f64,
-    pub in_transit_initial: f64,
-    pub in_transit_final: f64,
-    pub stock_initial: f64,
-    pub stock_final: f64,
-    /// Goods used up: importers' consumption (recycling excluded) and suppliers' inputs.
-    pub used: f64,
-}
-
-impl Scratch {
-    pub fn new(model: &Model) -> Scratch {
-        let n_slots = model.slots.len();
+impl Net {
+    fn new(model: &Model) -> Net {
+        let mut prod = Vec::new();
+        let mut material_ends = Vec::new();
+        for &m in &model.material_order {
+            prod.extend(model.material_suppliers[m.ix()].iter().map(|s| s.0));
+            material_ends.push((m.0, prod.len() as u32));
+        }
         let mut ring_offset = Vec::with_capacity(model.pipes.len() + 1);
         let mut total = 0u32;
         for p in &model.pipes {
@@ -97,45 +88,221 @@ impl Scratch {
                 sup_pos[s.ix()] = p as u32;
             }
         }
-        let first_importer_slot = model
-            .importers
-            .first()
-            .map_or(n_slots, |i| i.slots.start as usize);
+        let mut route_edges = vec![Vec::new(); model.routes.len()];
+        for (e, edge) in model.edges.iter().enumerate() {
+            if let Some(r) = edge.route {
+                route_edges[r.ix()].push(e as u32);
+            }
+        }
+        let pool_share = model
+            .slots
+            .iter()
+            .map(|s| {
+                s.pool.map_or(0.0, |p| {
+                    let total: f64 = model.pools[p.ix()]
+                        .slots
+                        .iter()
+                        .map(|x| model.slots[x.ix()].nominal_use)
+                        .sum();
+                    if total > 0.0 {
+                        s.nominal_use / total
+                    } else {
+                        0.0
+                    }
+                })
+            })
+            .collect();
+        Net {
+            prod,
+            material_ends,
+            sup_capacity: model.suppliers.iter().map(|s| s.capacity).collect(),
+            sup_edges: model
+                .suppliers
+                .iter()
+                .map(|s| (s.out_edges.start, s.out_edges.end))
+                .collect(),
+            sup_inputs: model
+                .suppliers
+                .iter()
+                .map(|s| (s.input_slots.start, s.input_slots.end))
+                .collect(),
+            sup_has_priority: model
+                .suppliers
+                .iter()
+                .map(|s| !s.priority_regions.is_empty())
+                .collect(),
+            e_slot: model.edges.iter().map(|e| e.slot.0).collect(),
+            e_share: model.edges.iter().map(|e| e.share).collect(),
+            e_pipe: model
+                .edges
+                .iter()
+                .map(|e| e.pipe.map_or(NONE, |p| p.0))
+                .collect(),
+            e_route: model
+                .edges
+                .iter()
+                .map(|e| e.route.map_or(NONE, |r| r.0))
+                .collect(),
+            e_priority: model
+                .edges
+                .iter()
+                .map(|e| {
+                    model.suppliers[e.supplier.ix()]
+                        .priority_regions
+                        .contains(&model.slots[e.slot.ix()].region)
+                })
+                .collect(),
+            route_edges,
+            slot_ratio: model.slots.iter().map(|s| s.ratio).collect(),
+            slot_base_order: model
+                .slots
+                .iter()
+                .map(|s| s.nominal_use * (1.0 - s.recycled))
+                .collect(),
+            slot_level: model
+                .slots
+                .iter()
+                .map(|s| s.stock_target + s.pipeline_nominal)
+                .collect(),
+            slot_refill: model.slots.iter().map(|s| s.refill_per_step).collect(),
+            slot_nominal: model.slots.iter().map(|s| s.nominal_use).collect(),
+            slot_recycled: model.slots.iter().map(|s| s.recycled).collect(),
+            slot_pool: model
+                .slots
+                .iter()
+                .map(|s| s.pool.map_or(NONE, |p| p.0))
+                .collect(),
+            pool_share,
+            first_importer_slot: model
+                .importers
+                .first()
+                .map_or(model.slots.len(), |i| i.slots.start as usize),
+            switch_slots,
+            sup_pos,
+            ring_offset,
+        }
+    }
+}
+
+/// Reusable per-trial state, sized once for a model.
+#[derive(Debug, Clone)]
+pub struct Scratch {
+    net: Net,
+    cap_factor: Vec<f64>,
+    ban: Vec<f64>,
+    /// Share of an edge's order that can flow: ban factor times route open.
+    gate: Vec<f64>,
+    spot_factor: Vec<f64>,
+    route_open: Vec<bool>,
+    demand_factor: Vec<f64>,
+    stock: Vec<f64>,
+    arrived: Vec<f64>,
+    in_transit: Vec<f64>,
+    order: Vec<f64>,
+    contract_shipped: Vec<f64>,
+    eff_order: Vec<f64>,
+    servable: Vec<f64>,
+    planned: Vec<f64>,
+    spot_avail: Vec<f64>,
+    spot_need: Vec<f64>,
+    short_since: Vec<u32>,
+    spare_online: Vec<f64>,
+    ring: Vec<f64>,
+    route_clock: Vec<u32>,
+    pool_stock: Vec<f64>,
+    deficit_since: Vec<u32>,
+    run_start: Vec<u32>,
+    active: Vec<u32>,
+    marks: Marks,
+    /// This trial's fill per importer slot and step (slot-major).
+    fills: Vec<f64>,
+    /// Per importer slot outcome of the last trial.
+    pub slots: Vec<SlotTrial>,
+    pub balance: Balance,
+}
+
+/// Elements whose factors must be recomputed this step.
+#[derive(Debug, Clone, Default)]
+struct Marks {
+    sup: Vec<bool>,
+    edge: Vec<bool>,
+    spot: Vec<bool>,
+    route: Vec<bool>,
+    slot: Vec<bool>,
+    sup_list: Vec<u32>,
+    edge_list: Vec<u32>,
+    spot_list: Vec<u32>,
+    route_list: Vec<u32>,
+    slot_list: Vec<u32>,
+}
+
+/// Totals for the mass-balance invariant of a trial.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Balance {
+    pub shipped: f64,
+    pub arrived: f64,
+    pub in_transit_initial: f64,
+    pub in_transit_final: f64,
+    pub stock_initial: f64,
+    pub stock_final: f64,
+    /// Goods used up: importers' consumption (recycling excluded) and suppliers' inputs.
+    pub used: f64,
+}
+
+impl Scratch {
+    pub fn new(model: &Model) -> Scratch {
+        let net = Net::new(model);
+        let n_slots = model.slots.len();
+        let (ns, ne, nl, nr) = (
+            model.suppliers.len(),
+            model.edges.len(),
+            model.spot_links.len(),
+            model.routes.len(),
+        );
         Scratch {
-            cap_factor: vec![1.0; model.suppliers.len()],
-            edge_factor: vec![1.0; model.edges.len()],
-            spot_factor: vec![1.0; model.spot_links.len()],
-            route_open: vec![true; model.routes.len()],
+            cap_factor: vec![1.0; ns],
+            ban: vec![1.0; ne],
+            gate: vec![1.0; ne],
+            spot_factor: vec![1.0; nl],
+            route_open: vec![true; nr],
             demand_factor: vec![1.0; n_slots],
             stock: vec![0.0; n_slots],
             arrived: vec![0.0; n_slots],
             in_transit: vec![0.0; n_slots],
             order: vec![0.0; n_slots],
             contract_shipped: vec![0.0; n_slots],
-            eff_order: vec![0.0; model.edges.len()],
-            planned: vec![0.0; model.suppliers.len()],
-            spot_avail: vec![0.0; model.suppliers.len()],
+            eff_order: vec![0.0; ne],
+            servable: vec![0.0; ns],
+            planned: vec![0.0; ns],
+            spot_avail: vec![0.0; ns],
             spot_need: vec![0.0; n_slots],
             short_since: vec![NONE; n_slots],
-            spare_online: vec![0.0; model.suppliers.len()],
-            ring: vec![0.0; total as usize],
-            ring_offset,
-            route_clock: vec![0; model.routes.len()],
+            spare_online: vec![0.0; ns],
+            ring: vec![0.0; *net.ring_offset.last().unwrap() as usize],
+            route_clock: vec![0; nr],
             pool_stock: vec![0.0; model.pools.len()],
             deficit_since: vec![NONE; n_slots],
             run_start: vec![NONE; n_slots],
             active: Vec::new(),
-            switch_slots,
-            sup_pos,
-            first_importer_slot,
-            slots: vec![SlotTrial::default(); n_slots - first_importer_slot],
+            fills: vec![1.0; (n_slots - net.first_importer_slot) * model.n_steps as usize],
+            marks: Marks {
+                sup: vec![false; ns],
+                edge: vec![false; ne],
+                spot: vec![false; nl],
+                route: vec![false; nr],
+                slot: vec![false; n_slots],
+                ..Marks::default()
+            },
+            slots: vec![SlotTrial::default(); n_slots - net.first_importer_slot],
             balance: Balance::default(),
+            net,
         }
     }
 
     fn reset(&mut self, model: &Model) {
         self.cap_factor.fill(1.0);
-        self.edge_factor.fill(1.0);
+        self.ban.fill(1.0);
+        self.gate.fill(1.0);
         self.spot_factor.fill(1.0);
         self.route_open.fill(true);
         self.demand_factor.fill(1.0);
@@ -152,8 +319,8 @@ impl Scratch {
         }
         for (p, pipe) in model.pipes.iter().enumerate() {
             let (a, z) = (
-                self.ring_offset[p] as usize,
-                self.ring_offset[p + 1] as usize,
+                self.net.ring_offset[p] as usize,
+                self.net.ring_offset[p + 1] as usize,
             );
             self.ring[a..z].fill(pipe.initial_per_step);
             self.in_transit[pipe.slot.ix()] += pipe.initial_per_step * pipe.lead_steps as f64;
@@ -161,9 +328,7 @@ impl Scratch {
         for (p, pool) in model.pools.iter().enumerate() {
             self.pool_stock[p] = pool.stock_target;
         }
-        for s in &mut self.slots {
-            *s = SlotTrial::default();
-        }
+        self.slots.fill(SlotTrial::default());
         let stock_initial = self.stock.iter().sum::<f64>() + self.pool_stock.iter().sum::<f64>();
         let in_transit = self.in_transit.iter().sum();
         self.balance = Balance {
@@ -176,131 +341,46 @@ impl Scratch {
 
 /// Run one trial of `model` under `events` (sorted by start). Outcomes land in `s.slots`; if
 /// `curves` is given, every importer slot's fill at every step is recorded into it.
-pub fn run_trial(
-    model: &Model,
-    s: &mut Scratch,
-    events: &[Event],
-    mut curves: Option<&mut CurveAcc>,
-) {
+pub fn run_trial(model: &Model, s: &mut Scratch, events: &[Event], curves: Option<&mut CurveAcc>) {
     s.reset(model);
-    let n_steps = model.n_steps;
+    let mut s_fills = std::mem::take(&mut s.fills);
     let mut next_event = 0usize;
-    let mut ramping = false;
-    for t in 0..n_steps {
+    for t in 0..model.n_steps {
         // 1. Shocks.
-        let mut changed = false;
-        while next_event < events.len() && events[next_event].start <= t {
-            s.active.push(next_event as u32);
-            next_event += 1;
-            changed = true;
+        if next_event < events.len() || !s.active.is_empty() {
+            step_shocks(model, s, events, &mut next_event, t);
         }
-        let before = s.active.len();
-        s.active.retain(|&e| {
-            let ev = &events[e as usize];
-            ev.end
-                .saturating_add(model.shocks[ev.shock as usize].recovery_steps)
-                > t
-        });
-        changed |= s.active.len() != before;
-        if changed || ramping {
-            ramping = apply_shocks(model, s, events, t);
+        // 2. Arrivals.
+        if !model.pipes.is_empty() {
+            arrivals(model, s);
         }
-
-        // 2. Arrivals from pipelines on open routes.
-        for (p, pipe) in model.pipes.iter().enumerate() {
-            let r = pipe.route.ix();
-            if !s.route_open[r] {
-                continue;
-            }
-            let cell = s.ring_offset[p] as usize + (s.route_clock[r] % pipe.lead_steps) as usize;
-            let q = s.ring[cell];
-            s.ring[cell] = 0.0;
-            let b = pipe.slot.ix();
-            s.arrived[b] += q;
-            s.in_transit[b] -= q;
-        }
-
         // 3. Orders, downstream first.
-        for b in s.first_importer_slot..model.slots.len() {
-            let slot = &model.slots[b];
-            let need = slot.nominal_use * s.demand_factor[b];
-            let mut order = need * (1.0 - slot.recycled)
-                + refill(
-                    slot.refill_per_step,
-                    slot.stock_target + slot.pipeline_nominal - s.stock[b] - s.in_transit[b],
-                );
-            if let Some(p) = slot.pool {
-                let pool = &model.pools[p.ix()];
-                let deficit = refill(
-                    pool.refill_per_step,
-                    pool.stock_target - s.pool_stock[p.ix()],
-                );
-                if deficit > 0.0 {
-                    let total: f64 = pool
-                        .slots
-                        .iter()
-                        .map(|x| model.slots[x.ix()].nominal_use)
-                        .sum();
-                    order += deficit * slot.nominal_use / total;
-                }
+        orders(model, s);
+        // 4. Production and allocation, upstream first, with each material's spot market.
+        let mut begin = 0usize;
+        for i in 0..s.net.material_ends.len() {
+            let (m, end) = s.net.material_ends[i];
+            for p in begin..end as usize {
+                let si = s.net.prod[p] as usize;
+                produce(model, s, si);
             }
-            s.order[b] = order;
-            s.contract_shipped[b] = 0.0;
-        }
-        for &m in model.material_order.iter().rev() {
-            for &sup in &model.material_suppliers[m.ix()] {
-                let si = sup.ix();
-                let supplier = &model.suppliers[si];
-                let mut servable = 0.0;
-                for e in supplier.out_edges.clone() {
-                    let e = e as usize;
-                    let edge = &model.edges[e];
-                    let open = edge.route.is_none_or(|r| s.route_open[r.ix()]);
-                    let q = if open {
-                        s.order[edge.slot.ix()] * edge.share * s.edge_factor[e]
-                    } else {
-                        0.0
-                    };
-                    s.eff_order[e] = q;
-                    servable += q;
-                }
-                let planned = servable.min(supplier.capacity * s.cap_factor[si]);
-                s.planned[si] = planned;
-                for b in supplier.input_slots.clone() {
-                    let b = b as usize;
-                    let slot = &model.slots[b];
-                    s.order[b] = planned * slot.ratio
-                        + refill(
-                            slot.refill_per_step,
-                            slot.stock_target + slot.pipeline_nominal
-                                - s.stock[b]
-                                - s.in_transit[b],
-                        );
-                    s.contract_shipped[b] = 0.0;
-                }
+            begin = end as usize;
+            if !s.net.switch_slots[m as usize].is_empty() {
+                spot_market(model, s, m as usize, t);
             }
         }
-
-        // 4. Production and allocation, upstream first.
-        for &m in &model.material_order {
-            for &sup in &model.material_suppliers[m.ix()] {
-                produce(model, s, sup.ix());
-            }
-            if !s.switch_slots[m.ix()].is_empty() {
-                spot_market(model, s, m.ix(), t);
-            }
-        }
-
         // 5. Consumption.
-        consume(model, s, t, curves.as_deref_mut());
-
-        for (r, open) in s.route_open.iter().enumerate() {
-            if *open {
-                s.route_clock[r] = s.route_clock[r].wrapping_add(1);
-            }
+        consume(model, s, t, curves.is_some().then_some(&mut s_fills[..]));
+        for (clock, &open) in s.route_clock.iter_mut().zip(&s.route_open) {
+            *clock = clock.wrapping_add(u32::from(open));
         }
     }
     finish(model, s);
+    // Histograms are updated slot by slot, sweeping memory forward, after the trial.
+    if let Some(c) = curves {
+        c.record_trial(&s_fills);
+    }
+    s.fills = s_fills;
 }
 
 #[inline(always)]
@@ -312,87 +392,301 @@ fn refill(rate: f64, gap: f64) -> f64 {
     }
 }
 
-/// Recompute every factor from the active events; returns whether any event is recovering.
-fn apply_shocks(model: &Model, s: &mut Scratch, events: &[Event], t: u32) -> bool {
-    s.cap_factor.fill(1.0);
-    s.edge_factor.fill(1.0);
-    s.spot_factor.fill(1.0);
-    s.route_open.fill(true);
-    s.demand_factor.fill(1.0);
-    let mut ramping = false;
-    for &e in &s.active {
-        let ev = &events[e as usize];
+/// Start events that begin at `t`, and recompute the elements of events that recover or end.
+/// Overlapping events on one element: the largest severity holds.
+fn step_shocks(model: &Model, s: &mut Scratch, events: &[Event], next: &mut usize, t: u32) {
+    // Events ending or ramping down: their elements are recomputed from scratch.
+    let mut i = 0;
+    let mut any_marked = false;
+    while i < s.active.len() {
+        let ev = &events[s.active[i] as usize];
         let shock = &model.shocks[ev.shock as usize];
-        let sev = ev.severity_at(t, shock.recovery_steps);
-        ramping |= t >= ev.end;
-        let target = &shock.instances[ev.instance as usize];
-        match shock.kind {
-            ShockKind::CapacityLoss => {
-                for &x in &target.suppliers {
-                    let f = &mut s.cap_factor[x.ix()];
-                    *f = f.min(1.0 - sev);
+        if t >= ev.end {
+            mark_target(s, shock.kind, &shock.instances[ev.instance as usize]);
+            any_marked = true;
+            if t >= ev.end.saturating_add(shock.recovery_steps) {
+                s.active.swap_remove(i);
+                continue;
+            }
+        }
+        i += 1;
+    }
+    if any_marked {
+        reset_marked(s);
+        for k in 0..s.active.len() {
+            let ev = events[s.active[k] as usize];
+            apply_event(model, s, &ev, t, true);
+        }
+        finish_marked(model, s);
+    }
+    while *next < events.len() && events[*next].start <= t {
+        let ev = events[*next];
+        s.active.push(*next as u32);
+        *next += 1;
+        if t < ev.end {
+            apply_event(model, s, &ev, t, false);
+        }
+    }
+}
+
+fn mark_target(s: &mut Scratch, kind: ShockKind, target: &crate::model::Target) {
+    let m = &mut s.marks;
+    match kind {
+        ShockKind::CapacityLoss => mark_all(
+            &mut m.sup,
+            &mut m.sup_list,
+            target.suppliers.iter().map(|x| x.0),
+        ),
+        ShockKind::ExportBan => {
+            mark_all(
+                &mut m.edge,
+                &mut m.edge_list,
+                target.edges.iter().map(|x| x.0),
+            );
+            mark_all(
+                &mut m.spot,
+                &mut m.spot_list,
+                target.spot_links.iter().copied(),
+            );
+        }
+        ShockKind::RouteClosure => mark_all(
+            &mut m.route,
+            &mut m.route_list,
+            target.routes.iter().map(|x| x.0),
+        ),
+        ShockKind::DemandSurge => mark_all(
+            &mut m.slot,
+            &mut m.slot_list,
+            target.slots.iter().map(|x| x.0),
+        ),
+    }
+}
+
+fn mark_all(flags: &mut [bool], list: &mut Vec<u32>, xs: impl Iterator<Item = u32>) {
+    for x in xs {
+        if !flags[x as usize] {
+            flags[x as usize] = true;
+            list.push(x);
+        }
+    }
+}
+
+fn reset_marked(s: &mut Scratch) {
+    for &x in &s.marks.sup_list {
+        s.cap_factor[x as usize] = 1.0;
+    }
+    for &x in &s.marks.edge_list {
+        s.ban[x as usize] = 1.0;
+    }
+    for &x in &s.marks.spot_list {
+        s.spot_factor[x as usize] = 1.0;
+    }
+    for &x in &s.marks.route_list {
+        s.route_open[x as usize] = true;
+    }
+    for &x in &s.marks.slot_list {
+        s.demand_factor[x as usize] = 1.0;
+    }
+}
+
+/// Recompute gates of marked edges and routes, then clear the marks.
+fn finish_marked(model: &Model, s: &mut Scratch) {
+    let m = &mut s.marks;
+    for &x in &m.edge_list {
+        let e = x as usize;
+        let r = s.net.e_route[e];
+        s.gate[e] = s.ban[e]
+            * if r == NONE || s.route_open[r as usize] {
+                1.0
+            } else {
+                0.0
+            };
+        m.edge[e] = false;
+    }
+    for &x in &m.route_list {
+        let open = if s.route_open[x as usize] { 1.0 } else { 0.0 };
+        for &e in &s.net.route_edges[x as usize] {
+            s.gate[e as usize] = s.ban[e as usize] * open;
+        }
+        m.route[x as usize] = false;
+    }
+    for &x in &m.sup_list {
+        m.sup[x as usize] = false;
+    }
+    for &x in &m.spot_list {
+        m.spot[x as usize] = false;
+    }
+    for &x in &m.slot_list {
+        m.slot[x as usize] = false;
+    }
+    m.sup_list.clear();
+    m.edge_list.clear();
+    m.spot_list.clear();
+    m.route_list.clear();
+    m.slot_list.clear();
+    let _ = model;
+}
+
+/// Apply one event's severity at step `t`. With `only_marked`, touch marked elements only (the
+/// others already hold their factors).
+fn apply_event(model: &Model, s: &mut Scratch, ev: &Event, t: u32, only_marked: bool) {
+    let shock = &model.shocks[ev.shock as usize];
+    let sev = ev.severity_at(t, shock.recovery_steps);
+    let target = &shock.instances[ev.instance as usize];
+    match shock.kind {
+        ShockKind::CapacityLoss => {
+            for x in &target.suppliers {
+                let i = x.ix();
+                if !only_marked || s.marks.sup[i] {
+                    s.cap_factor[i] = s.cap_factor[i].min(1.0 - sev);
                 }
             }
-            ShockKind::ExportBan => {
-                for &x in &target.edges {
-                    let f = &mut s.edge_factor[x.ix()];
-                    *f = f.min(1.0 - sev);
-                }
-                for &x in &target.spot_links {
-                    let f = &mut s.spot_factor[x as usize];
-                    *f = f.min(1.0 - sev);
-                }
-            }
-            ShockKind::RouteClosure => {
-                if t < ev.end {
-                    for &x in &target.routes {
-                        s.route_open[x.ix()] = false;
+        }
+        ShockKind::ExportBan => {
+            for x in &target.edges {
+                let e = x.ix();
+                if !only_marked || s.marks.edge[e] {
+                    s.ban[e] = s.ban[e].min(1.0 - sev);
+                    if !only_marked {
+                        let r = s.net.e_route[e];
+                        s.gate[e] = s.ban[e]
+                            * if r == NONE || s.route_open[r as usize] {
+                                1.0
+                            } else {
+                                0.0
+                            };
                     }
                 }
             }
-            ShockKind::DemandSurge => {
-                for &x in &target.slots {
-                    let f = &mut s.demand_factor[x.ix()];
-                    *f = f.max(1.0 + sev);
+            for &l in &target.spot_links {
+                let l = l as usize;
+                if !only_marked || s.marks.spot[l] {
+                    s.spot_factor[l] = s.spot_factor[l].min(1.0 - sev);
+                }
+            }
+        }
+        ShockKind::RouteClosure => {
+            if t < ev.end {
+                for x in &target.routes {
+                    let r = x.ix();
+                    if !only_marked || s.marks.route[r] {
+                        s.route_open[r] = false;
+                        if !only_marked {
+                            for &e in &s.net.route_edges[r] {
+                                s.gate[e as usize] = 0.0;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        ShockKind::DemandSurge => {
+            for x in &target.slots {
+                let i = x.ix();
+                if !only_marked || s.marks.slot[i] {
+                    s.demand_factor[i] = s.demand_factor[i].max(1.0 + sev);
                 }
             }
         }
     }
-    ramping
 }
 
-/// Send `q` units from a supplier to slot `b`, through `pipe` if the flow has a lead time.
-#[inline(always)]
-fn ship(model: &Model, s: &mut Scratch, b: usize, pipe: Option<crate::model::PipeIdx>, q: f64) {
-    s.balance.shipped += q;
-    match pipe {
-        None => s.arrived[b] += q,
-        Some(p) => {
-            let pipe = &model.pipes[p.ix()];
-            let cell = s.ring_offset[p.ix()] as usize
-                + (s.route_clock[pipe.route.ix()] % pipe.lead_steps) as usize;
-            s.ring[cell] += q;
-            s.in_transit[b] += q;
+fn arrivals(model: &Model, s: &mut Scratch) {
+    for (p, pipe) in model.pipes.iter().enumerate() {
+        let r = pipe.route.ix();
+        if !s.route_open[r] {
+            continue;
         }
+        let cell = s.net.ring_offset[p] as usize + (s.route_clock[r] % pipe.lead_steps) as usize;
+        let q = s.ring[cell];
+        s.ring[cell] = 0.0;
+        let b = pipe.slot.ix();
+        s.arrived[b] += q;
+        s.in_transit[b] -= q;
+    }
+}
+
+fn orders(model: &Model, s: &mut Scratch) {
+    let net = &s.net;
+    for b in net.first_importer_slot..model.slots.len() {
+        let mut order = net.slot_base_order[b] * s.demand_factor[b];
+        if net.slot_refill[b] > 0.0 {
+            order += refill(
+                net.slot_refill[b],
+                net.slot_level[b] - s.stock[b] - s.in_transit[b],
+            );
+        }
+        if net.slot_pool[b] != NONE {
+            let p = net.slot_pool[b] as usize;
+            let pool = &model.pools[p];
+            order += refill(pool.refill_per_step, pool.stock_target - s.pool_stock[p])
+                * net.pool_share[b];
+        }
+        s.order[b] = order;
+        s.contract_shipped[b] = 0.0;
+    }
+    for &si in net.prod.iter().rev() {
+        let si = si as usize;
+        let (e0, e1) = net.sup_edges[si];
+        let (e0, e1) = (e0 as usize, e1 as usize);
+        let mut servable = 0.0;
+        for ((eff, (&slot, &share)), &gate) in s.eff_order[e0..e1]
+            .iter_mut()
+            .zip(net.e_slot[e0..e1].iter().zip(&net.e_share[e0..e1]))
+            .zip(&s.gate[e0..e1])
+        {
+            let q = s.order[slot as usize] * share * gate;
+            *eff = q;
+            servable += q;
+        }
+        s.servable[si] = servable;
+        let planned = servable.min(net.sup_capacity[si] * s.cap_factor[si]);
+        s.planned[si] = planned;
+        let (i0, i1) = net.sup_inputs[si];
+        for b in i0 as usize..i1 as usize {
+            let mut order = planned * net.slot_ratio[b];
+            if net.slot_refill[b] > 0.0 {
+                order += refill(
+                    net.slot_refill[b],
+                    net.slot_level[b] - s.stock[b] - s.in_transit[b],
+                );
+            }
+            s.order[b] = order;
+            s.contract_shipped[b] = 0.0;
+        }
+    }
+}
+
+/// Send `q` units to slot `b`, through pipe `pipe` (NONE: arrives now).
+#[inline(always)]
+fn ship(model: &Model, s: &mut Scratch, b: usize, pipe: u32, q: f64) {
+    if pipe == NONE {
+        s.arrived[b] += q;
+    } else {
+        let p = pipe as usize;
+        let lead = model.pipes[p].lead_steps;
+        let clock = s.route_clock[model.pipes[p].route.ix()];
+        s.ring[s.net.ring_offset[p] as usize + (clock % lead) as usize] += q;
+        s.in_transit[b] += q;
     }
 }
 
 /// Units of output the inputs on hand allow (infinite for a raw-material supplier).
 #[inline(always)]
-fn input_limit(model: &Model, s: &Scratch, si: usize) -> f64 {
+fn input_limit(s: &Scratch, si: usize) -> f64 {
+    let (i0, i1) = s.net.sup_inputs[si];
     let mut limit = f64::INFINITY;
-    for b in model.suppliers[si].input_slots.clone() {
-        let b = b as usize;
-        limit = limit.min((s.stock[b] + s.arrived[b]) / model.slots[b].ratio);
+    for b in i0 as usize..i1 as usize {
+        limit = limit.min((s.stock[b] + s.arrived[b]) / s.net.slot_ratio[b]);
     }
     limit
 }
 
 #[inline(always)]
-fn use_inputs(model: &Model, s: &mut Scratch, si: usize, output: f64) {
-    for b in model.suppliers[si].input_slots.clone() {
-        let b = b as usize;
-        let used = output * model.slots[b].ratio;
+fn use_inputs(s: &mut Scratch, si: usize, output: f64) {
+    let (i0, i1) = s.net.sup_inputs[si];
+    for b in i0 as usize..i1 as usize {
+        let used = output * s.net.slot_ratio[b];
         s.balance.arrived += s.arrived[b];
         s.balance.used += used;
         s.stock[b] = (s.stock[b] + s.arrived[b] - used).max(0.0);
@@ -401,40 +695,20 @@ fn use_inputs(model: &Model, s: &mut Scratch, si: usize, output: f64) {
 }
 
 fn produce(model: &Model, s: &mut Scratch, si: usize) {
-    let supplier = &model.suppliers[si];
-    let limit = input_limit(model, s, si);
-    let output = s.planned[si].min(limit);
-    let cap = supplier.capacity * s.cap_factor[si];
+    let output = s.planned[si].min(input_limit(s, si));
+    let servable = s.servable[si];
     if output > 0.0 {
-        let edges = supplier.out_edges.start as usize..supplier.out_edges.end as usize;
-        let servable: f64 = s.eff_order[edges].iter().sum();
-        if supplier.priority_regions.is_empty() || output >= servable * (1.0 - EPS) {
-            let ratio = if servable > 0.0 {
-                (output / servable).min(1.0)
-            } else {
-                0.0
-            };
-            for e in supplier.out_edges.clone() {
-                let e = e as usize;
-                let q = s.eff_order[e] * ratio;
-                if q > 0.0 {
-                    let edge = &model.edges[e];
-                    s.contract_shipped[edge.slot.ix()] += q;
-                    ship(model, s, edge.slot.ix(), edge.pipe, q);
-                }
-            }
+        s.balance.shipped += output;
+        let (e0, e1) = s.net.sup_edges[si];
+        let (e0, e1) = (e0 as usize, e1 as usize);
+        let (r_prio, r_rest) = if !s.net.sup_has_priority[si] || output >= servable * (1.0 - EPS) {
+            let r = (output / servable).min(1.0);
+            (r, r)
         } else {
             // Priority buyers first, pro rata among them; the rest share what is left.
-            let is_prio = |e: usize| {
-                supplier
-                    .priority_regions
-                    .contains(&model.slots[model.edges[e].slot.ix()].region)
-            };
-            let prio: f64 = supplier
-                .out_edges
-                .clone()
-                .filter(|&e| is_prio(e as usize))
-                .map(|e| s.eff_order[e as usize])
+            let prio: f64 = (e0..e1)
+                .filter(|&e| s.net.e_priority[e])
+                .map(|e| s.eff_order[e])
                 .sum();
             let rest = servable - prio;
             let r_prio = if prio > 0.0 {
@@ -443,30 +717,32 @@ fn produce(model: &Model, s: &mut Scratch, si: usize) {
                 0.0
             };
             let left = (output - prio * r_prio).max(0.0);
-            let r_rest = if rest > 0.0 {
-                (left / rest).min(1.0)
-            } else {
-                0.0
-            };
-            for e in supplier.out_edges.clone() {
-                let e = e as usize;
-                let q = s.eff_order[e] * if is_prio(e) { r_prio } else { r_rest };
-                if q > 0.0 {
-                    let edge = &model.edges[e];
-                    s.contract_shipped[edge.slot.ix()] += q;
-                    ship(model, s, edge.slot.ix(), edge.pipe, q);
-                }
+            (
+                r_prio,
+                if rest > 0.0 {
+                    (left / rest).min(1.0)
+                } else {
+                    0.0
+                },
+            )
+        };
+        for e in e0..e1 {
+            let q = s.eff_order[e] * if s.net.e_priority[e] { r_prio } else { r_rest };
+            if q > 0.0 {
+                let b = s.net.e_slot[e] as usize;
+                s.contract_shipped[b] += q;
+                ship(model, s, b, s.net.e_pipe[e], q);
             }
         }
     }
-    use_inputs(model, s, si, output);
-    s.spot_avail[si] = (cap - output).max(0.0);
+    use_inputs(s, si, output);
+    s.spot_avail[si] = (s.net.sup_capacity[si] * s.cap_factor[si] - output).max(0.0);
 }
 
 fn spot_market(model: &Model, s: &mut Scratch, m: usize, t: u32) {
     let mut any = false;
-    for i in 0..s.switch_slots[m].len() {
-        let b = s.switch_slots[m][i] as usize;
+    for i in 0..s.net.switch_slots[m].len() {
+        let b = s.net.switch_slots[m][i] as usize;
         let shortfall = s.order[b] - s.contract_shipped[b];
         if shortfall > EPS * s.order[b].max(1.0) {
             if s.short_since[b] == NONE {
@@ -493,17 +769,18 @@ fn spot_market(model: &Model, s: &mut Scratch, m: usize, t: u32) {
     for &sup in suppliers {
         let si = sup.ix();
         let supplier = &model.suppliers[si];
-        let pos = s.sup_pos[si] as usize;
+        let pos = s.net.sup_pos[si] as usize;
+        let link_open = |s: &Scratch, l: usize| {
+            model.spot_links[l]
+                .route
+                .is_none_or(|r| s.route_open[r.ix()])
+        };
         let mut asked = 0.0;
-        for i in 0..s.switch_slots[m].len() {
-            let b = s.switch_slots[m][i] as usize;
-            if s.spot_need[b] > 0.0 {
-                let l = model.slots[b].spot_links.start as usize + pos;
-                let link = &model.spot_links[l];
-                let open = link.route.is_none_or(|r| s.route_open[r.ix()]);
-                if open {
-                    asked += s.spot_need[b] * s.spot_factor[l];
-                }
+        for &b in &s.net.switch_slots[m] {
+            let b = b as usize;
+            let l = model.slots[b].spot_links.start as usize + pos;
+            if s.spot_need[b] > 0.0 && link_open(s, l) {
+                asked += s.spot_need[b] * s.spot_factor[l];
             }
         }
         if asked <= 0.0 {
@@ -511,7 +788,7 @@ fn spot_market(model: &Model, s: &mut Scratch, m: usize, t: u32) {
             continue;
         }
         let spare = supplier.spare * supplier.capacity * s.cap_factor[si] * s.spare_online[si];
-        let offer = (s.spot_avail[si] + spare).min(input_limit(model, s, si));
+        let offer = (s.spot_avail[si] + spare).min(input_limit(s, si));
         // Spare comes online gradually while buyers ask for it.
         s.spare_online[si] = if supplier.ramp_steps == 0 {
             1.0
@@ -523,58 +800,101 @@ fn spot_market(model: &Model, s: &mut Scratch, m: usize, t: u32) {
         }
         let ratio = (offer / asked).min(1.0);
         let mut sold = 0.0;
-        for i in 0..s.switch_slots[m].len() {
-            let b = s.switch_slots[m][i] as usize;
-            if s.spot_need[b] <= 0.0 {
-                continue;
-            }
+        for i in 0..s.net.switch_slots[m].len() {
+            let b = s.net.switch_slots[m][i] as usize;
             let l = model.slots[b].spot_links.start as usize + pos;
-            let link = &model.spot_links[l];
-            if !link.route.is_none_or(|r| s.route_open[r.ix()]) {
+            if s.spot_need[b] <= 0.0 || !link_open(s, l) {
                 continue;
             }
             let q = s.spot_need[b] * s.spot_factor[l] * ratio;
             if q > 0.0 {
                 s.spot_need[b] -= q;
                 sold += q;
-                ship(model, s, b, link.pipe, q);
+                ship(
+                    model,
+                    s,
+                    b,
+                    model.spot_links[l].pipe.map_or(NONE, |p| p.0),
+                    q,
+                );
             }
         }
-        use_inputs(model, s, si, sold);
+        s.balance.shipped += sold;
+        use_inputs(s, si, sold);
         s.spot_avail[si] = (s.spot_avail[si] - sold).max(0.0);
     }
 }
 
-fn consume(model: &Model, s: &mut Scratch, t: u32, mut curves: Option<&mut CurveAcc>) {
-    let first = s.first_importer_slot;
+fn consume(model: &Model, s: &mut Scratch, t: u32, mut fills: Option<&mut [f64]>) {
+    let n_steps = model.n_steps as usize;
+    let first = s.net.first_importer_slot;
     for b in first..model.slots.len() {
-        let slot = &model.slots[b];
-        let need = slot.nominal_use * s.demand_factor[b];
-        let recycled = need * slot.recycled;
+        let need = s.net.slot_nominal[b] * s.demand_factor[b];
+        let recycled = need * s.net.slot_recycled[b];
         let arrived = s.arrived[b];
         s.arrived[b] = 0.0;
         s.balance.arrived += arrived;
         let direct = need.min(recycled + arrived);
         let surplus = recycled + arrived - direct;
         let mut short = need - direct;
-        s.balance.used += direct - recycled.min(direct);
-        let k = b - first;
+        s.balance.used += direct - recycled;
         if short > EPS * need {
             if s.deficit_since[b] == NONE {
                 s.deficit_since[b] = t;
             }
+            let draw = short.min(s.stock[b]);
+            s.stock[b] -= draw;
+            s.balance.used += draw;
+            short -= draw;
         } else {
             s.deficit_since[b] = NONE;
             short = 0.0;
         }
-        let draw = short.min(s.stock[b]);
-        s.stock[b] -= draw;
-        s.balance.used += draw;
-        short -= draw;
         s.stock[b] += surplus;
-        s.slots[k].short_now = short;
+        s.slots[b - first].short_now = short;
     }
-    // Pools serve what members' own stockpiles could not, pro rata to that need.
+    if !model.pools.is_empty() {
+        pools(model, s);
+    }
+    let sustain = model.sustain_steps.max(1);
+    for b in first..model.slots.len() {
+        let need = s.net.slot_nominal[b] * s.demand_factor[b];
+        let k = b - first;
+        let r = &mut s.slots[k];
+        let mut short = r.short_now;
+        if short <= EPS * need {
+            short = 0.0;
+        }
+        let fill = if need > 0.0 { 1.0 - short / need } else { 1.0 };
+        r.demand += need;
+        if short > 0.0 {
+            r.unmet += short;
+            r.steps_short += 1;
+            r.shortfall_frac_sum += 1.0 - fill;
+            r.max_depth = r.max_depth.max(1.0 - fill);
+            if r.first_short == NONE {
+                r.first_short = t;
+                r.tts = t - s.deficit_since[b].min(t);
+            }
+            s.run_start[b] = NONE;
+        } else if r.first_short != NONE && r.recovered_at == NONE {
+            if s.run_start[b] == NONE {
+                s.run_start[b] = t;
+            }
+            if t + 1 - s.run_start[b] >= sustain {
+                r.recovered_at = s.run_start[b];
+            }
+        }
+        if let Some(buf) = fills.as_deref_mut() {
+            buf[k * n_steps + t as usize] = fill;
+        }
+    }
+}
+
+/// Pools serve what members' own stockpiles could not, pro rata to that need; members' stock
+/// above their own target tops the pool up.
+fn pools(model: &Model, s: &mut Scratch) {
+    let first = s.net.first_importer_slot;
     for (p, pool) in model.pools.iter().enumerate() {
         let total: f64 = pool
             .slots
@@ -601,44 +921,10 @@ fn consume(model: &Model, s: &mut Scratch, t: u32, mut curves: Option<&mut Curve
             }
         }
     }
-    let sustain = model.sustain_steps.max(1);
-    for b in first..model.slots.len() {
-        let slot = &model.slots[b];
-        let need = slot.nominal_use * s.demand_factor[b];
-        let k = b - first;
-        let r = &mut s.slots[k];
-        let mut short = r.short_now;
-        if short <= EPS * need {
-            short = 0.0;
-        }
-        let fill = if need > 0.0 { 1.0 - short / need } else { 1.0 };
-        r.demand += need;
-        r.unmet += short;
-        if short > 0.0 {
-            r.steps_short += 1;
-            r.shortfall_frac_sum += 1.0 - fill;
-            r.max_depth = r.max_depth.max(1.0 - fill);
-            if r.first_short == NONE {
-                r.first_short = t;
-                r.tts = t - s.deficit_since[b].min(t);
-            }
-            s.run_start[b] = NONE;
-        } else if r.first_short != NONE && r.recovered_at == NONE {
-            if s.run_start[b] == NONE {
-                s.run_start[b] = t;
-            }
-            if t + 1 - s.run_start[b] >= sustain {
-                r.recovered_at = s.run_start[b];
-            }
-        }
-        if let Some(c) = curves.as_deref_mut() {
-            c.record(k, t as usize, fill);
-        }
-    }
 }
 
 fn finish(model: &Model, s: &mut Scratch) {
-    let first = s.first_importer_slot;
+    let first = s.net.first_importer_slot;
     for b in first..model.slots.len() {
         let r = &mut s.slots[b - first];
         // Full service through the end of the horizon counts as recovered.
@@ -648,5 +934,4 @@ fn finish(model: &Model, s: &mut Scratch) {
     }
     s.balance.stock_final = s.stock.iter().sum::<f64>() + s.pool_stock.iter().sum::<f64>();
     s.balance.in_transit_final = s.in_transit.iter().sum();
-    let _ = Owner::Importer;
 }

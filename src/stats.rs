@@ -160,7 +160,21 @@ impl CurveAcc {
             ((fill * (FILL_BINS - 1) as f64) as usize).min(FILL_BINS - 2)
         };
         self.hist[i * FILL_BINS + bin] += 1;
-        self.sum[i] += (fill * FIXED_ONE).round() as u64;
+        self.sum[i] += (fill * FIXED_ONE) as u64;
+    }
+
+    /// Record a whole trial: `fills[slot * n_steps + step]`.
+    pub fn record_trial(&mut self, fills: &[f64]) {
+        for (i, &fill) in fills.iter().enumerate() {
+            let fill = fill.clamp(0.0, 1.0);
+            let bin = if fill >= 1.0 {
+                FILL_BINS - 1
+            } else {
+                ((fill * (FILL_BINS - 1) as f64) as usize).min(FILL_BINS - 2)
+            };
+            self.hist[i * FILL_BINS + bin] += 1;
+            self.sum[i] += (fill * FIXED_ONE) as u64;
+        }
     }
 
     pub fn merge(&mut self, o: &CurveAcc) {
