@@ -411,3 +411,8 @@ pub fn losses_of(acc: &Accumulated, v: usize, i: usize, n_importers: usize) -> V
         .flat_map(|b| b.losses[v].iter().skip(i).step_by(n_importers).copied())
         .collect()
 }
+
+/// Run all `trials` trials of every variant in `plan` on the current rayon pool.
+pub fn run_all(plan: &Plan, trials: u64, seed: u64) -> Accumulated {
+    run_blocks(plan, trials, seed, 0..n_blocks(trials), None)
+}

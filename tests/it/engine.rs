@@ -1,0 +1,383 @@
+//! The engine against closed forms, with tolerances from the standard error, and its invariants.
+
+use proptest::prelude::*;
+use supplyshock::engine::{run_trial, Scratch};
+use supplyshock::shocks::sample_trial;
+
+use crate::support::{load, repo, run, single};
+
+/// Reference-30 (DESIGN.md section 7): mean fill 0.6510 (SE 0.00004 over 200,000 trials).
+#[test]
+fn reference_30_fill_matches_the_reference() {
+    let text = std::fs::read_to_string(repo().join("scenarios/bench/reference-30.toml")).unwrap();
+    let s = run(&text, 20_000, 1);
+    let slots = &s.variants[0].slots;
+    assert_eq!(slots.len(), 10);
+    // The network's fill is the mean of the importers' fills (equal demand). Its standard error is
+    // at most the mean of theirs (the standard deviation of a mean is at most the mean of the sds).
+    let fill = slots.iter().map(|x| x.fill_rate.mean).sum::<f64>() / 10.0;
+    let se_bound = slots.iter().map(|x| x.fill_rate.se).sum::<f64>() / 10.0;
+    let tol = 3.0 * (se_bound.powi(2) + 0.00004f64.powi(2)).sqrt();
+    assert!(
+        (fill - 0.6510).abs() < tol,
+        "fill {fill} vs 0.6510 (tolerance {tol})"
+    );
+}
+
+/// One supplier with a Markov outage (down 0.05, up 0.2 per step), no stock: the expected fill is
+/// the mean probability of being up, pi + (1 - pi) * (1 - p - r)^(t + 1) at step t (up before
+/// step 0), which tends to pi = r / (p + r) = 0.8.
+#[test]
+fn markov_outage_fill_is_the_stationary_availability() {
+    let n = 3650;
+    let shock = r#"
+[[shock]]
+id = "outage"
+kind = "capacity_loss"
+target = { supplier = "s1" }
+markov = { down = 0.05, up = 0.2 }
+"#;
+    let s = run(&single(n, "", shock), 400, 3);
+    let f = &s.variants[0].slots[0].fill_rate;
+    let (p, r) = (0.05f64, 0.2f64);
+    let pi = r / (p + r);
+    let lambda = 1.0 - p - r;
+    let exact = pi + (1.0 - pi) * (0..n).map(|t| lambda.powi(t as i32 + 1)).sum::<f64>() / n as f64;
+    assert!((exact - 0.8).abs() < 1e-3);
+    assert!(
+        (f.mean - exact).abs() < 4.0 * f.se,
+        "fill {} vs {exact} (se {})",
+        f.mean,
+        f.se
+    );
+}
+
+/// A scheduled full outage of D steps against a stockpile of k steps: unmet demand is exactly
+/// d * (D - k); time to survive is k, time to recover D - k, resilience loss D - k days.
+#[test]
+fn scheduled_outage_against_a_stockpile_is_exact() {
+    let (d, big_d, k) = (10.0, 20.0, 7.0);
+    let shock = format!(
+        r#"
+[[shock]]
+id = "fire"
+kind = "capacity_loss"
+target = {{ supplier = "s1" }}
+at_day = 0
+duration_days = {big_d}
+"#
+    );
+    let s = run(
+        &single(60, "stockpile.m = { days = 7, refill = false }", &shock),
+        16,
+        1,
+    );
+    let sl = &s.variants[0].slots[0];
+    assert_eq!(sl.unmet_units.mean, d * (big_d - k));
+    assert_eq!(sl.unmet_units.se, 0.0);
+    assert_eq!(sl.p_shortage.mean, 1.0);
+    assert_eq!(sl.time_to_survive_days.unwrap().mean, k);
+    assert_eq!(sl.time_to_recover_days.unwrap().mean, big_d - k);
+    assert_eq!(sl.resilience_loss_days.mean, big_d - k);
+    assert_eq!(sl.days_short.mean, big_d - k);
+    assert_eq!(sl.max_depth.mean, 1.0);
+}
+
+/// Outage lengths Geometric(r) from step 0: the stockpile of k steps runs out with probability
+/// (1 - r)^k.
+#[test]
+fn geometric_outage_exhausts_the_stockpile_with_the_closed_form_probability() {
+    let (r, k) = (0.3f64, 3);
+    let shock = format!(
+        r#"
+[[shock]]
+id = "outage"
+kind = "capacity_loss"
+target = {{ supplier = "s1" }}
+markov = {{ down = 1.0, up = {r} }}
+"#
+    );
+    // Horizon k + 1: only the first outage can exhaust the stock within it.
+    let n = 20_000;
+    let s = run(
+        &single(k + 1, "stockpile.m = { days = 3, refill = false }", &shock),
+        n,
+        5,
+    );
+    let p_hat = s.variants[0].slots[0].p_shortage.mean;
+    let p = (1.0 - r).powi(k as i32);
+    let se = (p * (1.0 - p) / n as f64).sqrt();
+    assert!((p_hat - p).abs() < 4.0 * se, "{p_hat} vs {p} (se {se})");
+}
+
+/// Leontief, two tiers deep: losing half of the raw supply halves the final output.
+#[test]
+fn halving_an_input_halves_the_output_two_tiers_deep() {
+    let text = r#"
+[scenario]
+name = "bom"
+horizon_days = 30
+
+[[region]]
+id = "A"
+
+[[material]]
+id = "raw"
+value = 1
+
+[[material]]
+id = "mid"
+value = 1
+inputs = { raw = 2.0 }
+
+[[material]]
+id = "final"
+value = 1
+inputs = { mid = 0.5 }
+
+[[supplier]]
+id = "r1"
+region = "A"
+material = "raw"
+capacity = 182.5
+
+[[supplier]]
+id = "r2"
+region = "A"
+material = "raw"
+capacity = 182.5
+
+[[supplier]]
+id = "mid1"
+region = "A"
+material = "mid"
+capacity = 365
+sourcing.raw = { r1 = 0.5, r2 = 0.5 }
+
+[[supplier]]
+id = "fin"
+region = "A"
+material = "final"
+capacity = 365
+
+[[importer]]
+id = "imp"
+region = "A"
+demand = { final = 365 }
+
+[[shock]]
+id = "loss"
+kind = "capacity_loss"
+target = { supplier = "r1" }
+at_day = 0
+duration_days = 30
+"#;
+    let s = run(text, 4, 1);
+    let f = &s.variants[0].slots[0].fill_rate;
+    assert!((f.mean - 0.5).abs() < 1e-12, "{}", f.mean);
+}
+
+/// An export ban against one importer leaves every other importer's fill unchanged: paired
+/// against the same scenario with the ban disabled, the other importer's differences are all 0.
+#[test]
+fn an_export_ban_against_one_importer_leaves_the_others_alone() {
+    let text = r#"
+[scenario]
+name = "ban"
+horizon_days = 365
+
+[[region]]
+id = "CN"
+
+[[region]]
+id = "JP"
+
+[[region]]
+id = "EU"
+
+[[material]]
+id = "m"
+value = 10
+
+[[supplier]]
+id = "cn"
+region = "CN"
+material = "m"
+capacity = 10000
+
+[[importer]]
+id = "japan"
+region = "JP"
+demand = { m = 2000 }
+stockpile.m = { days = 20 }
+
+[[importer]]
+id = "eu"
+region = "EU"
+demand = { m = 3000 }
+stockpile.m = { days = 20 }
+
+[[shock]]
+id = "ban"
+kind = "export_ban"
+target = { region = "CN" }
+against = { region = "JP" }
+rate_per_year = 2
+duration_days = { dist = "lognormal", median = 30, p95 = 120 }
+severity = { dist = "beta", mean = 0.7, sd = 0.2 }
+
+[[strategy]]
+id = "no-ban"
+changes = [{ shock = "ban", enabled = false }]
+"#;
+    let s = run(text, 500, 9);
+    let strat = &s.variants[1];
+    let eu = strat.slots.iter().find(|x| x.importer == "eu").unwrap();
+    for (metric, d) in eu.vs_baseline.as_ref().unwrap() {
+        assert_eq!((d.mean, d.se), (0.0, 0.0), "eu {metric} moved");
+    }
+    let jp = strat.slots.iter().find(|x| x.importer == "japan").unwrap();
+    let fill = &jp.vs_baseline.as_ref().unwrap()[0].1;
+    assert!(fill.mean > 0.0, "lifting the ban must help japan");
+    assert!(
+        s.variants[0]
+            .slots
+            .iter()
+            .find(|x| x.importer == "eu")
+            .unwrap()
+            .fill_rate
+            .mean
+            == 1.0
+    );
+}
+
+/// A route closure holds goods in transit: they arrive late, none are lost.
+#[test]
+fn route_closure_delays_goods_without_losing_them() {
+    let text = r#"
+[scenario]
+name = "strait"
+horizon_days = 60
+
+[[region]]
+id = "TW"
+
+[[region]]
+id = "JP"
+
+[[material]]
+id = "chips"
+value = 1
+
+[[supplier]]
+id = "fab"
+region = "TW"
+material = "chips"
+capacity = 3650
+
+[[importer]]
+id = "japan"
+region = "JP"
+demand = { chips = 3650 }
+
+[[route]]
+id = "strait"
+lead_days = 5
+carries = [{ from = "TW", to = "JP" }]
+
+[[shock]]
+id = "blockade"
+kind = "route_closure"
+target = { route = "strait" }
+at_day = 10
+duration_days = 10
+"#;
+    let loaded = load(text);
+    let model = &loaded.study.baseline;
+    let mut scratch = Scratch::new(model);
+    let mut events = Vec::new();
+    sample_trial(model, 1, 0, &mut events);
+    run_trial(model, &mut scratch, &events, None);
+    let b = &scratch.balance;
+    assert!(
+        (b.shipped + b.in_transit_initial - b.arrived - b.in_transit_final).abs() < 1e-9,
+        "{b:?}"
+    );
+    assert!(
+        (b.stock_initial + b.arrived - b.used - b.stock_final).abs() < 1e-9,
+        "{b:?}"
+    );
+    // Ten days with nothing arriving, then deliveries resume at the normal pace, ten days late.
+    assert!(
+        (scratch.slots[0].unmet - 100.0).abs() < 1e-9,
+        "{}",
+        scratch.slots[0].unmet
+    );
+    assert!((b.in_transit_final - 50.0).abs() < 1e-9);
+}
+
+fn random_scenario(cfg: &[u32]) -> String {
+    let c = |i: usize| cfg[i % cfg.len()];
+    let mut t = String::from("[scenario]\nname = \"random\"\nhorizon_days = 120\n");
+    t += &format!("step_days = {}\n", 1 + c(0) % 3);
+    for r in ["A", "B", "C"] {
+        t += &format!("[[region]]\nid = \"{r}\"\n");
+    }
+    t += "[[material]]\nid = \"ore\"\nvalue = 5\n";
+    t += &format!(
+        "[[material]]\nid = \"metal\"\nvalue = 50\ninputs = {{ ore = {} }}\n",
+        0.5 + c(1) as f64 / 10.0
+    );
+    for i in 0..3 {
+        t += &format!("[[supplier]]\nid = \"ore{i}\"\nregion = \"{}\"\nmaterial = \"ore\"\ncapacity = {}\nspare = {}\nramp_days = {}\n", ["A", "B", "C"][i], 500 + c(2 + i) * 40, c(5 + i) as f64 / 20.0, c(8 + i) % 30);
+    }
+    for i in 0..2 {
+        t += &format!("[[supplier]]\nid = \"metal{i}\"\nregion = \"{}\"\nmaterial = \"metal\"\ncapacity = {}\nstock_days.ore = {}\n", ["A", "B"][i], 300 + c(11 + i) * 30, c(13 + i) % 40);
+    }
+    for (i, r) in ["B", "C"].iter().enumerate() {
+        t += &format!(
+            "[[importer]]\nid = \"imp{i}\"\nregion = \"{r}\"\ndemand = {{ metal = {}, ore = {} }}\nswitch_days = {}\nstockpile.metal = {{ days = {}, refill_days = {} }}\n",
+            100 + c(15 + i) * 10,
+            50 + c(17 + i) * 5,
+            c(19 + i) % 20,
+            c(21 + i) % 60,
+            10 + c(23 + i) % 100
+        );
+    }
+    t += &format!("[[route]]\nid = \"sea\"\nlead_days = {}\ncarries = [{{ from = \"A\", to = \"B\" }}, {{ from = \"A\", to = \"C\" }}]\n", c(25) % 12);
+    t += &format!(
+        "[[pool]]\nid = \"pool\"\nmembers = [\"imp0\", \"imp1\"]\nmaterial = \"ore\"\ndays = {}\n",
+        c(26) % 30
+    );
+    t += &format!("[[shock]]\nid = \"outage\"\nkind = \"capacity_loss\"\ntarget = {{ material = \"ore\" }}\nrate_per_year = {}\nduration_days = {{ dist = \"exponential\", mean = {} }}\nseverity = {{ dist = \"uniform\", min = 0.2, max = 1.0 }}\nrecovery = {{ days = {} }}\nindependent = true\n", 1 + c(27) % 6, 5 + c(28) % 40, c(29) % 20);
+    t += &format!("[[shock]]\nid = \"ban\"\nkind = \"export_ban\"\ntarget = {{ region = \"A\" }}\nagainst = {{ region = \"C\" }}\nrate_per_year = {}\nduration_days = {}\n", 1 + c(30) % 4, 5 + c(31) % 50);
+    t += &format!("[[shock]]\nid = \"closure\"\nkind = \"route_closure\"\ntarget = {{ route = \"sea\" }}\nrate_per_year = {}\nduration_days = {}\n", c(32) % 5, 3 + c(33) % 30);
+    t += &format!("[[shock]]\nid = \"surge\"\nkind = \"demand_surge\"\ntarget = {{ importer = \"imp1\" }}\nrate_per_year = {}\nduration_days = 20\nseverity = {}\n", c(34) % 4, c(35) as f64 / 10.0);
+    t
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Mass balance in every trial: everything shipped arrived or is in transit; everything that
+    /// arrived was used or is in stock.
+    #[test]
+    fn mass_balance_holds_in_random_networks(cfg in proptest::collection::vec(0u32..100, 36)) {
+        let text = random_scenario(&cfg);
+        let loaded = load(&text);
+        let model = &loaded.study.baseline;
+        let mut scratch = Scratch::new(model);
+        let mut events = Vec::new();
+        for trial in 0..4 {
+            sample_trial(model, 11, trial, &mut events);
+            run_trial(model, &mut scratch, &events, None);
+            let b = &scratch.balance;
+            let scale = 1.0 + b.shipped + b.stock_initial;
+            prop_assert!((b.shipped + b.in_transit_initial - b.arrived - b.in_transit_final).abs() < 1e-9 * scale, "transit: {:?}", b);
+            prop_assert!((b.stock_initial + b.arrived - b.used - b.stock_final).abs() < 1e-9 * scale, "stock: {:?}", b);
+            for s in &scratch.slots {
+                prop_assert!(s.unmet >= 0.0 && s.unmet <= s.demand * (1.0 + 1e-12));
+            }
+        }
+    }
+}

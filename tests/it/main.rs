@@ -1,0 +1,8 @@
+//! One integration-test binary: modules by area.
+
+mod cli;
+mod engine;
+mod fuzz;
+mod invalid;
+mod scenarios;
+mod support;

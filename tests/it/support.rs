@@ -1,0 +1,67 @@
+//! Shared helpers: load scenario text, run it, read the summary.
+
+use std::path::PathBuf;
+
+use supplyshock::model::{load_str, Loaded};
+use supplyshock::report::{summarize, Summary};
+use supplyshock::runner::{run_all, Plan};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn load(text: &str) -> Loaded {
+    match load_str("test.toml", text.to_owned()) {
+        Ok(l) => l,
+        Err(d) => panic!("scenario should load:\n{d}"),
+    }
+}
+
+/// Run the baseline and every strategy of a scenario; returns the summary.
+pub fn run(text: &str, trials: u64, seed: u64) -> Summary {
+    let loaded = load(text);
+    let study = &loaded.study;
+    let chosen: Vec<usize> = (0..study.strategies.len()).collect();
+    let plan = Plan::new(study, &chosen);
+    let acc = run_all(&plan, trials, seed);
+    let names: Vec<String> = plan.ids.clone();
+    let mut costs = vec![None];
+    costs.extend(study.strategies.iter().map(|s| Some(s.cost.clone())));
+    summarize(&plan, &costs, &names, &acc, trials)
+}
+
+/// One importer, one material, one supplier: a scaffold for closed-form tests. `extra` is
+/// appended (shocks, strategies); `importer` holds extra importer keys.
+pub fn single(horizon_days: u32, importer: &str, extra: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "single"
+horizon_days = {horizon_days}
+
+[[region]]
+id = "S"
+
+[[region]]
+id = "D"
+
+[[material]]
+id = "m"
+value = 100
+
+[[supplier]]
+id = "s1"
+region = "S"
+material = "m"
+capacity = 3650
+
+[[importer]]
+id = "imp"
+region = "D"
+demand = {{ m = 3650 }}
+{importer}
+
+{extra}
+"#
+    )
+}
