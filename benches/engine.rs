@@ -1,1 +1,69 @@
-fn main() {}
+//! Criterion benchmarks of the engine: one trial of reference-30, and a scaling series over ring
+//! networks of about 30, 300 and 3000 nodes (three tiers, as reference-30), reported as
+//! node-steps per second, so cost per node-step can be compared across sizes.
+//!
+//! `cargo bench --bench engine`
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use supplyshock::engine::{run_trial, Scratch};
+use supplyshock::model::{load_str, Model};
+use supplyshock::shocks::sample_trial;
+use supplyshock::stats::CurveAcc;
+
+/// reference-30 scaled: `k` raw suppliers, `k` processors, `k` importers, thirds sourcing.
+fn ring_network(k: usize) -> String {
+    let third = "0.3333333333333333";
+    let last = "0.3333333333333334";
+    let mut t = format!("[scenario]\nname = \"ring-{k}\"\nhorizon_days = 365\n[[region]]\nid = \"X\"\n[[material]]\nid = \"raw\"\nvalue = 1\n[[material]]\nid = \"processed\"\nvalue = 1\ninputs = {{ raw = 1.0 }}\n");
+    for i in 0..k {
+        t += &format!("[[supplier]]\nid = \"r{i}\"\nregion = \"X\"\nmaterial = \"raw\"\ncapacity = 3650\n");
+    }
+    for j in 0..k {
+        t += &format!("[[supplier]]\nid = \"p{j}\"\nregion = \"X\"\nmaterial = \"processed\"\ncapacity = 3650\nsourcing.raw = {{ r{} = {third}, r{} = {third}, r{} = {last} }}\n", j, (j + 1) % k, (j + 2) % k);
+    }
+    for i in 0..k {
+        t += &format!("[[importer]]\nid = \"i{i}\"\nregion = \"X\"\ndemand = {{ processed = 3650 }}\nsourcing.processed = {{ p{} = {third}, p{} = {third}, p{} = {last} }}\nstockpile.processed = {{ days = 3, refill = false }}\n", i, (i + 1) % k, (i + 2) % k);
+    }
+    t += "[[shock]]\nid = \"outage\"\nkind = \"capacity_loss\"\ntarget = { material = [\"raw\", \"processed\"] }\nmarkov = { down = 0.05, up = 0.2 }\nindependent = true\n";
+    t
+}
+
+fn compile(text: String) -> Model {
+    load_str("bench.toml", text).unwrap_or_else(|e| panic!("{e}")).study.baseline
+}
+
+fn bench_trial(c: &mut Criterion, group: &str, label: &str, model: &Model) {
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(model.n_nodes() as u64 * model.n_steps as u64));
+    let mut scratch = Scratch::new(model);
+    let mut curves = CurveAcc::new(model.importer_slots().count(), model.n_steps as usize);
+    let mut events = Vec::new();
+    let mut trial = 0u64;
+    g.bench_function(BenchmarkId::from_parameter(label), |b| {
+        b.iter(|| {
+            sample_trial(model, 1, trial, &mut events);
+            run_trial(model, &mut scratch, &events, Some(&mut curves));
+            trial += 1;
+        })
+    });
+    g.finish();
+}
+
+fn engine(c: &mut Criterion) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let reference = compile(std::fs::read_to_string(root.join("scenarios/bench/reference-30.toml")).unwrap());
+    bench_trial(c, "trial", "reference-30", &reference);
+    let flagship = compile(std::fs::read_to_string(root.join("scenarios/japan-eu-critical-materials.toml")).unwrap());
+    bench_trial(c, "trial", "flagship", &flagship);
+    for k in [10, 100, 1000] {
+        let model = compile(ring_network(k));
+        bench_trial(c, "scaling", &format!("{}-nodes", model.n_nodes()), &model);
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
+    targets = engine
+}
+criterion_main!(benches);

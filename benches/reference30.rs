@@ -1,1 +1,60 @@
-fn main() {}
+//! reference-30 (DESIGN.md section 7) through the engine, side by side with the hand-written
+//! kernel in ../shared/bench/limit when it is present, in one run. Prints one line:
+//! `engine_node_steps_per_s=E kernel_node_steps_per_s=K ratio=E/K fill=F fill_se=S threads=T`.
+//!
+//! `cargo bench --bench reference30`; REF30_TRIALS sets the trial count (default 200000).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use supplyshock::model::load;
+use supplyshock::report::summarize;
+use supplyshock::runner::{run_all, Plan};
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let trials: u64 = std::env::var("REF30_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(200_000);
+    let loaded = load(&root.join("scenarios/bench/reference-30.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let model = &loaded.study.baseline;
+    let plan = Plan::new(&loaded.study, &[]);
+    let start = Instant::now();
+    let acc = run_all(&plan, trials, model.seed);
+    let secs = start.elapsed().as_secs_f64();
+    let s = summarize(&plan, &[None], &["baseline".into()], &acc, trials);
+    let node_steps = model.n_nodes() as f64 * model.n_steps as f64 * trials as f64;
+    let engine = node_steps / secs;
+    let fill = s.variants[0].network_fill_rate;
+
+    let kernel = run_kernel(root, trials);
+    let (k, ratio) = match kernel {
+        Some(k) => (format!("{k:.4e}"), format!("{:.3}", engine / k)),
+        None => ("NA".into(), "NA".into()),
+    };
+    println!(
+        "engine_node_steps_per_s={engine:.4e} kernel_node_steps_per_s={k} ratio={ratio} fill={:.4} fill_se={:.5} threads={}",
+        fill.mean,
+        fill.se,
+        rayon::current_num_threads()
+    );
+}
+
+/// Build and run the kernel; its node-periods per second, or None when it is not there.
+fn run_kernel(root: &Path, trials: u64) -> Option<f64> {
+    let manifest = root.join("../shared/bench/limit/Cargo.toml");
+    if !manifest.exists() {
+        eprintln!("kernel not found at {}: engine only", manifest.display());
+        return None;
+    }
+    let out = Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--release", "--manifest-path"])
+        .arg(&manifest)
+        .arg("--")
+        .arg(trials.to_string())
+        .env("CARGO_TARGET_DIR", root.join("target/limit"))
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v = text.split_whitespace().find_map(|w| w.strip_prefix("node_periods_per_s="))?;
+    v.parse().ok()
+}

@@ -35,6 +35,8 @@ pub struct VariantSummary {
     pub id: String,
     pub name: String,
     pub yearly_cost: Option<Cost>,
+    /// Units met over units demanded, across every importer and material.
+    pub network_fill_rate: Estimate,
     pub slots: Vec<SlotSummary>,
     pub importers: Vec<ImporterSummary>,
 }
@@ -215,6 +217,7 @@ pub fn summarize(
             id: plan.ids[v].clone(),
             name: names[v].clone(),
             yearly_cost: costs[v].clone(),
+            network_fill_rate: (&red.network_fill).into(),
             slots,
             importers,
         });

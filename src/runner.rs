@@ -39,6 +39,8 @@ pub fn n_blocks(trials: u64) -> u64 {
 /// One variant's sums over one block.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VariantBlock {
+    /// Per trial: units met over units demanded across every importer and material.
+    pub network_fill: Moments,
     /// [slot][metric]
     pub slot: Vec<Vec<Moments>>,
     pub tts_days: Vec<Moments>,
@@ -266,6 +268,7 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
             let k = m.importer_slots().count();
             let ni = m.importers.len();
             VariantBlock {
+                network_fill: Moments::default(),
                 slot: vec![vec![Moments::default(); SLOT_METRICS.len()]; k],
                 tts_days: vec![Moments::default(); k],
                 ttr_days: vec![Moments::default(); k],
@@ -322,6 +325,8 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
                     }
                 }
             }
+            let (met, demand) = scratch.slots.iter().fold((0.0, 0.0), |(m, d), r| (m + r.demand - r.unmet, d + r.demand));
+            vb.network_fill.push(if demand > 0.0 { met / demand } else { 1.0 });
             let imp_vals = importer_values(model, &scratch.slots);
             for (i, vals) in imp_vals.iter().enumerate() {
                 for (mi, &x) in vals.iter().enumerate() {
@@ -365,6 +370,7 @@ pub fn reduce_blocks(acc: &Accumulated) -> Vec<VariantBlock> {
     };
     for b in &acc.blocks {
         for (o, v) in out.iter_mut().zip(&b.variants) {
+            o.network_fill += &v.network_fill;
             add_nested(&mut o.slot, &v.slot);
             add_flat(&mut o.tts_days, &v.tts_days);
             add_flat(&mut o.ttr_days, &v.ttr_days);
@@ -383,6 +389,7 @@ fn zero_like(v: &VariantBlock) -> VariantBlock {
             .collect()
     };
     VariantBlock {
+        network_fill: Moments::default(),
         slot: z(&v.slot),
         tts_days: vec![Moments::default(); v.tts_days.len()],
         ttr_days: vec![Moments::default(); v.ttr_days.len()],
