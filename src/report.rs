@@ -416,3 +416,90 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     }
     fs::rename(&tmp, path).map_err(io(path))
 }
+
+/// One resilience fan: fill percentiles per step for a variant, importer and material.
+#[derive(Debug, Clone, Serialize)]
+pub struct CurveSet {
+    pub variant: String,
+    pub importer: String,
+    pub material: String,
+    pub unit: String,
+    pub day: Vec<f64>,
+    pub p5: Vec<f64>,
+    pub p25: Vec<f64>,
+    pub p50: Vec<f64>,
+    pub p75: Vec<f64>,
+    pub p95: Vec<f64>,
+    pub mean: Vec<f64>,
+}
+
+pub fn curve_sets(plan: &Plan, acc: &Accumulated, trials: u64) -> Vec<CurveSet> {
+    let mut out = Vec::new();
+    for (v, model) in plan.models.iter().enumerate() {
+        let c = &acc.ints[v].curves;
+        for (k, b) in model.importer_slots().enumerate() {
+            let (importer, material) = model.slot_label(b);
+            let q = |p: f64| (0..c.n_steps).map(|t| c.quantile(k, t, p, trials)).collect::<Vec<_>>();
+            out.push(CurveSet {
+                variant: plan.ids[v].clone(),
+                importer,
+                unit: model.materials[model.slots[b.ix()].material.ix()].unit.clone(),
+                material,
+                day: (0..c.n_steps).map(|t| (t as u64 * model.step_days as u64) as f64).collect(),
+                p5: q(0.05),
+                p25: q(0.25),
+                p50: q(0.5),
+                p75: q(0.75),
+                p95: q(0.95),
+                mean: (0..c.n_steps).map(|t| c.mean(k, t, trials)).collect(),
+            });
+        }
+    }
+    out
+}
+
+/// Per-trial losses of one importer under one variant (for loss exceedance curves).
+#[derive(Debug, Clone)]
+pub struct LossSample {
+    pub variant: String,
+    pub importer: String,
+    pub losses: Vec<f64>,
+}
+
+pub fn loss_samples(plan: &Plan, acc: &Accumulated) -> Vec<LossSample> {
+    let mut out = Vec::new();
+    for (v, model) in plan.models.iter().enumerate() {
+        for (i, imp) in model.importers.iter().enumerate() {
+            out.push(LossSample { variant: plan.ids[v].clone(), importer: imp.id.clone(), losses: losses_of(acc, v, i, model.importers.len()) });
+        }
+    }
+    out
+}
+
+/// Contract sourcing by supplier region for one importer and material under one variant.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourcingShares {
+    pub variant: String,
+    pub importer: String,
+    pub material: String,
+    /// (region id, share), largest first.
+    pub shares: Vec<(String, f64)>,
+}
+
+pub fn sourcing_shares(plan: &Plan) -> Vec<SourcingShares> {
+    let mut out = Vec::new();
+    for (v, model) in plan.models.iter().enumerate() {
+        for b in model.importer_slots() {
+            let (importer, material) = model.slot_label(b);
+            let mut by_region = vec![0.0; model.regions.len()];
+            for e in model.slots[b.ix()].in_edges.clone() {
+                let edge = &model.edges[model.slot_edges[e as usize].ix()];
+                by_region[model.suppliers[edge.supplier.ix()].region.ix()] += edge.share;
+            }
+            let mut shares: Vec<(String, f64)> = by_region.iter().enumerate().filter(|(_, &s)| s > 0.0).map(|(r, &s)| (model.regions[r].id.clone(), s)).collect();
+            shares.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            out.push(SourcingShares { variant: plan.ids[v].clone(), importer, material, shares });
+        }
+    }
+    out
+}
