@@ -613,7 +613,7 @@ fn orders(model: &Model, s: &mut Scratch) {
         if net.slot_refill[b] > 0.0 {
             order += refill(
                 net.slot_refill[b],
-                net.slot_level[b] - s.stock[b] - s.in_transit[b],
+                net.slot_level[b] - s.stock[b] - s.arrived[b] - s.in_transit[b],
             );
         }
         if net.slot_pool[b] != NONE {
@@ -648,7 +648,7 @@ fn orders(model: &Model, s: &mut Scratch) {
             if net.slot_refill[b] > 0.0 {
                 order += refill(
                     net.slot_refill[b],
-                    net.slot_level[b] - s.stock[b] - s.in_transit[b],
+                    net.slot_level[b] - s.stock[b] - s.arrived[b] - s.in_transit[b],
                 );
             }
             s.order[b] = order;

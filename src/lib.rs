@@ -17,3 +17,5 @@ pub mod runner;
 pub mod scenario;
 pub mod shocks;
 pub mod stats;
+pub mod stress;
+pub mod sweep;

@@ -439,13 +439,21 @@ pub fn curve_sets(plan: &Plan, acc: &Accumulated, trials: u64) -> Vec<CurveSet> 
         let c = &acc.ints[v].curves;
         for (k, b) in model.importer_slots().enumerate() {
             let (importer, material) = model.slot_label(b);
-            let q = |p: f64| (0..c.n_steps).map(|t| c.quantile(k, t, p, trials)).collect::<Vec<_>>();
+            let q = |p: f64| {
+                (0..c.n_steps)
+                    .map(|t| c.quantile(k, t, p, trials))
+                    .collect::<Vec<_>>()
+            };
             out.push(CurveSet {
                 variant: plan.ids[v].clone(),
                 importer,
-                unit: model.materials[model.slots[b.ix()].material.ix()].unit.clone(),
+                unit: model.materials[model.slots[b.ix()].material.ix()]
+                    .unit
+                    .clone(),
                 material,
-                day: (0..c.n_steps).map(|t| (t as u64 * model.step_days as u64) as f64).collect(),
+                day: (0..c.n_steps)
+                    .map(|t| (t as u64 * model.step_days as u64) as f64)
+                    .collect(),
                 p5: q(0.05),
                 p25: q(0.25),
                 p50: q(0.5),
@@ -470,7 +478,11 @@ pub fn loss_samples(plan: &Plan, acc: &Accumulated) -> Vec<LossSample> {
     let mut out = Vec::new();
     for (v, model) in plan.models.iter().enumerate() {
         for (i, imp) in model.importers.iter().enumerate() {
-            out.push(LossSample { variant: plan.ids[v].clone(), importer: imp.id.clone(), losses: losses_of(acc, v, i, model.importers.len()) });
+            out.push(LossSample {
+                variant: plan.ids[v].clone(),
+                importer: imp.id.clone(),
+                losses: losses_of(acc, v, i, model.importers.len()),
+            });
         }
     }
     out
@@ -496,9 +508,19 @@ pub fn sourcing_shares(plan: &Plan) -> Vec<SourcingShares> {
                 let edge = &model.edges[model.slot_edges[e as usize].ix()];
                 by_region[model.suppliers[edge.supplier.ix()].region.ix()] += edge.share;
             }
-            let mut shares: Vec<(String, f64)> = by_region.iter().enumerate().filter(|(_, &s)| s > 0.0).map(|(r, &s)| (model.regions[r].id.clone(), s)).collect();
+            let mut shares: Vec<(String, f64)> = by_region
+                .iter()
+                .enumerate()
+                .filter(|(_, &s)| s > 0.0)
+                .map(|(r, &s)| (model.regions[r].id.clone(), s))
+                .collect();
             shares.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            out.push(SourcingShares { variant: plan.ids[v].clone(), importer, material, shares });
+            out.push(SourcingShares {
+                variant: plan.ids[v].clone(),
+                importer,
+                material,
+                shares,
+            });
         }
     }
     out

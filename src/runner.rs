@@ -325,8 +325,11 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
                     }
                 }
             }
-            let (met, demand) = scratch.slots.iter().fold((0.0, 0.0), |(m, d), r| (m + r.demand - r.unmet, d + r.demand));
-            vb.network_fill.push(if demand > 0.0 { met / demand } else { 1.0 });
+            let (met, demand) = scratch.slots.iter().fold((0.0, 0.0), |(m, d), r| {
+                (m + r.demand - r.unmet, d + r.demand)
+            });
+            vb.network_fill
+                .push(if demand > 0.0 { met / demand } else { 1.0 });
             let imp_vals = importer_values(model, &scratch.slots);
             for (i, vals) in imp_vals.iter().enumerate() {
                 for (mi, &x) in vals.iter().enumerate() {

@@ -9,7 +9,7 @@ mod strategy;
 use std::ops::Range;
 
 pub use compile::{compile, load, load_str, Loaded};
-pub use strategy::{ChangeSet, Cost, Strategy, Study};
+pub use strategy::{variant, ChangeSet, Cost, Strategy, Study};
 
 use crate::dist::Dist;
 

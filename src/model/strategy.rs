@@ -110,6 +110,11 @@ pub(crate) fn compile_strategies(
             diags.append(&mut local);
             continue;
         }
+        if baseline.is_none() {
+            // The baseline's own errors would only repeat here, once per strategy.
+            diags.append(&mut local);
+            continue;
+        }
         let (model, mut more) = compile(&edited, src, &prefix);
         // The edited scenario repeats the baseline's warnings; keep only its errors.
         more.retain(Diagnostic::is_error);
@@ -485,4 +490,32 @@ fn yearly_cost(base: &Model, strat: &Model, (carry_rate, premium, fixed): (f64, 
         fixed,
         total: carrying + premium + fixed,
     }
+}
+
+/// Compile the baseline with `changes` applied (a sweep value, or an ad-hoc variant). Problems
+/// come back as diagnostics prefixed with `label`.
+pub fn variant(
+    raw: &RawScenario,
+    src: &SourceFile,
+    changes: &[Spanned<RawChange>],
+    label: &str,
+) -> Result<Model, crate::diag::Diagnostics> {
+    let prefix = format!("{label}: ");
+    let mut ck = Ck {
+        src,
+        diags: Vec::new(),
+        prefix: &prefix,
+    };
+    let edited = apply_changes(raw, changes, &mut ck);
+    let mut diags = ck.diags;
+    if !diags.iter().any(Diagnostic::is_error) {
+        let (model, more) = compile(&edited, src, &prefix);
+        if let Some(m) = model {
+            return Ok(m);
+        }
+        diags.extend(more.into_iter().filter(Diagnostic::is_error));
+    }
+    Err(crate::diag::Diagnostics(
+        diags.into_iter().filter(Diagnostic::is_error).collect(),
+    ))
 }

@@ -5,4 +5,5 @@ mod engine;
 mod fuzz;
 mod invalid;
 mod scenarios;
+mod strategy;
 mod support;

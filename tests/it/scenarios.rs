@@ -120,3 +120,27 @@ fn init_writes_a_scenario_that_passes_check() {
         .assert()
         .code(2);
 }
+
+/// With no shock, every scenario runs at full service: the steady state the engine starts in is
+/// kept (a regression test for refill orders that ignored this step's arrivals).
+#[test]
+fn every_scenario_without_shocks_runs_at_full_service() {
+    use supplyshock::runner::{run_all, Plan};
+    for f in scenario_files() {
+        let loaded = supplyshock::model::load(&f).unwrap();
+        let calm = supplyshock::stress::stressed(&loaded.study.baseline, Vec::new());
+        let plan = Plan::from_models(vec![&calm], vec!["calm".into()]);
+        let acc = run_all(&plan, 2, 0);
+        let s = supplyshock::report::summarize(&plan, &[None], &["calm".into()], &acc, 2);
+        for sl in &s.variants[0].slots {
+            assert!(
+                sl.fill_rate.mean > 1.0 - 1e-9 && sl.p_shortage.mean == 0.0,
+                "{}: {} {} fill {}",
+                f.display(),
+                sl.importer,
+                sl.material,
+                sl.fill_rate.mean
+            );
+        }
+    }
+}

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod stress;
+mod sweep;
+
 use crate::diag::{render, Diagnostics};
 use crate::model::{load, Loaded};
 use crate::report::{self, Summary};
@@ -74,6 +77,52 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Remove suppliers, regions or routes at day 0 for a fixed time: time to survive and to recover.
+    #[command(
+        after_help = "Examples:\n  supplyshock stress scenarios/japan-eu-critical-materials.toml --remove CN --days 60\n  supplyshock stress scenarios/taiwan-advanced-chips.toml --remove taiwan_strait --days 30\n  supplyshock stress scenarios/japan-eu-critical-materials.toml --all --days 90 --format json"
+    )]
+    Stress {
+        scenario: PathBuf,
+        /// Supplier, region or route id to remove (repeatable: removed together).
+        #[arg(long, value_name = "ID", required_unless_present = "all")]
+        remove: Vec<String>,
+        /// Remove each supplier, region and route in turn and rank them by the loss they cause.
+        #[arg(long, conflicts_with = "remove")]
+        all: bool,
+        /// How long the element stays removed.
+        #[arg(long)]
+        days: f64,
+        /// Also write stress.json and stress.csv here.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[arg(long)]
+        force: bool,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Vary one parameter over a list of values, on common random numbers.
+    #[command(
+        after_help = "Examples:\n  supplyshock sweep scenarios/japan-eu-critical-materials.toml --set importer.japan.stockpile.ree_oxide.days=0,30,60,90,180\n  supplyshock sweep scenarios/starter.toml --set shock.a_ban.rate_per_year=0.1,0.2,0.5 -o out/sweep\n\nKeys: importer.<id>.stockpile.<material>.days, importer.<id>.switch_days, importer.<id>.demand.<material>,\n      importer.<id>.recycling.<material>, supplier.<id>.capacity|spare|ramp_days, supplier.<id>.stock_days.<material>,\n      shock.<id>.rate_per_year|severity|duration_days, route.<id>.lead_days, pool.<id>.days"
+    )]
+    Sweep {
+        scenario: PathBuf,
+        /// KEY=V1,V2,...
+        #[arg(long = "set", value_name = "KEY=V1,V2,...")]
+        set: String,
+        #[arg(long)]
+        trials: Option<u64>,
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Output directory for sweep.json and sweep.csv (`-` for JSON on stdout).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[arg(long)]
+        force: bool,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Write a commented starter scenario.
     Init {
         /// File to create (default: scenario.toml).
@@ -91,13 +140,13 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn invalid(message: impl Into<String>) -> Failure {
+    pub(crate) fn invalid(message: impl Into<String>) -> Failure {
         Failure {
             code: EXIT_INVALID,
             message: message.into(),
         }
     }
-    fn runtime(message: impl Into<String>) -> Failure {
+    pub(crate) fn runtime(message: impl Into<String>) -> Failure {
         Failure {
             code: EXIT_RUNTIME,
             message: message.into(),
@@ -135,6 +184,44 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             format,
             quiet,
         }),
+        Command::Stress {
+            scenario,
+            remove,
+            all,
+            days,
+            output,
+            force,
+            format,
+        } => stress::stress(
+            &scenario,
+            &remove,
+            all,
+            days,
+            output.as_deref(),
+            force,
+            format,
+            quiet,
+        ),
+        Command::Sweep {
+            scenario,
+            set,
+            trials,
+            seed,
+            threads,
+            output,
+            force,
+            format,
+        } => sweep::sweep(
+            &scenario,
+            &set,
+            trials,
+            seed,
+            threads,
+            output.as_deref(),
+            force,
+            format,
+            quiet,
+        ),
         Command::Init { name, force } => init(
             name.as_deref().unwrap_or(Path::new("scenario.toml")),
             force,
@@ -143,7 +230,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn load_scenario(path: &Path, quiet: bool) -> Result<Loaded, Failure> {
+pub(crate) fn load_scenario(path: &Path, quiet: bool) -> Result<Loaded, Failure> {
     let loaded = load(path)?;
     if !quiet {
         for w in &loaded.warnings {
@@ -181,7 +268,7 @@ fn check(path: &Path, format: Format, quiet: bool) -> Result<(), Failure> {
     print_stdout(&out)
 }
 
-fn print_stdout(s: &str) -> Result<(), Failure> {
+pub(crate) fn print_stdout(s: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
@@ -249,8 +336,7 @@ fn run_cmd(a: &RunArgs) -> Result<(), Failure> {
     if !a.quiet && trials < 10_000 {
         eprintln!("warning: {trials} trials leave {} beyond the 99th percentile: P99 and CVaR99 are unstable\n  hint: use --trials 10000 or more (100 trials beyond P99) for a stable tail", trials / 100);
     }
-    let mut plan = Plan::new(study, &chosen);
-    let _ = &mut plan;
+    let plan = Plan::new(study, &chosen);
     let mut names = vec!["Baseline".to_owned()];
     let mut costs = vec![None];
     for &i in &chosen {
@@ -258,37 +344,7 @@ fn run_cmd(a: &RunArgs) -> Result<(), Failure> {
         costs.push(Some(study.strategies[i].cost.clone()));
     }
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.threads.unwrap_or(0))
-        .build()
-        .map_err(|e| Failure::runtime(format!("cannot start worker threads: {e}")))?;
-    let progress = AtomicU64::new(0);
-    let show_bar = !a.quiet
-        && std::io::stderr().is_terminal()
-        && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
-    let done = std::sync::atomic::AtomicBool::new(false);
-    let acc = std::thread::scope(|scope| {
-        if show_bar {
-            let bar = indicatif::ProgressBar::new(trials);
-            let style = indicatif::ProgressStyle::with_template(
-                "{spinner} {bar:40} {pos}/{len} trials  {per_sec}  ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-            bar.set_style(style);
-            let (p, d) = (&progress, &done);
-            scope.spawn(move || {
-                while !d.load(Ordering::Relaxed) {
-                    bar.set_position(p.load(Ordering::Relaxed));
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                bar.finish_and_clear();
-            });
-        }
-        let acc =
-            pool.install(|| run_blocks(&plan, trials, seed, 0..n_blocks(trials), Some(&progress)));
-        done.store(true, Ordering::Relaxed);
-        acc
-    });
+    let acc = execute(&plan, trials, seed, a.threads, a.quiet)?;
     let summary = report::summarize(&plan, &costs, &names, &acc, trials);
     let json = report::summary_json(&summary);
     if to_stdout {
@@ -318,8 +374,50 @@ fn run_cmd(a: &RunArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Run every trial of `plan` on `threads` workers, with a progress bar on a terminal.
+pub(crate) fn execute(
+    plan: &Plan,
+    trials: u64,
+    seed: u64,
+    threads: Option<usize>,
+    quiet: bool,
+) -> Result<crate::runner::Accumulated, Failure> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start worker threads: {e}")))?;
+    let progress = AtomicU64::new(0);
+    let show_bar = !quiet
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let acc = std::thread::scope(|scope| {
+        if show_bar {
+            let bar = indicatif::ProgressBar::new(trials);
+            let style = indicatif::ProgressStyle::with_template(
+                "{spinner} {bar:40} {pos}/{len} trials  {per_sec}  ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            bar.set_style(style);
+            let (p, d) = (&progress, &done);
+            scope.spawn(move || {
+                while !d.load(Ordering::Relaxed) {
+                    bar.set_position(p.load(Ordering::Relaxed));
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                bar.finish_and_clear();
+            });
+        }
+        let acc =
+            pool.install(|| run_blocks(plan, trials, seed, 0..n_blocks(trials), Some(&progress)));
+        done.store(true, Ordering::Relaxed);
+        acc
+    });
+    Ok(acc)
+}
+
 /// One screen: fill and loss per importer and material for each variant, and where the files are.
-fn render_summary(s: &Summary, dir: &Path) -> String {
+pub(crate) fn render_summary(s: &Summary, dir: &Path) -> String {
     let mut out = format!(
         "{}: {} trials, seed {}, {} days\n\n",
         s.scenario, s.trials, s.seed, s.horizon_days
@@ -365,7 +463,7 @@ pub fn human_money(x: f64, currency: &str) -> String {
     }
 }
 
-const STARTER: &str = include_str!("../scenarios/starter.toml");
+const STARTER: &str = include_str!("../../scenarios/starter.toml");
 
 fn init(path: &Path, force: bool, quiet: bool) -> Result<(), Failure> {
     if path.exists() && !force {

@@ -1,0 +1,170 @@
+//! Numbers for humans, shared by the charts and report.md: `$4.5bn`, `12.3k t`, `17.3%`, `10,000`.
+
+/// Three significant digits with a k/m/bn/tn suffix: 4.5bn, 12.3k, 120m, 850.
+pub fn compact(x: f64) -> String {
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    const STEPS: [(f64, &str); 4] = [(1e12, "tn"), (1e9, "bn"), (1e6, "m"), (1e3, "k")];
+    let a = x.abs();
+    let mut pick = (1.0, "");
+    for (i, &(scale, suffix)) in STEPS.iter().enumerate() {
+        if a >= scale {
+            pick = (scale, suffix);
+            // 999.95k rounds to 1000k: move up one step instead.
+            if i > 0 && round3(a / scale) >= 1000.0 {
+                pick = STEPS[i - 1];
+            }
+            break;
+        }
+    }
+    if pick.1.is_empty() && round3(a) >= 1000.0 {
+        pick = (1e3, "k");
+    }
+    format!("{}{}", sig3(x / pick.0), pick.1)
+}
+
+fn digits3(a: f64) -> usize {
+    if a >= 100.0 {
+        0
+    } else if a >= 10.0 {
+        1
+    } else {
+        2
+    }
+}
+
+fn round3(a: f64) -> f64 {
+    let d = digits3(a) as i32;
+    (a * 10f64.powi(d)).round() / 10f64.powi(d)
+}
+
+/// Three significant digits (at most two decimals), trailing zeros dropped: 4.5, 12.3, 850.
+fn sig3(v: f64) -> String {
+    let d = digits3(v.abs());
+    trim_zeros(format!("{v:.d$}"))
+}
+
+fn trim_zeros(s: String) -> String {
+    if !s.contains('.') {
+        return s;
+    }
+    let t = s.trim_end_matches('0').trim_end_matches('.');
+    if t == "-0" {
+        "0".to_owned()
+    } else {
+        t.to_owned()
+    }
+}
+
+/// Money: `$4.5bn` for USD, `4.5bn EUR` otherwise (the style of `supplyshock run`).
+pub fn money(x: f64, currency: &str) -> String {
+    let sign = if x < 0.0 && compact(x) != "0" {
+        "-"
+    } else {
+        ""
+    };
+    let body = compact(x.abs());
+    if currency == "USD" {
+        format!("{sign}${body}")
+    } else {
+        format!("{sign}{body} {currency}")
+    }
+}
+
+/// A quantity with its unit: `12.3k t`.
+pub fn quantity(x: f64, unit: &str) -> String {
+    if unit.is_empty() {
+        compact(x)
+    } else {
+        format!("{} {unit}", compact(x))
+    }
+}
+
+/// A probability or share as a percentage: 17.3%, 0.42%, 0.004%.
+pub fn percent(p: f64) -> String {
+    let v = p * 100.0;
+    if v == 0.0 {
+        return "0%".to_owned();
+    }
+    let a = v.abs();
+    let d = if a >= 1.0 {
+        1
+    } else {
+        // Two significant digits below 1%.
+        (1 - a.log10().floor() as i32).clamp(2, 6) as usize
+    };
+    format!("{}%", trim_zeros(format!("{v:.d$}")))
+}
+
+/// A share with its standard error, to the precision the error supports: `99.12% ± 0.04%`.
+pub fn percent_pm(mean: f64, se: f64) -> String {
+    let (m, s) = (mean * 100.0, se * 100.0);
+    let d = if s > 0.0 && s.is_finite() {
+        // Two significant digits of the error.
+        (1 - s.log10().floor() as i32).clamp(1, 4) as usize
+    } else {
+        1
+    };
+    format!("{m:.d$}% ± {s:.d$}%")
+}
+
+/// An integer with thousands separators: 10,000.
+pub fn count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Days, rounded: `42 d`.
+pub fn days(d: f64) -> String {
+    format!("{d:.0} d")
+}
+
+/// A display name for an id: short ids are codes (`eu` -> `EU`), others get a capital and spaces
+/// (`rest_of_world` -> `Rest of world`).
+pub fn display_id(id: &str) -> String {
+    if id.chars().count() <= 3 {
+        return id.to_uppercase();
+    }
+    let spaced = id.replace('_', " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_human() {
+        assert_eq!(money(4.5e9, "USD"), "$4.5bn");
+        assert_eq!(money(-4.5e9, "USD"), "-$4.5bn");
+        assert_eq!(money(12_300.0, "EUR"), "12.3k EUR");
+        assert_eq!(money(0.0, "USD"), "$0");
+        assert_eq!(money(999_960.0, "USD"), "$1m");
+        assert_eq!(money(120e6, "USD"), "$120m");
+        assert_eq!(money(850.0, "USD"), "$850");
+        assert_eq!(quantity(12_345.0, "t"), "12.3k t");
+        assert_eq!(percent(0.1734), "17.3%");
+        assert_eq!(percent(0.0042), "0.42%");
+        assert_eq!(percent(1.0), "100%");
+        assert_eq!(percent_pm(0.99123, 0.00041), "99.123% ± 0.041%");
+        assert_eq!(percent_pm(0.5, 0.0), "50.0% ± 0.0%");
+        assert_eq!(count(10_000), "10,000");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(display_id("eu"), "EU");
+        assert_eq!(display_id("japan"), "Japan");
+        assert_eq!(display_id("rest_of_world"), "Rest of world");
+    }
+}

@@ -1,0 +1,160 @@
+//! Sensitivity sweeps: one parameter over a list of values, every value a variant run on the
+//! same random numbers as the baseline, so the table reads as a clean response curve.
+//!
+//! Keys name one scalar of the scenario by kind, id and key path:
+//! `importer.<id>.stockpile.<material>.days`, `importer.<id>.switch_days`,
+//! `importer.<id>.demand.<material>`, `importer.<id>.recycling.<material>`,
+//! `supplier.<id>.capacity`, `supplier.<id>.spare`, `supplier.<id>.ramp_days`,
+//! `supplier.<id>.stock_days.<material>`, `shock.<id>.rate_per_year`, `shock.<id>.severity`,
+//! `shock.<id>.duration_days`, `route.<id>.lead_days`, `pool.<id>.days`.
+
+use std::collections::BTreeMap;
+
+use crate::scenario::{RawChange, RawDist, RawStockpile, Spanned};
+
+/// The keys `--set` accepts, for messages.
+pub const KEYS: &[&str] = &[
+    "importer.<id>.stockpile.<material>.days",
+    "importer.<id>.switch_days",
+    "importer.<id>.demand.<material>",
+    "importer.<id>.recycling.<material>",
+    "supplier.<id>.capacity",
+    "supplier.<id>.spare",
+    "supplier.<id>.ramp_days",
+    "supplier.<id>.stock_days.<material>",
+    "shock.<id>.rate_per_year",
+    "shock.<id>.severity",
+    "shock.<id>.duration_days",
+    "route.<id>.lead_days",
+    "pool.<id>.days",
+];
+
+/// A parsed `--set KEY=V1,V2,...`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweep {
+    pub key: String,
+    pub values: Vec<f64>,
+}
+
+/// Parse `KEY=V1,V2,...`; errors say what was expected.
+pub fn parse(arg: &str) -> Result<Sweep, String> {
+    let Some((key, values)) = arg.split_once('=') else {
+        return Err(format!("--set expects KEY=V1,V2,..., found `{arg}`"));
+    };
+    let mut out = Vec::new();
+    for v in values.split(',') {
+        let x: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| format!("--set {key}: `{v}` is not a number"))?;
+        if !x.is_finite() {
+            return Err(format!("--set {key}: `{v}` is not a finite number"));
+        }
+        out.push(x);
+    }
+    if out.is_empty() {
+        return Err(format!("--set {key}: give at least one value"));
+    }
+    // Validate the key shape now, with a zero value.
+    change_for(key.trim(), 0.0)?;
+    Ok(Sweep {
+        key: key.trim().to_owned(),
+        values: out,
+    })
+}
+
+fn s<T>(v: T) -> Spanned<T> {
+    Spanned::new(0..0, v)
+}
+
+/// The change that sets `key` to `value`.
+pub fn change_for(key: &str, value: f64) -> Result<RawChange, String> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let bad = || {
+        format!(
+            "unknown sweep key `{key}`; expected one of:\n  {}",
+            KEYS.join("\n  ")
+        )
+    };
+    let mut c = RawChange::default();
+    let one = |m: &str| BTreeMap::from([(m.to_owned(), s(value))]);
+    match parts.as_slice() {
+        ["importer", id, "stockpile", m, "days"] => {
+            c.importer = Some(s(id.to_string()));
+            c.stockpile = Some(BTreeMap::from([(
+                m.to_string(),
+                s(RawStockpile {
+                    days: Some(s(value)),
+                    initial_days: None,
+                    refill_days: None,
+                    refill: None,
+                }),
+            )]));
+        }
+        ["importer", id, "switch_days"] => {
+            c.importer = Some(s(id.to_string()));
+            c.switch_days = Some(s(value));
+        }
+        ["importer", id, "demand", m] => {
+            c.importer = Some(s(id.to_string()));
+            c.demand = Some(one(m));
+        }
+        ["importer", id, "recycling", m] => {
+            c.importer = Some(s(id.to_string()));
+            c.recycling = Some(one(m));
+        }
+        ["supplier", id, field @ ("capacity" | "spare" | "ramp_days")] => {
+            c.supplier = Some(s(id.to_string()));
+            match *field {
+                "capacity" => c.capacity = Some(s(value)),
+                "spare" => c.spare = Some(s(value)),
+                _ => c.ramp_days = Some(s(value)),
+            }
+        }
+        ["supplier", id, "stock_days", m] => {
+            c.supplier = Some(s(id.to_string()));
+            c.stock_days = Some(one(m));
+        }
+        ["shock", id, field @ ("rate_per_year" | "severity" | "duration_days")] => {
+            c.shock = Some(s(id.to_string()));
+            match *field {
+                "rate_per_year" => c.rate_per_year = Some(s(value)),
+                "severity" => c.severity = Some(s(RawDist::Fixed(value))),
+                _ => c.duration_days = Some(s(RawDist::Fixed(value))),
+            }
+        }
+        ["route", id, "lead_days"] => {
+            c.route = Some(s(id.to_string()));
+            c.lead_days = Some(s(value));
+        }
+        ["pool", id, "days"] => {
+            c.pool = Some(s(id.to_string()));
+            c.days = Some(s(value));
+        }
+        _ => return Err(bad()),
+    }
+    Ok(c)
+}
+
+/// A change wrapped for `model::variant`.
+pub fn changes_for(key: &str, value: f64) -> Result<Vec<Spanned<RawChange>>, String> {
+    Ok(vec![s(change_for(key, value)?)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_keys_and_values() {
+        let sw = parse("importer.japan.stockpile.ree_oxide.days=0,30,60").unwrap();
+        assert_eq!(sw.values, vec![0.0, 30.0, 60.0]);
+        assert!(parse("importer.japan.stockpile=1")
+            .unwrap_err()
+            .contains("unknown sweep key"));
+        assert!(parse("shock.x.rate_per_year=a")
+            .unwrap_err()
+            .contains("not a number"));
+        assert!(parse("novalue").is_err());
+    }
+}
