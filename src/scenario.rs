@@ -381,12 +381,24 @@ fn diagnose_toml_error(src: &SourceFile, e: &toml::de::Error) -> Diagnostic {
     let mut d = Diagnostic::error(src, span, key, msg);
     if let Some(h) = hint {
         d = d.with_hint(h);
-    } else if d.message.contains("invalid type") {
-        d = d.with_hint(
-            "check the value's type: numbers unquoted, ids and names in quotes, lists in [ ]",
-        );
+    } else {
+        d = d.with_hint(syntax_hint(&d.message));
     }
     d
+}
+
+fn syntax_hint(msg: &str) -> &'static str {
+    if msg.contains("invalid type") {
+        "check the value's type: numbers unquoted, ids and names in quotes, lists in [ ], tables in { }"
+    } else if msg.contains("duplicate key") {
+        "each key may appear once per table: remove or rename the repeated one"
+    } else if msg.contains("unclosed") || msg.contains("expected") {
+        "fix the TOML syntax at this position: brackets and quotes must close on the same line"
+    } else if msg.contains("invalid") {
+        "fix the value at this position: see scenarios/README.md for the expected form"
+    } else {
+        "fix the TOML syntax at this position (see https://toml.io for the rules)"
+    }
 }
 
 /// serde says: "unknown field `capacty`, expected one of `id`, `name`, ...".
