@@ -382,7 +382,8 @@ fn diagnose_toml_error(src: &SourceFile, e: &toml::de::Error) -> Diagnostic {
     if let Some(h) = hint {
         d = d.with_hint(h);
     } else {
-        d = d.with_hint(syntax_hint(&d.message));
+        let hint = syntax_hint(&d.message);
+        d = d.with_hint(hint);
     }
     d
 }
