@@ -416,50 +416,71 @@ pub(crate) fn execute(
     Ok(acc)
 }
 
-/// One screen: fill and loss per importer and material for each variant, and where the files are.
+/// One screen: per variant and importer, value-weighted fill, shortage probability, expected
+/// loss and its tail, and each strategy's paired change in expected loss; then where the files are.
 pub(crate) fn render_summary(s: &Summary, dir: &Path) -> String {
+    let c = s.currency.as_str();
     let mut out = format!(
         "{}: {} trials, seed {}, {} days\n\n",
         s.scenario, s.trials, s.seed, s.horizon_days
     );
     out.push_str(&format!(
-        "{:<18} {:<10} {:<20} {:>14} {:>10} {:>14}\n",
-        "variant", "importer", "material", "fill rate", "P(short)", "E[loss]"
+        "{:<16} {:<14} {:>11} {:>9} {:>11} {:>11} {:>26} {:>11}\n",
+        "variant",
+        "importer",
+        "value fill",
+        "P(short)",
+        "E[loss]",
+        "CVaR95",
+        "dE[loss] (95% CI)",
+        "cost/yr"
     ));
     for v in &s.variants {
-        for sl in &v.slots {
+        for im in &v.importers {
+            let diff = im
+                .vs_baseline
+                .as_ref()
+                .and_then(|d| d.iter().find(|(n, _)| n == "loss_value"))
+                .map(|(_, d)| d);
             out.push_str(&format!(
-                "{:<18} {:<10} {:<20} {:>7.4}±{:<6.4} {:>10.3} {:>14}\n",
+                "{:<16} {:<14} {:>11.4} {:>9.3} {:>11} {:>11} {:>26} {:>11}\n",
                 v.id,
-                sl.importer,
-                sl.material,
-                sl.fill_rate.mean,
-                sl.fill_rate.se,
-                sl.p_shortage.mean,
-                human_money(sl.loss_value.mean, &s.currency)
+                im.importer,
+                im.value_fill_rate.mean,
+                im.p_shortage.mean,
+                human_money(im.loss_value.mean, c),
+                human_money(im.loss_cvar95, c),
+                diff.map_or(String::new(), |d| format!(
+                    "{} [{}, {}]",
+                    human_money(d.mean, c),
+                    human_money(d.ci95[0], c),
+                    human_money(d.ci95[1], c)
+                )),
+                v.yearly_cost
+                    .as_ref()
+                    .map_or(String::new(), |k| human_money(k.total, c)),
             ));
         }
     }
-    out.push_str(&format!(
-        "\nResults in {}/ (summary.json, metrics.csv, curves.csv)\n",
-        dir.display()
-    ));
+    out.push_str(&format!("\nPer material, every metric and the resilience curves: {}/ (summary.json, metrics.csv, curves.csv)\n", dir.display()));
     out
 }
 
 /// 12.3k, 4.5m, 6.7bn with the currency in front.
 pub fn human_money(x: f64, currency: &str) -> String {
     let sym = if currency == "USD" { "$" } else { "" };
-    let (v, suffix) = match x.abs() {
-        a if a >= 1e9 => (x / 1e9, "bn"),
-        a if a >= 1e6 => (x / 1e6, "m"),
-        a if a >= 1e3 => (x / 1e3, "k"),
-        _ => (x, ""),
+    let sign = if x < 0.0 { "-" } else { "" };
+    let a = x.abs();
+    let (v, suffix) = match a {
+        a if a >= 1e9 => (a / 1e9, "bn"),
+        a if a >= 1e6 => (a / 1e6, "m"),
+        a if a >= 1e3 => (a / 1e3, "k"),
+        _ => (a, ""),
     };
     if sym.is_empty() {
-        format!("{v:.1}{suffix} {currency}")
+        format!("{sign}{v:.1}{suffix} {currency}")
     } else {
-        format!("{sym}{v:.1}{suffix}")
+        format!("{sign}{sym}{v:.1}{suffix}")
     }
 }
 
@@ -502,5 +523,6 @@ mod tests {
     fn money_is_human() {
         assert_eq!(human_money(4.5e9, "USD"), "$4.5bn");
         assert_eq!(human_money(12_300.0, "EUR"), "12.3k EUR");
+        assert_eq!(human_money(-2_500_000.0, "USD"), "-$2.5m");
     }
 }

@@ -4,7 +4,9 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{Area, DrawResult, LegendEntry, Marker, Swatch, FONT, LEGEND_PT, LEGEND_W, TEXT, TITLE_PT};
+use super::{
+    Area, DrawResult, LegendEntry, Marker, Swatch, FONT, LEGEND_PT, LEGEND_W, TEXT, TITLE_PT,
+};
 
 pub(super) fn font<'a>(pt: u32) -> TextStyle<'a> {
     TextStyle::from((FONT, pt).into_font()).color(&TEXT)
@@ -15,12 +17,22 @@ pub(super) fn bold<'a>(pt: u32) -> TextStyle<'a> {
 }
 
 /// Width in pixels of `text` drawn in `style` (0 if it cannot be measured).
-pub(super) fn text_width<DB: DrawingBackend>(area: &Area<DB>, text: &str, style: &TextStyle) -> i32 {
-    area.estimate_text_size(text, style).map_or(0, |(w, _)| w as i32)
+pub(super) fn text_width<DB: DrawingBackend>(
+    area: &Area<DB>,
+    text: &str,
+    style: &TextStyle,
+) -> i32 {
+    area.estimate_text_size(text, style)
+        .map_or(0, |(w, _)| w as i32)
 }
 
 /// `text`, cut short with an ellipsis so that it fits in `max_w` pixels.
-pub(super) fn fit<DB: DrawingBackend>(area: &Area<DB>, text: &str, style: &TextStyle, max_w: i32) -> String {
+pub(super) fn fit<DB: DrawingBackend>(
+    area: &Area<DB>,
+    text: &str,
+    style: &TextStyle,
+    max_w: i32,
+) -> String {
     if text_width(area, text, style) <= max_w {
         return text.to_owned();
     }
@@ -37,7 +49,10 @@ pub(super) fn fit<DB: DrawingBackend>(area: &Area<DB>, text: &str, style: &TextS
 
 /// Draw the chart title across the top (shrinking the font if it is too wide); returns the area
 /// below it.
-pub(super) fn title<DB: DrawingBackend>(root: &Area<DB>, text: &str) -> Result<Area<DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+pub(super) fn title<DB: DrawingBackend>(
+    root: &Area<DB>,
+    text: &str,
+) -> Result<Area<DB>, DrawingAreaErrorKind<DB::ErrorType>> {
     let (w, _) = root.dim_in_pixel();
     let max_w = w as i32 - 40;
     let mut pt = TITLE_PT;
@@ -61,7 +76,11 @@ pub(super) fn split_legend<DB: DrawingBackend>(area: &Area<DB>) -> (Area<DB>, Ar
 }
 
 /// A legend panel: an optional heading, then one row per entry (swatch, label).
-pub(super) fn legend<DB: DrawingBackend>(area: &Area<DB>, heading: Option<&str>, entries: &[LegendEntry]) -> DrawResult<DB> {
+pub(super) fn legend<DB: DrawingBackend>(
+    area: &Area<DB>,
+    heading: Option<&str>,
+    entries: &[LegendEntry],
+) -> DrawResult<DB> {
     let row = 30;
     let mut y = 30;
     let (w, _) = area.dim_in_pixel();
@@ -81,7 +100,10 @@ pub(super) fn legend<DB: DrawingBackend>(area: &Area<DB>, heading: Option<&str>,
         match &e.swatch {
             Swatch::Fill(c) => {
                 area.draw(&Rectangle::new([(x0, y - 9), (x1, y + 9)], c.filled()))?;
-                area.draw(&Rectangle::new([(x0, y - 9), (x1, y + 9)], BLACK.stroke_width(1)))?;
+                area.draw(&Rectangle::new(
+                    [(x0, y - 9), (x1, y + 9)],
+                    BLACK.stroke_width(1),
+                ))?;
             }
             Swatch::Line {
                 color,
@@ -105,7 +127,10 @@ pub(super) fn legend<DB: DrawingBackend>(area: &Area<DB>, heading: Option<&str>,
                 }
             }
             Swatch::Point(c, m) => {
-                area.draw(&PathElement::new(vec![((x0 + x1) / 2, y - 11), ((x0 + x1) / 2, y + 11)], BLACK.stroke_width(1)))?;
+                area.draw(&PathElement::new(
+                    vec![((x0 + x1) / 2, y - 11), ((x0 + x1) / 2, y + 11)],
+                    BLACK.stroke_width(1),
+                ))?;
                 draw_marker(area, ((x0 + x1) / 2, y), *m, *c, 7)?;
             }
         }
@@ -122,7 +147,13 @@ pub(super) fn legend<DB: DrawingBackend>(area: &Area<DB>, heading: Option<&str>,
 
 /// A marker of size `r` (pixels, about the half-width) at pixel `c`, filled with `color` and
 /// outlined in black so light colours still show.
-pub(super) fn draw_marker<DB: DrawingBackend>(area: &Area<DB>, c: (i32, i32), m: Marker, color: RGBColor, r: i32) -> DrawResult<DB> {
+pub(super) fn draw_marker<DB: DrawingBackend>(
+    area: &Area<DB>,
+    c: (i32, i32),
+    m: Marker,
+    color: RGBColor,
+    r: i32,
+) -> DrawResult<DB> {
     let (x, y) = c;
     let fill = color.filled();
     let edge = BLACK.stroke_width(1);
@@ -140,7 +171,10 @@ pub(super) fn draw_marker<DB: DrawingBackend>(area: &Area<DB>, c: (i32, i32), m:
             let pts = vec![(x, y - r - 1), (x + r + 1, y + r), (x - r - 1, y + r)];
             area.draw(&Polygon::new(pts.clone(), fill))?;
             area.draw(&PathElement::new(
-                pts.iter().copied().chain(std::iter::once(pts[0])).collect::<Vec<_>>(),
+                pts.iter()
+                    .copied()
+                    .chain(std::iter::once(pts[0]))
+                    .collect::<Vec<_>>(),
                 edge,
             ))?;
         }
@@ -149,7 +183,10 @@ pub(super) fn draw_marker<DB: DrawingBackend>(area: &Area<DB>, c: (i32, i32), m:
             let pts = vec![(x, y - r), (x + r, y), (x, y + r), (x - r, y)];
             area.draw(&Polygon::new(pts.clone(), fill))?;
             area.draw(&PathElement::new(
-                pts.iter().copied().chain(std::iter::once(pts[0])).collect::<Vec<_>>(),
+                pts.iter()
+                    .copied()
+                    .chain(std::iter::once(pts[0]))
+                    .collect::<Vec<_>>(),
                 edge,
             ))?;
         }
@@ -172,15 +209,16 @@ pub(super) fn draw_marker<DB: DrawingBackend>(area: &Area<DB>, c: (i32, i32), m:
             ];
             area.draw(&Polygon::new(pts.clone(), fill))?;
             area.draw(&PathElement::new(
-                pts.iter().copied().chain(std::iter::once(pts[0])).collect::<Vec<_>>(),
+                pts.iter()
+                    .copied()
+                    .chain(std::iter::once(pts[0]))
+                    .collect::<Vec<_>>(),
                 edge,
             ))?;
         }
     }
     Ok(())
 }
-
-pub(super) type Chart2d<'a, DB, Y> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>;
 
 /// A solid or dashed line through `pts` (chart coordinates).
 pub(super) fn line<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(

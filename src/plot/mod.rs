@@ -15,7 +15,9 @@ mod loss;
 mod shares;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
+
+pub use loss::{loss_reduction, Reduction};
 
 use std::collections::BTreeMap;
 use std::sync::Once;
@@ -135,7 +137,9 @@ pub fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
         out.push(ChartInfo {
             kind: ChartKind::LossExceedance,
             stem: format!("loss-exceedance-{}", safe(&im.importer)),
-            title: format!("{who}: probability that loss over {h} days exceeds x, {by} ({n} trials)"),
+            title: format!(
+                "{who}: probability that loss over {h} days exceeds x, {by} ({n} trials)"
+            ),
             importer: Some(im.importer.clone()),
             material: None,
         });
@@ -241,7 +245,6 @@ enum Spec<'a> {
     },
     Sourcing {
         info: &'a ChartInfo,
-        s: &'a Summary,
         shares: Vec<&'a SourcingShares>,
         regions: &'a BTreeMap<String, usize>,
     },
@@ -258,7 +261,8 @@ fn spec_for<'a>(
     let base = &s.variants.first()?.id;
     let imp = info.importer.as_deref();
     let mat = info.material.as_deref();
-    let slot_of = |c: &CurveSet| Some(c.importer.as_str()) == imp && Some(c.material.as_str()) == mat;
+    let slot_of =
+        |c: &CurveSet| Some(c.importer.as_str()) == imp && Some(c.material.as_str()) == mat;
     // Series in the summary's variant order.
     let in_order = |variant: &str| s.variants.iter().position(|v| v.id == variant);
     let spec = match info.kind {
@@ -303,7 +307,6 @@ fn spec_for<'a>(
             }
             Spec::Sourcing {
                 info,
-                s,
                 shares,
                 regions,
             }
@@ -325,10 +328,9 @@ fn draw<DB: DrawingBackend>(spec: &Spec, root: &Area<DB>) -> DrawResult<DB> {
         Spec::Frontier { info, s } => loss::frontier(root, info, s),
         Spec::Sourcing {
             info,
-            s,
             shares,
             regions,
-        } => shares::sourcing(root, info, s, shares, regions),
+        } => shares::sourcing(root, info, shares, regions),
     }?;
     root.present()
 }
@@ -418,7 +420,13 @@ enum Marker {
     Cross,
 }
 
-const DASHES: [Option<(u32, u32)>; 5] = [None, Some((14, 6)), Some((5, 5)), Some((22, 6)), Some((2, 5))];
+const DASHES: [Option<(u32, u32)>; 5] = [
+    None,
+    Some((14, 6)),
+    Some((5, 5)),
+    Some((22, 6)),
+    Some((2, 5)),
+];
 const MARKERS: [Marker; 5] = [
     Marker::Circle,
     Marker::Triangle,
