@@ -37,6 +37,13 @@ pub struct VariantSummary {
     pub yearly_cost: Option<Cost>,
     /// Units met over units demanded, across every importer and material.
     pub network_fill_rate: Estimate,
+    /// Loss value summed over importers, per trial.
+    pub total_loss: Estimate,
+    /// Strategies: paired change in total loss from the baseline (negative = less loss).
+    pub total_loss_vs_baseline: Option<Difference>,
+    /// Strategies: expected loss avoided per unit of yearly cost, over the horizon
+    /// (-mean change in total loss / yearly cost); None without a cost.
+    pub loss_avoided_per_cost: Option<f64>,
     pub slots: Vec<SlotSummary>,
     pub importers: Vec<ImporterSummary>,
 }
@@ -218,6 +225,12 @@ pub fn summarize(
             name: names[v].clone(),
             yearly_cost: costs[v].clone(),
             network_fill_rate: (&red.network_fill).into(),
+            total_loss: (&red.total_loss).into(),
+            total_loss_vs_baseline: (v > 0).then(|| (&red.diff_total_loss).into()),
+            loss_avoided_per_cost: match (&costs[v], v > 0) {
+                (Some(c), true) if c.total > 0.0 => Some(-red.diff_total_loss.mean() / c.total),
+                _ => None,
+            },
             slots,
             importers,
         });

@@ -41,6 +41,10 @@ pub fn n_blocks(trials: u64) -> u64 {
 pub struct VariantBlock {
     /// Per trial: units met over units demanded across every importer and material.
     pub network_fill: Moments,
+    /// Per trial: loss value summed over importers.
+    pub total_loss: Moments,
+    /// Paired difference of `total_loss` from the baseline (strategies only).
+    pub diff_total_loss: Moments,
     /// [slot][metric]
     pub slot: Vec<Vec<Moments>>,
     pub tts_days: Vec<Moments>,
@@ -269,6 +273,8 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
             let ni = m.importers.len();
             VariantBlock {
                 network_fill: Moments::default(),
+                total_loss: Moments::default(),
+                diff_total_loss: Moments::default(),
                 slot: vec![vec![Moments::default(); SLOT_METRICS.len()]; k],
                 tts_days: vec![Moments::default(); k],
                 ttr_days: vec![Moments::default(); k],
@@ -293,6 +299,7 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
         .collect();
     let mut base_slot_vals: Vec<[f64; 8]> = Vec::new();
     let mut base_imp_vals: Vec<[f64; 3]> = Vec::new();
+    let mut base_total = 0.0;
     for trial in trials {
         for v in 0..n_var {
             let model = plan.models[v];
@@ -337,6 +344,13 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
                 }
                 losses[v].push(vals[2]);
             }
+            let total: f64 = imp_vals.iter().map(|x| x[2]).sum();
+            vb.total_loss.push(total);
+            if v == 0 {
+                base_total = total;
+            } else {
+                vb.diff_total_loss.push(total - base_total);
+            }
             if v == 0 {
                 base_slot_vals = slot_vals;
                 base_imp_vals = imp_vals;
@@ -368,12 +382,14 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
 /// Reduce blocks in order into one set of moments per variant.
 pub fn reduce_blocks(acc: &Accumulated) -> Vec<VariantBlock> {
     let mut out: Vec<VariantBlock> = match acc.blocks.first() {
-        Some(b) => b.variants.iter().map(|v| zero_like(v)).collect(),
+        Some(b) => b.variants.iter().map(zero_like).collect(),
         None => return Vec::new(),
     };
     for b in &acc.blocks {
         for (o, v) in out.iter_mut().zip(&b.variants) {
             o.network_fill += &v.network_fill;
+            o.total_loss += &v.total_loss;
+            o.diff_total_loss += &v.diff_total_loss;
             add_nested(&mut o.slot, &v.slot);
             add_flat(&mut o.tts_days, &v.tts_days);
             add_flat(&mut o.ttr_days, &v.ttr_days);
@@ -393,6 +409,8 @@ fn zero_like(v: &VariantBlock) -> VariantBlock {
     };
     VariantBlock {
         network_fill: Moments::default(),
+        total_loss: Moments::default(),
+        diff_total_loss: Moments::default(),
         slot: z(&v.slot),
         tts_days: vec![Moments::default(); v.tts_days.len()],
         ttr_days: vec![Moments::default(); v.ttr_days.len()],
