@@ -16,7 +16,9 @@ fn ring_network(k: usize) -> String {
     let last = "0.3333333333333334";
     let mut t = format!("[scenario]\nname = \"ring-{k}\"\nhorizon_days = 365\n[[region]]\nid = \"X\"\n[[material]]\nid = \"raw\"\nvalue = 1\n[[material]]\nid = \"processed\"\nvalue = 1\ninputs = {{ raw = 1.0 }}\n");
     for i in 0..k {
-        t += &format!("[[supplier]]\nid = \"r{i}\"\nregion = \"X\"\nmaterial = \"raw\"\ncapacity = 3650\n");
+        t += &format!(
+            "[[supplier]]\nid = \"r{i}\"\nregion = \"X\"\nmaterial = \"raw\"\ncapacity = 3650\n"
+        );
     }
     for j in 0..k {
         t += &format!("[[supplier]]\nid = \"p{j}\"\nregion = \"X\"\nmaterial = \"processed\"\ncapacity = 3650\nsourcing.raw = {{ r{} = {third}, r{} = {third}, r{} = {last} }}\n", j, (j + 1) % k, (j + 2) % k);
@@ -29,12 +31,17 @@ fn ring_network(k: usize) -> String {
 }
 
 fn compile(text: String) -> Model {
-    load_str("bench.toml", text).unwrap_or_else(|e| panic!("{e}")).study.baseline
+    load_str("bench.toml", text)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .study
+        .baseline
 }
 
 fn bench_trial(c: &mut Criterion, group: &str, label: &str, model: &Model) {
     let mut g = c.benchmark_group(group);
-    g.throughput(Throughput::Elements(model.n_nodes() as u64 * model.n_steps as u64));
+    g.throughput(Throughput::Elements(
+        model.n_nodes() as u64 * model.n_steps as u64,
+    ));
     let mut scratch = Scratch::new(model);
     let mut curves = CurveAcc::new(model.importer_slots().count(), model.n_steps as usize);
     let mut events = Vec::new();
@@ -51,9 +58,12 @@ fn bench_trial(c: &mut Criterion, group: &str, label: &str, model: &Model) {
 
 fn engine(c: &mut Criterion) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let reference = compile(std::fs::read_to_string(root.join("scenarios/bench/reference-30.toml")).unwrap());
+    let reference =
+        compile(std::fs::read_to_string(root.join("scenarios/bench/reference-30.toml")).unwrap());
     bench_trial(c, "trial", "reference-30", &reference);
-    let flagship = compile(std::fs::read_to_string(root.join("scenarios/japan-eu-critical-materials.toml")).unwrap());
+    let flagship = compile(
+        std::fs::read_to_string(root.join("scenarios/japan-eu-critical-materials.toml")).unwrap(),
+    );
     bench_trial(c, "trial", "flagship", &flagship);
     for k in [10, 100, 1000] {
         let model = compile(ring_network(k));

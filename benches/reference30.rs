@@ -14,8 +14,12 @@ use supplyshock::runner::{run_all, Plan};
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let trials: u64 = std::env::var("REF30_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(200_000);
-    let loaded = load(&root.join("scenarios/bench/reference-30.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let trials: u64 = std::env::var("REF30_TRIALS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200_000);
+    let loaded =
+        load(&root.join("scenarios/bench/reference-30.toml")).unwrap_or_else(|e| panic!("{e}"));
     let model = &loaded.study.baseline;
     let plan = Plan::new(&loaded.study, &[]);
     let start = Instant::now();
@@ -55,6 +59,8 @@ fn run_kernel(root: &Path, trials: u64) -> Option<f64> {
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let v = text.split_whitespace().find_map(|w| w.strip_prefix("node_periods_per_s="))?;
+    let v = text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("node_periods_per_s="))?;
     v.parse().ok()
 }
