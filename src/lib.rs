@@ -17,6 +17,7 @@ pub mod report;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
+pub mod shard;
 pub mod shocks;
 pub mod stats;
 pub mod stress;

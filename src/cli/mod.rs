@@ -76,6 +76,27 @@ pub enum Command {
         force: bool,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Run only shard K of N (0-based) and write a part file into the output directory.
+        /// Without it, the shard comes from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or
+        /// JOB_COMPLETION_INDEX (with --shards) when set.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Number of shards, for Kubernetes Indexed Jobs (JOB_COMPLETION_INDEX gives K).
+        #[arg(long, value_name = "N")]
+        shards: Option<u64>,
+    },
+    /// Combine the part files of a sharded run into the results a single machine writes.
+    #[command(after_help = "Example:\n  supplyshock merge parts/part-*.json -o out/flagship")]
+    Merge {
+        /// Part files written by `run --shard`.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        #[arg(long, short)]
+        output: PathBuf,
+        #[arg(long)]
+        force: bool,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Remove suppliers, regions or routes at day 0 for a fixed time: time to survive and to recover.
     #[command(
@@ -123,6 +144,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Example:\n  supplyshock completions bash > ~/.local/share/bash-completion/completions/supplyshock"
+    )]
+    Completions { shell: clap_complete::Shell },
     /// Write a commented starter scenario.
     Init {
         /// File to create (default: scenario.toml).
@@ -173,6 +199,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             strategies,
             force,
             format,
+            shard,
+            shards,
         } => run_cmd(&RunArgs {
             scenario,
             output,
@@ -183,7 +211,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             force,
             format,
             quiet,
+            shard,
+            shards,
         }),
+        Command::Merge {
+            parts,
+            output,
+            force,
+            format,
+        } => merge(&parts, &output, force, format, quiet),
         Command::Stress {
             scenario,
             remove,
@@ -222,6 +258,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             format,
             quiet,
         ),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "supplyshock", &mut out);
+            print_stdout(&String::from_utf8_lossy(&out))
+        }
         Command::Init { name, force } => init(
             name.as_deref().unwrap_or(Path::new("scenario.toml")),
             force,
@@ -288,6 +330,8 @@ pub struct RunArgs {
     pub force: bool,
     pub format: Format,
     pub quiet: bool,
+    pub shard: Option<String>,
+    pub shards: Option<u64>,
 }
 
 fn run_cmd(a: &RunArgs) -> Result<(), Failure> {
@@ -324,6 +368,46 @@ fn run_cmd(a: &RunArgs) -> Result<(), Failure> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("out").join(a.scenario.file_stem().unwrap_or_default()));
     let to_stdout = out_dir.as_os_str() == "-";
+    if !a.quiet && trials < 10_000 {
+        eprintln!("warning: {trials} trials leave {} beyond the 99th percentile: P99 and CVaR99 are unstable\n  hint: use --trials 10000 or more (100 trials beyond P99) for a stable tail", trials / 100);
+    }
+    let plan = Plan::new(study, &chosen);
+    let (names, costs) = names_and_costs(study, &chosen);
+
+    let shard = match &a.shard {
+        Some(spec) => Some(
+            crate::shard::parse_spec(spec).map_err(|e| Failure::invalid(format!("error: {e}")))?,
+        ),
+        None => crate::shard::from_env(&|k| std::env::var(k).ok(), a.shards)
+            .map_err(|e| Failure::invalid(format!("error: {e}")))?,
+    };
+    if let Some(sh) = shard {
+        let acc = execute(&plan, trials, seed, sh.blocks(trials), a.threads, a.quiet)?;
+        let header = crate::shard::PartHeader {
+            schema: crate::shard::PART_SCHEMA.into(),
+            program_version: env!("CARGO_PKG_VERSION").into(),
+            scenario_file: crate::shard::file_label(&a.scenario),
+            scenario_sha256: crate::shard::sha256_hex(loaded.source.text.as_bytes()),
+            scenario_text: loaded.source.text.clone(),
+            seed,
+            trials,
+            strategies: plan.ids[1..].to_vec(),
+            shard: sh.index,
+            shards: sh.count,
+            blocks: [sh.blocks(trials).start, sh.blocks(trials).end],
+            body_sha256: String::new(),
+        };
+        std::fs::create_dir_all(&out_dir).map_err(|e| {
+            Failure::runtime(format!("error: cannot create {}: {e}", out_dir.display()))
+        })?;
+        let path = out_dir.join(sh.file_name());
+        report::write_file(&path, &crate::shard::encode(&header, &acc))
+            .map_err(|e| Failure::runtime(format!("error: {e}")))?;
+        if !a.quiet {
+            eprintln!("wrote {} (shard {} of {}, blocks {}..{}); combine all parts with `supplyshock merge`", path.display(), sh.index, sh.count, header.blocks[0], header.blocks[1]);
+        }
+        return Ok(());
+    }
     if !to_stdout
         && !a.force
         && out_dir.exists()
@@ -333,38 +417,49 @@ fn run_cmd(a: &RunArgs) -> Result<(), Failure> {
     {
         return Err(Failure::invalid(format!("error: output directory {} already holds results\n  hint: pass --force to replace them, or choose another directory with -o", out_dir.display())));
     }
-    if !a.quiet && trials < 10_000 {
-        eprintln!("warning: {trials} trials leave {} beyond the 99th percentile: P99 and CVaR99 are unstable\n  hint: use --trials 10000 or more (100 trials beyond P99) for a stable tail", trials / 100);
-    }
-    let plan = Plan::new(study, &chosen);
-    let mut names = vec!["Baseline".to_owned()];
-    let mut costs = vec![None];
-    for &i in &chosen {
-        names.push(study.strategies[i].name.clone());
-        costs.push(Some(study.strategies[i].cost.clone()));
-    }
+    let acc = execute(&plan, trials, seed, 0..n_blocks(trials), a.threads, a.quiet)?;
+    emit(
+        &loaded, &plan, &costs, &names, &acc, trials, &out_dir, a.force, a.format, a.quiet,
+    )
+}
 
-    let acc = execute(&plan, trials, seed, a.threads, a.quiet)?;
-    let summary = report::summarize(&plan, &costs, &names, &acc, trials);
+/// Summarize, write the output directory (or the summary to stdout for `-`), print the summary.
+#[allow(clippy::too_many_arguments)] // the pieces of one finished run
+fn emit(
+    loaded: &Loaded,
+    plan: &Plan,
+    costs: &[Option<crate::model::Cost>],
+    names: &[String],
+    acc: &crate::runner::Accumulated,
+    trials: u64,
+    out_dir: &Path,
+    force: bool,
+    format: Format,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let summary = report::summarize(plan, costs, names, acc, trials);
     let json = report::summary_json(&summary);
-    if to_stdout {
+    if out_dir.as_os_str() == "-" {
         return print_stdout(std::str::from_utf8(&json).expect("JSON is UTF-8"));
     }
+    let _ = loaded;
     let files = vec![
         ("summary.json".to_owned(), json),
         ("metrics.csv".to_owned(), report::metrics_csv(&summary)),
         (
             "curves.csv".to_owned(),
-            report::curves_csv(&plan, &acc, trials),
+            report::curves_csv(plan, acc, trials),
         ),
     ];
-    report::write_dir(&out_dir, &files, a.force).map_err(|e| match e {
-        report::WriteError::Exists(_) => Failure::invalid(format!("error: {e}")),
+    report::write_dir(out_dir, &files, force).map_err(|e| match e {
+        report::WriteError::Exists(_) => {
+            Failure::invalid(format!("error: {e}\n  hint: pass --force to replace them"))
+        }
         _ => Failure::runtime(format!("error: {e}")),
     })?;
-    if !a.quiet {
-        let text = match a.format {
-            Format::Table => render_summary(&summary, &out_dir),
+    if !quiet {
+        let text = match format {
+            Format::Table => render_summary(&summary, out_dir),
             Format::Json => {
                 String::from_utf8(report::summary_json(&summary)).expect("JSON is UTF-8")
             }
@@ -374,11 +469,66 @@ fn run_cmd(a: &RunArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+fn merge(
+    parts: &[PathBuf],
+    output: &Path,
+    force: bool,
+    format: Format,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let read =
+        crate::shard::read_parts(parts).map_err(|e| Failure::invalid(format!("error: {e}")))?;
+    let (h, acc) =
+        crate::shard::merge_parts(read).map_err(|e| Failure::invalid(format!("error: {e}")))?;
+    let loaded = crate::model::load_str(&h.scenario_file, h.scenario_text.clone())?;
+    let study = &loaded.study;
+    let mut chosen = Vec::new();
+    for id in &h.strategies {
+        let i = study
+            .strategies
+            .iter()
+            .position(|s| &s.id == id)
+            .ok_or_else(|| {
+                Failure::invalid(format!(
+                    "error: the parts name strategy `{id}`, which their scenario does not have"
+                ))
+            })?;
+        chosen.push(i);
+    }
+    let plan = Plan::new(study, &chosen);
+    let (names, costs) = names_and_costs(study, &chosen);
+    if !force
+        && output.exists()
+        && std::fs::read_dir(output)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
+    {
+        return Err(Failure::invalid(format!("error: output directory {} already holds results\n  hint: pass --force to replace them", output.display())));
+    }
+    emit(
+        &loaded, &plan, &costs, &names, &acc, h.trials, output, force, format, quiet,
+    )
+}
+
+fn names_and_costs(
+    study: &crate::model::Study,
+    chosen: &[usize],
+) -> (Vec<String>, Vec<Option<crate::model::Cost>>) {
+    let mut names = vec!["Baseline".to_owned()];
+    let mut costs = vec![None];
+    for &i in chosen {
+        names.push(study.strategies[i].name.clone());
+        costs.push(Some(study.strategies[i].cost.clone()));
+    }
+    (names, costs)
+}
+
 /// Run every trial of `plan` on `threads` workers, with a progress bar on a terminal.
 pub(crate) fn execute(
     plan: &Plan,
     trials: u64,
     seed: u64,
+    blocks: std::ops::Range<u64>,
     threads: Option<usize>,
     quiet: bool,
 ) -> Result<crate::runner::Accumulated, Failure> {
@@ -393,7 +543,10 @@ pub(crate) fn execute(
     let done = std::sync::atomic::AtomicBool::new(false);
     let acc = std::thread::scope(|scope| {
         if show_bar {
-            let bar = indicatif::ProgressBar::new(trials);
+            let bar = indicatif::ProgressBar::new(
+                (blocks.end.min(n_blocks(trials)) - blocks.start)
+                    * crate::runner::block_size(trials).min(trials),
+            );
             let style = indicatif::ProgressStyle::with_template(
                 "{spinner} {bar:40} {pos}/{len} trials  {per_sec}  ETA {eta}",
             )
@@ -408,8 +561,7 @@ pub(crate) fn execute(
                 bar.finish_and_clear();
             });
         }
-        let acc =
-            pool.install(|| run_blocks(plan, trials, seed, 0..n_blocks(trials), Some(&progress)));
+        let acc = pool.install(|| run_blocks(plan, trials, seed, blocks.clone(), Some(&progress)));
         done.store(true, Ordering::Relaxed);
         acc
     });

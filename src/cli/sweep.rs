@@ -40,7 +40,14 @@ pub fn sweep(
     let mut ids = vec!["baseline".to_owned()];
     ids.extend(labels.iter().cloned());
     let plan = Plan::from_models(all, ids.clone());
-    let acc = execute(&plan, trials, seed, threads, quiet)?;
+    let acc = execute(
+        &plan,
+        trials,
+        seed,
+        0..crate::runner::n_blocks(trials),
+        threads,
+        quiet,
+    )?;
     let costs = vec![None; ids.len()];
     let summary = report::summarize(&plan, &costs, &ids, &acc, trials);
     let json = report::summary_json(&summary);

@@ -112,3 +112,47 @@ fn bad_arguments_exit_2() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn the_same_run_twice_gives_identical_directories() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    run_to(&a, "2");
+    run_to(&b, "2");
+    assert!(read_dir(&a) == read_dir(&b));
+}
+
+/// A run killed part-way leaves no output directory and no partial file in it.
+#[test]
+fn a_killed_run_leaves_no_partial_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("killed");
+    let bin = assert_cmd::cargo::cargo_bin("supplyshock");
+    let mut child = std::process::Command::new(bin)
+        .args(["run", "--trials", "2000000", "-q", "-o"])
+        .arg(&out)
+        .arg(repo().join("scenarios/bench/reference-30.toml"))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.exists(), "a killed run created {}", out.display());
+    // Nothing half-written beside it either: only a staging directory may be left, never the
+    // output's own name.
+    for e in std::fs::read_dir(tmp.path()).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(name.starts_with(".killed.partial"), "unexpected {name}");
+    }
+}
+
+#[test]
+fn completions_are_generated() {
+    let out = Command::cargo_bin("supplyshock")
+        .unwrap()
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("supplyshock"));
+}

@@ -5,5 +5,6 @@ mod engine;
 mod fuzz;
 mod invalid;
 mod scenarios;
+mod shard;
 mod strategy;
 mod support;

@@ -1,0 +1,328 @@
+//! Scale-out: a run split into shards of whole trial blocks, each written as a part file, and
+//! merged back into exactly the result a single machine computes.
+//!
+//! Shard `k` of `n` (0-based) runs blocks `[k*B/n, (k+1)*B/n)` of the run's `B` blocks (block
+//! size depends on the trial count alone, see `runner::block_size`). A part file is one JSON
+//! header line, then the body (the shard's `Accumulated`) as JSON; the header carries the
+//! scenario text and its SHA-256, the run's parameters, and the body's SHA-256, so a merge can
+//! check that parts belong together and are intact.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::runner::{n_blocks, Accumulated};
+
+pub const PART_SCHEMA: &str = "supplyshock.part/1";
+
+/// Which shard this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardSpec {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl ShardSpec {
+    /// Blocks this shard runs.
+    pub fn blocks(&self, trials: u64) -> Range<u64> {
+        let b = n_blocks(trials);
+        (self.index * b / self.count)..((self.index + 1) * b / self.count)
+    }
+
+    pub fn file_name(&self) -> String {
+        format!("part-{:04}-of-{:04}.json", self.index, self.count)
+    }
+}
+
+/// Parse `K/N` (0 <= K < N).
+pub fn parse_spec(s: &str) -> Result<ShardSpec, String> {
+    let (k, n) = s.split_once('/').ok_or_else(|| {
+        format!("--shard expects K/N (shard K of N, counting from 0), found `{s}`")
+    })?;
+    let k: u64 = k
+        .trim()
+        .parse()
+        .map_err(|_| format!("--shard {s}: `{k}` is not a whole number"))?;
+    let n: u64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("--shard {s}: `{n}` is not a whole number"))?;
+    spec(k, n, "--shard")
+}
+
+fn spec(k: u64, n: u64, source: &str) -> Result<ShardSpec, String> {
+    if n == 0 {
+        return Err(format!("{source}: the number of shards must be at least 1"));
+    }
+    if k >= n {
+        return Err(format!(
+            "{source}: shard {k} does not exist among {n} shards (they count from 0 to {})",
+            n - 1
+        ));
+    }
+    Ok(ShardSpec { index: k, count: n })
+}
+
+/// The shard from the batch scheduler's environment, when there is one: Slurm job arrays
+/// (SLURM_ARRAY_TASK_ID with SLURM_ARRAY_TASK_COUNT; arrays must run 0..N-1), or a Kubernetes
+/// Indexed Job (JOB_COMPLETION_INDEX, with the count from `--shards`). Never SLURM_JOB_ID.
+pub fn from_env(
+    env: &dyn Fn(&str) -> Option<String>,
+    shards_flag: Option<u64>,
+) -> Result<Option<ShardSpec>, String> {
+    let num = |name: &str| -> Result<Option<u64>, String> {
+        match env(name) {
+            None => Ok(None),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{name}={v} is not a whole number")),
+        }
+    };
+    if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
+        let count = num("SLURM_ARRAY_TASK_COUNT")?.ok_or("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not: submit with sbatch --array=0-N")?;
+        let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+        let max = num("SLURM_ARRAY_TASK_MAX")?.unwrap_or(count.saturating_sub(1));
+        if min != 0 || max + 1 != count || id >= count {
+            return Err(format!("the Slurm array must be 0..N-1 with no gaps (found task {id}, min {min}, max {max}, count {count})\n  hint: submit with sbatch --array=0-{}", count.saturating_sub(1)));
+        }
+        return spec(id, count, "SLURM_ARRAY_TASK_ID").map(Some);
+    }
+    if let Some(idx) = num("JOB_COMPLETION_INDEX")? {
+        let n = shards_flag.ok_or("JOB_COMPLETION_INDEX is set but the number of shards is not: pass --shards N (Kubernetes Indexed Jobs do not pass it)")?;
+        return spec(idx, n, "JOB_COMPLETION_INDEX").map(Some);
+    }
+    Ok(None)
+}
+
+/// Identity and parameters of a shard's run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartHeader {
+    pub schema: String,
+    pub program_version: String,
+    /// File name of the scenario, for messages only.
+    pub scenario_file: String,
+    pub scenario_sha256: String,
+    pub scenario_text: String,
+    pub seed: u64,
+    pub trials: u64,
+    pub strategies: Vec<String>,
+    pub shard: u64,
+    pub shards: u64,
+    pub blocks: [u64; 2],
+    pub body_sha256: String,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// Serialize a part: header line, newline, body.
+pub fn encode(header: &PartHeader, body: &Accumulated) -> Vec<u8> {
+    let body_bytes = serde_json::to_vec(body).expect("accumulated results serialize");
+    let header = PartHeader {
+        body_sha256: sha256_hex(&body_bytes),
+        ..header.clone()
+    };
+    let mut out = serde_json::to_vec(&header).expect("header serializes");
+    out.push(b'\n');
+    out.extend_from_slice(&body_bytes);
+    out.push(b'\n');
+    out
+}
+
+/// Parse and verify a part file's bytes.
+pub fn decode(bytes: &[u8]) -> Result<(PartHeader, Accumulated), String> {
+    let nl = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or("not a supplyshock part file (no header line)")?;
+    let header: PartHeader = serde_json::from_slice(&bytes[..nl])
+        .map_err(|e| format!("not a supplyshock part file (bad header: {e})"))?;
+    if header.schema != PART_SCHEMA {
+        return Err(format!(
+            "part format `{}` is not `{PART_SCHEMA}`",
+            header.schema
+        ));
+    }
+    let body = bytes[nl + 1..]
+        .strip_suffix(b"\n")
+        .ok_or("the part file is truncated (no final newline)")?;
+    if sha256_hex(body) != header.body_sha256 {
+        return Err("the part file is corrupted or truncated (its checksum does not match)".into());
+    }
+    let acc: Accumulated = serde_json::from_slice(body)
+        .map_err(|e| format!("the part file's body does not parse: {e}"))?;
+    Ok((header, acc))
+}
+
+/// Check that parts belong together and cover every shard once; merge them in block order.
+/// Identical duplicates are accepted once; differing ones are refused.
+pub fn merge_parts(
+    parts: Vec<(PathBuf, PartHeader, Accumulated)>,
+) -> Result<(PartHeader, Accumulated), String> {
+    let Some((first_path, first, _)) = parts.first() else {
+        return Err("no part files given".into());
+    };
+    let (first_path, first) = (first_path.clone(), first.clone());
+    let mut by_shard: BTreeMap<u64, (PathBuf, PartHeader, Accumulated)> = BTreeMap::new();
+    for (path, h, acc) in parts {
+        let mismatch = |what: &str, a: &dyn std::fmt::Display, b: &dyn std::fmt::Display| {
+            format!(
+                "{} and {} come from different runs: {what} {a} vs {b}",
+                first_path.display(),
+                path.display()
+            )
+        };
+        if h.scenario_sha256 != first.scenario_sha256 {
+            return Err(mismatch("scenario", &first.scenario_file, &h.scenario_file));
+        }
+        if h.program_version != first.program_version {
+            return Err(mismatch(
+                "program version",
+                &first.program_version,
+                &h.program_version,
+            ));
+        }
+        if h.seed != first.seed {
+            return Err(mismatch("seed", &first.seed, &h.seed));
+        }
+        if h.trials != first.trials {
+            return Err(mismatch("trials", &first.trials, &h.trials));
+        }
+        if h.shards != first.shards {
+            return Err(mismatch("number of shards", &first.shards, &h.shards));
+        }
+        if h.strategies != first.strategies {
+            return Err(mismatch(
+                "strategies",
+                &first.strategies.join(","),
+                &h.strategies.join(","),
+            ));
+        }
+        match by_shard.get(&h.shard) {
+            Some((p, prev, _)) if prev.body_sha256 != h.body_sha256 => {
+                return Err(format!(
+                    "shard {} appears twice with different results: {} and {}",
+                    h.shard,
+                    p.display(),
+                    path.display()
+                ));
+            }
+            Some(_) => {}
+            None => {
+                by_shard.insert(h.shard, (path, h, acc));
+            }
+        }
+    }
+    let missing: Vec<String> = (0..first.shards)
+        .filter(|k| !by_shard.contains_key(k))
+        .map(|k| k.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "missing shard{} {} of {} (parts from the same run are needed for every shard 0..{})",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", "),
+            first.shards,
+            first.shards - 1
+        ));
+    }
+    let mut it = by_shard.into_values();
+    let (_, header, mut acc) = it.next().expect("at least one shard");
+    for (_, _, a) in it {
+        acc.merge(a);
+    }
+    Ok((header, acc))
+}
+
+/// Read and verify part files.
+pub fn read_parts(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PartHeader, Accumulated)>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        let bytes = std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        let (h, a) = decode(&bytes).map_err(|e| format!("{}: {e}", p.display()))?;
+        out.push((p.clone(), h, a));
+    }
+    Ok(out)
+}
+
+/// Scenario file name for part headers (no directories: merged reports must not depend on where
+/// the shards ran).
+pub fn file_label(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || "scenario.toml".into(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_tile_the_blocks() {
+        for trials in [1u64, 17, 1000, 123_457] {
+            for n in [1u64, 2, 3, 7, 300] {
+                let mut next = 0;
+                for k in 0..n {
+                    let r = ShardSpec { index: k, count: n }.blocks(trials);
+                    assert_eq!(r.start, next);
+                    next = r.end;
+                }
+                assert_eq!(next, n_blocks(trials));
+            }
+        }
+    }
+
+    #[test]
+    fn environment_rules() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            from_env(
+                &env(&[
+                    ("SLURM_ARRAY_TASK_ID", "2"),
+                    ("SLURM_ARRAY_TASK_COUNT", "4")
+                ]),
+                None
+            )
+            .unwrap(),
+            Some(ShardSpec { index: 2, count: 4 })
+        );
+        assert!(from_env(
+            &env(&[
+                ("SLURM_ARRAY_TASK_ID", "5"),
+                ("SLURM_ARRAY_TASK_COUNT", "4"),
+                ("SLURM_ARRAY_TASK_MIN", "2"),
+                ("SLURM_ARRAY_TASK_MAX", "5")
+            ]),
+            None
+        )
+        .unwrap_err()
+        .contains("0..N-1"));
+        assert_eq!(
+            from_env(&env(&[("JOB_COMPLETION_INDEX", "1")]), Some(3)).unwrap(),
+            Some(ShardSpec { index: 1, count: 3 })
+        );
+        assert!(from_env(&env(&[("JOB_COMPLETION_INDEX", "1")]), None)
+            .unwrap_err()
+            .contains("--shards"));
+        assert_eq!(
+            from_env(&env(&[("SLURM_JOB_ID", "99")]), None).unwrap(),
+            None
+        );
+        assert!(parse_spec("3/3").is_err());
+        assert_eq!(parse_spec("0/1").unwrap(), ShardSpec { index: 0, count: 1 });
+    }
+}
