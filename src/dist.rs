@@ -264,6 +264,13 @@ impl Dist {
             ));
         }
         let k = max_var / (sd * sd) - 1.0;
+        if !(k * mean).is_finite() || !(k * (1.0 - mean)).is_finite() {
+            return Err(err(
+                "sd",
+                format!("sd {sd} is too small for a beta distribution"),
+                format!("raise sd, or write the value as a fixed number ({mean}) for no spread"),
+            ));
+        }
         Dist::new(DistParams::Beta {
             alpha: mean * k,
             beta: (1.0 - mean) * k,

@@ -37,6 +37,8 @@ struct Net {
     sup_edges: Vec<(u32, u32)>,
     sup_inputs: Vec<(u32, u32)>,
     sup_has_priority: Vec<bool>,
+    /// Every contract edge of the supplier delivers in the same step (no pipe).
+    sup_same_step: Vec<bool>,
     e_slot: Vec<u32>,
     e_share: Vec<f64>,
     e_pipe: Vec<u32>,
@@ -125,6 +127,15 @@ impl Net {
                 .suppliers
                 .iter()
                 .map(|s| (s.input_slots.start, s.input_slots.end))
+                .collect(),
+            sup_same_step: model
+                .suppliers
+                .iter()
+                .map(|s| {
+                    model.edges[s.out_edges.start as usize..s.out_edges.end as usize]
+                        .iter()
+                        .all(|e| e.pipe.is_none())
+                })
                 .collect(),
             sup_has_priority: model
                 .suppliers
@@ -607,52 +618,60 @@ fn arrivals(model: &Model, s: &mut Scratch) {
 }
 
 fn orders(model: &Model, s: &mut Scratch) {
+    // Disjoint borrows as local slices: the compiler can then keep every base pointer in a
+    // register instead of reloading it after each store.
     let net = &s.net;
+    let order = &mut s.order[..];
+    let contract_shipped = &mut s.contract_shipped[..];
+    let (stock, arrived, in_transit) = (&s.stock[..], &s.arrived[..], &s.in_transit[..]);
+    let demand_factor = &s.demand_factor[..];
     for b in net.first_importer_slot..model.slots.len() {
-        let mut order = net.slot_base_order[b] * s.demand_factor[b];
+        let mut o = net.slot_base_order[b] * demand_factor[b];
         if net.slot_refill[b] > 0.0 {
-            order += refill(
+            o += refill(
                 net.slot_refill[b],
-                net.slot_level[b] - s.stock[b] - s.arrived[b] - s.in_transit[b],
+                net.slot_level[b] - stock[b] - arrived[b] - in_transit[b],
             );
         }
         if net.slot_pool[b] != NONE {
             let p = net.slot_pool[b] as usize;
             let pool = &model.pools[p];
-            order += refill(pool.refill_per_step, pool.stock_target - s.pool_stock[p])
+            o += refill(pool.refill_per_step, pool.stock_target - s.pool_stock[p])
                 * net.pool_share[b];
         }
-        s.order[b] = order;
-        s.contract_shipped[b] = 0.0;
+        order[b] = o;
+        contract_shipped[b] = 0.0;
     }
+    let eff_order = &mut s.eff_order[..];
+    let gate = &s.gate[..];
+    let (servable_out, planned_out) = (&mut s.servable[..], &mut s.planned[..]);
+    let cap_factor = &s.cap_factor[..];
+    let (e_slot, e_share) = (&net.e_slot[..], &net.e_share[..]);
     for &si in net.prod.iter().rev() {
         let si = si as usize;
         let (e0, e1) = net.sup_edges[si];
         let (e0, e1) = (e0 as usize, e1 as usize);
         let mut servable = 0.0;
-        for ((eff, (&slot, &share)), &gate) in s.eff_order[e0..e1]
-            .iter_mut()
-            .zip(net.e_slot[e0..e1].iter().zip(&net.e_share[e0..e1]))
-            .zip(&s.gate[e0..e1])
-        {
-            let q = s.order[slot as usize] * share * gate;
-            *eff = q;
+        for e in e0..e1 {
+            let q = order[e_slot[e] as usize] * e_share[e] * gate[e];
+            eff_order[e] = q;
             servable += q;
         }
-        s.servable[si] = servable;
-        let planned = servable.min(net.sup_capacity[si] * s.cap_factor[si]);
-        s.planned[si] = planned;
+        servable_out[si] = servable;
+        let cap = net.sup_capacity[si] * cap_factor[si];
+        let planned = if servable < cap { servable } else { cap };
+        planned_out[si] = planned;
         let (i0, i1) = net.sup_inputs[si];
         for b in i0 as usize..i1 as usize {
-            let mut order = planned * net.slot_ratio[b];
+            let mut o = planned * net.slot_ratio[b];
             if net.slot_refill[b] > 0.0 {
-                order += refill(
+                o += refill(
                     net.slot_refill[b],
-                    net.slot_level[b] - s.stock[b] - s.arrived[b] - s.in_transit[b],
+                    net.slot_level[b] - stock[b] - arrived[b] - in_transit[b],
                 );
             }
-            s.order[b] = order;
-            s.contract_shipped[b] = 0.0;
+            order[b] = o;
+            contract_shipped[b] = 0.0;
         }
     }
 }
@@ -726,12 +745,23 @@ fn produce(model: &Model, s: &mut Scratch, si: usize) {
                 },
             )
         };
-        for e in e0..e1 {
-            let q = s.eff_order[e] * if s.net.e_priority[e] { r_prio } else { r_rest };
-            if q > 0.0 {
-                let b = s.net.e_slot[e] as usize;
-                s.contract_shipped[b] += q;
-                ship(model, s, b, s.net.e_pipe[e], q);
+        if s.net.sup_same_step[si] && r_prio == r_rest {
+            // Common case: every buyer gets the same share of its order, all arriving now.
+            let (eff, e_slot) = (&s.eff_order[e0..e1], &s.net.e_slot[e0..e1]);
+            let (arrived, shipped) = (&mut s.arrived[..], &mut s.contract_shipped[..]);
+            for (&o, &b) in eff.iter().zip(e_slot) {
+                let q = o * r_rest;
+                arrived[b as usize] += q;
+                shipped[b as usize] += q;
+            }
+        } else {
+            for e in e0..e1 {
+                let q = s.eff_order[e] * if s.net.e_priority[e] { r_prio } else { r_rest };
+                if q > 0.0 {
+                    let b = s.net.e_slot[e] as usize;
+                    s.contract_shipped[b] += q;
+                    ship(model, s, b, s.net.e_pipe[e], q);
+                }
             }
         }
     }

@@ -216,45 +216,52 @@ pub fn run_blocks(
             })
             .collect()
     };
-    let (blocks_out, ints) = blocks
+    // One worker per thread, each pulling the next block from a shared counter: per-thread state
+    // (scratch, curve histograms) exists once per thread, not once per rayon split. Which thread
+    // runs a block does not matter: block sums are merged in block order, histograms are integers.
+    let next = AtomicU64::new(blocks.start);
+    let n_workers = rayon::current_num_threads()
+        .max(1)
+        .min((blocks.end - blocks.start).max(1) as usize);
+    let per_worker: Vec<(Vec<BlockStats>, Vec<VariantInts>)> = (0..n_workers)
         .into_par_iter()
-        .fold(
-            || (Vec::new(), None::<Worker>),
-            |(mut out, worker), b| {
-                let mut w = worker.unwrap_or_else(|| Worker {
-                    scratch: plan.models.iter().map(|m| Scratch::new(m)).collect(),
-                    events: Vec::new(),
-                    ints: new_ints(),
-                });
+        .map(|_| {
+            let mut w = Worker {
+                scratch: plan.models.iter().map(|m| Scratch::new(m)).collect(),
+                events: Vec::new(),
+                ints: new_ints(),
+            };
+            let mut out = Vec::new();
+            loop {
+                let b = next.fetch_add(1, Ordering::Relaxed);
+                if b >= blocks.end {
+                    break;
+                }
                 let range = b * bs..((b + 1) * bs).min(trials);
                 let n = range.end - range.start;
                 out.push(run_block(plan, seed, b, range, &mut w));
                 if let Some(p) = progress {
                     p.fetch_add(n, Ordering::Relaxed);
                 }
-                (out, Some(w))
-            },
-        )
-        .map(|(out, w)| (out, w.map(|w| w.ints)))
-        .reduce(
-            || (Vec::new(), None),
-            |(mut a, ia), (b, ib)| {
-                a.extend(b);
-                let ints = match (ia, ib) {
-                    (Some(mut x), Some(y)) => {
-                        for (p, q) in x.iter_mut().zip(&y) {
-                            p.curves.merge(&q.curves);
-                            p.tts.iter_mut().zip(&q.tts).for_each(|(u, v)| u.merge(v));
-                            p.ttr.iter_mut().zip(&q.ttr).for_each(|(u, v)| u.merge(v));
-                        }
-                        Some(x)
-                    }
-                    (x, y) => x.or(y),
-                };
-                (a, ints)
-            },
-        );
-    let mut blocks_out = blocks_out;
+            }
+            (out, w.ints)
+        })
+        .collect();
+    let mut blocks_out = Vec::new();
+    let mut ints: Option<Vec<VariantInts>> = None;
+    for (out, w_ints) in per_worker {
+        blocks_out.extend(out);
+        match &mut ints {
+            None => ints = Some(w_ints),
+            Some(acc) => {
+                for (p, q) in acc.iter_mut().zip(&w_ints) {
+                    p.curves.merge(&q.curves);
+                    p.tts.iter_mut().zip(&q.tts).for_each(|(u, v)| u.merge(v));
+                    p.ttr.iter_mut().zip(&q.ttr).for_each(|(u, v)| u.merge(v));
+                }
+            }
+        }
+    }
     blocks_out.sort_by_key(|b: &BlockStats| b.block);
     Accumulated {
         blocks: blocks_out,

@@ -375,9 +375,19 @@ pub fn parse(src: &SourceFile) -> Result<RawScenario, Vec<Diagnostic>> {
 fn diagnose_toml_error(src: &SourceFile, e: &toml::de::Error) -> Diagnostic {
     let span = e.span().unwrap_or(0..0);
     let msg = e.message().trim().to_owned();
-    let (key, hint) = unknown_field_hint(&msg)
+    let (field, hint) = unknown_field_hint(&msg)
         .or_else(|| missing_field_hint(&msg))
         .unwrap_or_else(|| (String::new(), None));
+    let table = table_path_at(&src.text, span.start);
+    // Data errors (types, keys) belong to a table; pure syntax errors get no key path.
+    let data_error =
+        !field.is_empty() || msg.contains("invalid type") || msg.contains("duplicate key");
+    let key = match (table.is_empty(), field.is_empty()) {
+        _ if field == "scenario" || !data_error => field,
+        (true, _) => field,
+        (false, true) => table,
+        (false, false) => format!("{table}.{field}"),
+    };
     let mut d = Diagnostic::error(src, span, key, msg);
     if let Some(h) = hint {
         d = d.with_hint(h);
@@ -386,6 +396,45 @@ fn diagnose_toml_error(src: &SourceFile, e: &toml::de::Error) -> Diagnostic {
         d = d.with_hint(hint);
     }
     d
+}
+
+/// The table a byte offset lies in, as a key path: `supplier[3]` for the fourth `[[supplier]]`,
+/// `scenario` for `[scenario]`; empty before any header.
+fn table_path_at(text: &str, offset: usize) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    let mut path = String::new();
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        if pos > offset {
+            break;
+        }
+        let l = line.trim();
+        let valid = |n: &str| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        };
+        if let Some(name) = l
+            .strip_prefix("[[")
+            .and_then(|r| r.split_once("]]"))
+            .map(|(n, _)| n.trim())
+            .filter(|n| valid(n))
+        {
+            let n = counts.entry(name).or_insert(0);
+            path = format!("{name}[{n}]");
+            *n += 1;
+        } else if let Some(name) = l
+            .strip_prefix('[')
+            .filter(|r| !r.starts_with('['))
+            .and_then(|r| r.split_once(']'))
+            .map(|(n, _)| n.trim())
+            .filter(|n| valid(n))
+        {
+            path = name.to_owned();
+        }
+        pos += line.len();
+    }
+    path
 }
 
 fn syntax_hint(msg: &str) -> &'static str {
@@ -418,6 +467,15 @@ fn unknown_field_hint(msg: &str) -> Option<(String, Option<String>)> {
 fn missing_field_hint(msg: &str) -> Option<(String, Option<String>)> {
     let rest = msg.strip_prefix("missing field `")?;
     let (name, _) = rest.split_once('`')?;
+    if name == "scenario" {
+        return Some((
+            name.to_owned(),
+            Some(
+                "add a [scenario] table with at least name = \"...\" (see scenarios/README.md)"
+                    .to_owned(),
+            ),
+        ));
+    }
     Some((
         name.to_owned(),
         Some(format!(

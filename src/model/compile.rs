@@ -261,6 +261,8 @@ fn span_or<T>(v: &Spanned<T>, fallback: Range<usize>) -> Range<usize> {
 }
 
 const SHARE_TOLERANCE: f64 = 1e-6;
+/// Poisson shocks arrive at most once a day on average.
+const MAX_RATE_PER_YEAR: f64 = 365.0;
 
 /// Compile one scenario (the baseline, or a strategy's edited copy). Returns a model when there
 /// were no errors.
@@ -609,35 +611,27 @@ fn compile_inner(raw: &RawScenario, ck: &mut Ck) -> Option<Model> {
 
     // ---- cross-kind id clashes (stress tests remove an element by id)
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
-    for (kind, ids, list) in [
+    let kinds: [(&str, Vec<&Spanned<String>>); 3] = [
         (
             "region",
-            &region_ids,
-            &raw.region
-                .iter()
-                .map(|r| r.get_ref().id.clone())
-                .collect::<Vec<_>>(),
+            raw.region.iter().map(|r| &r.get_ref().id).collect(),
         ),
         (
             "supplier",
-            &supplier_ids,
-            &raw.supplier
-                .iter()
-                .map(|r| r.get_ref().id.clone())
-                .collect(),
+            raw.supplier.iter().map(|r| &r.get_ref().id).collect(),
         ),
-        (
-            "route",
-            &route_ids,
-            &raw.route.iter().map(|r| r.get_ref().id.clone()).collect(),
-        ),
-    ] {
-        let _ = ids;
-        for id in list.iter() {
-            if let Some(other) = seen.insert(id.get_ref().as_str(), kind) {
-                if other != kind {
-                    ck.err(id.span(), format!("{kind}.id"), format!("id `{}` is used by a {other} and a {kind}", id.get_ref()), "regions, suppliers and routes share one namespace (stress tests remove elements by id): rename one");
-                }
+        ("route", raw.route.iter().map(|r| &r.get_ref().id).collect()),
+    ];
+    for (kind, list) in &kinds {
+        for (i, id) in list.iter().enumerate() {
+            match seen.insert(id.get_ref().as_str(), kind) {
+                Some(other) if other != *kind => ck.err(
+                    id.span(),
+                    format!("{kind}[{i}].id"),
+                    format!("id `{}` is used by a {other} and a {kind}", id.get_ref()),
+                    "regions, suppliers and routes share one namespace (stress tests remove elements by id): rename one",
+                ),
+                _ => {}
             }
         }
     }
@@ -846,9 +840,12 @@ fn compile_inner(raw: &RawScenario, ck: &mut Ck) -> Option<Model> {
         match src.sourcing {
             Some(table) => {
                 let mut sum = 0.0;
+                // A share whose supplier is unknown or wrong still counts towards the sum, so
+                // the sum check reports only a real arithmetic problem.
                 for (sup, share) in table.get_ref() {
                     let k = format!("{}.{sup}", src.key);
                     let Some(s) = supplier_ids.resolve_name(ck, sup, share.span(), &k) else {
+                        sum += share.get_ref();
                         continue;
                     };
                     if suppliers[s as usize].material != m {
@@ -869,6 +866,7 @@ fn compile_inner(raw: &RawScenario, ck: &mut Ck) -> Option<Model> {
                                 )
                             ),
                         );
+                        sum += share.get_ref();
                         continue;
                     }
                     let x = ck.fraction(share, &k, "sourcing share");
@@ -1372,7 +1370,15 @@ fn forbid(ck: &mut Ck, sel: &Option<Spanned<OneOrMany>>, key: &str, kind: ShockK
         ck.err(
             s.span(),
             key,
-            format!("a {} shock cannot select by this key", kind.name()),
+            format!(
+                "{} {} shock cannot select by this key",
+                if kind == ShockKind::ExportBan {
+                    "an"
+                } else {
+                    "a"
+                },
+                kind.name()
+            ),
             match kind {
                 ShockKind::CapacityLoss | ShockKind::ExportBan => {
                     "select suppliers by supplier, region, material or tag"
@@ -1414,19 +1420,32 @@ fn compile_shock(
     let t = r.target.get_ref();
     let tk = format!("{key}.target");
     let tspan = r.target.span();
-    let regions = select(ck, &t.region, ids.region, &format!("{tk}.region"));
-    let mats = select(ck, &t.material, ids.material, &format!("{tk}.material"));
-    let sups = select(ck, &t.supplier, ids.supplier, &format!("{tk}.supplier"));
-    let routes = select(ck, &t.route, ids.route, &format!("{tk}.route"));
-    let imps = select(ck, &t.importer, ids.importer, &format!("{tk}.importer"));
+    let errors_before = ck.errors();
+    // Selectors a kind does not take are reported once, and their ids are not looked up.
+    let takes = |sel: &str| match kind {
+        ShockKind::CapacityLoss | ShockKind::ExportBan => !matches!(sel, "route" | "importer"),
+        ShockKind::RouteClosure => matches!(sel, "route" | "tag"),
+        ShockKind::DemandSurge => !matches!(sel, "supplier" | "route"),
+    };
+    let pick = |ck: &mut Ck, name: &str, sel: &Option<Spanned<OneOrMany>>, ids: &Ids| {
+        if takes(name) {
+            select(ck, sel, ids, &format!("{tk}.{name}"))
+        } else {
+            forbid(ck, sel, &format!("{tk}.{name}"), kind);
+            None
+        }
+    };
+    let regions = pick(ck, "region", &t.region, ids.region);
+    let mats = pick(ck, "material", &t.material, ids.material);
+    let sups = pick(ck, "supplier", &t.supplier, ids.supplier);
+    let routes = pick(ck, "route", &t.route, ids.route);
+    let imps = pick(ck, "importer", &t.importer, ids.importer);
     let tags = select_tags(&t.tag);
 
     // Elements the target selects, each one an instance when the shock is independent.
     let mut elements: Vec<Target> = Vec::new();
     match kind {
         ShockKind::CapacityLoss | ShockKind::ExportBan => {
-            forbid(ck, &t.route, &format!("{tk}.route"), kind);
-            forbid(ck, &t.importer, &format!("{tk}.importer"), kind);
             for (si, s) in model.suppliers.iter().enumerate() {
                 if in_set(si as u32, &sups)
                     && in_set(s.region.0, &regions)
@@ -1441,10 +1460,6 @@ fn compile_shock(
             }
         }
         ShockKind::RouteClosure => {
-            forbid(ck, &t.supplier, &format!("{tk}.supplier"), kind);
-            forbid(ck, &t.importer, &format!("{tk}.importer"), kind);
-            forbid(ck, &t.material, &format!("{tk}.material"), kind);
-            forbid(ck, &t.region, &format!("{tk}.region"), kind);
             for (ri, rt) in model.routes.iter().enumerate() {
                 if in_set(ri as u32, &routes) && has_tag(&rt.tags, &tags) {
                     elements.push(Target {
@@ -1455,8 +1470,6 @@ fn compile_shock(
             }
         }
         ShockKind::DemandSurge => {
-            forbid(ck, &t.supplier, &format!("{tk}.supplier"), kind);
-            forbid(ck, &t.route, &format!("{tk}.route"), kind);
             for (ii, imp) in model.importers.iter().enumerate() {
                 if !(in_set(ii as u32, &imps)
                     && in_set(imp.region.0, &regions)
@@ -1489,6 +1502,9 @@ fn compile_shock(
             "add supplier, region, material, route, importer or tag",
         );
         return None;
+    }
+    if ck.errors() > errors_before {
+        return None; // the selectors' own errors say what is wrong
     }
     if elements.is_empty() {
         ck.err(
@@ -1526,6 +1542,7 @@ fn compile_shock(
         let default = RawTarget::default();
         let a = r.against.as_ref().map_or(&default, |a| a.get_ref());
         let ak = format!("{key}.against");
+        let errors_before_against = ck.errors();
         let a_regions = select(ck, &a.region, ids.region, &format!("{ak}.region"));
         let a_imps = select(ck, &a.importer, ids.importer, &format!("{ak}.importer"));
         let a_sups = select(ck, &a.supplier, ids.supplier, &format!("{ak}.supplier"));
@@ -1574,9 +1591,15 @@ fn compile_shock(
             }
             any |= !el.edges.is_empty() || !el.spot_links.is_empty();
         }
+        if ck.errors() > errors_before_against {
+            return None; // unknown buyers: their own errors say what is wrong
+        }
         if !any {
-            let sp = r.against.as_ref().map_or(tspan.clone(), |a| a.span());
-            ck.err(sp, format!("{key}.against"), format!("export ban `{}` cuts no flow: none of the targeted suppliers sells to these buyers", r.id.get_ref()), "check `target` and `against`: bans apply to buyers that source from the targeted suppliers");
+            let (sp, k) = match &r.against {
+                Some(a) => (a.span(), format!("{key}.against")),
+                None => (tspan.clone(), format!("{key}.target")),
+            };
+            ck.err(sp, k, format!("export ban `{}` cuts no flow: none of the targeted suppliers sells to these buyers", r.id.get_ref()), "check `target` and `against`: bans apply to buyers that source from the targeted suppliers");
             return None;
         }
         elements.retain(|e| !e.edges.is_empty() || !e.spot_links.is_empty());
@@ -1586,11 +1609,15 @@ fn compile_shock(
     let step_days = model.step_days;
     let mut timings = Vec::new();
     if let Some(rate) = &r.rate_per_year {
-        let x = ck.nonneg(
+        let mut x = ck.nonneg(
             rate,
             &format!("{key}.rate_per_year"),
             "expected events per year, e.g. 0.15",
         );
+        if x > MAX_RATE_PER_YEAR {
+            ck.err(rate.span(), format!("{key}.rate_per_year"), format!("{x} events per year is more than one a day ({MAX_RATE_PER_YEAR} per year at most)"), "for a near-permanent disruption use at_day = 0 with a long duration_days, or a markov process");
+            x = 0.0;
+        }
         timings.push(Timing::Poisson {
             rate_per_day: x / 365.0,
         });

@@ -552,6 +552,35 @@ severity = { dist = "beta", mean = 0.9, sd = 0.4 }
         ),
     ),
     (
+        "beta_sd_too_small",
+        concat!(
+            base!(),
+            r#"
+[[shock]]
+id = "ban"
+kind = "export_ban"
+target = { region = "A" }
+rate_per_year = 0.2
+duration_days = 60
+severity = { dist = "beta", mean = 0.5, sd = 1e-200 }
+"#
+        ),
+    ),
+    (
+        "rate_per_year_too_high",
+        concat!(
+            base!(),
+            r#"
+[[shock]]
+id = "ban"
+kind = "export_ban"
+target = { region = "A" }
+rate_per_year = 1e308
+duration_days = 60
+"#
+        ),
+    ),
+    (
         "uniform_max_below_min",
         concat!(
             base!(),
