@@ -443,7 +443,7 @@ fn emit(
         return print_stdout(std::str::from_utf8(&json).expect("JSON is UTF-8"));
     }
     let _ = loaded;
-    let files = vec![
+    let mut files = vec![
         ("summary.json".to_owned(), json),
         ("metrics.csv".to_owned(), report::metrics_csv(&summary)),
         (
@@ -451,6 +451,20 @@ fn emit(
             report::curves_csv(plan, acc, trials),
         ),
     ];
+    let charts = crate::plot::charts(
+        &summary,
+        &report::curve_sets(plan, acc, trials),
+        &report::loss_samples(plan, acc),
+        &report::sourcing_shares(plan),
+    );
+    let base = plan.models[0];
+    let check = crate::indicators::render_table(&crate::indicators::compute(base), base);
+    let chart_names: Vec<String> = charts.iter().map(|(n, _)| n.clone()).collect();
+    files.push((
+        "report.md".to_owned(),
+        crate::markdown::report_md(&summary, &check, &chart_names).into_bytes(),
+    ));
+    files.extend(charts);
     report::write_dir(out_dir, &files, force).map_err(|e| match e {
         report::WriteError::Exists(_) => {
             Failure::invalid(format!("error: {e}\n  hint: pass --force to replace them"))
@@ -614,7 +628,7 @@ pub(crate) fn render_summary(s: &Summary, dir: &Path) -> String {
             ));
         }
     }
-    out.push_str(&format!("\nPer material, every metric and the resilience curves: {}/ (summary.json, metrics.csv, curves.csv)\n", dir.display()));
+    out.push_str(&format!("\nReport with charts: {}/report.md (every metric per material: summary.json, metrics.csv; resilience curves: curves.csv)\n", dir.display()));
     out
 }
 

@@ -149,10 +149,31 @@ pub fn stress(
     };
     if let Some(dir) = output {
         if dir.as_os_str() != "-" {
-            let files = vec![
+            let mut files = vec![
                 ("stress.json".to_owned(), json.clone()),
                 ("stress.csv".to_owned(), stress_csv(&result)),
             ];
+            let points: Vec<_> = result
+                .rows
+                .iter()
+                .map(|r| {
+                    (
+                        r.removed.clone(),
+                        r.importer.clone(),
+                        r.material.clone(),
+                        r.tts_days,
+                        r.ttr_days,
+                    )
+                })
+                .collect();
+            files.extend(crate::plot::stress_chart(
+                &points,
+                days,
+                &format!(
+                    "{}: time to survive against time to recover, elements removed for {days} days",
+                    result.scenario
+                ),
+            ));
             write_dir(dir, &files, force).map_err(|e| match e {
                 report::WriteError::Exists(_) => Failure::invalid(format!("error: {e}")),
                 _ => Failure::runtime(format!("error: {e}")),

@@ -56,10 +56,11 @@ pub fn sweep(
             return print_stdout(std::str::from_utf8(&json).expect("JSON is UTF-8"))
         }
         Some(dir) => {
-            let files = vec![
+            let mut files = vec![
                 ("sweep.json".to_owned(), json.clone()),
                 ("sweep.csv".to_owned(), report::metrics_csv(&summary)),
             ];
+            files.extend(crate::plot::sweep_chart(&summary, &spec.key, &spec.values));
             write_dir(dir, &files, force).map_err(|e| match e {
                 report::WriteError::Exists(_) => Failure::invalid(format!("error: {e}")),
                 _ => Failure::runtime(format!("error: {e}")),

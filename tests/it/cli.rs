@@ -46,10 +46,14 @@ fn one_thread_and_two_threads_give_identical_directories() {
     run_to(&a, "1");
     run_to(&b, "2");
     let (da, db) = (read_dir(&a), read_dir(&b));
-    assert_eq!(
-        da.iter().map(|x| &x.0).collect::<Vec<_>>(),
-        ["curves.csv", "metrics.csv", "summary.json"]
-    );
+    let names: Vec<&String> = da.iter().map(|x| &x.0).collect();
+    for want in ["curves.csv", "metrics.csv", "summary.json", "report.md"] {
+        assert!(
+            names.iter().any(|n| *n == want),
+            "{want} missing from {names:?}"
+        );
+    }
+    assert!(names.iter().any(|n| n.ends_with(".png")) && names.iter().any(|n| n.ends_with(".svg")));
     assert!(
         da == db,
         "outputs differ between --threads 1 and --threads 2"
