@@ -62,7 +62,9 @@ pub struct BlockStats {
     pub block: u64,
     pub variants: Vec<VariantBlock>,
     /// Per variant, per trial, per importer: loss value (trial-major).
-    pub losses: Vec<Vec<f64>>,
+    /// Stored as f32 (seven significant digits) to keep a million-trial run small; tail metrics
+    /// are computed in f64 from these values.
+    pub losses: Vec<Vec<f32>>,
 }
 
 /// Integer accumulators of one variant.
@@ -299,7 +301,7 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
             }
         })
         .collect();
-    let mut losses: Vec<Vec<f64>> = plan
+    let mut losses: Vec<Vec<f32>> = plan
         .models
         .iter()
         .map(|m| Vec::with_capacity((trials.end - trials.start) as usize * m.importers.len()))
@@ -349,7 +351,7 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
                 for (mi, &x) in vals.iter().enumerate() {
                     vb.importer[i][mi].push(x);
                 }
-                losses[v].push(vals[2]);
+                losses[v].push(vals[2] as f32);
             }
             let total: f64 = imp_vals.iter().map(|x| x[2]).sum();
             vb.total_loss.push(total);
@@ -443,7 +445,13 @@ fn add_nested(a: &mut [Vec<Moments>], b: &[Vec<Moments>]) {
 pub fn losses_of(acc: &Accumulated, v: usize, i: usize, n_importers: usize) -> Vec<f64> {
     acc.blocks
         .iter()
-        .flat_map(|b| b.losses[v].iter().skip(i).step_by(n_importers).copied())
+        .flat_map(|b| {
+            b.losses[v]
+                .iter()
+                .skip(i)
+                .step_by(n_importers)
+                .map(|&x| f64::from(x))
+        })
         .collect()
 }
 
