@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use super::*;
-use crate::diag::{did_you_mean, Diagnostic, Diagnostics, SourceFile};
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Severity, SourceFile};
 use crate::dist::{Dist, DistError, DistParams, FAMILIES};
 use crate::scenario::{self, OneOrMany, RawDist, RawScenario, RawTarget, Spanned};
 
@@ -85,14 +85,7 @@ impl<'a> Ck<'a> {
         msg: impl Into<String>,
         hint: impl Into<String>,
     ) {
-        let d = Diagnostic::error(
-            self.src,
-            span,
-            format!("{}{}", self.prefix, key.as_ref()),
-            msg,
-        )
-        .with_hint(hint);
-        self.diags.push(d);
+        self.push(Severity::Error, span, key.as_ref(), msg.into(), hint.into());
     }
 
     pub fn warn(
@@ -102,14 +95,29 @@ impl<'a> Ck<'a> {
         msg: impl Into<String>,
         hint: impl Into<String>,
     ) {
-        let d = Diagnostic::warning(
-            self.src,
+        self.push(
+            Severity::Warning,
             span,
-            format!("{}{}", self.prefix, key.as_ref()),
-            msg,
-        )
-        .with_hint(hint);
-        self.diags.push(d);
+            key.as_ref(),
+            msg.into(),
+            hint.into(),
+        );
+    }
+
+    fn push(
+        &mut self,
+        severity: Severity,
+        span: Range<usize>,
+        key: &str,
+        msg: String,
+        hint: String,
+    ) {
+        let key = format!("{}{key}", self.prefix);
+        let d = match severity {
+            Severity::Error => Diagnostic::error(self.src, span, key, msg),
+            Severity::Warning => Diagnostic::warning(self.src, span, key, msg),
+        };
+        self.diags.push(d.with_hint(hint));
     }
 
     fn errors(&self) -> usize {

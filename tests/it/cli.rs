@@ -2,7 +2,7 @@
 
 use assert_cmd::Command;
 
-use crate::support::repo;
+use crate::support::{dir_files, repo};
 
 fn run_to(dir: &std::path::Path, threads: &str) {
     Command::cargo_bin("supplyshock")
@@ -24,28 +24,13 @@ fn run_to(dir: &std::path::Path, threads: &str) {
         .success();
 }
 
-fn read_dir(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn one_thread_and_two_threads_give_identical_directories() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("t1"), tmp.path().join("t2"));
     run_to(&a, "1");
     run_to(&b, "2");
-    let (da, db) = (read_dir(&a), read_dir(&b));
+    let (da, db) = (dir_files(&a), dir_files(&b));
     let names: Vec<&String> = da.iter().map(|x| &x.0).collect();
     for want in ["curves.csv", "metrics.csv", "summary.json", "report.md"] {
         assert!(
@@ -65,7 +50,7 @@ fn existing_results_are_kept_without_force() {
     let tmp = tempfile::tempdir().unwrap();
     let a = tmp.path().join("out");
     run_to(&a, "2");
-    let before = read_dir(&a);
+    let before = dir_files(&a);
     Command::cargo_bin("supplyshock")
         .unwrap()
         .args(["run", "--trials", "50", "-q", "-o"])
@@ -73,7 +58,7 @@ fn existing_results_are_kept_without_force() {
         .arg(repo().join("scenarios/starter.toml"))
         .assert()
         .code(2);
-    assert!(read_dir(&a) == before);
+    assert!(dir_files(&a) == before);
     Command::cargo_bin("supplyshock")
         .unwrap()
         .args(["run", "--trials", "50", "-q", "--force", "-o"])
@@ -123,7 +108,7 @@ fn the_same_run_twice_gives_identical_directories() {
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     run_to(&a, "2");
     run_to(&b, "2");
-    assert!(read_dir(&a) == read_dir(&b));
+    assert!(dir_files(&a) == dir_files(&b));
 }
 
 /// A run killed part-way leaves no output directory and no partial file in it.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-use crate::support::repo;
+use crate::support::{dir_files, repo};
 
 fn starter() -> PathBuf {
     repo().join("scenarios/starter.toml")
@@ -12,21 +12,6 @@ fn starter() -> PathBuf {
 
 fn bin() -> Command {
     Command::cargo_bin("supplyshock").unwrap()
-}
-
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 fn run_shard(parts: &Path, trials: &str, seed: &str, spec: &str) {
@@ -75,7 +60,7 @@ fn merged_shards_equal_the_one_machine_run_byte_for_byte() {
             .assert()
             .success();
         assert!(
-            files(&single) == files(&merged),
+            dir_files(&single) == dir_files(&merged),
             "{n} shards: merged output differs from the one-machine run"
         );
     }
@@ -190,7 +175,7 @@ fn the_shard_comes_from_the_scheduler_environment() {
         .args(parts_in(&parts))
         .assert()
         .success();
-    assert!(files(&single) == files(&merged));
+    assert!(dir_files(&single) == dir_files(&merged));
     // Slurm arrays must be 0..N-1.
     let out = bin()
         .env("SLURM_ARRAY_TASK_ID", "3")
@@ -248,5 +233,5 @@ fn a_killed_shard_leaves_no_part_and_rerunning_it_completes_the_set() {
         .arg(starter())
         .assert()
         .success();
-    assert!(files(&single) == files(&merged));
+    assert!(dir_files(&single) == dir_files(&merged));
 }
