@@ -145,3 +145,37 @@ fn completions_are_generated() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("supplyshock"));
 }
+
+/// Charts use the embedded font only: with no system fonts visible (fontconfig pointed at an
+/// empty configuration, no font directories) the output is byte for byte the same.
+#[test]
+fn charts_are_identical_without_system_fonts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("empty-fonts.conf");
+    std::fs::write(&conf, "<?xml version=\"1.0\"?>\n<!DOCTYPE fontconfig SYSTEM \"fonts.dtd\">\n<fontconfig></fontconfig>\n").unwrap();
+    let (a, b) = (tmp.path().join("fonts"), tmp.path().join("nofonts"));
+    run_to(&a, "2");
+    Command::cargo_bin("supplyshock")
+        .unwrap()
+        .env("FONTCONFIG_FILE", &conf)
+        .env("FONTCONFIG_PATH", tmp.path())
+        .env("XDG_DATA_HOME", tmp.path())
+        .args([
+            "run",
+            "--trials",
+            "300",
+            "--seed",
+            "7",
+            "--threads",
+            "2",
+            "-q",
+            "-o",
+        ])
+        .arg(&b)
+        .arg(repo().join("scenarios/starter.toml"))
+        .assert()
+        .success();
+    let (fa, fb) = (dir_files(&a), dir_files(&b));
+    assert!(fa.iter().filter(|f| f.0.ends_with(".png")).count() >= 5);
+    assert!(fa == fb, "charts differ when no system fonts are visible");
+}
