@@ -136,6 +136,15 @@ fn display_path(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// A number as a user would write it: plain when moderate, scientific when tiny or huge.
+pub fn num(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() || (1e-4..1e9).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
 /// The candidate closest to `name` by edit distance, if it is close enough to be a likely typo.
 pub fn did_you_mean<'a>(
     name: &str,

@@ -267,7 +267,10 @@ impl Dist {
         if !(k * mean).is_finite() || !(k * (1.0 - mean)).is_finite() {
             return Err(err(
                 "sd",
-                format!("sd {sd} is too small for a beta distribution"),
+                format!(
+                    "sd {} is too small for a beta distribution",
+                    crate::diag::num(sd)
+                ),
                 format!("raise sd, or write the value as a fixed number ({mean}) for no spread"),
             ));
         }

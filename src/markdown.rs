@@ -1,18 +1,30 @@
 //! report.md: the run in one document, ready to paste into a briefing. Tables of the headline
 //! metrics and the strategy comparison, with the charts embedded by relative path in reading
-//! order ([`crate::plot::chart_plan`]).
+//! order (`crate::plot::chart_plan`). No timestamps and no absolute paths: the same run gives
+//! the same bytes wherever it was written.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
-use crate::plot::format::{count, days, display_id, money, percent, percent_pm, quantity};
-use crate::plot::{chart_plan, loss_reduction, ChartInfo, ChartKind};
+use crate::plot::format::{compact, count, days, display_id, money, percent, percent_pm, quantity};
+use crate::plot::{chart_plan, ChartInfo, ChartKind};
 use crate::report::{Difference, Summary, Timing, VariantSummary};
 
 /// report.md for a run: `check_table` is the rendered static concentration table; charts are
-/// embedded for the files in `chart_files` (names relative to report.md).
+/// embedded for the files in `chart_files` (names relative to report.md; any directory part is
+/// dropped). Charts the run calls for come in reading order, PNG preferred over SVG; other files
+/// (a sweep or stress chart) follow at the end.
 pub fn report_md(summary: &Summary, check_table: &str, chart_files: &[String]) -> String {
     let s = summary;
-    let files: BTreeSet<&str> = chart_files.iter().map(String::as_str).collect();
+    let names: Vec<String> = chart_files
+        .iter()
+        .map(|f| {
+            Path::new(f)
+                .file_name()
+                .map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned())
+        })
+        .collect();
+    let files: BTreeSet<&str> = names.iter().map(String::as_str).collect();
     let plan = chart_plan(s);
     let mut used: BTreeSet<String> = BTreeSet::new();
     let mut out = String::new();
@@ -73,7 +85,7 @@ pub fn report_md(summary: &Summary, check_table: &str, chart_files: &[String]) -
     out.push('\n');
     if s.trials < 10_000 {
         out.push_str(&format!(
-            "> With {} trials, only {} trials lie beyond the 99th percentile: P99 and CVaR99 are \
+            "> With {} trials, only {} lie beyond the 99th percentile: P99 and CVaR99 are \
              unstable. Run 10,000 trials or more for a stable tail.\n\n",
             count(s.trials),
             count(s.trials / 100)
@@ -83,7 +95,10 @@ pub fn report_md(summary: &Summary, check_table: &str, chart_files: &[String]) -
         "Charts are embedded as PNG; an SVG of each, with the same name, sits beside this file.\n\n",
     );
 
-    out.push_str("## Supply concentration\n\nStatic indicators from the scenario's capacities and sourcing, before any simulation.\n\n");
+    out.push_str(
+        "## Supply concentration\n\nStatic indicators from the scenario's capacities and \
+         sourcing, before any simulation.\n\n",
+    );
     let fence = fence_for(check_table);
     out.push_str(&format!(
         "{fence}text\n{}\n{fence}\n\n",
@@ -91,48 +106,60 @@ pub fn report_md(summary: &Summary, check_table: &str, chart_files: &[String]) -
     ));
 
     if let Some(base) = s.variants.first() {
-        out.push_str("## Baseline\n\n");
+        out.push_str("## Headline by importer\n\n");
         out.push_str(&format!(
-            "Means over {} trials (± one standard error). Loss is the value of unmet demand over the \
-             {h}-day horizon. TTS (time to survive): days from the onset of a supply deficit to the \
-             first shortage, over the trials that ran short; TTR (time to recover): days from the \
-             first shortage back to sustained full service, over the trials that recovered. \
-             Both as mean (P95).\n\n",
+            "Baseline, over {} trials. Fill rate by value: value met over value demanded, with \
+             one standard error. Loss: the value of unmet demand times the material's loss \
+             multiplier, over the {h}-day horizon; P95 and P99 are quantiles of the per-trial \
+             loss, CVaR95 and CVaR99 the mean loss in the worst 5% and 1% of trials.\n\n",
             count(s.trials)
         ));
+        out.push_str(&headline_table(s, base));
+        out.push('\n');
+
+        out.push_str("## Loss distribution\n\n");
+        out.push_str(
+            "The probability that an importer's loss exceeds a given amount (log scale: the tail \
+             is what a stockpile or a second source is for), then the expected total loss with \
+             the mean loss in the worst 5% of trials (CVaR95).\n\n",
+        );
+        embed(&mut out, &|c| c.kind == ChartKind::LossExceedance);
+        embed(&mut out, &|c| c.kind == ChartKind::ExpectedLoss);
+
+        out.push_str("## By importer and material\n\n");
+        out.push_str(
+            "Baseline. Fill rate: units met over units demanded (± one standard error). TTS \
+             (time to survive): days from the onset of a supply deficit to the first shortage, \
+             over the trials that ran short; TTR (time to recover): days from the first shortage \
+             back to sustained full service, over the trials that recovered. Both as mean \
+             (P95).\n\n",
+        );
         for im in &base.importers {
             out.push_str(&format!("### {}\n\n", display_id(&im.importer)));
-            out.push_str(&importer_table(s, base, &im.importer));
+            out.push_str(&slot_table(s, base, &im.importer));
             out.push('\n');
             embed(&mut out, &|c| {
                 c.kind == ChartKind::Fan && c.importer.as_deref() == Some(im.importer.as_str())
             });
         }
-
-        out.push_str("## Loss distribution\n\n");
-        out.push_str(
-            "The probability that an importer's loss exceeds a given amount (log scale: the tail \
-             is what a stockpile or a second source is for), and the mean loss in the worst 5% of \
-             trials (CVaR95).\n\n",
-        );
-        embed(&mut out, &|c| c.kind == ChartKind::LossExceedance);
-        embed(&mut out, &|c| c.kind == ChartKind::Cvar);
     }
 
     if multi {
         out.push_str("## Strategies\n\n");
         out.push_str(&format!(
             "Each strategy runs on the same random numbers as the baseline, so differences are \
-             paired; intervals are 95% confidence intervals. Loss avoided is over the {h}-day \
-             horizon; cost is per year. Loss avoided per unit of cost is the efficiency of the \
-             strategy (above 1: the strategy pays for itself in expected value alone, before any \
-             value placed on the tail).\n\n"
+             paired; intervals are 95% confidence intervals. Δ is the strategy minus the \
+             baseline: a negative Δ loss is loss avoided. Loss is over the {h}-day horizon, cost \
+             is per year; loss avoided per unit of cost above {} means the strategy pays for \
+             itself in expected value alone, before any value placed on the tail.\n\n",
+            compact(h as f64 / 365.0)
         ));
         out.push_str(&strategy_table(s));
         out.push('\n');
+        embed(&mut out, &|c| c.kind == ChartKind::Frontier);
+        out.push_str("### Change by importer\n\n");
         out.push_str(&importer_diff_table(s));
         out.push('\n');
-        embed(&mut out, &|c| c.kind == ChartKind::Frontier);
         out.push_str("### Fill over time by strategy\n\n");
         embed(&mut out, &|c| c.kind == ChartKind::Strategies);
         out.push_str("### Sourcing by region, before and after each strategy\n\n");
@@ -141,7 +168,9 @@ pub fn report_md(summary: &Summary, check_table: &str, chart_files: &[String]) -
     }
     embed(&mut out, &|c| c.kind == ChartKind::Sourcing);
 
-    let others: Vec<&str> = chart_files
+    // Charts from other commands (a stress test, a sweep), then anything else, in the order
+    // given.
+    let others: Vec<&str> = names
         .iter()
         .map(String::as_str)
         .filter(|f| !used.contains(*f))
@@ -151,41 +180,47 @@ pub fn report_md(summary: &Summary, check_table: &str, chart_files: &[String]) -
                     && !files.contains(format!("{}.png", &f[..f.len() - 4]).as_str()))
         })
         .collect();
-    if !others.is_empty() {
+    let stem = |f: &str| f.rsplit_once('.').map_or(f, |(s, _)| s).to_owned();
+    for (want, heading, alt_text) in [
+        (
+            "stress-tts-ttr",
+            "## Stress test",
+            "Stress test: time to survive against time to recover",
+        ),
+        (
+            "sweep",
+            "## Sensitivity sweep",
+            "Sweep: total expected loss and fill rate against the swept values",
+        ),
+    ] {
+        if let Some(f) = others.iter().find(|f| stem(f) == want) {
+            out.push_str(&format!("{heading}\n\n![{alt_text}]({f})\n\n"));
+        }
+    }
+    let rest: Vec<&&str> = others
+        .iter()
+        .filter(|f| !matches!(stem(f).as_str(), "stress-tts-ttr" | "sweep"))
+        .collect();
+    if !rest.is_empty() {
         out.push_str("## Other charts\n\n");
-        for f in others {
+        for f in rest {
             out.push_str(&format!("![{}]({f})\n\n", alt(f)));
         }
     }
     out
 }
 
-/// One importer's headline table: a row per material, then the importer in value terms.
-fn importer_table(s: &Summary, v: &VariantSummary, importer: &str) -> String {
+/// One row per importer in value terms: fill, P(shortage), loss moments and tail.
+fn headline_table(s: &Summary, v: &VariantSummary) -> String {
     let cur = &s.currency;
     let mut t = String::from(
-        "| material | fill rate | P(shortage) | E[unmet] | E[loss] | P95 loss | P99 loss | CVaR95 | CVaR99 | TTS | TTR |\n\
-         |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+        "| importer | fill rate, by value | P(shortage) | E[loss] | P95 loss | P99 loss | CVaR95 | CVaR99 |\n\
+         |---|--:|--:|--:|--:|--:|--:|--:|\n",
     );
-    for sl in v.slots.iter().filter(|sl| sl.importer == importer) {
+    for im in &v.importers {
         t.push_str(&format!(
-            "| {} | {} | {} | {} | {} | – | – | – | – | {} | {} |\n",
-            cell(&sl.material),
-            percent_pm(sl.fill_rate.mean, sl.fill_rate.se),
-            percent(sl.p_shortage.mean),
-            quantity(sl.unmet_units.mean, &sl.unit),
-            money(sl.loss_value.mean, cur),
-            tts(sl.time_to_survive_days, sl.p_shortage.mean),
-            ttr(
-                sl.time_to_recover_days,
-                sl.p_shortage.mean,
-                sl.not_recovered_share
-            ),
-        ));
-    }
-    if let Some(im) = v.importers.iter().find(|i| i.importer == importer) {
-        t.push_str(&format!(
-            "| **all, by value** | {} | {} | – | {} ± {} | {} | {} | {} | {} | – | – |\n",
+            "| {} | {} | {} | {} ± {} | {} | {} | {} | {} |\n",
+            cell(&display_id(&im.importer)),
             percent_pm(im.value_fill_rate.mean, im.value_fill_rate.se),
             percent(im.p_shortage.mean),
             money(im.loss_value.mean, cur),
@@ -199,11 +234,37 @@ fn importer_table(s: &Summary, v: &VariantSummary, importer: &str) -> String {
     t
 }
 
+/// One importer's materials: fill, P(shortage), expected shortfall and loss, TTS and TTR.
+fn slot_table(s: &Summary, v: &VariantSummary, importer: &str) -> String {
+    let cur = &s.currency;
+    let mut t = String::from(
+        "| material | fill rate | P(shortage) | E[unmet] | E[loss] | TTS | TTR |\n\
+         |---|--:|--:|--:|--:|--:|--:|\n",
+    );
+    for sl in v.slots.iter().filter(|sl| sl.importer == importer) {
+        t.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            cell(&sl.material),
+            percent_pm(sl.fill_rate.mean, sl.fill_rate.se),
+            percent(sl.p_shortage.mean),
+            quantity(sl.unmet_units.mean, &sl.unit),
+            money(sl.loss_value.mean, cur),
+            tts(sl.time_to_survive_days, sl.p_shortage.mean),
+            ttr(
+                sl.time_to_recover_days,
+                sl.p_shortage.mean,
+                sl.not_recovered_share
+            ),
+        ));
+    }
+    t
+}
+
 fn tts(t: Option<Timing>, p_short: f64) -> String {
     match t {
         Some(t) => format!("{} ({})", days(t.mean), days(t.p95)),
         None if p_short > 0.0 => "–".to_owned(),
-        None => "beyond horizon".to_owned(),
+        None => "never short".to_owned(),
     }
 }
 
@@ -220,12 +281,12 @@ fn ttr(t: Option<Timing>, p_short: f64, not_recovered: f64) -> String {
     }
 }
 
-/// One row per strategy: cost, total loss avoided with its interval, and loss avoided per unit
-/// of cost.
+/// One row per strategy: yearly cost, the paired change in total expected loss with its
+/// interval, and loss avoided per unit of yearly cost with the interval that implies.
 fn strategy_table(s: &Summary) -> String {
     let cur = &s.currency;
     let mut t = String::from(
-        "| strategy | yearly cost | loss avoided, all importers (95% CI) | loss avoided per unit of cost (95% CI) |\n\
+        "| strategy | yearly cost | Δ total expected loss (95% CI) | loss avoided per unit of yearly cost (95% CI) |\n\
          |---|--:|--:|--:|\n",
     );
     for v in s.variants.iter().skip(1) {
@@ -250,23 +311,17 @@ fn strategy_table(s: &Summary) -> String {
                 }
             }
         };
-        let (avoided, per_cost) = match loss_reduction(v) {
-            Some(r) => (
-                format!(
-                    "{} ({} to {})",
-                    money(r.mean, cur),
-                    money(r.ci95[0], cur),
-                    money(r.ci95[1], cur)
-                ),
-                if total > 0.0 {
-                    format!(
+        let (delta, per_cost) = match v.total_loss_vs_baseline {
+            Some(d) => (
+                money_ci(d, cur),
+                match v.loss_avoided_per_cost {
+                    Some(r) if total > 0.0 => format!(
                         "{} ({} to {})",
-                        ratio(r.mean / total),
-                        ratio(r.ci95[0] / total),
-                        ratio(r.ci95[1] / total)
-                    )
-                } else {
-                    "– (no cost)".to_owned()
+                        ratio(r),
+                        ratio(-d.ci95[1] / total),
+                        ratio(-d.ci95[0] / total)
+                    ),
+                    _ => "– (no cost)".to_owned(),
                 },
             ),
             None => ("–".to_owned(), "–".to_owned()),
@@ -276,14 +331,10 @@ fn strategy_table(s: &Summary) -> String {
             cell(&v.id),
             cell(&v.name),
             cost_txt,
-            avoided,
+            delta,
             per_cost
         ));
     }
-    t.push_str(
-        "\nThe interval of the total adds the importers' half-widths: conservative whatever the \
-         correlation between importers.\n",
-    );
     t
 }
 
@@ -300,28 +351,28 @@ fn importer_diff_table(s: &Summary) -> String {
     };
     for v in s.variants.iter().skip(1) {
         for im in &v.importers {
-            let money_d = |d: Option<Difference>| {
-                d.map_or("–".to_owned(), |d| {
-                    format!(
-                        "{} ({} to {})",
-                        signed(money(d.mean, cur), d.mean),
-                        money(d.ci95[0], cur),
-                        money(d.ci95[1], cur)
-                    )
-                })
-            };
             let pp = |d: Option<Difference>| d.map_or("–".to_owned(), points_ci);
             t.push_str(&format!(
                 "| {} | {} | {} | {} | {} |\n",
                 cell(&v.id),
-                display_id(&im.importer),
-                money_d(get(&im.vs_baseline, "loss_value")),
+                cell(&display_id(&im.importer)),
+                get(&im.vs_baseline, "loss_value").map_or("–".to_owned(), |d| money_ci(d, cur)),
                 pp(get(&im.vs_baseline, "value_fill_rate")),
                 pp(get(&im.vs_baseline, "p_shortage")),
             ));
         }
     }
     t
+}
+
+/// A money difference with its interval: `-$12.3m (-$20.1m to -$4.5m)`.
+fn money_ci(d: Difference, cur: &str) -> String {
+    format!(
+        "{} ({} to {})",
+        signed(money(d.mean, cur), d.mean),
+        money(d.ci95[0], cur),
+        money(d.ci95[1], cur)
+    )
 }
 
 /// A difference of shares in percentage points with its interval: `+0.12 pp (0.05 to 0.19)`.
@@ -341,7 +392,7 @@ fn points_ci(d: Difference) -> String {
 }
 
 fn signed(text: String, x: f64) -> String {
-    if x > 0.0 {
+    if x > 0.0 && text != "$0" && !text.starts_with('0') {
         format!("+{text}")
     } else {
         text
@@ -349,12 +400,17 @@ fn signed(text: String, x: f64) -> String {
 }
 
 fn ratio(x: f64) -> String {
-    if x.abs() >= 100.0 {
+    let a = x.abs();
+    if a >= 100.0 {
         format!("{x:.0}")
-    } else if x.abs() >= 10.0 {
+    } else if a >= 10.0 {
         format!("{x:.1}")
-    } else {
+    } else if a >= 0.1 || a == 0.0 {
         format!("{x:.2}")
+    } else {
+        // Two significant digits for small ratios (0.014, not 0.01).
+        let d = (1 - a.log10().floor() as i32).clamp(2, 8) as usize;
+        format!("{x:.d$}")
     }
 }
 
@@ -390,22 +446,24 @@ mod tests {
 
     #[test]
     fn report_has_every_section_and_chart_in_order() {
-        let r = starter(500);
+        let r = starter(300);
         let files = crate::plot::charts(&r.summary, &r.curves, &r.losses, &r.sourcing);
         let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
         let md = report_md(&r.summary, &r.check_table, &names);
         assert!(md.starts_with("# Starter scenario\n\nOne importer buying"));
         for needle in [
             "| seed | 1 |",
-            "| trials | 500 |",
+            "| trials | 300 |",
             "supplyshock 0.1.0",
             "## Supply concentration",
             "```text\n",
+            "## Headline by importer",
+            "| Home |",
             "### Home",
             "| oxide |",
-            "**all, by value**",
             "## Strategies",
             "**stockpile-90**: Hold 90 days of oxide",
+            "Δ total expected loss (95% CI)",
             "P99 and CVaR99 are unstable",
         ] {
             assert!(md.contains(needle), "{needle:?} missing from:\n{md}");
@@ -417,8 +475,16 @@ mod tests {
             assert!(at > last, "{} out of order", info.stem);
             last = at;
         }
+        for name in &names {
+            let stem = name.trim_end_matches(".png").trim_end_matches(".svg");
+            assert!(
+                md.contains(&format!("]({stem}.png)")),
+                "{name} is not embedded"
+            );
+        }
         assert!(!md.contains(".svg)"), "PNG is embedded when both exist");
         assert!(!md.contains("## Other charts"));
+        assert!(!md.contains("](/"), "no absolute paths");
     }
 
     #[test]
@@ -427,16 +493,33 @@ mod tests {
         let md = report_md(
             &r.summary,
             "table",
-            &["tornado.png".to_owned(), "tornado.svg".to_owned()],
+            &[
+                "/tmp/out/sweep.png".to_owned(),
+                "sweep.svg".to_owned(),
+                "extra.png".to_owned(),
+                "stress-tts-ttr.svg".to_owned(),
+            ],
         );
-        assert!(md.contains("## Other charts\n\n![tornado.png](tornado.png)\n"));
+        let stress = md.find("## Stress test\n\n![Stress test: ").unwrap();
+        let sweep = md.find("## Sensitivity sweep\n\n![Sweep: ").unwrap();
+        let other = md
+            .find("## Other charts\n\n![extra.png](extra.png)\n")
+            .unwrap();
+        assert!(stress < sweep && sweep < other, "{md}");
+        assert!(md.contains("](stress-tts-ttr.svg)"));
+        assert!(md.contains("](sweep.png)"));
         assert!(!md.contains("fan-"));
+        assert!(!md.contains("/tmp"));
     }
 
     #[test]
-    fn fences_outgrow_backticks() {
+    fn small_pieces() {
         assert_eq!(fence_for("a ``` b"), "````");
         assert_eq!(fence_for("plain"), "```");
         assert_eq!(cell("a|b"), "a\\|b");
+        assert_eq!(ratio(2.444), "2.44");
+        assert_eq!(ratio(0.01394), "0.014");
+        assert_eq!(ratio(-0.5), "-0.50");
+        assert_eq!(ratio(0.0), "0.00");
     }
 }

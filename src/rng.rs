@@ -52,7 +52,7 @@ mod tests {
     use super::*;
     use rand::Rng;
 
-    const PINNED: &str = "unset";
+    const PINNED: &str = "8d348081e2e382e0";
 
     #[test]
     fn streams_are_pinned() {

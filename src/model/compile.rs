@@ -133,7 +133,10 @@ impl<'a> Ck<'a> {
             self.err(
                 v.span(),
                 key,
-                format!("expected a finite number >= 0, found {x}"),
+                format!(
+                    "expected a finite number >= 0, found {}",
+                    crate::diag::num(x)
+                ),
                 unit_hint.to_owned(),
             );
             0.0
@@ -148,7 +151,10 @@ impl<'a> Ck<'a> {
             self.err(
                 v.span(),
                 key,
-                format!("expected a finite number > 0, found {x}"),
+                format!(
+                    "expected a finite number > 0, found {}",
+                    crate::diag::num(x)
+                ),
                 hint.to_owned(),
             );
             None
@@ -1623,7 +1629,7 @@ fn compile_shock(
             "expected events per year, e.g. 0.15",
         );
         if x > MAX_RATE_PER_YEAR {
-            ck.err(rate.span(), format!("{key}.rate_per_year"), format!("{x} events per year is more than one a day ({MAX_RATE_PER_YEAR} per year at most)"), "for a near-permanent disruption use at_day = 0 with a long duration_days, or a markov process");
+            ck.err(rate.span(), format!("{key}.rate_per_year"), format!("{} events per year is more than one a day ({MAX_RATE_PER_YEAR} per year at most)", crate::diag::num(x)), "for a near-permanent disruption use at_day = 0 with a long duration_days, or a markov process");
             x = 0.0;
         }
         timings.push(Timing::Poisson {

@@ -39,9 +39,14 @@ fn round3(a: f64) -> f64 {
     (a * 10f64.powi(d)).round() / 10f64.powi(d)
 }
 
-/// Three significant digits (at most two decimals), trailing zeros dropped: 4.5, 12.3, 850.
+/// Three significant digits, trailing zeros dropped: 4.5, 12.3, 850, 0.0024.
 fn sig3(v: f64) -> String {
-    let d = digits3(v.abs());
+    let a = v.abs();
+    let d = if a > 0.0 && a < 1.0 {
+        (2 - a.log10().floor() as i32).clamp(2, 8) as usize
+    } else {
+        digits3(a)
+    };
     trim_zeros(format!("{v:.d$}"))
 }
 
@@ -59,16 +64,41 @@ fn trim_zeros(s: String) -> String {
 
 /// Money: `$4.5bn` for USD, `4.5bn EUR` otherwise (the style of `supplyshock run`).
 pub fn money(x: f64, currency: &str) -> String {
-    let sign = if x < 0.0 && compact(x) != "0" {
-        "-"
-    } else {
-        ""
-    };
-    let body = compact(x.abs());
+    with_currency(x < 0.0 && compact(x) != "0", compact(x.abs()), currency)
+}
+
+fn with_currency(negative: bool, body: String, currency: &str) -> String {
+    let sign = if negative { "-" } else { "" };
     if currency == "USD" {
         format!("{sign}${body}")
     } else {
         format!("{sign}{body} {currency}")
+    }
+}
+
+/// Money on an axis from `lo` to `hi`: one suffix for the axis (that of its largest value) and
+/// the decimals that tell values a tenth of the span apart, so a zoomed axis reads
+/// `$1.052bn, $1.054bn` where [`money`] would repeat `$1.05bn`.
+pub fn money_axis(lo: f64, hi: f64, currency: &str) -> impl Fn(f64) -> String + '_ {
+    const STEPS: [(f64, &str); 4] = [(1e12, "tn"), (1e9, "bn"), (1e6, "m"), (1e3, "k")];
+    let top = lo.abs().max(hi.abs());
+    let (scale, suffix) = STEPS
+        .iter()
+        .copied()
+        .find(|&(s, _)| top >= s)
+        .unwrap_or((1.0, ""));
+    let step = (hi - lo).abs() / 10.0 / scale;
+    let decimals = if step > 0.0 && step.is_finite() {
+        (-step.log10().floor()).clamp(0.0, 6.0) as usize
+    } else {
+        0
+    };
+    move |x| {
+        let body = format!("{:.decimals$}{suffix}", (x / scale).abs());
+        if !body.chars().any(|c| c.is_ascii_digit() && c != '0') {
+            return with_currency(false, "0".to_owned(), currency);
+        }
+        with_currency(x < 0.0, body, currency)
     }
 }
 
@@ -154,7 +184,16 @@ mod tests {
         assert_eq!(money(999_960.0, "USD"), "$1m");
         assert_eq!(money(120e6, "USD"), "$120m");
         assert_eq!(money(850.0, "USD"), "$850");
+        let axis = money_axis(1.048e9, 1.062e9, "USD");
+        assert_eq!(axis(1.052e9), "$1.052bn");
+        assert_eq!(axis(1.054e9), "$1.054bn");
+        let axis = money_axis(0.0, 5e9, "EUR");
+        assert_eq!(axis(2.5e9), "2.5bn EUR");
+        assert_eq!(axis(-0.0), "0 EUR");
         assert_eq!(quantity(12_345.0, "t"), "12.3k t");
+        assert_eq!(quantity(0.00241, "GWh"), "0.00241 GWh");
+        assert_eq!(quantity(0.58, "t"), "0.58 t");
+        assert_eq!(compact(0.0), "0");
         assert_eq!(percent(0.1734), "17.3%");
         assert_eq!(percent(0.0042), "0.42%");
         assert_eq!(percent(1.0), "100%");

@@ -1,4 +1,8 @@
 //! Fill over time: the baseline fan chart and the strategies overlaid.
+//!
+//! Shortages are rare events in most scenarios, so the share axis zooms in on the dip (from
+//! [`draw::zoom_floor`]) instead of always running from 0: a 0.2% mean shortfall is invisible on
+//! a 0-100% axis.
 
 use plotters::prelude::*;
 
@@ -9,39 +13,51 @@ use super::{
 };
 use crate::report::{CurveSet, Summary};
 
-const FILL_DESC: &str = "fill (share of demand met)";
+const X_DESC: &str = "day";
 
 /// Resilience fan of one importer and material under the baseline: P5-P95 and P25-P75 bands,
-/// median and mean lines, and the shock-free reference at 1.
+/// median and mean lines, and the full-service reference at 100%.
 pub(super) fn fan<DB: DrawingBackend>(
     root: &Area<DB>,
     info: &ChartInfo,
     c: &CurveSet,
 ) -> DrawResult<DB> {
-    let body = draw::title(root, &info.title)?;
+    let body = draw::title(root, &info.title, &info.subtitle)?;
     let (plot, legend_area) = draw::split_legend(&body);
     let x_max = x_max(&c.day);
+    let min =
+        c.p5.iter()
+            .chain(&c.mean)
+            .copied()
+            .filter(|v| v.is_finite())
+            .fold(1.0, f64::min);
+    let lo = draw::zoom_floor(min);
+    let hi = 1.0 + (1.0 - lo) * 0.04;
+    let dec = draw::percent_decimals(1.0 - lo);
+    let y_fmt = move |v: &f64| draw::share_tick(*v, dec);
     let mut chart = ChartBuilder::on(&plot)
         .margin_left(10)
         .margin_right(20)
+        .margin_top(6)
         .margin_bottom(10)
         .x_label_area_size(60)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0f64..x_max, 0f64..1.05)?;
+        .y_label_area_size(95)
+        .build_cartesian_2d(0f64..x_max, lo..hi)?;
     chart
         .configure_mesh()
-        .x_desc("day")
-        .y_desc(FILL_DESC)
+        .x_desc(X_DESC)
+        .y_desc("share of demand met")
         .axis_desc_style(font(AXIS_PT))
         .label_style(font(TICK_PT))
         .bold_line_style(GRID)
         .light_line_style(TRANSPARENT)
         .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| format!("{v:.1}"))
+        .y_label_formatter(&y_fmt)
+        .y_labels(8)
         .draw()?;
     let band = |upper: &[f64], lower: &[f64]| -> Vec<(f64, f64)> {
-        let up = c.day.iter().zip(upper).map(|(&d, &v)| (d, v));
-        let down = c.day.iter().zip(lower).rev().map(|(&d, &v)| (d, v));
+        let up = c.day.iter().zip(upper).map(|(&d, &v)| (d, v.max(lo)));
+        let down = c.day.iter().zip(lower).rev().map(|(&d, &v)| (d, v.max(lo)));
         up.chain(down).filter(|p| p.1.is_finite()).collect()
     };
     chart.draw_series(std::iter::once(Polygon::new(
@@ -52,18 +68,41 @@ pub(super) fn fan<DB: DrawingBackend>(
         band(&c.p75, &c.p25),
         BAND_INNER.filled(),
     )))?;
+    draw::line(&mut chart, points(&c.day, &c.mean), MEAN, 2, Some((14, 6)))?;
+    draw::line(&mut chart, points(&c.day, &c.p50), MEDIAN, 3, None)?;
+    // On top, so it stays visible where the median sits at full service.
     draw::line(
         &mut chart,
         vec![(0.0, 1.0), (x_max, 1.0)],
         REFERENCE,
         2,
-        Some((10, 6)),
+        Some((10, 8)),
     )?;
-    draw::line(&mut chart, points(&c.day, &c.p50), MEDIAN, 3, None)?;
-    draw::line(&mut chart, points(&c.day, &c.mean), MEAN, 2, Some((14, 6)))?;
+    let full = |v: &[f64]| v.iter().all(|&x| !(x < 1.0));
+    // Shortages are rare in most scenarios: say why a band is missing rather than leave the
+    // reader looking for it.
+    let legend_note = if full(&c.mean) {
+        draw::note(
+            &chart.plotting_area().strip_coord_spec(),
+            "No trial ran short: full demand met every day.",
+            AXIS_PT,
+        )?;
+        None
+    } else if full(&c.p5) {
+        Some(
+            "Both bands stay at 100%: on every day at least 95% of trials meet full demand; \
+             the mean shows the expected shortfall.",
+        )
+    } else if full(&c.p25) {
+        Some(
+            "The P25–P75 band stays at 100%: on every day at least 75% of trials meet full demand.",
+        )
+    } else {
+        None
+    };
     draw::legend(
         &legend_area,
-        Some("across trials"),
+        Some("across trials, each day"),
         &[
             LegendEntry {
                 label: "P5–P95".into(),
@@ -92,27 +131,25 @@ pub(super) fn fan<DB: DrawingBackend>(
                 },
             },
             LegendEntry {
-                label: "no shock (1.0)".into(),
-                swatch: Swatch::Line {
-                    color: REFERENCE,
-                    width: 2,
-                    dash: Some((10, 6)),
-                    marker: None,
-                },
+                label: "full service (100%)".into(),
+                swatch: Swatch::reference(),
             },
         ],
-    )
+    )?;
+    if let Some(text) = legend_note {
+        draw::legend_note(&legend_area, text)?;
+    }
+    Ok(())
 }
 
-/// Mean fill of every variant for one importer and material, on one chart. The y axis zooms in
-/// when every curve stays high, so small dips stay visible.
+/// Mean fill of every variant for one importer and material, on one chart.
 pub(super) fn strategies<DB: DrawingBackend>(
     root: &Area<DB>,
     info: &ChartInfo,
     s: &Summary,
     curves: &[&CurveSet],
 ) -> DrawResult<DB> {
-    let body = draw::title(root, &info.title)?;
+    let body = draw::title(root, &info.title, &info.subtitle)?;
     let (plot, legend_area) = draw::split_legend(&body);
     let x_max = curves.iter().map(|c| x_max(&c.day)).fold(1.0, f64::max);
     let min = curves
@@ -120,56 +157,49 @@ pub(super) fn strategies<DB: DrawingBackend>(
         .flat_map(|c| c.mean.iter().copied())
         .filter(|v| v.is_finite())
         .fold(1.0, f64::min);
-    let lo = zoom_floor(min);
+    let lo = draw::zoom_floor(min);
     let hi = 1.0 + (1.0 - lo) * 0.04;
-    let decimals = match 1.0 - lo {
-        s if s >= 0.5 => 1,
-        s if s >= 0.05 => 2,
-        s if s >= 0.005 => 3,
-        _ => 4,
-    };
-    let y_fmt = move |v: &f64| format!("{v:.decimals$}");
-    let y_desc = if lo > 0.0 {
-        format!("mean {FILL_DESC}, axis from {}", y_fmt(&lo))
-    } else {
-        format!("mean {FILL_DESC}")
-    };
+    let dec = draw::percent_decimals(1.0 - lo);
+    let y_fmt = move |v: &f64| draw::share_tick(*v, dec);
     let mut chart = ChartBuilder::on(&plot)
         .margin_left(10)
         .margin_right(20)
+        .margin_top(6)
         .margin_bottom(10)
         .x_label_area_size(60)
-        .y_label_area_size(90)
+        .y_label_area_size(95)
         .build_cartesian_2d(0f64..x_max, lo..hi)?;
     chart
         .configure_mesh()
-        .x_desc("day")
-        .y_desc(y_desc)
+        .x_desc(X_DESC)
+        .y_desc("mean share of demand met")
         .axis_desc_style(font(AXIS_PT))
         .label_style(font(TICK_PT))
         .bold_line_style(GRID)
         .light_line_style(TRANSPARENT)
         .x_label_formatter(&|v| format!("{v:.0}"))
         .y_label_formatter(&y_fmt)
+        .y_labels(8)
         .draw()?;
     draw::line(
         &mut chart,
         vec![(0.0, 1.0), (x_max, 1.0)],
         REFERENCE,
         2,
-        Some((10, 6)),
+        Some((10, 8)),
     )?;
     let mut entries = Vec::new();
     let n = curves.len();
+    // The baseline last, on top: the strategies are read against it.
+    let order: Vec<usize> = (1..n).chain(std::iter::once(0)).take(n).collect();
+    for &k in &order {
+        let c = curves[k];
+        let st = series_style(variant_index(s, &c.variant, k));
+        draw::line(&mut chart, points(&c.day, &c.mean), st.color, 3, st.dash)?;
+    }
     for (k, c) in curves.iter().enumerate() {
-        let v = s
-            .variants
-            .iter()
-            .position(|v| v.id == c.variant)
-            .unwrap_or(k);
-        let st = series_style(v);
+        let st = series_style(variant_index(s, &c.variant, k));
         let pts = points(&c.day, &c.mean);
-        draw::line(&mut chart, pts.clone(), st.color, 3, st.dash)?;
         // Markers at staggered days, so overlapping lines still show each series.
         for j in 0..8 {
             let at = (j as f64 + (k as f64 + 0.5) / n as f64) / 8.0 * x_max;
@@ -187,15 +217,19 @@ pub(super) fn strategies<DB: DrawingBackend>(
         });
     }
     entries.push(LegendEntry {
-        label: "no shock (1.0)".into(),
-        swatch: Swatch::Line {
-            color: REFERENCE,
-            width: 2,
-            dash: Some((10, 6)),
-            marker: None,
-        },
+        label: "full service (100%)".into(),
+        swatch: Swatch::reference(),
     });
-    draw::legend(&legend_area, Some("strategy"), &entries)
+    draw::legend(&legend_area, Some("strategy"), &entries)?;
+    Ok(())
+}
+
+/// The position of `variant` in the summary (its colour and dash), `fallback` if absent.
+pub(super) fn variant_index(s: &Summary, variant: &str, fallback: usize) -> usize {
+    s.variants
+        .iter()
+        .position(|v| v.id == variant)
+        .unwrap_or(fallback)
 }
 
 fn points(day: &[f64], v: &[f64]) -> Vec<(f64, f64)> {
@@ -212,25 +246,4 @@ fn x_max(day: &[f64]) -> f64 {
         .filter(|d| d.is_finite())
         .fold(0.0, f64::max)
         .max(1.0)
-}
-
-/// The bottom of a fill axis that shows the dip below 1 at a readable scale.
-fn zoom_floor(min: f64) -> f64 {
-    const FLOORS: [f64; 9] = [0.999, 0.998, 0.995, 0.99, 0.98, 0.95, 0.9, 0.8, 0.5];
-    let want = min - 0.1 * (1.0 - min).max(0.0005);
-    FLOORS.iter().copied().find(|&f| f <= want).unwrap_or(0.0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::zoom_floor;
-
-    #[test]
-    fn zoom_keeps_the_dip_in_view() {
-        assert_eq!(zoom_floor(1.0), 0.999);
-        assert_eq!(zoom_floor(0.9995), 0.998);
-        assert_eq!(zoom_floor(0.97), 0.95);
-        assert_eq!(zoom_floor(0.6), 0.5);
-        assert_eq!(zoom_floor(0.3), 0.0);
-    }
 }

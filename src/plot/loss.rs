@@ -1,15 +1,16 @@
-//! Loss charts: exceedance curves, CVaR bars, and cost against risk reduction.
+//! Loss charts: exceedance curves, expected loss with CVaR, and cost against loss avoided.
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::draw::{self, font};
+use super::draw::{self, font, LabelPlacer};
 use super::format::{money, percent};
+use super::lines::variant_index;
 use super::{
     series_style, Area, ChartInfo, DrawResult, LegendEntry, Marker, Swatch, AXIS_PT, GRID, NOTE_PT,
-    REFERENCE, TICK_PT,
+    REFERENCE, SUBTLE, TEXT, TICK_PT,
 };
-use crate::report::{LossSample, Summary, VariantSummary};
+use crate::report::{LossSample, Summary};
 
 /// Exceedance curves P(loss > x) of one importer, one per variant, on a log probability axis.
 pub(super) fn exceedance<DB: DrawingBackend>(
@@ -18,7 +19,7 @@ pub(super) fn exceedance<DB: DrawingBackend>(
     s: &Summary,
     samples: &[&LossSample],
 ) -> DrawResult<DB> {
-    let body = draw::title(root, &info.title)?;
+    let body = draw::title(root, &info.title, &info.subtitle)?;
     let (plot, legend_area) = draw::split_legend(&body);
     let n_max = samples
         .iter()
@@ -26,26 +27,40 @@ pub(super) fn exceedance<DB: DrawingBackend>(
         .max()
         .unwrap_or(1)
         .max(1);
-    let loss_max = samples
+    let curves: Vec<Vec<(f64, f64)>> = samples
         .iter()
-        .flat_map(|l| l.losses.iter().copied())
-        .filter(|x| x.is_finite())
+        .map(|l| exceedance_points(&l.losses))
+        .collect();
+    let loss_max = curves
+        .iter()
+        .filter_map(|c| c.last().map(|p| p.0))
         .fold(0.0, f64::max);
-    let x_max = if loss_max > 0.0 { loss_max * 1.03 } else { 1.0 };
+    let p_max = curves
+        .iter()
+        .filter_map(|c| c.first().map(|p| p.1))
+        .fold(0.0, f64::max);
+    let x_max = if loss_max > 0.0 { loss_max * 1.04 } else { 1.0 };
     let y_lo = 0.5 / n_max as f64;
+    // The decade above the highest probability, so the curves fill the height.
+    let y_hi = if p_max > 0.0 {
+        10f64.powf((p_max * 1.3).log10().ceil()).min(1.0)
+    } else {
+        1.0
+    };
     let cur = s.currency.clone();
     let x_fmt = move |v: &f64| money(*v, &cur);
     let mut chart = ChartBuilder::on(&plot)
         .margin_left(10)
         .margin_right(30)
+        .margin_top(6)
         .margin_bottom(10)
         .x_label_area_size(60)
         .y_label_area_size(90)
-        .build_cartesian_2d(0f64..x_max, (y_lo..1.0).log_scale())?;
+        .build_cartesian_2d(0f64..x_max, (y_lo..y_hi).log_scale())?;
     chart
         .configure_mesh()
         .x_desc(format!(
-            "loss over {} days ({})",
+            "loss over {} days, x ({})",
             s.horizon_days, s.currency
         ))
         .y_desc("P(loss > x), log scale")
@@ -56,21 +71,35 @@ pub(super) fn exceedance<DB: DrawingBackend>(
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&|v| percent(*v))
         .draw()?;
+    // Return-period references: the curve crosses them at VaR95 and VaR99.
+    for (p, label) in [(0.05, "1 in 20 trials"), (0.01, "1 in 100 trials")] {
+        if p > y_lo && p < y_hi {
+            draw::line(
+                &mut chart,
+                vec![(0.0, p), (x_max, p)],
+                REFERENCE,
+                1,
+                Some((3, 5)),
+            )?;
+            let (x, y) = chart.backend_coord(&(x_max, p));
+            root.draw(&Text::new(
+                label,
+                (x - 6, y - 4),
+                font(NOTE_PT)
+                    .color(&SUBTLE)
+                    .pos(Pos::new(HPos::Right, VPos::Bottom)),
+            ))?;
+        }
+    }
     let n = samples.len();
     let mut entries = Vec::new();
     let mut any = false;
-    for (k, l) in samples.iter().enumerate() {
-        let v = s
-            .variants
-            .iter()
-            .position(|v| v.id == l.variant)
-            .unwrap_or(k);
-        let st = series_style(v);
-        let mut pts = exceedance_points(&l.losses);
-        entries.push(LegendEntry {
-            label: l.variant.clone(),
-            swatch: Swatch::series(st),
-        });
+    // The baseline drawn last, on top.
+    let order: Vec<usize> = (1..n).chain(std::iter::once(0)).take(n).collect();
+    for &k in &order {
+        let l = samples[k];
+        let st = series_style(variant_index(s, &l.variant, k));
+        let mut pts = curves[k].clone();
         let Some(&(last_x, _)) = pts.last() else {
             continue;
         };
@@ -86,6 +115,18 @@ pub(super) fn exceedance<DB: DrawingBackend>(
             }
         }
     }
+    for (k, l) in samples.iter().enumerate() {
+        let st = series_style(variant_index(s, &l.variant, k));
+        let label = if curves[k].is_empty() {
+            format!("{} (no loss)", l.variant)
+        } else {
+            l.variant.clone()
+        };
+        entries.push(LegendEntry {
+            label,
+            swatch: Swatch::series(st),
+        });
+    }
     if !any {
         draw::note(
             &chart.plotting_area().strip_coord_spec(),
@@ -93,7 +134,9 @@ pub(super) fn exceedance<DB: DrawingBackend>(
             NOTE_PT + 5,
         )?;
     }
-    draw::legend(&legend_area, Some("strategy"), &entries)
+    let heading = if n > 1 { "strategy" } else { "variant" };
+    draw::legend(&legend_area, Some(heading), &entries)?;
+    Ok(())
 }
 
 /// The empirical exceedance curve P(L > x) as a staircase from x = 0 to the largest loss, with
@@ -148,7 +191,7 @@ fn value_at(pts: &[(f64, f64)], x: f64) -> Option<f64> {
 /// (L - VaR)+ / (1 - a) (the VaR term is stationary: its estimation error enters at second
 /// order; Manistre and Hancock 2005, Hong, Hu and Liu 2014), so its variance is
 /// Var[(L - VaR)+] / ((1 - a)^2 n). Needs a tail of at least 20 trials; `None` otherwise.
-pub(super) fn cvar_se(losses: &[f64], a: f64) -> Option<f64> {
+fn cvar_se(losses: &[f64], a: f64) -> Option<f64> {
     let n = losses.len();
     if (n as f64) * (1.0 - a) < 20.0 {
         return None;
@@ -162,211 +205,203 @@ pub(super) fn cvar_se(losses: &[f64], a: f64) -> Option<f64> {
     Some(sd / (n as f64).sqrt() / (1.0 - a))
 }
 
-/// CVaR95 bars per importer and variant with 95% intervals (normal approximation, see
-/// [`cvar_se`]), and the expected loss with its 95% interval as a marker on each bar.
-pub(super) fn cvar<DB: DrawingBackend>(
+/// Per-trial loss summed over importers for one variant (the trials line up across importers).
+fn total_per_trial(losses: &[LossSample], variant: &str) -> Vec<f64> {
+    let mut total: Vec<f64> = Vec::new();
+    for l in losses.iter().filter(|l| l.variant == variant) {
+        if total.len() < l.losses.len() {
+            total.resize(l.losses.len(), 0.0);
+        }
+        for (t, x) in total.iter_mut().zip(&l.losses) {
+            *t += x;
+        }
+    }
+    total
+}
+
+/// Expected total loss per variant (bars, with the 95% interval from its standard error) and
+/// the CVaR95 of the per-trial total (diamonds, with a 95% interval by [`cvar_se`] when the
+/// tail holds enough trials), each labelled with its value.
+pub(super) fn expected_loss<DB: DrawingBackend>(
     root: &Area<DB>,
     info: &ChartInfo,
     s: &Summary,
     losses: &[LossSample],
 ) -> DrawResult<DB> {
-    let body = draw::title(root, &info.title)?;
+    let body = draw::title(root, &info.title, &info.subtitle)?;
     let (plot, legend_area) = draw::split_legend(&body);
-    let importers: Vec<&str> = s.variants[0]
-        .importers
-        .iter()
-        .map(|i| i.importer.as_str())
-        .collect();
-    struct Bar {
-        group: usize,
-        variant: usize,
-        cvar: f64,
-        cvar_ci: Option<(f64, f64)>,
+    struct Bar<'a> {
+        id: &'a str,
         mean: f64,
         mean_ci: (f64, f64),
+        cvar: Option<f64>,
+        cvar_ci: Option<(f64, f64)>,
     }
-    let mut bars = Vec::new();
-    for (vi, v) in s.variants.iter().enumerate() {
-        for im in &v.importers {
-            let Some(g) = importers.iter().position(|&i| i == im.importer) else {
-                continue;
-            };
-            let sample = losses
-                .iter()
-                .find(|l| l.variant == v.id && l.importer == im.importer);
-            let cvar_ci = sample
-                .and_then(|l| cvar_se(&l.losses, 0.95))
-                .map(|se| (im.loss_cvar95 - 1.96 * se, im.loss_cvar95 + 1.96 * se));
-            let (m, se) = (im.loss_value.mean, im.loss_value.se);
-            bars.push(Bar {
-                group: g,
-                variant: vi,
-                cvar: im.loss_cvar95,
-                cvar_ci,
+    let bars: Vec<Bar> = s
+        .variants
+        .iter()
+        .map(|v| {
+            let mut total = total_per_trial(losses, &v.id);
+            let cvar_ci = cvar_se(&total, 0.95);
+            let cvar = (!total.is_empty()).then(|| crate::stats::var_cvar(&mut total, 0.95).1);
+            let (m, se) = (v.total_loss.mean, v.total_loss.se);
+            Bar {
+                id: &v.id,
                 mean: m,
                 mean_ci: (m - 1.96 * se, m + 1.96 * se),
-            });
-        }
-    }
+                cvar,
+                cvar_ci: cvar
+                    .zip(cvar_ci)
+                    .map(|(c, se)| (c - 1.96 * se, c + 1.96 * se)),
+            }
+        })
+        .collect();
     let top = bars
         .iter()
-        .map(|b| b.cvar.max(b.cvar_ci.map_or(0.0, |c| c.1)).max(b.mean_ci.1))
+        .flat_map(|b| {
+            [
+                b.mean_ci.1,
+                b.cvar.unwrap_or(0.0),
+                b.cvar_ci.map_or(0.0, |c| c.1),
+            ]
+        })
         .filter(|x| x.is_finite())
         .fold(0.0, f64::max);
-    let y_max = if top > 0.0 { top * 1.1 } else { 1.0 };
-    let groups = importers.len().max(1);
+    let y_max = if top > 0.0 { top * 1.12 } else { 1.0 };
+    let nb = bars.len().max(1);
     let cur = s.currency.clone();
     let y_fmt = move |v: &f64| money(*v, &cur);
     let mut chart = ChartBuilder::on(&plot)
         .margin_left(10)
         .margin_right(20)
+        .margin_top(6)
         .margin_bottom(10)
         .x_label_area_size(60)
-        .y_label_area_size(90)
-        .build_cartesian_2d(0f64..groups as f64, 0f64..y_max)?;
+        .y_label_area_size(95)
+        .build_cartesian_2d(0f64..nb as f64, 0f64..y_max)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(groups + 1)
-        .x_label_formatter(&|_| String::new())
+        .x_labels(0)
         .y_desc(format!(
-            "loss over {} days ({})",
+            "total loss over {} days ({})",
             s.horizon_days, s.currency
         ))
-        .x_desc("importer")
+        .x_desc(if nb > 1 { "strategy" } else { "" })
         .axis_desc_style(font(AXIS_PT))
         .label_style(font(TICK_PT))
         .bold_line_style(GRID)
         .light_line_style(TRANSPARENT)
         .y_label_formatter(&y_fmt)
         .draw()?;
-    let nv = s.variants.len().max(1) as f64;
-    let bw = 0.8 / nv;
+    let (px0, py0) = chart.backend_coord(&(0.0, y_max));
+    let (px1, py1) = chart.backend_coord(&(nb as f64, 0.0));
+    let mut placer = LabelPlacer::new((px0 + 2, py0 + 2, px1 - 2, py1 - 2));
     let edge = BLACK.stroke_width(1);
-    for b in &bars {
-        let x0 = b.group as f64 + 0.1 + b.variant as f64 * bw;
-        let (l, r) = (x0 + 0.08 * bw, x0 + 0.92 * bw);
-        let c = (x0 + x0 + bw) / 2.0;
-        let color = series_style(b.variant).color;
+    // Half the slot, at most 120 pixels.
+    let slot_px = (px1 - px0).max(1) as f64 / nb as f64;
+    let bar_w = 0.5f64.min(120.0 / slot_px);
+    let value_style = font(TICK_PT);
+    let mut labels: Vec<((i32, i32), String, bool)> = Vec::new();
+    for (i, b) in bars.iter().enumerate() {
+        let c = i as f64 + 0.5;
+        let (l, r) = (c - bar_w / 2.0, c + bar_w / 2.0);
+        let color = series_style(i).color;
         chart.draw_series(std::iter::once(Rectangle::new(
-            [(l, 0.0), (r, b.cvar)],
+            [(l, 0.0), (r, b.mean.max(0.0))],
             color.filled(),
         )))?;
         chart.draw_series(std::iter::once(Rectangle::new(
-            [(l, 0.0), (r, b.cvar)],
+            [(l, 0.0), (r, b.mean.max(0.0))],
             edge,
         )))?;
-        if let Some((lo, hi)) = b.cvar_ci {
-            let cap = 0.25 * bw;
-            let st = BLACK.stroke_width(2);
-            chart.draw_series(std::iter::once(PathElement::new(
-                vec![(c, lo.max(0.0)), (c, hi)],
-                st,
-            )))?;
-            for y in [lo.max(0.0), hi] {
-                chart.draw_series(std::iter::once(PathElement::new(
-                    vec![(c - cap, y), (c + cap, y)],
-                    st,
-                )))?;
+        let (x, y_lo) = chart.backend_coord(&(c, b.mean_ci.0.max(0.0)));
+        let (_, y_hi) = chart.backend_coord(&(c, b.mean_ci.1));
+        draw::error_bar(root, x, y_lo, y_hi, 8, 2)?;
+        placer.block_rect((x - 9, y_hi - 1, x + 9, y_lo + 1));
+        let (bl, bt) = chart.backend_coord(&(l, b.mean.max(0.0)));
+        let (br, bb) = chart.backend_coord(&(r, 0.0));
+        placer.block_rect((bl, bt, br, bb));
+        labels.push(((x, y_hi), money(b.mean, &s.currency), true));
+        if let Some(cv) = b.cvar {
+            // Beside the bar, so the diamond never hides the expected-loss whisker.
+            let cx = c + bar_w * 0.25;
+            if let Some((lo, hi)) = b.cvar_ci {
+                let (x, y_lo) = chart.backend_coord(&(cx, lo.max(0.0)));
+                let (_, y_hi) = chart.backend_coord(&(cx, hi));
+                draw::error_bar(root, x, y_lo, y_hi, 5, 1)?;
+                placer.block_rect((x - 6, y_hi - 1, x + 6, y_lo + 1));
             }
+            let p = chart.backend_coord(&(cx, cv));
+            draw::draw_marker(root, p, Marker::Diamond, WHITE, 8)?;
+            placer.block(p, 9);
+            labels.push((p, money(cv, &s.currency), false));
         }
-        let (lo, hi) = b.mean_ci;
-        let st = BLACK.stroke_width(1);
-        chart.draw_series(std::iter::once(PathElement::new(
-            vec![(c, lo.max(0.0)), (c, hi)],
-            st,
-        )))?;
-        let px = chart.backend_coord(&(c, b.mean));
-        draw::draw_marker(root, px, Marker::Diamond, WHITE, 6)?;
     }
-    // Importer names under their groups.
-    for (g, imp) in importers.iter().enumerate() {
-        let (x, y) = chart.backend_coord(&(g as f64 + 0.5, 0.0));
-        let style = font(TICK_PT + 2);
-        let max_w = (plot.dim_in_pixel().0 as i32 - 100) / groups as i32;
+    for (p, text, above) in labels {
+        if above {
+            placer.place_above(root, p, &text, &value_style)?;
+        } else {
+            placer.place(root, p, &text, &value_style)?;
+        }
+    }
+    if !(top > 0.0) {
+        draw::note(
+            &chart.plotting_area().strip_coord_spec(),
+            "No trial had a loss.",
+            AXIS_PT,
+        )?;
+    }
+    // Strategy ids under their bars.
+    let slot_w = (px1 - px0) / nb as i32;
+    let style = font(TICK_PT + 1);
+    for (i, b) in bars.iter().enumerate() {
+        let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
         root.draw(&Text::new(
-            draw::fit(root, &super::format::display_id(imp), &style, max_w),
-            (x, y + 10),
+            draw::fit(root, b.id, &style, slot_w - 8),
+            (x, y + 8),
             style.pos(Pos::new(HPos::Center, VPos::Top)),
         ))?;
     }
-    let mut entries: Vec<LegendEntry> = s
-        .variants
-        .iter()
-        .enumerate()
-        .map(|(i, v)| LegendEntry {
-            label: v.id.clone(),
-            swatch: Swatch::Fill(series_style(i).color),
-        })
-        .collect();
-    entries.push(LegendEntry {
-        label: "expected loss".into(),
-        swatch: Swatch::Point(WHITE, Marker::Diamond),
-    });
-    draw::legend(&legend_area, Some("CVaR95 by strategy"), &entries)?;
-    let note_style = font(NOTE_PT);
-    let (_, h) = legend_area.dim_in_pixel();
-    for (i, line) in [
-        "Whiskers: 95% intervals;",
-        "CVaR95 by the normal",
-        "approximation of its",
-        "influence function.",
-    ]
-    .iter()
-    .enumerate()
-    {
-        legend_area.draw(&Text::new(
-            line.to_string(),
-            (8, h as i32 - 110 + 20 * i as i32),
-            note_style.clone(),
-        ))?;
-    }
-    Ok(())
+    let entries = vec![
+        LegendEntry {
+            label: "expected loss".into(),
+            swatch: Swatch::Fill(series_style(0).color),
+        },
+        LegendEntry {
+            label: "CVaR95".into(),
+            swatch: Swatch::Marker(WHITE, Marker::Diamond),
+        },
+        LegendEntry {
+            label: "95% CI".into(),
+            swatch: Swatch::Point(TEXT, Marker::Circle),
+        },
+    ];
+    draw::legend(&legend_area, None, &entries)?;
+    draw::legend_note(
+        &legend_area,
+        "Bars are coloured by strategy. CVaR95: mean total loss in the worst 5% of trials; \
+         its interval by the normal approximation, shown from 400 trials.",
+    )
 }
 
-/// Expected loss avoided by a strategy, summed over importers: −Σ Δ E[loss] from the paired
-/// differences, with a conservative 95% interval (the half-widths add, which bounds the interval
-/// of the sum whatever the correlation between importers).
-#[derive(Debug, Clone, Copy)]
-pub struct Reduction {
-    pub mean: f64,
-    pub ci95: [f64; 2],
-}
-
-/// The [`Reduction`] of a strategy; `None` for the baseline (no paired differences).
-pub fn loss_reduction(v: &VariantSummary) -> Option<Reduction> {
-    let mut mean = 0.0;
-    let mut half = 0.0;
-    for im in &v.importers {
-        let d = im
-            .vs_baseline
-            .as_ref()?
-            .iter()
-            .find(|(name, _)| name == "loss_value")?
-            .1;
-        mean -= d.mean;
-        half += (d.ci95[1] - d.ci95[0]) / 2.0;
-    }
-    Some(Reduction {
-        mean,
-        ci95: [mean - half, mean + half],
-    })
-}
-
-/// Yearly cost of each strategy against the expected loss it avoids, with 95% intervals and the
-/// break-even line (loss avoided equal to the cost over the horizon).
+/// Yearly cost of each strategy against the expected loss it avoids (minus the paired change
+/// in total expected loss), with 95% intervals, the efficient frontier and the break-even line
+/// (loss avoided over the horizon equal to the cost over the horizon).
 pub(super) fn frontier<DB: DrawingBackend>(
     root: &Area<DB>,
     info: &ChartInfo,
     s: &Summary,
 ) -> DrawResult<DB> {
-    let body = draw::title(root, &info.title)?;
+    let body = draw::title(root, &info.title, &info.subtitle)?;
     let (plot, legend_area) = draw::split_legend(&body);
     struct Point<'a> {
         id: &'a str,
         variant: usize,
         cost: f64,
-        red: Reduction,
+        has_cost: bool,
+        avoided: f64,
+        ci: [f64; 2],
     }
     let pts: Vec<Point> = s
         .variants
@@ -374,39 +409,52 @@ pub(super) fn frontier<DB: DrawingBackend>(
         .enumerate()
         .skip(1)
         .filter_map(|(i, v)| {
+            let d = v.total_loss_vs_baseline?;
             Some(Point {
                 id: &v.id,
                 variant: i,
                 cost: v.yearly_cost.as_ref().map_or(0.0, |c| c.total),
-                red: loss_reduction(v)?,
+                has_cost: v.yearly_cost.as_ref().is_some_and(|c| c.total > 0.0),
+                avoided: -d.mean,
+                ci: [-d.ci95[1], -d.ci95[0]],
             })
         })
         .collect();
     let horizon_years = s.horizon_days as f64 / 365.0;
     let cost_max = pts.iter().map(|p| p.cost).fold(0.0, f64::max);
-    let x_max = if cost_max > 0.0 { cost_max * 1.3 } else { 1.0 };
+    let x_max = if cost_max > 0.0 { cost_max * 1.18 } else { 1.0 };
     let y_hi = pts
         .iter()
-        .map(|p| p.red.ci95[1].max(p.red.mean))
+        .map(|p| p.ci[1].max(p.avoided))
         .fold(0.0, f64::max);
     let y_lo = pts
         .iter()
-        .map(|p| p.red.ci95[0].min(p.red.mean))
+        .map(|p| p.ci[0].min(p.avoided))
         .fold(0.0, f64::min);
-    let span = if y_hi - y_lo > 0.0 { y_hi - y_lo } else { 1.0 };
-    let (y_lo, y_hi) = (y_lo - 0.08 * span, y_hi + 0.12 * span);
+    // Nothing avoided anywhere (no trial had a loss): a token axis and a note.
+    let flat = !(y_hi - y_lo > 0.0);
+    let span = if flat { 1.0 } else { y_hi - y_lo };
+    let (y_lo, y_hi) = if flat {
+        (-1.0, 1.0)
+    } else {
+        (y_lo - 0.06 * span, y_hi + 0.1 * span)
+    };
     let cur = s.currency.clone();
     let fmt = move |v: &f64| money(*v, &cur);
     let mut chart = ChartBuilder::on(&plot)
         .margin_left(10)
         .margin_right(30)
+        .margin_top(6)
         .margin_bottom(10)
         .x_label_area_size(60)
         .y_label_area_size(100)
         .build_cartesian_2d(0f64..x_max, y_lo..y_hi)?;
     chart
         .configure_mesh()
-        .x_desc(format!("yearly cost of the strategy ({})", s.currency))
+        .x_desc(format!(
+            "yearly cost of the strategy ({} per year)",
+            s.currency
+        ))
         .y_desc(format!(
             "expected loss avoided over {} days ({})",
             s.horizon_days, s.currency
@@ -425,114 +473,116 @@ pub(super) fn frontier<DB: DrawingBackend>(
         1,
         None,
     )?;
-    // Break-even: y = cost * horizon / 1 year, clipped to the plot.
+    // Lines that point labels must not cross.
+    let mut segments: Vec<((f64, f64), (f64, f64))> = vec![((0.0, 0.0), (x_max, 0.0))];
+    // Break-even: loss avoided over the horizon = yearly cost x horizon in years.
     if horizon_years > 0.0 {
         let x_end = x_max.min(y_hi / horizon_years);
+        let end = (x_end, x_end * horizon_years);
         draw::line(
             &mut chart,
-            vec![(0.0, 0.0), (x_end, x_end * horizon_years)],
+            vec![(0.0, 0.0), end],
             REFERENCE,
             2,
             Some((10, 6)),
         )?;
+        segments.push(((0.0, 0.0), end));
     }
-    let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
-    let label_style = font(TICK_PT);
+    // The efficient frontier: from doing nothing, each strategy that avoids more than every
+    // cheaper one.
+    let mut by_cost: Vec<&Point> = pts.iter().collect();
+    by_cost.sort_by(|a, b| {
+        a.cost
+            .total_cmp(&b.cost)
+            .then(b.avoided.total_cmp(&a.avoided))
+    });
+    let mut hull = vec![(0.0, 0.0)];
+    let mut best = 0.0;
+    for p in by_cost {
+        if p.avoided > best {
+            best = p.avoided;
+            hull.push((p.cost, p.avoided));
+        }
+    }
+    if hull.len() > 1 {
+        segments.extend(hull.windows(2).map(|w| (w[0], w[1])));
+        draw::line(&mut chart, hull, TEXT, 2, None)?;
+    }
     let (px0, py0) = chart.backend_coord(&(0.0, y_hi));
     let (px1, py1) = chart.backend_coord(&(x_max, y_lo));
-    let mut draw_point =
-        |id: &str, variant: usize, x: f64, y: f64, ci: Option<[f64; 2]>| -> DrawResult<DB> {
-            let st = series_style(variant);
-            if let Some([lo, hi]) = ci {
-                let a = chart.backend_coord(&(x, lo));
-                let b = chart.backend_coord(&(x, hi));
-                root.draw(&PathElement::new(vec![a, b], BLACK.stroke_width(2)))?;
-                for yy in [a.1, b.1] {
-                    root.draw(&PathElement::new(
-                        vec![(a.0 - 6, yy), (a.0 + 6, yy)],
-                        BLACK.stroke_width(2),
-                    ))?;
-                }
-            }
-            let c = chart.backend_coord(&(x, y));
-            draw::draw_marker(root, c, st.marker, st.color, 8)?;
-            placed.push((c.0 - 9, c.1 - 9, c.0 + 9, c.1 + 9));
-            let w = draw::text_width(root, id, &label_style);
-            let h = TICK_PT as i32 + 2;
-            let tries = [
-                (12, -h - 4),
-                (12, 4),
-                (-12 - w, -h - 4),
-                (-12 - w, 4),
-                (12, -h / 2),
-                (-12 - w, -h / 2),
-            ];
-            let overlaps = |r: (i32, i32, i32, i32), o: &(i32, i32, i32, i32)| {
-                r.0 < o.2 && o.0 < r.2 && r.1 < o.3 && o.1 < r.3
-            };
-            let inside =
-                |r: (i32, i32, i32, i32)| r.0 >= px0 && r.2 <= px1 && r.1 >= py0 && r.3 <= py1;
-            let rect_at = |(dx, dy): (i32, i32)| (c.0 + dx, c.1 + dy, c.0 + dx + w, c.1 + dy + h);
-            let pick = tries
-                .iter()
-                .map(|&t| rect_at(t))
-                .find(|r| inside(*r) && !placed.iter().any(|o| overlaps(*r, o)))
-                .unwrap_or_else(|| rect_at(tries[0]));
-            placed.push(pick);
-            root.draw(&Text::new(
-                id.to_owned(),
-                (pick.0, pick.1),
-                label_style.clone().pos(Pos::new(HPos::Left, VPos::Top)),
-            ))
-        };
-    draw_point(&s.variants[0].id, 0, 0.0, 0.0, None)?;
-    for p in &pts {
-        draw_point(p.id, p.variant, p.cost, p.red.mean, Some(p.red.ci95))?;
+    let mut placer = LabelPlacer::new((px0 + 2, py0 + 2, px1 - 2, py1 - 2));
+    for (a, b) in segments {
+        placer.block_line(chart.backend_coord(&a), chart.backend_coord(&b));
     }
-    let mut entries: Vec<LegendEntry> = std::iter::once((0, s.variants[0].id.as_str()))
-        .chain(pts.iter().map(|p| (p.variant, p.id)))
-        .map(|(i, id)| {
-            let st = series_style(i);
+    let origin = chart.backend_coord(&(0.0, 0.0));
+    draw::draw_marker(root, origin, Marker::Circle, REFERENCE, 4)?;
+    placer.block(origin, 6);
+    for p in &pts {
+        let a = chart.backend_coord(&(p.cost, p.ci[0]));
+        let b = chart.backend_coord(&(p.cost, p.ci[1]));
+        draw::error_bar(root, a.0, a.1, b.1, 6, 2)?;
+        placer.block_rect((a.0 - 7, b.1 - 1, a.0 + 7, a.1 + 1));
+    }
+    for p in &pts {
+        let st = series_style(p.variant);
+        let c = chart.backend_coord(&(p.cost, p.avoided));
+        draw::draw_marker(root, c, st.marker, st.color, 8)?;
+        placer.block(c, 9);
+    }
+    let label_style = font(TICK_PT);
+    for p in &pts {
+        let c = chart.backend_coord(&(p.cost, p.avoided));
+        let text = if p.has_cost {
+            p.id.to_owned()
+        } else {
+            format!("{} (no cost)", p.id)
+        };
+        placer.place(root, c, &text, &label_style)?;
+    }
+    let mut entries: Vec<LegendEntry> = pts
+        .iter()
+        .map(|p| {
+            let st = series_style(p.variant);
             LegendEntry {
-                label: id.to_owned(),
+                label: p.id.to_owned(),
                 swatch: Swatch::Point(st.color, st.marker),
             }
         })
         .collect();
     entries.push(LegendEntry {
-        label: "break-even".into(),
+        label: "efficient frontier".into(),
         swatch: Swatch::Line {
-            color: REFERENCE,
+            color: TEXT,
             width: 2,
-            dash: Some((10, 6)),
+            dash: None,
             marker: None,
         },
     });
+    entries.push(LegendEntry {
+        label: "break-even".into(),
+        swatch: Swatch::reference(),
+    });
     draw::legend(&legend_area, Some("strategy"), &entries)?;
-    let note_style = font(NOTE_PT);
-    let (_, h) = legend_area.dim_in_pixel();
+    if flat {
+        draw::note(
+            &chart.plotting_area().strip_coord_spec(),
+            "No strategy changes the expected loss.",
+            AXIS_PT,
+        )?;
+    }
     let years = if s.horizon_days == 365 {
-        "a year".to_owned()
+        "one year".to_owned()
     } else {
         format!("{} days", s.horizon_days)
     };
-    for (i, line) in [
-        "Whiskers: 95% intervals of".to_owned(),
-        "paired differences, summed".to_owned(),
-        "over importers (conservative).".to_owned(),
-        "Break-even: loss avoided".to_owned(),
-        format!("= cost over {years}."),
-    ]
-    .iter()
-    .enumerate()
-    {
-        legend_area.draw(&Text::new(
-            line.clone(),
-            (8, h as i32 - 130 + 20 * i as i32),
-            note_style.clone(),
-        ))?;
-    }
-    Ok(())
+    draw::legend_note(
+        &legend_area,
+        &format!(
+            "Whiskers: 95% CI of the paired difference on common random numbers. Break-even: \
+             loss avoided equals the cost over {years}; above it a strategy pays for itself in \
+             expected value alone."
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -557,5 +607,21 @@ mod tests {
         let sd = (l.iter().map(|x| (x - 1.0) * (x - 1.0)).sum::<f64>() / 999.0).sqrt();
         assert!((se - sd / 1000f64.sqrt() / 0.05).abs() < 1e-9);
         assert!(cvar_se(&l[..100], 0.95).is_none());
+    }
+
+    #[test]
+    fn totals_add_importers_trial_by_trial() {
+        let sample = |variant: &str, importer: &str, losses: Vec<f64>| LossSample {
+            variant: variant.into(),
+            importer: importer.into(),
+            losses,
+        };
+        let losses = [
+            sample("baseline", "a", vec![1.0, 0.0, 2.0]),
+            sample("baseline", "b", vec![0.5, 3.0, 0.0]),
+            sample("other", "a", vec![9.0, 9.0, 9.0]),
+        ];
+        assert_eq!(total_per_trial(&losses, "baseline"), vec![1.5, 3.0, 2.0]);
+        assert!(total_per_trial(&losses, "none").is_empty());
     }
 }

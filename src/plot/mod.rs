@@ -1,23 +1,27 @@
-//! Charts of a run, as PNG and SVG bytes from the same drawing code (plotters).
+//! Charts of a run, a stress test and a sweep, as PNG and SVG bytes from the same drawing code
+//! (plotters).
 //!
-//! One function per chart ([`fan`], [`strategies`], [`exceedance`], [`cvar`], [`frontier`],
-//! [`sourcing`]); size, palette and fonts are the constants below. Text is drawn with DejaVu
-//! Sans compiled into the binary (plotters' `ab_glyph` support), so nothing depends on system
-//! fonts. Output is deterministic: the same inputs give the same bytes.
+//! Three entry points: [`charts`] for a run, [`stress_chart`] and [`sweep_chart`]. Inside, one
+//! function per chart (`lines::fan`, `lines::strategies`, `loss::exceedance`,
+//! `loss::expected_loss`, `loss::frontier`, `shares::sourcing`, `stress::tts_ttr`,
+//! `sweep::response`); size, palette and fonts are the constants below. Text is drawn with
+//! DejaVu Sans compiled into the binary (plotters' `ab_glyph` support, no font-kit), so nothing
+//! reads fontconfig or system fonts. Output is deterministic: the same inputs give the same bytes
+//! (no hash-map order, no clock, ordered inputs only).
 //!
-//! [`chart_plan`] lists the charts a summary calls for, in reading order, with their file stems
+//! `chart_plan` lists the charts a summary calls for, in reading order, with their file stems
 //! and titles; [`charts`] draws them and `crate::markdown` embeds them in that order.
 
 mod draw;
-pub mod format;
+pub(crate) mod format;
 mod lines;
 mod loss;
 mod shares;
+mod stress;
+mod sweep;
 
 #[cfg(test)]
 pub(crate) mod tests;
-
-pub use loss::{loss_reduction, Reduction};
 
 use std::collections::BTreeMap;
 use std::sync::Once;
@@ -29,12 +33,14 @@ use crate::report::{CurveSet, LossSample, SourcingShares, Summary};
 use format::{count, display_id};
 
 /// Chart size in pixels (PNG) and user units (SVG).
-pub const SIZE: (u32, u32) = (1200, 700);
+pub(crate) const SIZE: (u32, u32) = (1200, 700);
 /// Width of the legend panel at the right of a chart.
 const LEGEND_W: u32 = 250;
-/// Font family registered with the embedded DejaVu Sans.
+/// Font family registered with the embedded DejaVu Sans. SVG viewers get the generic family, so
+/// an SVG never asks for a font the reader's machine may lack.
 const FONT: &str = "sans-serif";
 const TITLE_PT: u32 = 26;
+const SUBTITLE_PT: u32 = 17;
 const AXIS_PT: u32 = 20;
 const TICK_PT: u32 = 16;
 const LEGEND_PT: u32 = 16;
@@ -42,55 +48,61 @@ const NOTE_PT: u32 = 15;
 
 /// Series colours, consecutive ones far apart in lightness (CIE L* in the comments) so that a
 /// greyscale print still tells them apart; lines also differ in dash and marker.
-pub const SERIES: [RGBColor; 8] = [
+pub(crate) const SERIES: [RGBColor; 8] = [
     RGBColor(0x26, 0x26, 0x26), // near-black, L* 15 (baseline)
     RGBColor(0xe6, 0x9f, 0x00), // orange, 71
     RGBColor(0x1f, 0x4e, 0x9c), // dark blue, 34
-    RGBColor(0xb2, 0xdf, 0x8a), // light green, 84
+    RGBColor(0x8c, 0xc8, 0x6a), // green, 75
     RGBColor(0xd5, 0x5e, 0x00), // vermillion, 54
     RGBColor(0x56, 0xb4, 0xe9), // sky blue, 70
     RGBColor(0x76, 0x2a, 0x83), // purple, 32
     RGBColor(0xcc, 0x79, 0xa7), // pink, 61
 ];
 /// Fan chart: outer band (P5-P95), inner band (P25-P75), median, mean.
-pub const BAND_OUTER: RGBColor = RGBColor(0xc6, 0xdb, 0xef); // L* 86
-pub const BAND_INNER: RGBColor = RGBColor(0x6b, 0xae, 0xd6); // L* 68
-pub const MEDIAN: RGBColor = RGBColor(0x08, 0x30, 0x6b); // L* 21
-pub const MEAN: RGBColor = RGBColor(0xd5, 0x5e, 0x00); // L* 54
-/// Reference lines (no shock, zero, break-even) and grid.
+pub(crate) const BAND_OUTER: RGBColor = RGBColor(0xc6, 0xdb, 0xef); // L* 86
+pub(crate) const BAND_INNER: RGBColor = RGBColor(0x6b, 0xae, 0xd6); // L* 68
+pub(crate) const MEDIAN: RGBColor = RGBColor(0x08, 0x30, 0x6b); // L* 21
+pub(crate) const MEAN: RGBColor = RGBColor(0xd5, 0x5e, 0x00); // L* 54
+/// Reference lines (full service, zero, break-even) and grid.
 const REFERENCE: RGBColor = RGBColor(0x70, 0x70, 0x70);
 const GRID: RGBColor = RGBColor(0xe4, 0xe4, 0xe4);
 const TEXT: RGBColor = RGBColor(0x20, 0x20, 0x20);
+const SUBTLE: RGBColor = RGBColor(0x55, 0x55, 0x55);
+/// Background of a flagged region (stress test: short before the element is back), L* 93.
+const FLAG_BG: RGBColor = RGBColor(0xfb, 0xe3, 0xd6);
 
 /// What a chart shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChartKind {
-    /// Resilience fan of the baseline, per importer and material.
-    Fan,
-    /// Mean fill of every variant, per importer and material.
-    Strategies,
+pub(crate) enum ChartKind {
     /// Loss exceedance curves of every variant, per importer.
     LossExceedance,
-    /// CVaR95 and expected loss per importer and variant.
-    Cvar,
+    /// Expected total loss with its interval and CVaR95, per variant.
+    ExpectedLoss,
+    /// Resilience fan of the baseline, per importer and material.
+    Fan,
     /// Yearly cost against expected loss avoided, per strategy.
     Frontier,
+    /// Mean fill of every variant, per importer and material.
+    Strategies,
     /// Contracted sourcing by supplier region, per importer and material.
     Sourcing,
 }
 
 /// One chart a summary calls for: files `<stem>.png` and `<stem>.svg`.
 #[derive(Debug, Clone)]
-pub struct ChartInfo {
+pub(crate) struct ChartInfo {
     pub kind: ChartKind,
     pub stem: String,
+    /// What is shown, drawn across the top.
     pub title: String,
+    /// How to read it (percentiles, intervals, references), drawn under the title.
+    pub subtitle: String,
     pub importer: Option<String>,
     pub material: Option<String>,
 }
 
 /// A file-name-safe form of an id: anything outside `[A-Za-z0-9_.-]` becomes `_`.
-pub fn safe(id: &str) -> String {
+pub(crate) fn safe(id: &str) -> String {
     id.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
@@ -102,22 +114,51 @@ pub fn safe(id: &str) -> String {
         .collect()
 }
 
-/// The charts `summary` calls for, in reading order.
-pub fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
+/// The charts `summary` calls for, in reading order: loss distribution (exceedance per
+/// importer, expected loss and CVaR), fans per importer and material, then the strategy
+/// comparison (frontier, fill by strategy) and sourcing.
+pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
     let Some(base) = s.variants.first() else {
         return Vec::new();
     };
     let multi = s.variants.len() > 1;
     let n = count(s.trials);
     let h = s.horizon_days;
+    let by = if multi { "by strategy" } else { "baseline" };
     let mut out = Vec::new();
-    let slot_chart = |kind, prefix: &str, imp: &str, mat: &str, title: String| ChartInfo {
+    let slot_chart = |kind, prefix: &str, imp: &str, mat: &str, title, subtitle| ChartInfo {
         kind,
         stem: format!("{prefix}-{}-{}", safe(imp), safe(mat)),
         title,
+        subtitle,
         importer: Some(imp.to_owned()),
         material: Some(mat.to_owned()),
     };
+    for im in &base.importers {
+        let who = display_id(&im.importer);
+        out.push(ChartInfo {
+            kind: ChartKind::LossExceedance,
+            stem: format!("loss-exceedance-{}", safe(&im.importer)),
+            title: format!("{who}: probability that the loss over {h} days exceeds x, {by}"),
+            subtitle: format!(
+                "Share of {n} trials with a loss above x (log scale); each curve ends at its \
+                 largest loss. Dotted: 1 in 20 and 1 in 100 trials."
+            ),
+            importer: Some(im.importer.clone()),
+            material: None,
+        });
+    }
+    out.push(ChartInfo {
+        kind: ChartKind::ExpectedLoss,
+        stem: "expected-loss".to_owned(),
+        title: format!("Total loss over {h} days, all importers: expected loss and CVaR95, {by}"),
+        subtitle: format!(
+            "Bars: expected loss with its 95% CI. ◆: CVaR95, the mean loss in the worst 5% of \
+             {n} trials, with its 95% CI."
+        ),
+        importer: None,
+        material: None,
+    });
     for sl in &base.slots {
         let who = display_id(&sl.importer);
         out.push(slot_chart(
@@ -126,41 +167,26 @@ pub fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
             &sl.importer,
             &sl.material,
             format!(
-                "{who} — {}: share of demand met, baseline ({n} trials)",
+                "{who} — {}: share of demand met each day, baseline",
                 sl.material
+            ),
+            format!(
+                "Across {n} trials: median, 25th–75th and 5th–95th percentile of the day's fill, \
+                 and the mean. P(any shortage in {h} days) {}.",
+                format::percent(sl.p_shortage.mean)
             ),
         ));
     }
-    for im in &base.importers {
-        let who = display_id(&im.importer);
-        let by = if multi { "by strategy" } else { "baseline" };
-        out.push(ChartInfo {
-            kind: ChartKind::LossExceedance,
-            stem: format!("loss-exceedance-{}", safe(&im.importer)),
-            title: format!(
-                "{who}: probability that loss over {h} days exceeds x, {by} ({n} trials)"
-            ),
-            importer: Some(im.importer.clone()),
-            material: None,
-        });
-    }
-    out.push(ChartInfo {
-        kind: ChartKind::Cvar,
-        stem: "cvar".to_owned(),
-        title: format!(
-            "CVaR95 of loss over {h} days (bars, 95% CI) and expected loss (◆, 95% CI), {}",
-            if multi { "by strategy" } else { "baseline" }
-        ),
-        importer: None,
-        material: None,
-    });
     if multi {
         out.push(ChartInfo {
             kind: ChartKind::Frontier,
             stem: "frontier".to_owned(),
             title: format!(
-                "Cost against risk reduction: expected loss avoided over {h} days vs. yearly cost"
+                "Cost against loss avoided: yearly cost vs. expected loss avoided over {h} days"
             ),
+            subtitle: "Loss avoided: minus the paired change in total expected loss, all \
+                       importers; whiskers: 95% CI. Solid: efficient frontier."
+                .to_owned(),
             importer: None,
             material: None,
         });
@@ -172,8 +198,12 @@ pub fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
                 &sl.importer,
                 &sl.material,
                 format!(
-                    "{who} — {}: mean share of demand met, by strategy ({n} trials)",
+                    "{who} — {}: mean share of demand met each day, by strategy",
                     sl.material
+                ),
+                format!(
+                    "Mean over the same {n} trials for every strategy (common random numbers); \
+                     the axis starts where the curves need it."
                 ),
             ));
         }
@@ -186,36 +216,73 @@ pub fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
             &sl.importer,
             &sl.material,
             format!(
-                "{who} — {}: contracted supply by supplier region{}",
-                sl.material,
-                if multi { ", per strategy" } else { "" }
+                "{who} — {}: contracted supply by supplier region, {by}",
+                sl.material
             ),
+            if multi {
+                "Share of the importer's contracted sourcing by the supplier's region: the \
+                 baseline, then one bar per strategy."
+                    .to_owned()
+            } else {
+                "Share of the importer's contracted sourcing by the supplier's region.".to_owned()
+            },
         ));
     }
     out
 }
 
-/// Every chart of a run as (file name, bytes): a PNG and an SVG per entry of [`chart_plan`]
-/// that has data.
+/// Every chart of a run as (file name, bytes): a PNG and an SVG for each chart the summary calls
+/// for (resilience fans, strategies overlaid, loss exceedance, expected loss and CVaR, cost
+/// against loss avoided, sourcing shares), in reading order. Deterministic: the same inputs give
+/// the same bytes.
 pub fn charts(
     summary: &Summary,
     curves: &[CurveSet],
     losses: &[LossSample],
     sourcing: &[SourcingShares],
 ) -> Vec<(String, Vec<u8>)> {
-    register_fonts();
     let regions = region_colours(summary, sourcing);
     let mut out = Vec::new();
     for info in chart_plan(summary) {
         let Some(spec) = spec_for(&info, summary, curves, losses, sourcing, &regions) else {
             continue;
         };
-        if let Some((png, svg)) = render(&spec) {
-            out.push((format!("{}.png", info.stem), png));
-            out.push((format!("{}.svg", info.stem), svg));
-        }
+        push_rendered(&mut out, &info.stem, &spec);
     }
     out
+}
+
+/// One row of a stress test for [`stress_chart`]: (removed element, importer, material, time to
+/// survive in days, time to recover in days).
+pub type StressRow = (String, String, String, Option<f64>, Option<f64>);
+
+/// A stress test's chart, `stress-tts-ttr.png` and `.svg`: time to survive against time to
+/// recover per removal, importer and material, with the removal's end marked; pairs that run
+/// short before the element is back are flagged. `rows` are (removed, importer, material,
+/// TTS days, TTR days), TTS `None` when the pair never ran short and TTR `None` when it had not
+/// recovered by the horizon.
+pub fn stress_chart(rows: &[StressRow], removal_days: f64, title: &str) -> Vec<(String, Vec<u8>)> {
+    let spec = Spec::Stress(stress::StressSpec::new(rows, removal_days, title));
+    let mut out = Vec::new();
+    push_rendered(&mut out, "stress-tts-ttr", &spec);
+    out
+}
+
+/// A sweep's chart, `sweep.png` and `.svg`: total expected loss (with its 95% CI) and the value
+/// fill rate of each importer against the swept values of `key`. `summary` holds the scenario as
+/// written first, then one variant per entry of `values`, in the same order.
+pub fn sweep_chart(summary: &Summary, key: &str, values: &[f64]) -> Vec<(String, Vec<u8>)> {
+    let spec = Spec::Sweep(sweep::SweepSpec::new(summary, key, values));
+    let mut out = Vec::new();
+    push_rendered(&mut out, "sweep", &spec);
+    out
+}
+
+fn push_rendered(out: &mut Vec<(String, Vec<u8>)>, stem: &str, spec: &Spec) {
+    if let Some((png, svg)) = render(spec) {
+        out.push((format!("{stem}.png"), png));
+        out.push((format!("{stem}.svg"), svg));
+    }
 }
 
 /// The data one chart draws.
@@ -234,7 +301,7 @@ enum Spec<'a> {
         s: &'a Summary,
         samples: Vec<&'a LossSample>,
     },
-    Cvar {
+    ExpectedLoss {
         info: &'a ChartInfo,
         s: &'a Summary,
         losses: &'a [LossSample],
@@ -248,6 +315,8 @@ enum Spec<'a> {
         shares: Vec<&'a SourcingShares>,
         regions: &'a BTreeMap<String, usize>,
     },
+    Stress(stress::StressSpec),
+    Sweep(sweep::SweepSpec),
 }
 
 fn spec_for<'a>(
@@ -271,8 +340,10 @@ fn spec_for<'a>(
             curve: curves.iter().find(|c| &c.variant == base && slot_of(c))?,
         },
         ChartKind::Strategies => {
-            let mut curves: Vec<&CurveSet> = curves.iter().filter(|c| slot_of(c)).collect();
-            curves.retain(|c| in_order(&c.variant).is_some());
+            let mut curves: Vec<&CurveSet> = curves
+                .iter()
+                .filter(|c| slot_of(c) && in_order(&c.variant).is_some())
+                .collect();
             curves.sort_by_key(|c| in_order(&c.variant));
             if curves.is_empty() {
                 return None;
@@ -290,7 +361,7 @@ fn spec_for<'a>(
             }
             Spec::Exceedance { info, s, samples }
         }
-        ChartKind::Cvar => Spec::Cvar { info, s, losses },
+        ChartKind::ExpectedLoss => Spec::ExpectedLoss { info, s, losses },
         ChartKind::Frontier => Spec::Frontier { info, s },
         ChartKind::Sourcing => {
             let mut shares: Vec<&SourcingShares> = sourcing
@@ -324,19 +395,22 @@ fn draw<DB: DrawingBackend>(spec: &Spec, root: &Area<DB>) -> DrawResult<DB> {
         Spec::Fan { info, curve } => lines::fan(root, info, curve),
         Spec::Strategies { info, s, curves } => lines::strategies(root, info, s, curves),
         Spec::Exceedance { info, s, samples } => loss::exceedance(root, info, s, samples),
-        Spec::Cvar { info, s, losses } => loss::cvar(root, info, s, losses),
+        Spec::ExpectedLoss { info, s, losses } => loss::expected_loss(root, info, s, losses),
         Spec::Frontier { info, s } => loss::frontier(root, info, s),
         Spec::Sourcing {
             info,
             shares,
             regions,
         } => shares::sourcing(root, info, shares, regions),
+        Spec::Stress(spec) => stress::tts_ttr(root, spec),
+        Spec::Sweep(spec) => sweep::response(root, spec),
     }?;
     root.present()
 }
 
 /// Draw `spec` twice, to a PNG and to an SVG. `None` if drawing failed.
 fn render(spec: &Spec) -> Option<(Vec<u8>, Vec<u8>)> {
+    register_fonts();
     let (w, h) = SIZE;
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
     {
@@ -461,6 +535,8 @@ enum Swatch {
     },
     /// A lone marker with a short vertical error bar.
     Point(RGBColor, Marker),
+    /// A lone marker.
+    Marker(RGBColor, Marker),
 }
 
 impl Swatch {
@@ -470,6 +546,15 @@ impl Swatch {
             width: 3,
             dash: st.dash,
             marker: Some(st.marker),
+        }
+    }
+
+    fn reference() -> Swatch {
+        Swatch::Line {
+            color: REFERENCE,
+            width: 2,
+            dash: Some((10, 6)),
+            marker: None,
         }
     }
 }

@@ -10,25 +10,27 @@ use super::format::percent;
 use super::{Area, ChartInfo, DrawResult, LegendEntry, Swatch, AXIS_PT, GRID, TEXT, TICK_PT};
 use crate::report::SourcingShares;
 
-/// Region colours; segments also carry their region and share as text, for greyscale prints.
-pub const REGIONS: [RGBColor; 10] = [
+/// Region colours, largest regions first. The first six differ by at least 7 in CIE L* (in the
+/// comments) so they stay apart in a greyscale print; segments also carry their region and share
+/// as text, and a white gap separates them.
+pub(crate) const REGIONS: [RGBColor; 10] = [
     RGBColor(0x1f, 0x4e, 0x9c), // dark blue, L* 34
     RGBColor(0xe6, 0x9f, 0x00), // orange, 71
-    RGBColor(0xa6, 0xce, 0xe3), // light blue, 81
-    RGBColor(0xd5, 0x5e, 0x00), // vermillion, 54
-    RGBColor(0xb2, 0xdf, 0x8a), // light green, 84
-    RGBColor(0x76, 0x2a, 0x83), // purple, 32
-    RGBColor(0xcc, 0x79, 0xa7), // pink, 61
-    RGBColor(0x8c, 0x51, 0x0a), // brown, 40
-    RGBColor(0x56, 0xb4, 0xe9), // sky blue, 70
     RGBColor(0x1b, 0x78, 0x37), // green, 44
+    RGBColor(0xb2, 0xdf, 0x8a), // light green, 84
+    RGBColor(0xd5, 0x5e, 0x00), // vermillion, 54
+    RGBColor(0xcc, 0x79, 0xa7), // pink, 61
+    RGBColor(0xa6, 0xce, 0xe3), // light blue, 81
+    RGBColor(0x76, 0x2a, 0x83), // purple, 32
+    RGBColor(0x56, 0xb4, 0xe9), // sky blue, 70
+    RGBColor(0x8c, 0x51, 0x0a), // brown, 40
 ];
 
 fn region_colour(i: usize) -> RGBColor {
     REGIONS[i % REGIONS.len()]
 }
 
-/// Whether white text reads better than dark text on `c` (relative luminance below about 0.3).
+/// Whether white text reads better than dark text on `c` (relative luminance below 0.18, about L* 50).
 fn is_dark(c: RGBColor) -> bool {
     let lin = |v: u8| {
         let v = v as f64 / 255.0;
@@ -38,7 +40,7 @@ fn is_dark(c: RGBColor) -> bool {
             ((v + 0.055) / 1.055).powf(2.4)
         }
     };
-    0.2126 * lin(c.0) + 0.7152 * lin(c.1) + 0.0722 * lin(c.2) < 0.3
+    0.2126 * lin(c.0) + 0.7152 * lin(c.1) + 0.0722 * lin(c.2) < 0.18
 }
 
 /// Contracted supply of one importer and material by supplier region: a stacked bar per variant
@@ -49,7 +51,7 @@ pub(super) fn sourcing<DB: DrawingBackend>(
     shares: &[&SourcingShares],
     regions: &BTreeMap<String, usize>,
 ) -> DrawResult<DB> {
-    let body = draw::title(root, &info.title)?;
+    let body = draw::title(root, &info.title, &info.subtitle)?;
     let (plot, legend_area) = draw::split_legend(&body);
     let nb = shares.len().max(1);
     let total_max = shares
@@ -74,8 +76,7 @@ pub(super) fn sourcing<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .disable_y_mesh()
-        .y_labels(nb + 1)
-        .y_label_formatter(&|_| String::new())
+        .disable_y_axis()
         .x_desc("share of contracted supply")
         .axis_desc_style(font(AXIS_PT))
         .label_style(font(TICK_PT))
@@ -85,9 +86,12 @@ pub(super) fn sourcing<DB: DrawingBackend>(
         .draw()?;
     let mut used: Vec<usize> = Vec::new();
     let seg_style = font(TICK_PT);
+    // Bars at most 56 pixels thick, however few there are.
+    let slot_px = (chart.backend_coord(&(0.0, 0.0)).1 - chart.backend_coord(&(0.0, 1.0)).1).max(1);
+    let half = 0.3f64.min(28.0 / slot_px as f64);
     for (k, x) in shares.iter().enumerate() {
         let y_mid = nb as f64 - k as f64 - 0.5;
-        let (y0, y1) = (y_mid - 0.3, y_mid + 0.3);
+        let (y0, y1) = (y_mid - half, y_mid + half);
         let mut segs: Vec<(&str, f64, usize)> = x
             .shares
             .iter()
@@ -158,5 +162,6 @@ pub(super) fn sourcing<DB: DrawingBackend>(
             swatch: Swatch::Fill(region_colour(*i)),
         })
         .collect();
-    draw::legend(&legend_area, Some("supplier region"), &entries)
+    draw::legend(&legend_area, Some("supplier region"), &entries)?;
+    Ok(())
 }

@@ -1,12 +1,15 @@
-//! Render the charts of real (small) runs and check the bytes: PNGs decode at the chart size and
-//! show the palette in the plot area, SVGs carry their titles, and output is deterministic.
+//! Render the charts of real (small) runs, stress tests and sweeps, and check the bytes: PNGs
+//! decode at the chart size and show the palette in the plot area, SVGs carry their titles, and
+//! output is deterministic.
 
 use std::collections::HashSet;
 
 use super::*;
-use crate::model::load_str;
+use crate::model::{load_str, variant, Loaded};
 use crate::report::{curve_sets, loss_samples, sourcing_shares, summarize};
 use crate::runner::{run_all, Plan};
+
+const STARTER: &str = include_str!("../../scenarios/starter.toml");
 
 /// What `charts` and `report_md` take, from one run.
 pub(crate) struct Run {
@@ -17,16 +20,19 @@ pub(crate) struct Run {
     pub check_table: String,
 }
 
-pub(crate) fn run(text: &str, trials: u64) -> Run {
-    let loaded = match load_str("test.toml", text.to_owned()) {
+fn load(text: &str) -> Loaded {
+    match load_str("test.toml", text.to_owned()) {
         Ok(l) => l,
         Err(d) => panic!("scenario should load:\n{d}"),
-    };
+    }
+}
+
+pub(crate) fn run(text: &str, trials: u64) -> Run {
+    let loaded = load(text);
     let study = &loaded.study;
     let chosen: Vec<usize> = (0..study.strategies.len()).collect();
     let plan = Plan::new(study, &chosen);
-    let seed = study.baseline.seed;
-    let acc = run_all(&plan, trials, seed);
+    let acc = run_all(&plan, trials, study.baseline.seed);
     let mut names = vec!["Baseline".to_owned()];
     names.extend(study.strategies.iter().map(|s| s.name.clone()));
     let mut costs = vec![None];
@@ -42,7 +48,88 @@ pub(crate) fn run(text: &str, trials: u64) -> Run {
 }
 
 pub(crate) fn starter(trials: u64) -> Run {
-    run(include_str!("../../scenarios/starter.toml"), trials)
+    run(STARTER, trials)
+}
+
+/// The starter scenario with frequent bans, no spare capacity and a thin stockpile, so both of
+/// the fan's bands leave 100%.
+fn stormy_starter(trials: u64) -> Run {
+    let mut text = STARTER.to_owned();
+    for (from, to) in [
+        ("rate_per_year = 0.2", "rate_per_year = 8.0"),
+        ("spare = 0.2", "spare = 0.0"),
+        ("days = 30, refill_days", "days = 5, refill_days"),
+    ] {
+        assert!(text.contains(from), "{from:?} not in the starter scenario");
+        text = text.replace(from, to);
+    }
+    run(&text, trials)
+}
+
+type StressRows = Vec<(String, String, String, Option<f64>, Option<f64>)>;
+
+/// Stress rows as `supplyshock stress` computes them: each set of elements removed at day 0 for
+/// `days`, one exact trial.
+fn stress_rows(text: &str, sets: &[Vec<String>], days: f64) -> StressRows {
+    let loaded = load(text);
+    let base = &loaded.study.baseline;
+    let mut models = vec![crate::stress::stressed(base, Vec::new())];
+    let mut labels = vec!["none".to_owned()];
+    for set in sets {
+        let shocks = set
+            .iter()
+            .map(|id| {
+                crate::stress::removal(base, id, days)
+                    .expect("known element")
+                    .1
+            })
+            .collect();
+        models.push(crate::stress::stressed(base, shocks));
+        labels.push(set.join("+"));
+    }
+    let plan = Plan::from_models(models.iter().collect(), labels.clone());
+    let acc = run_all(&plan, 1, 0);
+    let summary = summarize(&plan, &vec![None; labels.len()], &labels, &acc, 1);
+    let mut rows = Vec::new();
+    for v in summary.variants.iter().skip(1) {
+        for sl in &v.slots {
+            rows.push((
+                v.id.clone(),
+                sl.importer.clone(),
+                sl.material.clone(),
+                sl.time_to_survive_days.map(|t| t.mean),
+                sl.time_to_recover_days.map(|t| t.mean),
+            ));
+        }
+    }
+    rows
+}
+
+fn all_removals(text: &str) -> Vec<Vec<String>> {
+    let loaded = load(text);
+    crate::stress::all_elements(&loaded.study.baseline)
+        .into_iter()
+        .map(|id| vec![id])
+        .collect()
+}
+
+/// A sweep's summary as `supplyshock sweep` computes it.
+fn sweep_summary(text: &str, key: &str, values: &[f64], trials: u64) -> Summary {
+    let loaded = load(text);
+    let base = &loaded.study.baseline;
+    let mut models = Vec::new();
+    let mut ids = vec!["baseline".to_owned()];
+    for &v in values {
+        let label = format!("{key}={v}");
+        let changes = crate::sweep::changes_for(key, v).expect("a sweepable key");
+        models.push(variant(&loaded.raw, &loaded.source, &changes, &label).expect("valid variant"));
+        ids.push(label);
+    }
+    let mut all = vec![base];
+    all.extend(models.iter());
+    let plan = Plan::from_models(all, ids.clone());
+    let acc = run_all(&plan, trials, base.seed);
+    summarize(&plan, &vec![None; ids.len()], &ids, &acc, trials)
 }
 
 fn render_all(r: &Run) -> Vec<(String, Vec<u8>)> {
@@ -51,6 +138,7 @@ fn render_all(r: &Run) -> Vec<(String, Vec<u8>)> {
 
 /// Width, height and RGB pixels of a PNG.
 fn decode(bytes: &[u8]) -> (u32, u32, Vec<[u8; 3]>) {
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
     let dec = png::Decoder::new(bytes);
     let mut reader = dec.read_info().expect("PNG header");
     let mut buf = vec![0; reader.output_buffer_size()];
@@ -70,7 +158,7 @@ fn rgb(c: RGBColor) -> [u8; 3] {
 /// Colours in the plot region: below the title, left of the legend panel.
 fn plot_colours(w: u32, h: u32, px: &[[u8; 3]]) -> HashSet<[u8; 3]> {
     let mut set = HashSet::new();
-    for y in 60..h {
+    for y in 80..h {
         for x in 0..(w - LEGEND_W) {
             set.insert(px[(y * w + x) as usize]);
         }
@@ -78,9 +166,50 @@ fn plot_colours(w: u32, h: u32, px: &[[u8; 3]]) -> HashSet<[u8; 3]> {
     set
 }
 
+/// Text as the SVG backend writes it.
+fn xml(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// A PNG and an SVG for `stem`, checked: the PNG decodes at `SIZE` with a plot area that is not
+/// blank and holds `colours`; the SVG is whole and carries every one of `texts`.
+fn check_chart(files: &[(String, Vec<u8>)], stem: &str, colours: &[RGBColor], texts: &[&str]) {
+    let get = |ext: &str| {
+        let name = format!("{stem}.{ext}");
+        &files
+            .iter()
+            .find(|f| f.0 == name)
+            .unwrap_or_else(|| panic!("{name} missing"))
+            .1
+    };
+    let (w, h, px) = decode(get("png"));
+    assert_eq!((w, h), SIZE, "{stem}");
+    let seen = plot_colours(w, h, &px);
+    // Anti-aliased text and shapes give many shades; a blank plot gives a handful.
+    assert!(seen.len() > 50, "{stem}: only {} colours", seen.len());
+    for c in colours {
+        assert!(
+            seen.contains(&rgb(*c)),
+            "{stem}: {c:?} missing from the plot area"
+        );
+    }
+    let svg = std::str::from_utf8(get("svg")).expect("SVG is UTF-8");
+    assert!(svg.starts_with("<svg"), "{stem}");
+    assert!(svg.trim_end().ends_with("</svg>"), "{stem}");
+    assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
+    for t in texts {
+        assert!(svg.contains(&xml(t)), "{stem}: {t:?} missing from the SVG");
+    }
+    assert!(!svg.contains("NaN"), "{stem}: NaN coordinates");
+}
+
 #[test]
 fn starter_charts_are_complete_decodable_and_not_blank() {
-    let r = starter(2000);
+    let r = starter(300);
     let files = render_all(&r);
     let plan = chart_plan(&r.summary);
     let kinds: Vec<ChartKind> = plan.iter().map(|c| c.kind).collect();
@@ -88,83 +217,74 @@ fn starter_charts_are_complete_decodable_and_not_blank() {
         ChartKind::Fan,
         ChartKind::Strategies,
         ChartKind::LossExceedance,
-        ChartKind::Cvar,
+        ChartKind::ExpectedLoss,
         ChartKind::Frontier,
         ChartKind::Sourcing,
     ] {
-        assert!(
-            kinds.contains(&k),
-            "the starter scenario calls for a {k:?} chart"
-        );
+        assert!(kinds.contains(&k), "the starter calls for a {k:?} chart");
     }
     let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
     assert_eq!(files.len(), plan.len() * 2, "{names:?}");
-    assert!(names.contains(&"fan-home-oxide.png"), "{names:?}");
-    assert!(names.contains(&"fan-home-oxide.svg"), "{names:?}");
+    for n in [
+        "fan-home-oxide.png",
+        "strategies-home-oxide.svg",
+        "loss-exceedance-home.png",
+        "expected-loss.png",
+        "frontier.svg",
+        "sourcing-home-oxide.png",
+    ] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
     for info in &plan {
-        let png = &files
-            .iter()
-            .find(|f| f.0 == format!("{}.png", info.stem))
-            .unwrap()
-            .1;
-        let svg = &files
-            .iter()
-            .find(|f| f.0 == format!("{}.svg", info.stem))
-            .unwrap()
-            .1;
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
-        let (w, h, px) = decode(png);
-        assert_eq!((w, h), SIZE, "{}", info.stem);
-        let colours = plot_colours(w, h, &px);
-        // Anti-aliased text and shapes give many shades; a blank plot gives a handful.
-        assert!(
-            colours.len() > 50,
-            "{}: {} colours",
-            info.stem,
-            colours.len()
-        );
-        let expect: Vec<RGBColor> = match info.kind {
-            ChartKind::Fan => vec![BAND_OUTER, MEDIAN],
-            ChartKind::Strategies | ChartKind::Cvar => vec![SERIES[0], SERIES[1]],
-            ChartKind::LossExceedance => vec![SERIES[0], SERIES[1]],
+        let colours: Vec<RGBColor> = match info.kind {
+            ChartKind::Fan => vec![MEDIAN],
+            ChartKind::Strategies => vec![SERIES[0], SERIES[1]],
+            ChartKind::LossExceedance => vec![SERIES[0]],
+            ChartKind::ExpectedLoss => vec![SERIES[0]],
             ChartKind::Frontier => vec![SERIES[1]],
             ChartKind::Sourcing => vec![shares::REGIONS[0], shares::REGIONS[1]],
         };
-        for c in expect {
-            assert!(
-                colours.contains(&rgb(c)),
-                "{}: {c:?} missing from the plot area",
-                info.stem
-            );
-        }
-        let svg = std::str::from_utf8(svg).expect("SVG is UTF-8");
-        assert!(svg.starts_with("<svg"), "{}", info.stem);
-        assert!(svg.trim_end().ends_with("</svg>"), "{}", info.stem);
-        assert!(
-            svg.contains(&info.title),
-            "{}: title missing from the SVG",
-            info.stem
-        );
-        assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
+        check_chart(&files, &info.stem, &colours, &[&info.title, &info.subtitle]);
     }
 }
 
 #[test]
-fn fan_title_names_importer_material_and_trials() {
-    let r = starter(500);
+fn fan_shows_bands_median_and_mean() {
+    let r = stormy_starter(300);
+    let files = render_all(&r);
     let fan = chart_plan(&r.summary)
         .into_iter()
         .find(|c| c.kind == ChartKind::Fan)
         .unwrap();
-    assert_eq!(
-        fan.title,
-        "Home — oxide: share of demand met, baseline (500 trials)"
+    assert!(r.curves[0].p25.iter().any(|&v| v < 0.9), "bands leave 100%");
+    check_chart(
+        &files,
+        &fan.stem,
+        &[BAND_OUTER, BAND_INNER, MEDIAN, MEAN],
+        &[&fan.title, "P5–P95", "P25–P75", "median", "mean"],
     );
 }
 
 #[test]
+fn titles_say_what_is_shown() {
+    let r = starter(200);
+    let plan = chart_plan(&r.summary);
+    let title = |k: ChartKind| plan.iter().find(|c| c.kind == k).unwrap().title.clone();
+    assert_eq!(
+        title(ChartKind::Fan),
+        "Home — oxide: share of demand met each day, baseline"
+    );
+    assert_eq!(
+        title(ChartKind::ExpectedLoss),
+        "Total loss over 365 days, all importers: expected loss and CVaR95, by strategy"
+    );
+    let fan = plan.iter().find(|c| c.kind == ChartKind::Fan).unwrap();
+    assert!(fan.subtitle.contains("200 trials"), "{}", fan.subtitle);
+}
+
+#[test]
 fn rendering_is_deterministic() {
-    let r = starter(500);
+    let r = starter(200);
     let a = render_all(&r);
     let b = render_all(&r);
     assert_eq!(a.len(), b.len());
@@ -172,37 +292,104 @@ fn rendering_is_deterministic() {
         assert_eq!(x.0, y.0);
         assert!(x.1 == y.1, "{} differs between renders", x.0);
     }
+    let rows = stress_rows(STARTER, &[vec!["A".to_owned()]], 60.0);
+    assert!(stress_chart(&rows, 60.0, "t") == stress_chart(&rows, 60.0, "t"));
 }
 
 #[test]
 fn file_names_are_safe() {
-    assert_eq!(safe("a b/c\\..ü"), "a_b_c_..__");
-    let r = starter(200);
+    assert_eq!(safe("a b/c\\..ü"), "a_b_c_.._");
+    let r = starter(100);
     for (name, _) in render_all(&r) {
-        assert!(name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')));
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')),
+            "{name}"
+        );
     }
 }
 
 #[test]
 fn a_run_without_losses_still_draws() {
     // No shocks: every curve is flat at 1 and every loss is zero.
-    let text = include_str!("../../scenarios/starter.toml")
-        .replace("rate_per_year = 0.2", "rate_per_year = 0.0");
-    let r = run(&text, 200);
+    let text = STARTER.replace("rate_per_year = 0.2", "rate_per_year = 0.0");
+    let r = run(&text, 100);
     let files = render_all(&r);
     assert_eq!(files.len(), chart_plan(&r.summary).len() * 2);
     for (name, bytes) in &files {
         if name.ends_with(".png") {
             assert_eq!(decode(bytes).0, SIZE.0, "{name}");
+        } else {
+            assert!(
+                !std::str::from_utf8(bytes).unwrap().contains("NaN"),
+                "{name}"
+            );
         }
     }
 }
 
-/// Writes the charts and report.md of a scenario for a look:
-/// `SUPPLYSHOCK_CHARTS=/tmp/charts [SUPPLYSHOCK_SCENARIO=path] [SUPPLYSHOCK_TRIALS=n] cargo test
-/// --release --lib plot::tests::write_charts -- --ignored`
+#[test]
+fn stress_chart_flags_what_runs_short_before_the_element_is_back() {
+    let rows = stress_rows(STARTER, &[vec!["A".to_owned()]], 120.0);
+    assert!(
+        rows.iter().any(|r| r.3.is_some_and(|t| t < 120.0)),
+        "{rows:?}"
+    );
+    let title = "Starter scenario: region A removed for 120 days";
+    let files = stress_chart(&rows, 120.0, title);
+    let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(names, ["stress-tts-ttr.png", "stress-tts-ttr.svg"]);
+    check_chart(
+        &files,
+        "stress-tts-ttr",
+        &[FLAG_BG, SERIES[0]],
+        &[title, "element back: day 120", "oxide"],
+    );
+    // Every element of the network, and a removal that hurts nobody.
+    let all = all_removals(STARTER);
+    let rows = stress_rows(STARTER, &all, 60.0);
+    check_chart(
+        &stress_chart(&rows, 60.0, "all"),
+        "stress-tts-ttr",
+        &[FLAG_BG],
+        &["all"],
+    );
+    let never: Vec<_> = rows.iter().filter(|r| r.3.is_none()).cloned().collect();
+    let files = stress_chart(&never, 60.0, "none short");
+    check_chart(
+        &files,
+        "stress-tts-ttr",
+        &[],
+        &["no importer and material ran short"],
+    );
+    assert_eq!(stress_chart(&[], 60.0, "empty").len(), 2);
+}
+
+#[test]
+fn sweep_chart_shows_loss_and_fill_against_the_values() {
+    let key = "shock.a_ban.rate_per_year";
+    let values = [0.1, 0.5, 1.0, 2.0];
+    let s = sweep_summary(STARTER, key, &values, 200);
+    let files = sweep_chart(&s, key, &values);
+    let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(names, ["sweep.png", "sweep.svg"]);
+    check_chart(
+        &files,
+        "sweep",
+        &[SERIES[0], SERIES[1]],
+        &[key, "value fill rate", "Home"],
+    );
+    // Values out of order and fewer values than variants still draw.
+    let files = sweep_chart(&s, key, &[2.0, 0.1]);
+    check_chart(&files, "sweep", &[SERIES[0]], &[key]);
+    assert_eq!(sweep_chart(&s, key, &[]).len(), 2);
+}
+
+/// Writes the charts and report.md of a scenario for a look, with a stress test of every
+/// element and a sweep when a key is given:
+/// `SUPPLYSHOCK_CHARTS=/tmp/charts [SUPPLYSHOCK_SCENARIO=path] [SUPPLYSHOCK_TRIALS=n]
+/// [SUPPLYSHOCK_SWEEP=key=v1,v2] [SUPPLYSHOCK_STRESS_DAYS=n] cargo test --release --lib
+/// plot::tests::write_charts -- --ignored`
 #[test]
 #[ignore]
 fn write_charts() {
@@ -212,7 +399,7 @@ fn write_charts() {
     let dir = std::path::PathBuf::from(dir);
     let text = match std::env::var_os("SUPPLYSHOCK_SCENARIO") {
         Some(p) => std::fs::read_to_string(p).unwrap(),
-        None => include_str!("../../scenarios/starter.toml").to_owned(),
+        None => STARTER.to_owned(),
     };
     let trials = std::env::var("SUPPLYSHOCK_TRIALS")
         .ok()
@@ -220,7 +407,25 @@ fn write_charts() {
         .unwrap_or(2000);
     let r = run(&text, trials);
     std::fs::create_dir_all(&dir).unwrap();
-    let files = render_all(&r);
+    let mut files = render_all(&r);
+    let days: f64 = std::env::var("SUPPLYSHOCK_STRESS_DAYS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(90.0);
+    let rows = stress_rows(&text, &all_removals(&text), days);
+    files.extend(stress_chart(
+        &rows,
+        days,
+        &format!(
+            "{}: each element removed for {days} days",
+            r.summary.scenario
+        ),
+    ));
+    if let Ok(spec) = std::env::var("SUPPLYSHOCK_SWEEP") {
+        let sweep = crate::sweep::parse(&spec).unwrap();
+        let s = sweep_summary(&text, &sweep.key, &sweep.values, trials);
+        files.extend(sweep_chart(&s, &sweep.key, &sweep.values));
+    }
     for (name, bytes) in &files {
         std::fs::write(dir.join(name), bytes).unwrap();
     }

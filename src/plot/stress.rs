@@ -1,0 +1,317 @@
+//! Stress test: time to survive against time to recover per removal, importer and material.
+//!
+//! Pairs that never ran short are left out and counted in a note (they would all sit at one
+//! "never" edge and hide nothing but each other); pairs that ran short and had not recovered by
+//! the horizon sit in a strip at the top. The region left of the removal's end is shaded: a
+//! point there runs short before the element is back (Simchi-Levi's TTS < TTR test).
+
+use std::collections::BTreeMap;
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::draw::{self, font, LabelPlacer};
+use super::format::display_id;
+use super::{
+    series_style, Area, DrawResult, LegendEntry, Swatch, AXIS_PT, FLAG_BG, GRID, NOTE_PT,
+    REFERENCE, SUBTLE, TICK_PT,
+};
+
+/// Labels drawn at most; the rest of the flagged points are counted in the note.
+const MAX_LABELS: usize = 16;
+
+/// One marker: the (removal, material) cases of one importer that share a TTS and a TTR.
+struct StressPoint {
+    importer: usize,
+    /// (removed, material), in input order.
+    cases: Vec<(String, String)>,
+    tts_days: f64,
+    ttr_days: Option<f64>,
+}
+
+impl StressPoint {
+    /// `oxide`, or with several removals `A, a_refiner: oxide; B: gallium`.
+    fn label(&self, show_removed: bool) -> String {
+        if !show_removed {
+            let mut mats: Vec<&str> = Vec::new();
+            for (_, m) in &self.cases {
+                if !mats.contains(&m.as_str()) {
+                    mats.push(m);
+                }
+            }
+            return mats.join(", ");
+        }
+        // Materials per removal, then removals that share the same materials.
+        let mut by_removed: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (r, m) in &self.cases {
+            match by_removed.iter_mut().find(|(x, _)| x == r) {
+                Some((_, ms)) => ms.push(m),
+                None => by_removed.push((r, vec![m])),
+            }
+        }
+        let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+        for (r, ms) in by_removed {
+            let mats = ms.join(", ");
+            match groups.iter_mut().find(|(m, _)| *m == mats) {
+                Some((_, rs)) => rs.push(r),
+                None => groups.push((mats, vec![r])),
+            }
+        }
+        groups
+            .iter()
+            .map(|(mats, rs)| format!("{}: {mats}", rs.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+pub(super) struct StressSpec {
+    title: String,
+    removal_days: f64,
+    importers: Vec<String>,
+    points: Vec<StressPoint>,
+    n_rows: usize,
+    n_never: usize,
+    n_removals: usize,
+}
+
+impl StressSpec {
+    pub(super) fn new(rows: &[super::StressRow], removal_days: f64, title: &str) -> Self {
+        let mut importers: Vec<String> = Vec::new();
+        let mut removals: Vec<&str> = Vec::new();
+        // Keyed by (importer, TTS bits, TTR bits): identical points become one marker.
+        let mut merged: BTreeMap<(usize, u64, Option<u64>), StressPoint> = BTreeMap::new();
+        let mut n_never = 0;
+        for (removed, importer, material, tts, ttr) in rows {
+            if !removals.contains(&removed.as_str()) {
+                removals.push(removed);
+            }
+            let imp = match importers.iter().position(|i| i == importer) {
+                Some(i) => i,
+                None => {
+                    importers.push(importer.clone());
+                    importers.len() - 1
+                }
+            };
+            let Some(tts) = tts.filter(|t| t.is_finite()) else {
+                n_never += 1;
+                continue;
+            };
+            let ttr = ttr.filter(|t| t.is_finite());
+            merged
+                .entry((imp, tts.to_bits(), ttr.map(f64::to_bits)))
+                .or_insert_with(|| StressPoint {
+                    importer: imp,
+                    cases: Vec::new(),
+                    tts_days: tts,
+                    ttr_days: ttr,
+                })
+                .cases
+                .push((removed.clone(), material.clone()));
+        }
+        let mut points: Vec<StressPoint> = merged.into_values().collect();
+        // Shortest time to survive first: those are labelled first.
+        points.sort_by(|a, b| {
+            a.tts_days
+                .total_cmp(&b.tts_days)
+                .then(a.importer.cmp(&b.importer))
+                .then_with(|| a.cases.cmp(&b.cases))
+        });
+        StressSpec {
+            title: title.to_owned(),
+            removal_days,
+            importers,
+            points,
+            n_rows: rows.len(),
+            n_never,
+            n_removals: removals.len(),
+        }
+    }
+
+    fn flagged(&self, p: &StressPoint) -> bool {
+        p.tts_days < self.removal_days
+    }
+}
+
+pub(super) fn tts_ttr<DB: DrawingBackend>(root: &Area<DB>, spec: &StressSpec) -> DrawResult<DB> {
+    let d = spec.removal_days;
+    let subtitle = format!(
+        "Each point: an importer and material that ran short after the removal at day 0 for \
+         {d:.0} days. Shaded: short before the element is back."
+    );
+    let body = draw::title(root, &spec.title, &subtitle)?;
+    let (plot, legend_area) = draw::split_legend(&body);
+    let has_line = d.is_finite() && d > 0.0;
+    let tts_max = spec.points.iter().map(|p| p.tts_days).fold(0.0, f64::max);
+    let x_max = (tts_max.max(if has_line { d } else { 0.0 }) * 1.1).max(1.0);
+    // A little room left of 0, where the pairs without any buffer sit.
+    let x_lo = -0.025 * x_max;
+    let ttr_max = spec
+        .points
+        .iter()
+        .filter_map(|p| p.ttr_days)
+        .fold(0.0, f64::max);
+    let y_cap = (ttr_max * 1.1).max(10.0);
+    let stuck = spec.points.iter().any(|p| p.ttr_days.is_none());
+    let (y_top, y_stuck) = if stuck {
+        (y_cap * 1.16, y_cap * 1.08)
+    } else {
+        (y_cap, y_cap)
+    };
+    let y_fmt = move |v: &f64| {
+        if *v > y_cap + 1e-9 {
+            String::new()
+        } else {
+            format!("{v:.0}")
+        }
+    };
+    let mut chart = ChartBuilder::on(&plot)
+        .margin_left(10)
+        .margin_right(30)
+        .margin_top(6)
+        .margin_bottom(10)
+        .x_label_area_size(60)
+        .y_label_area_size(90)
+        .build_cartesian_2d(x_lo..x_max, 0f64..y_top)?;
+    if has_line {
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(x_lo, 0.0), (d.min(x_max), y_top)],
+            FLAG_BG.filled(),
+        )))?;
+    }
+    chart
+        .configure_mesh()
+        .x_desc("time to survive: days from the removal to the first shortage")
+        .y_desc("time to recover (days)")
+        .axis_desc_style(font(AXIS_PT))
+        .label_style(font(TICK_PT))
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+        .x_label_formatter(&|v| {
+            if *v < -1e-9 {
+                String::new()
+            } else {
+                format!("{v:.0}")
+            }
+        })
+        .y_label_formatter(&y_fmt)
+        .draw()?;
+    let (px0, py0) = chart.backend_coord(&(x_lo, y_top));
+    let (px1, py1) = chart.backend_coord(&(x_max, 0.0));
+    let mut placer = LabelPlacer::new((px0 + 2, py0 + 2, px1 - 2, py1 - 2));
+    let note_style = font(NOTE_PT).color(&SUBTLE);
+    let mut note_at = |text: &str, (x, y): (i32, i32), right: bool| -> DrawResult<DB> {
+        let w = draw::text_width(root, text, &note_style);
+        let x0 = if right { x - w } else { x };
+        placer.block_rect((x0, y, x0 + w, y + NOTE_PT as i32));
+        root.draw(&Text::new(
+            text.to_owned(),
+            (x0, y),
+            note_style.clone().pos(Pos::new(HPos::Left, VPos::Top)),
+        ))
+    };
+    if stuck {
+        draw::line(
+            &mut chart,
+            vec![(x_lo, y_cap), (x_max, y_cap)],
+            REFERENCE,
+            1,
+            Some((4, 4)),
+        )?;
+        note_at(
+            "not recovered within the horizon",
+            (px0 + 8, py0 + 4),
+            false,
+        )?;
+    }
+    if has_line && d <= x_max {
+        draw::line(
+            &mut chart,
+            vec![(d, 0.0), (d, y_top)],
+            REFERENCE,
+            2,
+            Some((10, 6)),
+        )?;
+        let (x, _) = chart.backend_coord(&(d, 0.0));
+        let (_, y) = chart.backend_coord(&(d, y_cap));
+        note_at(&format!("element back: day {d:.0}"), (x - 6, y + 4), true)?;
+    }
+    let pixel = |p: &StressPoint| chart.backend_coord(&(p.tts_days, p.ttr_days.unwrap_or(y_stuck)));
+    for p in &spec.points {
+        placer.block(pixel(p), 9);
+    }
+    for p in &spec.points {
+        let st = series_style(p.importer);
+        draw::draw_marker(root, pixel(p), st.marker, st.color, 7)?;
+    }
+    if spec.points.is_empty() {
+        draw::note(
+            &chart.plotting_area().strip_coord_spec(),
+            "no importer and material ran short",
+            NOTE_PT + 5,
+        )?;
+    }
+    // Label the flagged points (all points when they are few), worst first: not recovered,
+    // then the longest recovery after the quickest shortage.
+    let few = spec.points.len() <= MAX_LABELS;
+    let mut candidates: Vec<&StressPoint> = spec
+        .points
+        .iter()
+        .filter(|p| few || spec.flagged(p))
+        .collect();
+    let badness = |p: &StressPoint| p.ttr_days.map_or(f64::INFINITY, |r| r - p.tts_days);
+    candidates.sort_by(|a, b| badness(b).total_cmp(&badness(a)));
+    let label_style = font(TICK_PT - 1);
+    let mut labelled = 0;
+    let mut unlabelled_flagged = 0;
+    for p in &candidates {
+        let placed = labelled < MAX_LABELS
+            && placer
+                .place(root, pixel(p), &p.label(spec.n_removals > 1), &label_style)?
+                .is_some();
+        if placed {
+            labelled += 1;
+        } else if spec.flagged(p) {
+            unlabelled_flagged += 1;
+        }
+    }
+    let mut entries: Vec<LegendEntry> = spec
+        .importers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| spec.points.iter().any(|p| p.importer == *i))
+        .map(|(i, imp)| {
+            let st = series_style(i);
+            LegendEntry {
+                label: display_id(imp),
+                swatch: Swatch::Marker(st.color, st.marker),
+            }
+        })
+        .collect();
+    entries.push(LegendEntry {
+        label: "removal ends".into(),
+        swatch: Swatch::reference(),
+    });
+    entries.push(LegendEntry {
+        label: "short before it ends".into(),
+        swatch: Swatch::Fill(FLAG_BG),
+    });
+    draw::legend(&legend_area, Some("importer"), &entries)?;
+    let flagged = spec
+        .points
+        .iter()
+        .filter(|p| spec.flagged(p))
+        .map(|p| p.cases.len())
+        .sum::<usize>();
+    let mut note = format!(
+        "{flagged} of {} importer-material cases run short before the element is back; {} \
+         never ran short (not shown).",
+        spec.n_rows, spec.n_never
+    );
+    if unlabelled_flagged > 0 {
+        note.push_str(&format!(
+            " Labels: the {labelled} worst; {unlabelled_flagged} flagged points unlabelled."
+        ));
+    }
+    draw::legend_note(&legend_area, &note)
+}
