@@ -248,6 +248,47 @@ fn starter_charts_are_complete_decodable_and_not_blank() {
     }
 }
 
+/// Every PNG the flagship run writes decodes at full size, has a plot area that is not blank and
+/// shows its series colours; every SVG is whole and carries its title.
+#[test]
+fn flagship_charts_are_complete_decodable_and_not_blank() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/japan-eu-critical-materials.toml"
+    ))
+    .unwrap();
+    let r = run(&text, 200);
+    let files = render_all(&r);
+    let plan = chart_plan(&r.summary);
+    assert_eq!(files.len(), plan.len() * 2);
+    assert!(plan.len() > 60, "{} charts", plan.len());
+    for info in &plan {
+        let colours: Vec<RGBColor> = match info.kind {
+            ChartKind::Fan => vec![MEDIAN],
+            ChartKind::Strategies => vec![SERIES[0], SERIES[1]],
+            ChartKind::LossExceedance | ChartKind::ExpectedLoss => vec![SERIES[0]],
+            ChartKind::Frontier => vec![SERIES[1]],
+            ChartKind::Sourcing => vec![],
+        };
+        check_chart(&files, &info.stem, &colours, &[&info.title]);
+        if info.kind == ChartKind::Sourcing {
+            // Regions take palette colours in a fixed order across the run; some must show.
+            let png = &files
+                .iter()
+                .find(|f| f.0 == format!("{}.png", info.stem))
+                .unwrap()
+                .1;
+            let (w, h, px) = decode(png);
+            let seen = plot_colours(w, h, &px);
+            assert!(
+                shares::REGIONS.iter().any(|c| seen.contains(&rgb(*c))),
+                "{}: no region colour",
+                info.stem
+            );
+        }
+    }
+}
+
 #[test]
 fn fan_shows_bands_median_and_mean() {
     let r = stormy_starter(300);
