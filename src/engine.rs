@@ -428,7 +428,7 @@ fn step_shocks(model: &Model, s: &mut Scratch, events: &[Event], next: &mut usiz
             let ev = events[s.active[k] as usize];
             apply_event(model, s, &ev, t, true);
         }
-        finish_marked(model, s);
+        finish_marked(s);
     }
     while *next < events.len() && events[*next].start <= t {
         let ev = events[*next];
@@ -501,7 +501,7 @@ fn reset_marked(s: &mut Scratch) {
 }
 
 /// Recompute gates of marked edges and routes, then clear the marks.
-fn finish_marked(model: &Model, s: &mut Scratch) {
+fn finish_marked(s: &mut Scratch) {
     let m = &mut s.marks;
     for &x in &m.edge_list {
         let e = x as usize;
@@ -535,7 +535,6 @@ fn finish_marked(model: &Model, s: &mut Scratch) {
     m.spot_list.clear();
     m.route_list.clear();
     m.slot_list.clear();
-    let _ = model;
 }
 
 /// Apply one event's severity at step `t`. With `only_marked`, touch marked elements only (the

@@ -180,7 +180,7 @@ fn argmax(xs: &[f64]) -> (usize, f64) {
 }
 
 /// Plain-text tables for a terminal.
-pub fn render_table(ind: &Indicators, model: &Model) -> String {
+pub fn render_table(ind: &Indicators) -> String {
     let mut out = String::new();
     out.push_str(&format!("{}\n\n", ind.scenario));
     out.push_str("Supply concentration by region (capacity)\n");
@@ -228,6 +228,5 @@ pub fn render_table(ind: &Indicators, model: &Model) -> String {
             if d.flag { ">65% one country" } else { "" }
         ));
     }
-    let _ = model;
     out
 }

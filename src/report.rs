@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::model::{Cost, Model};
+use crate::model::Cost;
 use crate::runner::{losses_of, reduce_blocks, Accumulated, Plan, IMPORTER_METRICS, SLOT_METRICS};
 use crate::stats::{quantile_sorted, var_cvar, Moments};
 
@@ -349,11 +349,6 @@ pub fn curves_csv(plan: &Plan, acc: &Accumulated, trials: u64) -> Vec<u8> {
         }
     }
     w.into_inner().unwrap()
-}
-
-/// Whether `model`'s variants line up with `plan` (used by callers holding both).
-pub fn n_importer_slots(model: &Model) -> usize {
-    model.importer_slots().count()
 }
 
 /// Errors from writing results.

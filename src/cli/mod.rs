@@ -293,7 +293,7 @@ fn check(path: &Path, format: Format, quiet: bool) -> Result<(), Failure> {
             v
         }
         Format::Table => {
-            let mut s = crate::indicators::render_table(&ind, model);
+            let mut s = crate::indicators::render_table(&ind);
             s.push_str(&format!(
                 "\nOK: {} regions, {} materials, {} suppliers, {} importers, {} routes, {} shocks, {} strategies\n",
                 model.regions.len(),
@@ -419,14 +419,13 @@ fn run_cmd(a: &RunArgs) -> Result<(), Failure> {
     }
     let acc = execute(&plan, trials, seed, 0..n_blocks(trials), a.threads, a.quiet)?;
     emit(
-        &loaded, &plan, &costs, &names, &acc, trials, &out_dir, a.force, a.format, a.quiet,
+        &plan, &costs, &names, &acc, trials, &out_dir, a.force, a.format, a.quiet,
     )
 }
 
 /// Summarize, write the output directory (or the summary to stdout for `-`), print the summary.
 #[allow(clippy::too_many_arguments)] // the pieces of one finished run
 fn emit(
-    loaded: &Loaded,
     plan: &Plan,
     costs: &[Option<crate::model::Cost>],
     names: &[String],
@@ -442,7 +441,6 @@ fn emit(
     if out_dir.as_os_str() == "-" {
         return print_stdout(std::str::from_utf8(&json).expect("JSON is UTF-8"));
     }
-    let _ = loaded;
     let mut files = vec![
         ("summary.json".to_owned(), json),
         ("metrics.csv".to_owned(), report::metrics_csv(&summary)),
@@ -458,7 +456,7 @@ fn emit(
         &report::sourcing_shares(plan),
     );
     let base = plan.models[0];
-    let check = crate::indicators::render_table(&crate::indicators::compute(base), base);
+    let check = crate::indicators::render_table(&crate::indicators::compute(base));
     let chart_names: Vec<String> = charts.iter().map(|(n, _)| n.clone()).collect();
     files.push((
         "report.md".to_owned(),
@@ -520,7 +518,7 @@ fn merge(
         return Err(Failure::invalid(format!("error: output directory {} already holds results\n  hint: pass --force to replace them", output.display())));
     }
     emit(
-        &loaded, &plan, &costs, &names, &acc, h.trials, output, force, format, quiet,
+        &plan, &costs, &names, &acc, h.trials, output, force, format, quiet,
     )
 }
 

@@ -43,7 +43,7 @@ pub(crate) fn run(text: &str, trials: u64) -> Run {
         curves: curve_sets(&plan, &acc, trials),
         losses: loss_samples(&plan, &acc),
         sourcing: sourcing_shares(&plan),
-        check_table: crate::indicators::render_table(&ind, &study.baseline),
+        check_table: crate::indicators::render_table(&ind),
     }
 }
 
