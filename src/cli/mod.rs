@@ -33,6 +33,20 @@ pub struct Cli {
     pub quiet: bool,
 }
 
+/// How many trials, from which seed, on how many threads.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Sampling {
+    /// Trials (default: the scenario's `trials`).
+    #[arg(long)]
+    pub trials: Option<u64>,
+    /// Seed (default: the scenario's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum Format {
     Table,
@@ -46,34 +60,31 @@ pub enum Command {
         after_help = "Example:\n  supplyshock check scenarios/japan-eu-critical-materials.toml --format json"
     )]
     Check {
+        /// Scenario file (TOML).
         scenario: PathBuf,
+        /// What to print: a table, or JSON.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Monte Carlo run of the baseline and every strategy; writes summary.json, metrics.csv, curves.csv.
+    /// Monte Carlo run of the baseline and every strategy; writes report.md, charts, summary.json, metrics.csv, curves.csv.
     #[command(
         after_help = "Examples:\n  supplyshock run scenarios/japan-eu-critical-materials.toml -o out/flagship\n  supplyshock run scenarios/minimal.toml --trials 100000 --threads 2 --force\n  supplyshock run scenarios/minimal.toml -o -      # summary JSON on stdout"
     )]
     Run {
+        /// Scenario file (TOML).
         scenario: PathBuf,
         /// Output directory (`-` writes the summary JSON to stdout). Default: out/<scenario name>.
         #[arg(long, short)]
         output: Option<PathBuf>,
-        /// Trials (default: the scenario's `trials`).
-        #[arg(long)]
-        trials: Option<u64>,
-        /// Seed (default: the scenario's `seed`).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
+        #[command(flatten)]
+        sampling: Sampling,
         /// Run only these strategies (repeatable); default: all.
         #[arg(long = "strategy", value_name = "ID")]
         strategies: Vec<String>,
         /// Replace an existing output directory.
         #[arg(long)]
         force: bool,
+        /// What to print: a table, or JSON.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
         /// Run only shard K of N (0-based) and write a part file into the output directory.
@@ -93,8 +104,10 @@ pub enum Command {
         parts: Vec<PathBuf>,
         #[arg(long, short)]
         output: PathBuf,
+        /// Replace existing results.
         #[arg(long)]
         force: bool,
+        /// What to print: a table, or JSON.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -103,6 +116,7 @@ pub enum Command {
         after_help = "Examples:\n  supplyshock stress scenarios/japan-eu-critical-materials.toml --remove CN --days 60\n  supplyshock stress scenarios/taiwan-advanced-chips.toml --remove taiwan_strait --days 30\n  supplyshock stress scenarios/japan-eu-critical-materials.toml --all --days 90 --format json"
     )]
     Stress {
+        /// Scenario file (TOML).
         scenario: PathBuf,
         /// Supplier, region or route id to remove (repeatable: removed together).
         #[arg(long, value_name = "ID", required_unless_present = "all")]
@@ -116,8 +130,10 @@ pub enum Command {
         /// Also write stress.json and stress.csv here.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Replace existing results.
         #[arg(long)]
         force: bool,
+        /// What to print: a table, or JSON.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -126,21 +142,20 @@ pub enum Command {
         after_help = "Examples:\n  supplyshock sweep scenarios/japan-eu-critical-materials.toml --set importer.japan.stockpile.ree_oxide.days=0,30,60,90,180\n  supplyshock sweep scenarios/starter.toml --set shock.a_ban.rate_per_year=0.1,0.2,0.5 -o out/sweep\n\nKeys: importer.<id>.stockpile.<material>.days, importer.<id>.switch_days, importer.<id>.demand.<material>,\n      importer.<id>.recycling.<material>, supplier.<id>.capacity|spare|ramp_days, supplier.<id>.stock_days.<material>,\n      shock.<id>.rate_per_year|severity|duration_days, route.<id>.lead_days, pool.<id>.days"
     )]
     Sweep {
+        /// Scenario file (TOML).
         scenario: PathBuf,
-        /// KEY=V1,V2,...
+        /// The parameter and its values (keys below).
         #[arg(long = "set", value_name = "KEY=V1,V2,...")]
         set: String,
-        #[arg(long)]
-        trials: Option<u64>,
-        #[arg(long)]
-        seed: Option<u64>,
-        #[arg(long)]
-        threads: Option<usize>,
+        #[command(flatten)]
+        sampling: Sampling,
         /// Output directory for sweep.json and sweep.csv (`-` for JSON on stdout).
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Replace existing results.
         #[arg(long)]
         force: bool,
+        /// What to print: a table, or JSON.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -153,6 +168,7 @@ pub enum Command {
     Init {
         /// File to create (default: scenario.toml).
         name: Option<PathBuf>,
+        /// Replace existing results.
         #[arg(long)]
         force: bool,
     },
@@ -193,9 +209,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Run {
             scenario,
             output,
-            trials,
-            seed,
-            threads,
+            sampling,
             strategies,
             force,
             format,
@@ -204,9 +218,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         } => run_cmd(&RunArgs {
             scenario,
             output,
-            trials,
-            seed,
-            threads,
+            sampling,
             strategies,
             force,
             format,
@@ -241,18 +253,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sweep {
             scenario,
             set,
-            trials,
-            seed,
-            threads,
+            sampling,
             output,
             force,
             format,
         } => sweep::sweep(
             &scenario,
             &set,
-            trials,
-            seed,
-            threads,
+            sampling,
             output.as_deref(),
             force,
             format,
@@ -323,9 +331,7 @@ pub(crate) fn print_stdout(s: &str) -> Result<(), Failure> {
 pub struct RunArgs {
     pub scenario: PathBuf,
     pub output: Option<PathBuf>,
-    pub trials: Option<u64>,
-    pub seed: Option<u64>,
-    pub threads: Option<usize>,
+    pub sampling: Sampling,
     pub strategies: Vec<String>,
     pub force: bool,
     pub format: Format,
@@ -337,8 +343,8 @@ pub struct RunArgs {
 fn run_cmd(a: &RunArgs) -> Result<(), Failure> {
     let loaded = load_scenario(&a.scenario, a.quiet)?;
     let study = &loaded.study;
-    let trials = a.trials.unwrap_or(study.baseline.trials);
-    let seed = a.seed.unwrap_or(study.baseline.seed);
+    let trials = a.sampling.trials.unwrap_or(study.baseline.trials);
+    let seed = a.sampling.seed.unwrap_or(study.baseline.seed);
     if trials == 0 {
         return Err(Failure::invalid("error: --trials must be at least 1"));
     }
@@ -382,7 +388,14 @@ fn run_cmd(a: &RunArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::invalid(format!("error: {e}")))?,
     };
     if let Some(sh) = shard {
-        let acc = execute(&plan, trials, seed, sh.blocks(trials), a.threads, a.quiet)?;
+        let acc = execute(
+            &plan,
+            trials,
+            seed,
+            sh.blocks(trials),
+            a.sampling.threads,
+            a.quiet,
+        )?;
         let header = crate::shard::PartHeader {
             schema: crate::shard::PART_SCHEMA.into(),
             program_version: env!("CARGO_PKG_VERSION").into(),
@@ -417,7 +430,14 @@ fn run_cmd(a: &RunArgs) -> Result<(), Failure> {
     {
         return Err(Failure::invalid(format!("error: output directory {} already holds results\n  hint: pass --force to replace them, or choose another directory with -o", out_dir.display())));
     }
-    let acc = execute(&plan, trials, seed, 0..n_blocks(trials), a.threads, a.quiet)?;
+    let acc = execute(
+        &plan,
+        trials,
+        seed,
+        0..n_blocks(trials),
+        a.sampling.threads,
+        a.quiet,
+    )?;
     emit(
         &plan, &costs, &names, &acc, trials, &out_dir, a.force, a.format, a.quiet,
     )

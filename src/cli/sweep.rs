@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{execute, load_scenario, print_stdout, Failure, Format};
+use super::{execute, load_scenario, print_stdout, Failure, Format, Sampling};
 use crate::model::variant;
 use crate::report::{self, write_dir};
 use crate::runner::Plan;
@@ -12,9 +12,7 @@ use crate::sweep::{changes_for, parse};
 pub fn sweep(
     path: &Path,
     set: &str,
-    trials: Option<u64>,
-    seed: Option<u64>,
-    threads: Option<usize>,
+    sampling: Sampling,
     output: Option<&Path>,
     force: bool,
     format: Format,
@@ -23,8 +21,8 @@ pub fn sweep(
     let spec = parse(set).map_err(|e| Failure::invalid(format!("error: {e}")))?;
     let loaded = load_scenario(path, quiet)?;
     let base = &loaded.study.baseline;
-    let trials = trials.unwrap_or(base.trials);
-    let seed = seed.unwrap_or(base.seed);
+    let trials = sampling.trials.unwrap_or(base.trials);
+    let seed = sampling.seed.unwrap_or(base.seed);
     let mut models = Vec::new();
     let mut labels = Vec::new();
     for &v in &spec.values {
@@ -45,7 +43,7 @@ pub fn sweep(
         trials,
         seed,
         0..crate::runner::n_blocks(trials),
-        threads,
+        sampling.threads,
         quiet,
     )?;
     let costs = vec![None; ids.len()];
