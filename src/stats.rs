@@ -152,7 +152,18 @@ impl CurveAcc {
 
     #[inline(always)]
     pub fn record(&mut self, slot: usize, step: usize, fill: f64) {
-        let i = slot * self.n_steps + step;
+        self.add(slot * self.n_steps + step, fill);
+    }
+
+    /// Record a whole trial: `fills[slot * n_steps + step]`.
+    pub fn record_trial(&mut self, fills: &[f64]) {
+        for (i, &fill) in fills.iter().enumerate() {
+            self.add(i, fill);
+        }
+    }
+
+    #[inline(always)]
+    fn add(&mut self, i: usize, fill: f64) {
         let fill = fill.clamp(0.0, 1.0);
         let bin = if fill >= 1.0 {
             FILL_BINS - 1
@@ -161,20 +172,6 @@ impl CurveAcc {
         };
         self.hist[i * FILL_BINS + bin] += 1;
         self.sum[i] += (fill * FIXED_ONE) as u64;
-    }
-
-    /// Record a whole trial: `fills[slot * n_steps + step]`.
-    pub fn record_trial(&mut self, fills: &[f64]) {
-        for (i, &fill) in fills.iter().enumerate() {
-            let fill = fill.clamp(0.0, 1.0);
-            let bin = if fill >= 1.0 {
-                FILL_BINS - 1
-            } else {
-                ((fill * (FILL_BINS - 1) as f64) as usize).min(FILL_BINS - 2)
-            };
-            self.hist[i * FILL_BINS + bin] += 1;
-            self.sum[i] += (fill * FIXED_ONE) as u64;
-        }
     }
 
     pub fn merge(&mut self, o: &CurveAcc) {

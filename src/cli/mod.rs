@@ -443,6 +443,16 @@ fn run_cmd(a: &RunArgs) -> Result<(), Failure> {
     )
 }
 
+/// Results that already exist are invalid input (exit 2, with the fix); anything else failed.
+pub(crate) fn write_failure(e: report::WriteError) -> Failure {
+    match e {
+        report::WriteError::Exists(_) => {
+            Failure::invalid(format!("error: {e}\n  hint: pass --force to replace them"))
+        }
+        _ => Failure::runtime(format!("error: {e}")),
+    }
+}
+
 /// Summarize, write the output directory (or the summary to stdout for `-`), print the summary.
 #[allow(clippy::too_many_arguments)] // the pieces of one finished run
 fn emit(
@@ -483,12 +493,7 @@ fn emit(
         crate::markdown::report_md(&summary, &check, &chart_names).into_bytes(),
     ));
     files.extend(charts);
-    report::write_dir(out_dir, &files, force).map_err(|e| match e {
-        report::WriteError::Exists(_) => {
-            Failure::invalid(format!("error: {e}\n  hint: pass --force to replace them"))
-        }
-        _ => Failure::runtime(format!("error: {e}")),
-    })?;
+    report::write_dir(out_dir, &files, force).map_err(write_failure)?;
     if !quiet {
         let text = match format {
             Format::Table => render_summary(&summary, out_dir),
@@ -529,14 +534,6 @@ fn merge(
     }
     let plan = Plan::new(study, &chosen);
     let (names, costs) = names_and_costs(study, &chosen);
-    if !force
-        && output.exists()
-        && std::fs::read_dir(output)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(false)
-    {
-        return Err(Failure::invalid(format!("error: output directory {} already holds results\n  hint: pass --force to replace them", output.display())));
-    }
     emit(
         &plan, &costs, &names, &acc, h.trials, output, force, format, quiet,
     )

@@ -174,10 +174,7 @@ pub fn stress(
                     result.scenario
                 ),
             ));
-            write_dir(dir, &files, force).map_err(|e| match e {
-                report::WriteError::Exists(_) => Failure::invalid(format!("error: {e}")),
-                _ => Failure::runtime(format!("error: {e}")),
-            })?;
+            write_dir(dir, &files, force).map_err(super::write_failure)?;
         }
     }
     if quiet {

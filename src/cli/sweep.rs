@@ -59,10 +59,7 @@ pub fn sweep(
                 ("sweep.csv".to_owned(), report::metrics_csv(&summary)),
             ];
             files.extend(crate::plot::sweep_chart(&summary, &spec.key, &spec.values));
-            write_dir(dir, &files, force).map_err(|e| match e {
-                report::WriteError::Exists(_) => Failure::invalid(format!("error: {e}")),
-                _ => Failure::runtime(format!("error: {e}")),
-            })?;
+            write_dir(dir, &files, force).map_err(super::write_failure)?;
         }
         None => {}
     }

@@ -15,6 +15,55 @@ use crate::report::{CurveSet, Summary};
 
 const X_DESC: &str = "day";
 
+/// Axes for a share of demand over days, zoomed so the lowest value `min` shows; returns the
+/// chart and the axis floor.
+#[allow(clippy::type_complexity)] // plotters' chart type
+fn share_axes<'a, DB: DrawingBackend>(
+    plot: &'a Area<DB>,
+    x_max: f64,
+    min: f64,
+    y_desc: &str,
+) -> Result<
+    (
+        ChartContext<
+            'a,
+            DB,
+            Cartesian2d<
+                plotters::coord::types::RangedCoordf64,
+                plotters::coord::types::RangedCoordf64,
+            >,
+        >,
+        f64,
+    ),
+    DrawingAreaErrorKind<DB::ErrorType>,
+> {
+    let lo = draw::zoom_floor(min);
+    let hi = 1.0 + (1.0 - lo) * 0.04;
+    let dec = draw::percent_decimals(1.0 - lo);
+    let y_fmt = move |v: &f64| draw::share_tick(*v, dec);
+    let mut chart = ChartBuilder::on(plot)
+        .margin_left(10)
+        .margin_right(20)
+        .margin_top(6)
+        .margin_bottom(10)
+        .x_label_area_size(60)
+        .y_label_area_size(95)
+        .build_cartesian_2d(0f64..x_max, lo..hi)?;
+    chart
+        .configure_mesh()
+        .x_desc(X_DESC)
+        .y_desc(y_desc)
+        .axis_desc_style(font(AXIS_PT))
+        .label_style(font(TICK_PT))
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&y_fmt)
+        .y_labels(8)
+        .draw()?;
+    Ok((chart, lo))
+}
+
 /// Resilience fan of one importer and material under the baseline: P5-P95 and P25-P75 bands,
 /// median and mean lines, and the full-service reference at 100%.
 pub(super) fn fan<DB: DrawingBackend>(
@@ -31,30 +80,7 @@ pub(super) fn fan<DB: DrawingBackend>(
             .copied()
             .filter(|v| v.is_finite())
             .fold(1.0, f64::min);
-    let lo = draw::zoom_floor(min);
-    let hi = 1.0 + (1.0 - lo) * 0.04;
-    let dec = draw::percent_decimals(1.0 - lo);
-    let y_fmt = move |v: &f64| draw::share_tick(*v, dec);
-    let mut chart = ChartBuilder::on(&plot)
-        .margin_left(10)
-        .margin_right(20)
-        .margin_top(6)
-        .margin_bottom(10)
-        .x_label_area_size(60)
-        .y_label_area_size(95)
-        .build_cartesian_2d(0f64..x_max, lo..hi)?;
-    chart
-        .configure_mesh()
-        .x_desc(X_DESC)
-        .y_desc("share of demand met")
-        .axis_desc_style(font(AXIS_PT))
-        .label_style(font(TICK_PT))
-        .bold_line_style(GRID)
-        .light_line_style(TRANSPARENT)
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&y_fmt)
-        .y_labels(8)
-        .draw()?;
+    let (mut chart, lo) = share_axes(&plot, x_max, min, "share of demand met")?;
     let band = |upper: &[f64], lower: &[f64]| -> Vec<(f64, f64)> {
         let up = c.day.iter().zip(upper).map(|(&d, &v)| (d, v.max(lo)));
         let down = c.day.iter().zip(lower).rev().map(|(&d, &v)| (d, v.max(lo)));
@@ -157,30 +183,7 @@ pub(super) fn strategies<DB: DrawingBackend>(
         .flat_map(|c| c.mean.iter().copied())
         .filter(|v| v.is_finite())
         .fold(1.0, f64::min);
-    let lo = draw::zoom_floor(min);
-    let hi = 1.0 + (1.0 - lo) * 0.04;
-    let dec = draw::percent_decimals(1.0 - lo);
-    let y_fmt = move |v: &f64| draw::share_tick(*v, dec);
-    let mut chart = ChartBuilder::on(&plot)
-        .margin_left(10)
-        .margin_right(20)
-        .margin_top(6)
-        .margin_bottom(10)
-        .x_label_area_size(60)
-        .y_label_area_size(95)
-        .build_cartesian_2d(0f64..x_max, lo..hi)?;
-    chart
-        .configure_mesh()
-        .x_desc(X_DESC)
-        .y_desc("mean share of demand met")
-        .axis_desc_style(font(AXIS_PT))
-        .label_style(font(TICK_PT))
-        .bold_line_style(GRID)
-        .light_line_style(TRANSPARENT)
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&y_fmt)
-        .y_labels(8)
-        .draw()?;
+    let (mut chart, _) = share_axes(&plot, x_max, min, "mean share of demand met")?;
     draw::line(
         &mut chart,
         vec![(0.0, 1.0), (x_max, 1.0)],
