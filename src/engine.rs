@@ -18,6 +18,7 @@
 //! The engine does no IO and allocates nothing per step: [`Scratch`] holds all per-trial state
 //! and is reused.
 
+use crate::lanes::{select_steps, Lanes, Mask, Steps, LANES};
 use crate::model::{Model, ShockKind};
 use crate::shocks::Event;
 use crate::stats::{CurveAcc, SlotTrial};
@@ -195,44 +196,113 @@ impl Net {
     }
 }
 
-/// Reusable per-trial state, sized once for a model.
+/// Per importer slot and lane: what the trial so far amounts to.
+#[derive(Debug, Clone)]
+struct Track {
+    demand: Vec<Lanes>,
+    unmet: Vec<Lanes>,
+    /// Sum over steps of (1 - fill): the resilience triangle, in steps.
+    shortfall_frac_sum: Vec<Lanes>,
+    max_depth: Vec<Lanes>,
+    /// This step's shortfall.
+    short_now: Vec<Lanes>,
+    steps_short: Vec<[u32; LANES]>,
+    first_short: Vec<[u32; LANES]>,
+    tts: Vec<[u32; LANES]>,
+    recovered_at: Vec<[u32; LANES]>,
+    /// Start of the current run of full service, per importer slot.
+    run_start: Vec<[u32; LANES]>,
+}
+
+impl Track {
+    fn new(k: usize) -> Track {
+        Track {
+            demand: vec![Lanes::ZERO; k],
+            unmet: vec![Lanes::ZERO; k],
+            shortfall_frac_sum: vec![Lanes::ZERO; k],
+            max_depth: vec![Lanes::ZERO; k],
+            short_now: vec![Lanes::ZERO; k],
+            steps_short: vec![[0; LANES]; k],
+            first_short: vec![[NONE; LANES]; k],
+            tts: vec![[0; LANES]; k],
+            recovered_at: vec![[NONE; LANES]; k],
+            run_start: vec![[NONE; LANES]; k],
+        }
+    }
+
+    fn reset(&mut self) {
+        for v in [
+            &mut self.demand,
+            &mut self.unmet,
+            &mut self.shortfall_frac_sum,
+            &mut self.max_depth,
+            &mut self.short_now,
+        ] {
+            v.fill(Lanes::ZERO);
+        }
+        self.steps_short.fill([0; LANES]);
+        self.tts.fill([0; LANES]);
+        for v in [
+            &mut self.first_short,
+            &mut self.recovered_at,
+            &mut self.run_start,
+        ] {
+            v.fill([NONE; LANES]);
+        }
+    }
+}
+
+/// Running totals of goods moved, per lane, for the mass balance.
+#[derive(Debug, Clone, Copy)]
+struct Flow {
+    shipped: Lanes,
+    arrived: Lanes,
+    used: Lanes,
+}
+
+/// Reusable state of a group of up to [`LANES`] trials, sized once for a model.
 #[derive(Debug, Clone)]
 pub struct Scratch {
     net: Net,
-    cap_factor: Vec<f64>,
-    ban: Vec<f64>,
+    cap_factor: Vec<Lanes>,
+    ban: Vec<Lanes>,
     /// Share of an edge's order that can flow: ban factor times route open.
-    gate: Vec<f64>,
-    spot_factor: Vec<f64>,
-    route_open: Vec<bool>,
-    demand_factor: Vec<f64>,
-    stock: Vec<f64>,
-    arrived: Vec<f64>,
-    in_transit: Vec<f64>,
-    order: Vec<f64>,
-    contract_shipped: Vec<f64>,
-    eff_order: Vec<f64>,
-    servable: Vec<f64>,
-    planned: Vec<f64>,
-    spot_avail: Vec<f64>,
-    spot_need: Vec<f64>,
-    short_since: Vec<u32>,
-    spare_online: Vec<f64>,
+    gate: Vec<Lanes>,
+    spot_factor: Vec<Lanes>,
+    route_open: Vec<[bool; LANES]>,
+    demand_factor: Vec<Lanes>,
+    stock: Vec<Lanes>,
+    arrived: Vec<Lanes>,
+    in_transit: Vec<Lanes>,
+    order: Vec<Lanes>,
+    contract_shipped: Vec<Lanes>,
+    eff_order: Vec<Lanes>,
+    servable: Vec<Lanes>,
+    planned: Vec<Lanes>,
+    spot_avail: Vec<Lanes>,
+    spot_need: Vec<Lanes>,
+    short_since: Vec<[u32; LANES]>,
+    spare_online: Vec<Lanes>,
+    /// Pipes' ring buffers, cell-major: cell `c` of lane `l` is at `c * LANES + l`.
     ring: Vec<f64>,
-    route_clock: Vec<u32>,
-    pool_stock: Vec<f64>,
-    deficit_since: Vec<u32>,
-    run_start: Vec<u32>,
-    active: Vec<u32>,
+    route_clock: Vec<[u32; LANES]>,
+    pool_stock: Vec<Lanes>,
+    deficit_since: Vec<[u32; LANES]>,
+    active: Vec<Vec<u32>>,
+    next_event: [usize; LANES],
+    /// First step at which each lane's shocks change anything (an event starts, ends or eases).
+    shocks_due: Steps,
     marks: Marks,
-    /// This trial's fill per importer slot and step (slot-major).
-    fills: Vec<f64>,
-    /// Per importer slot outcome of the last trial.
-    pub slots: Vec<SlotTrial>,
-    pub balance: Balance,
+    track: Track,
+    flow: Flow,
+    /// This group's fill per importer slot and step (slot-major).
+    fills: Vec<Lanes>,
+    /// Outcomes of the last group, lane-major: lane `l`, importer slot `k` at `l * K + k`.
+    outcomes: Vec<SlotTrial>,
+    balances: Vec<Balance>,
 }
 
-/// Elements whose factors must be recomputed this step.
+/// Elements whose factors must be recomputed this step (used one lane at a time).
 #[derive(Debug, Clone, Default)]
 struct Marks {
     sup: Vec<bool>,
@@ -270,32 +340,33 @@ impl Scratch {
             model.spot_links.len(),
             model.routes.len(),
         );
+        let k = n_slots - net.first_importer_slot;
         Scratch {
-            cap_factor: vec![1.0; ns],
-            ban: vec![1.0; ne],
-            gate: vec![1.0; ne],
-            spot_factor: vec![1.0; nl],
-            route_open: vec![true; nr],
-            demand_factor: vec![1.0; n_slots],
-            stock: vec![0.0; n_slots],
-            arrived: vec![0.0; n_slots],
-            in_transit: vec![0.0; n_slots],
-            order: vec![0.0; n_slots],
-            contract_shipped: vec![0.0; n_slots],
-            eff_order: vec![0.0; ne],
-            servable: vec![0.0; ns],
-            planned: vec![0.0; ns],
-            spot_avail: vec![0.0; ns],
-            spot_need: vec![0.0; n_slots],
-            short_since: vec![NONE; n_slots],
-            spare_online: vec![0.0; ns],
-            ring: vec![0.0; *net.ring_offset.last().unwrap() as usize],
-            route_clock: vec![0; nr],
-            pool_stock: vec![0.0; model.pools.len()],
-            deficit_since: vec![NONE; n_slots],
-            run_start: vec![NONE; n_slots],
-            active: Vec::new(),
-            fills: vec![1.0; (n_slots - net.first_importer_slot) * model.n_steps as usize],
+            cap_factor: vec![Lanes::ONE; ns],
+            ban: vec![Lanes::ONE; ne],
+            gate: vec![Lanes::ONE; ne],
+            spot_factor: vec![Lanes::ONE; nl],
+            route_open: vec![[true; LANES]; nr],
+            demand_factor: vec![Lanes::ONE; n_slots],
+            stock: vec![Lanes::ZERO; n_slots],
+            arrived: vec![Lanes::ZERO; n_slots],
+            in_transit: vec![Lanes::ZERO; n_slots],
+            order: vec![Lanes::ZERO; n_slots],
+            contract_shipped: vec![Lanes::ZERO; n_slots],
+            eff_order: vec![Lanes::ZERO; ne],
+            servable: vec![Lanes::ZERO; ns],
+            planned: vec![Lanes::ZERO; ns],
+            spot_avail: vec![Lanes::ZERO; ns],
+            spot_need: vec![Lanes::ZERO; n_slots],
+            short_since: vec![[NONE; LANES]; n_slots],
+            spare_online: vec![Lanes::ZERO; ns],
+            ring: vec![0.0; *net.ring_offset.last().unwrap() as usize * LANES],
+            route_clock: vec![[0; LANES]; nr],
+            pool_stock: vec![Lanes::ZERO; model.pools.len()],
+            deficit_since: vec![[NONE; LANES]; n_slots],
+            active: vec![Vec::new(); LANES],
+            next_event: [0; LANES],
+            shocks_due: [0; LANES],
             marks: Marks {
                 sup: vec![false; ns],
                 edge: vec![false; ne],
@@ -304,62 +375,103 @@ impl Scratch {
                 slot: vec![false; n_slots],
                 ..Marks::default()
             },
-            slots: vec![SlotTrial::default(); n_slots - net.first_importer_slot],
-            balance: Balance::default(),
+            track: Track::new(k),
+            flow: Flow {
+                shipped: Lanes::ZERO,
+                arrived: Lanes::ZERO,
+                used: Lanes::ZERO,
+            },
+            fills: vec![Lanes::ONE; k * model.n_steps as usize],
+            outcomes: vec![SlotTrial::default(); k * LANES],
+            balances: vec![Balance::default(); LANES],
             net,
         }
     }
 
+    /// Importer-slot outcomes of lane `lane` of the last group (of the last trial for
+    /// [`run_trial`], which uses lane 0).
+    pub fn outcome(&self, lane: usize) -> &[SlotTrial] {
+        let k = self.track.demand.len();
+        &self.outcomes[lane * k..(lane + 1) * k]
+    }
+
+    /// Mass-balance totals of lane `lane` of the last group.
+    pub fn balance(&self, lane: usize) -> &Balance {
+        &self.balances[lane]
+    }
+
     fn reset(&mut self, model: &Model) {
-        self.cap_factor.fill(1.0);
-        self.ban.fill(1.0);
-        self.gate.fill(1.0);
-        self.spot_factor.fill(1.0);
-        self.route_open.fill(true);
-        self.demand_factor.fill(1.0);
-        self.arrived.fill(0.0);
-        self.in_transit.fill(0.0);
-        self.short_since.fill(NONE);
-        self.spare_online.fill(0.0);
-        self.route_clock.fill(0);
-        self.deficit_since.fill(NONE);
-        self.run_start.fill(NONE);
-        self.active.clear();
+        self.cap_factor.fill(Lanes::ONE);
+        self.ban.fill(Lanes::ONE);
+        self.gate.fill(Lanes::ONE);
+        self.spot_factor.fill(Lanes::ONE);
+        self.route_open.fill([true; LANES]);
+        self.demand_factor.fill(Lanes::ONE);
+        self.arrived.fill(Lanes::ZERO);
+        self.in_transit.fill(Lanes::ZERO);
+        self.short_since.fill([NONE; LANES]);
+        self.spare_online.fill(Lanes::ZERO);
+        self.route_clock.fill([0; LANES]);
+        self.deficit_since.fill([NONE; LANES]);
+        for a in &mut self.active {
+            a.clear();
+        }
+        self.next_event = [0; LANES];
+        self.shocks_due = [0; LANES];
         for (b, s) in model.slots.iter().enumerate() {
-            self.stock[b] = s.stock_initial;
+            self.stock[b] = Lanes::splat(s.stock_initial);
         }
         for (p, pipe) in model.pipes.iter().enumerate() {
             let (a, z) = (
-                self.net.ring_offset[p] as usize,
-                self.net.ring_offset[p + 1] as usize,
+                self.net.ring_offset[p] as usize * LANES,
+                self.net.ring_offset[p + 1] as usize * LANES,
             );
             self.ring[a..z].fill(pipe.initial_per_step);
-            self.in_transit[pipe.slot.ix()] += pipe.initial_per_step * pipe.lead_steps as f64;
+            self.in_transit[pipe.slot.ix()] +=
+                Lanes::splat(pipe.initial_per_step * pipe.lead_steps as f64);
         }
         for (p, pool) in model.pools.iter().enumerate() {
-            self.pool_stock[p] = pool.stock_target;
+            self.pool_stock[p] = Lanes::splat(pool.stock_target);
         }
-        self.slots.fill(SlotTrial::default());
-        let stock_initial = self.stock.iter().sum::<f64>() + self.pool_stock.iter().sum::<f64>();
-        let in_transit = self.in_transit.iter().sum();
-        self.balance = Balance {
-            stock_initial,
-            in_transit_initial: in_transit,
-            ..Balance::default()
+        self.track.reset();
+        self.flow = Flow {
+            shipped: Lanes::ZERO,
+            arrived: Lanes::ZERO,
+            used: Lanes::ZERO,
         };
     }
 }
 
-/// Run one trial of `model` under `events` (sorted by start). Outcomes land in `s.slots`; if
-/// `curves` is given, every importer slot's fill at every step is recorded into it.
+/// Run one trial of `model` under `events` (sorted by start). Its outcomes are
+/// [`Scratch::outcome`]`(0)` and [`Scratch::balance`]`(0)`.
 pub fn run_trial(model: &Model, s: &mut Scratch, events: &[Event], curves: Option<&mut CurveAcc>) {
+    run_group(model, s, &[events], curves);
+}
+
+/// Run one group of trials of `model` side by side, trial `l` under `events[l]` (each sorted by
+/// start; at most [`LANES`] trials). Lane `l`'s outcomes are [`Scratch::outcome`]`(l)`; if
+/// `curves` is given, every importer slot's fill at every step of every trial is recorded.
+pub fn run_group<E: AsRef<[Event]>>(
+    model: &Model,
+    s: &mut Scratch,
+    events: &[E],
+    curves: Option<&mut CurveAcc>,
+) {
+    let n = events.len();
+    assert!(
+        (1..=LANES).contains(&n),
+        "a group holds 1 to {LANES} trials"
+    );
     s.reset(model);
-    let mut s_fills = std::mem::take(&mut s.fills);
-    let mut next_event = 0usize;
+    let mut fills = std::mem::take(&mut s.fills);
+    let record = curves.is_some();
     for t in 0..model.n_steps {
-        // 1. Shocks.
-        if next_event < events.len() || !s.active.is_empty() {
-            step_shocks(model, s, events, &mut next_event, t);
+        // 1. Shocks, trial by trial: each has its own events.
+        for (l, ev) in events.iter().enumerate() {
+            let ev = ev.as_ref();
+            if t >= s.shocks_due[l] {
+                step_shocks(model, s, ev, l, t);
+            }
         }
         // 2. Arrivals.
         if !model.pipes.is_empty() {
@@ -377,71 +489,75 @@ pub fn run_trial(model: &Model, s: &mut Scratch, events: &[Event], curves: Optio
             }
             begin = end as usize;
             if !s.net.switch_slots[m as usize].is_empty() {
-                spot_market(model, s, m as usize, t);
+                for l in 0..n {
+                    spot_market(model, s, m as usize, t, l);
+                }
             }
         }
         // 5. Consumption.
-        consume(model, s, t, curves.is_some().then_some(&mut s_fills[..]));
-        for (clock, &open) in s.route_clock.iter_mut().zip(&s.route_open) {
-            *clock = clock.wrapping_add(u32::from(open));
+        consume(model, s, t, record.then_some(&mut fills[..]));
+        for (clock, open) in s.route_clock.iter_mut().zip(&s.route_open) {
+            for l in 0..LANES {
+                clock[l] = clock[l].wrapping_add(u32::from(open[l]));
+            }
         }
     }
-    finish(model, s);
-    // Histograms are updated slot by slot, sweeping memory forward, after the trial.
+    finish(model, s, n);
     if let Some(c) = curves {
-        c.record_trial(&s_fills);
+        c.record_group(&fills, n);
     }
-    s.fills = s_fills;
+    s.fills = fills;
 }
 
-#[inline(always)]
-fn refill(rate: f64, gap: f64) -> f64 {
-    if rate > 0.0 && gap > 0.0 {
-        gap.min(rate)
-    } else {
-        0.0
-    }
-}
-
-/// Start events that begin at `t`, and recompute the elements of events that recover or end.
-/// Overlapping events on one element: the largest severity holds.
-fn step_shocks(model: &Model, s: &mut Scratch, events: &[Event], next: &mut usize, t: u32) {
+/// Start events of lane `l` that begin at `t`, and recompute the elements of its events that
+/// recover or end. Overlapping events on one element: the largest severity holds.
+fn step_shocks(model: &Model, s: &mut Scratch, events: &[Event], l: usize, t: u32) {
     // Events ending or ramping down: their elements are recomputed from scratch.
     let mut i = 0;
     let mut any_marked = false;
-    while i < s.active.len() {
-        let ev = &events[s.active[i] as usize];
+    while i < s.active[l].len() {
+        let ev = &events[s.active[l][i] as usize];
         let shock = &model.shocks[ev.shock as usize];
         if t >= ev.end {
-            mark_target(s, shock.kind, &shock.instances[ev.instance as usize]);
+            mark_target(
+                &mut s.marks,
+                shock.kind,
+                &shock.instances[ev.instance as usize],
+            );
             any_marked = true;
             if t >= ev.end.saturating_add(shock.recovery_steps) {
-                s.active.swap_remove(i);
+                s.active[l].swap_remove(i);
                 continue;
             }
         }
         i += 1;
     }
     if any_marked {
-        reset_marked(s);
-        for k in 0..s.active.len() {
-            let ev = events[s.active[k] as usize];
-            apply_event(model, s, &ev, t, true);
+        reset_marked(s, l);
+        for k in 0..s.active[l].len() {
+            let ev = events[s.active[l][k] as usize];
+            apply_event(model, s, &ev, t, true, l);
         }
-        finish_marked(s);
+        finish_marked(s, l);
     }
-    while *next < events.len() && events[*next].start <= t {
-        let ev = events[*next];
-        s.active.push(*next as u32);
-        *next += 1;
+    while s.next_event[l] < events.len() && events[s.next_event[l]].start <= t {
+        let ev = events[s.next_event[l]];
+        s.active[l].push(s.next_event[l] as u32);
+        s.next_event[l] += 1;
         if t < ev.end {
-            apply_event(model, s, &ev, t, false);
+            apply_event(model, s, &ev, t, false, l);
         }
     }
+    // Nothing changes before the next start, or before an active event's end (every step after
+    // it while it eases off).
+    let mut due = events.get(s.next_event[l]).map_or(NONE, |e| e.start);
+    for &a in &s.active[l] {
+        due = due.min(events[a as usize].end.max(t + 1));
+    }
+    s.shocks_due[l] = due;
 }
 
-fn mark_target(s: &mut Scratch, kind: ShockKind, target: &crate::model::Target) {
-    let m = &mut s.marks;
+fn mark_target(m: &mut Marks, kind: ShockKind, target: &crate::model::Target) {
     match kind {
         ShockKind::CapacityLoss => mark_all(
             &mut m.sup,
@@ -482,42 +598,52 @@ fn mark_all(flags: &mut [bool], list: &mut Vec<u32>, xs: impl Iterator<Item = u3
     }
 }
 
-fn reset_marked(s: &mut Scratch) {
+fn reset_marked(s: &mut Scratch, l: usize) {
     for &x in &s.marks.sup_list {
-        s.cap_factor[x as usize] = 1.0;
+        s.cap_factor[x as usize].0[l] = 1.0;
     }
     for &x in &s.marks.edge_list {
-        s.ban[x as usize] = 1.0;
+        s.ban[x as usize].0[l] = 1.0;
     }
     for &x in &s.marks.spot_list {
-        s.spot_factor[x as usize] = 1.0;
+        s.spot_factor[x as usize].0[l] = 1.0;
     }
     for &x in &s.marks.route_list {
-        s.route_open[x as usize] = true;
+        s.route_open[x as usize][l] = true;
     }
     for &x in &s.marks.slot_list {
-        s.demand_factor[x as usize] = 1.0;
+        s.demand_factor[x as usize].0[l] = 1.0;
     }
 }
 
-/// Recompute gates of marked edges and routes, then clear the marks.
-fn finish_marked(s: &mut Scratch) {
-    let m = &mut s.marks;
-    for &x in &m.edge_list {
-        let e = x as usize;
-        let r = s.net.e_route[e];
-        s.gate[e] = s.ban[e]
-            * if r == NONE || s.route_open[r as usize] {
-                1.0
-            } else {
-                0.0
-            };
-        m.edge[e] = false;
+/// The gate of edge `e` in lane `l`: its ban factor, or nothing while its route is closed.
+#[inline]
+fn gate_of(s: &Scratch, e: usize, l: usize) -> f64 {
+    let r = s.net.e_route[e];
+    s.ban[e].0[l]
+        * if r == NONE || s.route_open[r as usize][l] {
+            1.0
+        } else {
+            0.0
+        }
+}
+
+/// Recompute gates of marked edges and routes in lane `l`, then clear the marks.
+fn finish_marked(s: &mut Scratch, l: usize) {
+    for i in 0..s.marks.edge_list.len() {
+        let e = s.marks.edge_list[i] as usize;
+        s.gate[e].0[l] = gate_of(s, e, l);
+        s.marks.edge[e] = false;
     }
+    let m = &mut s.marks;
     for &x in &m.route_list {
-        let open = if s.route_open[x as usize] { 1.0 } else { 0.0 };
+        let open = if s.route_open[x as usize][l] {
+            1.0
+        } else {
+            0.0
+        };
         for &e in &s.net.route_edges[x as usize] {
-            s.gate[e as usize] = s.ban[e as usize] * open;
+            s.gate[e as usize].0[l] = s.ban[e as usize].0[l] * open;
         }
         m.route[x as usize] = false;
     }
@@ -537,9 +663,9 @@ fn finish_marked(s: &mut Scratch) {
     m.slot_list.clear();
 }
 
-/// Apply one event's severity at step `t`. With `only_marked`, touch marked elements only (the
-/// others already hold their factors).
-fn apply_event(model: &Model, s: &mut Scratch, ev: &Event, t: u32, only_marked: bool) {
+/// Apply one event's severity at step `t` in lane `l`. With `only_marked`, touch marked elements
+/// only (the others already hold their factors).
+fn apply_event(model: &Model, s: &mut Scratch, ev: &Event, t: u32, only_marked: bool, l: usize) {
     let shock = &model.shocks[ev.shock as usize];
     let sev = ev.severity_at(t, shock.recovery_steps);
     let target = &shock.instances[ev.instance as usize];
@@ -548,7 +674,7 @@ fn apply_event(model: &Model, s: &mut Scratch, ev: &Event, t: u32, only_marked: 
             for x in &target.suppliers {
                 let i = x.ix();
                 if !only_marked || s.marks.sup[i] {
-                    s.cap_factor[i] = s.cap_factor[i].min(1.0 - sev);
+                    s.cap_factor[i].0[l] = s.cap_factor[i].0[l].min(1.0 - sev);
                 }
             }
         }
@@ -556,22 +682,16 @@ fn apply_event(model: &Model, s: &mut Scratch, ev: &Event, t: u32, only_marked: 
             for x in &target.edges {
                 let e = x.ix();
                 if !only_marked || s.marks.edge[e] {
-                    s.ban[e] = s.ban[e].min(1.0 - sev);
+                    s.ban[e].0[l] = s.ban[e].0[l].min(1.0 - sev);
                     if !only_marked {
-                        let r = s.net.e_route[e];
-                        s.gate[e] = s.ban[e]
-                            * if r == NONE || s.route_open[r as usize] {
-                                1.0
-                            } else {
-                                0.0
-                            };
+                        s.gate[e].0[l] = gate_of(s, e, l);
                     }
                 }
             }
-            for &l in &target.spot_links {
-                let l = l as usize;
-                if !only_marked || s.marks.spot[l] {
-                    s.spot_factor[l] = s.spot_factor[l].min(1.0 - sev);
+            for &x in &target.spot_links {
+                let x = x as usize;
+                if !only_marked || s.marks.spot[x] {
+                    s.spot_factor[x].0[l] = s.spot_factor[x].0[l].min(1.0 - sev);
                 }
             }
         }
@@ -580,10 +700,10 @@ fn apply_event(model: &Model, s: &mut Scratch, ev: &Event, t: u32, only_marked: 
                 for x in &target.routes {
                     let r = x.ix();
                     if !only_marked || s.marks.route[r] {
-                        s.route_open[r] = false;
+                        s.route_open[r][l] = false;
                         if !only_marked {
                             for &e in &s.net.route_edges[r] {
-                                s.gate[e as usize] = 0.0;
+                                s.gate[e as usize].0[l] = 0.0;
                             }
                         }
                     }
@@ -594,7 +714,7 @@ fn apply_event(model: &Model, s: &mut Scratch, ev: &Event, t: u32, only_marked: 
             for x in &target.slots {
                 let i = x.ix();
                 if !only_marked || s.marks.slot[i] {
-                    s.demand_factor[i] = s.demand_factor[i].max(1.0 + sev);
+                    s.demand_factor[i].0[l] = s.demand_factor[i].0[l].max(1.0 + sev);
                 }
             }
         }
@@ -603,16 +723,18 @@ fn apply_event(model: &Model, s: &mut Scratch, ev: &Event, t: u32, only_marked: 
 
 fn arrivals(model: &Model, s: &mut Scratch) {
     for (p, pipe) in model.pipes.iter().enumerate() {
-        let r = pipe.route.ix();
-        if !s.route_open[r] {
-            continue;
+        let (r, b) = (pipe.route.ix(), pipe.slot.ix());
+        let offset = s.net.ring_offset[p] as usize;
+        for l in 0..LANES {
+            if !s.route_open[r][l] {
+                continue;
+            }
+            let cell = (offset + (s.route_clock[r][l] % pipe.lead_steps) as usize) * LANES + l;
+            let q = s.ring[cell];
+            s.ring[cell] = 0.0;
+            s.arrived[b].0[l] += q;
+            s.in_transit[b].0[l] -= q;
         }
-        let cell = s.net.ring_offset[p] as usize + (s.route_clock[r] % pipe.lead_steps) as usize;
-        let q = s.ring[cell];
-        s.ring[cell] = 0.0;
-        let b = pipe.slot.ix();
-        s.arrived[b] += q;
-        s.in_transit[b] -= q;
     }
 }
 
@@ -625,21 +747,21 @@ fn orders(model: &Model, s: &mut Scratch) {
     let (stock, arrived, in_transit) = (&s.stock[..], &s.arrived[..], &s.in_transit[..]);
     let demand_factor = &s.demand_factor[..];
     for b in net.first_importer_slot..model.slots.len() {
-        let mut o = net.slot_base_order[b] * demand_factor[b];
+        let mut o = demand_factor[b] * net.slot_base_order[b];
         if net.slot_refill[b] > 0.0 {
-            o += refill(
-                net.slot_refill[b],
-                net.slot_level[b] - stock[b] - arrived[b] - in_transit[b],
-            );
+            let gap = Lanes::splat(net.slot_level[b]) - stock[b] - arrived[b] - in_transit[b];
+            o += gap.positive_min(net.slot_refill[b]);
         }
         if net.slot_pool[b] != NONE {
             let p = net.slot_pool[b] as usize;
             let pool = &model.pools[p];
-            o += refill(pool.refill_per_step, pool.stock_target - s.pool_stock[p])
-                * net.pool_share[b];
+            if pool.refill_per_step > 0.0 {
+                let gap = Lanes::splat(pool.stock_target) - s.pool_stock[p];
+                o += gap.positive_min(pool.refill_per_step) * net.pool_share[b];
+            }
         }
         order[b] = o;
-        contract_shipped[b] = 0.0;
+        contract_shipped[b] = Lanes::ZERO;
     }
     let eff_order = &mut s.eff_order[..];
     let gate = &s.gate[..];
@@ -650,50 +772,59 @@ fn orders(model: &Model, s: &mut Scratch) {
         let si = si as usize;
         let (e0, e1) = net.sup_edges[si];
         let (e0, e1) = (e0 as usize, e1 as usize);
-        let mut servable = 0.0;
-        for e in e0..e1 {
-            let q = order[e_slot[e] as usize] * e_share[e] * gate[e];
-            eff_order[e] = q;
+        let mut servable = Lanes::ZERO;
+        for ((q_out, &b), (&share, g)) in eff_order[e0..e1]
+            .iter_mut()
+            .zip(&e_slot[e0..e1])
+            .zip(e_share[e0..e1].iter().zip(&gate[e0..e1]))
+        {
+            let q = order[b as usize] * share * *g;
+            *q_out = q;
             servable += q;
         }
         servable_out[si] = servable;
-        let cap = net.sup_capacity[si] * cap_factor[si];
-        let planned = if servable < cap { servable } else { cap };
+        let cap = cap_factor[si] * net.sup_capacity[si];
+        let planned = Lanes(std::array::from_fn(|l| {
+            if servable.0[l] < cap.0[l] {
+                servable.0[l]
+            } else {
+                cap.0[l]
+            }
+        }));
         planned_out[si] = planned;
         let (i0, i1) = net.sup_inputs[si];
         for b in i0 as usize..i1 as usize {
             let mut o = planned * net.slot_ratio[b];
             if net.slot_refill[b] > 0.0 {
-                o += refill(
-                    net.slot_refill[b],
-                    net.slot_level[b] - stock[b] - arrived[b] - in_transit[b],
-                );
+                let gap = Lanes::splat(net.slot_level[b]) - stock[b] - arrived[b] - in_transit[b];
+                o += gap.positive_min(net.slot_refill[b]);
             }
             order[b] = o;
-            contract_shipped[b] = 0.0;
+            contract_shipped[b] = Lanes::ZERO;
         }
     }
 }
 
-/// Send `q` units to slot `b`, through pipe `pipe` (NONE: arrives now).
+/// Send `q` units to slot `b` in lane `l`, through pipe `pipe` (NONE: arrives now).
 #[inline(always)]
-fn ship(model: &Model, s: &mut Scratch, b: usize, pipe: u32, q: f64) {
+fn ship(model: &Model, s: &mut Scratch, b: usize, pipe: u32, q: f64, l: usize) {
     if pipe == NONE {
-        s.arrived[b] += q;
+        s.arrived[b].0[l] += q;
     } else {
         let p = pipe as usize;
         let lead = model.pipes[p].lead_steps;
-        let clock = s.route_clock[model.pipes[p].route.ix()];
-        s.ring[s.net.ring_offset[p] as usize + (clock % lead) as usize] += q;
-        s.in_transit[b] += q;
+        let clock = s.route_clock[model.pipes[p].route.ix()][l];
+        let cell = s.net.ring_offset[p] as usize + (clock % lead) as usize;
+        s.ring[cell * LANES + l] += q;
+        s.in_transit[b].0[l] += q;
     }
 }
 
 /// Units of output the inputs on hand allow (infinite for a raw-material supplier).
 #[inline(always)]
-fn input_limit(s: &Scratch, si: usize) -> f64 {
+fn input_limit(s: &Scratch, si: usize) -> Lanes {
     let (i0, i1) = s.net.sup_inputs[si];
-    let mut limit = f64::INFINITY;
+    let mut limit = Lanes::splat(f64::INFINITY);
     for b in i0 as usize..i1 as usize {
         limit = limit.min((s.stock[b] + s.arrived[b]) / s.net.slot_ratio[b]);
     }
@@ -701,128 +832,166 @@ fn input_limit(s: &Scratch, si: usize) -> f64 {
 }
 
 #[inline(always)]
-fn use_inputs(s: &mut Scratch, si: usize, output: f64) {
+fn use_inputs(s: &mut Scratch, si: usize, output: Lanes) {
     let (i0, i1) = s.net.sup_inputs[si];
     for b in i0 as usize..i1 as usize {
         let used = output * s.net.slot_ratio[b];
-        s.balance.arrived += s.arrived[b];
-        s.balance.used += used;
-        s.stock[b] = (s.stock[b] + s.arrived[b] - used).max(0.0);
-        s.arrived[b] = 0.0;
+        s.flow.arrived += s.arrived[b];
+        s.flow.used += used;
+        s.stock[b] = (s.stock[b] + s.arrived[b] - used).max(Lanes::ZERO);
+        s.arrived[b] = Lanes::ZERO;
     }
 }
 
 fn produce(model: &Model, s: &mut Scratch, si: usize) {
     let output = s.planned[si].min(input_limit(s, si));
-    let servable = s.servable[si];
-    if output > 0.0 {
-        s.balance.shipped += output;
-        let (e0, e1) = s.net.sup_edges[si];
-        let (e0, e1) = (e0 as usize, e1 as usize);
-        let (r_prio, r_rest) = if !s.net.sup_has_priority[si] || output >= servable * (1.0 - EPS) {
-            let r = (output / servable).min(1.0);
-            (r, r)
-        } else {
-            // Priority buyers first, pro rata among them; the rest share what is left.
-            let prio: f64 = (e0..e1)
-                .filter(|&e| s.net.e_priority[e])
-                .map(|e| s.eff_order[e])
-                .sum();
-            let rest = servable - prio;
-            let r_prio = if prio > 0.0 {
-                (output / prio).min(1.0)
-            } else {
-                0.0
-            };
-            let left = (output - prio * r_prio).max(0.0);
-            (
-                r_prio,
-                if rest > 0.0 {
-                    (left / rest).min(1.0)
-                } else {
-                    0.0
-                },
-            )
-        };
-        if s.net.sup_same_step[si] && r_prio == r_rest {
-            // Common case: every buyer gets the same share of its order, all arriving now.
-            let (eff, e_slot) = (&s.eff_order[e0..e1], &s.net.e_slot[e0..e1]);
-            let (arrived, shipped) = (&mut s.arrived[..], &mut s.contract_shipped[..]);
-            for (&o, &b) in eff.iter().zip(e_slot) {
-                let q = o * r_rest;
-                arrived[b as usize] += q;
-                shipped[b as usize] += q;
-            }
-        } else {
-            for e in e0..e1 {
-                let q = s.eff_order[e] * if s.net.e_priority[e] { r_prio } else { r_rest };
-                if q > 0.0 {
-                    let b = s.net.e_slot[e] as usize;
-                    s.contract_shipped[b] += q;
-                    ship(model, s, b, s.net.e_pipe[e], q);
-                }
-            }
+    // Lanes with no output add nothing below: their shares are zero (or their orders are).
+    s.flow.shipped += output;
+    let (e0, e1) = s.net.sup_edges[si];
+    let (e0, e1) = (e0 as usize, e1 as usize);
+    if s.net.sup_same_step[si] && !s.net.sup_has_priority[si] {
+        // Common case: every buyer gets the same share of its order, all arriving now.
+        let r = (output / s.servable[si]).min(Lanes::ONE);
+        let (eff, e_slot) = (&s.eff_order[e0..e1], &s.net.e_slot[e0..e1]);
+        let (arrived, shipped) = (&mut s.arrived[..], &mut s.contract_shipped[..]);
+        for (&o, &b) in eff.iter().zip(e_slot) {
+            let q = o * r;
+            arrived[b as usize] += q;
+            shipped[b as usize] += q;
+        }
+    } else {
+        for l in 0..LANES {
+            allocate_lane(model, s, si, output.0[l], l);
         }
     }
     use_inputs(s, si, output);
-    s.spot_avail[si] = (s.net.sup_capacity[si] * s.cap_factor[si] - output).max(0.0);
+    s.spot_avail[si] = (s.cap_factor[si] * s.net.sup_capacity[si] - output).max(Lanes::ZERO);
 }
 
-fn spot_market(model: &Model, s: &mut Scratch, m: usize, t: u32) {
+/// Ship supplier `si`'s `output` in lane `l` to its buyers: priority regions first, pro rata
+/// among them, the rest sharing what is left; through pipes where routes have lead times.
+fn allocate_lane(model: &Model, s: &mut Scratch, si: usize, output: f64, l: usize) {
+    if output <= 0.0 {
+        return;
+    }
+    let servable = s.servable[si].0[l];
+    let (e0, e1) = s.net.sup_edges[si];
+    let (e0, e1) = (e0 as usize, e1 as usize);
+    let (r_prio, r_rest) = if !s.net.sup_has_priority[si] || output >= servable * (1.0 - EPS) {
+        let r = (output / servable).min(1.0);
+        (r, r)
+    } else {
+        let prio: f64 = (e0..e1)
+            .filter(|&e| s.net.e_priority[e])
+            .map(|e| s.eff_order[e].0[l])
+            .sum();
+        let rest = servable - prio;
+        let r_prio = if prio > 0.0 {
+            (output / prio).min(1.0)
+        } else {
+            0.0
+        };
+        let left = (output - prio * r_prio).max(0.0);
+        (
+            r_prio,
+            if rest > 0.0 {
+                (left / rest).min(1.0)
+            } else {
+                0.0
+            },
+        )
+    };
+    for e in e0..e1 {
+        let q = s.eff_order[e].0[l] * if s.net.e_priority[e] { r_prio } else { r_rest };
+        if q > 0.0 {
+            let b = s.net.e_slot[e] as usize;
+            s.contract_shipped[b].0[l] += q;
+            ship(model, s, b, s.net.e_pipe[e], q, l);
+        }
+    }
+}
+
+/// Lane `l` of [`input_limit`].
+fn input_limit_lane(s: &Scratch, si: usize, l: usize) -> f64 {
+    let (i0, i1) = s.net.sup_inputs[si];
+    let mut limit = f64::INFINITY;
+    for b in i0 as usize..i1 as usize {
+        limit = limit.min((s.stock[b].0[l] + s.arrived[b].0[l]) / s.net.slot_ratio[b]);
+    }
+    limit
+}
+
+/// Lane `l` of [`use_inputs`].
+fn use_inputs_lane(s: &mut Scratch, si: usize, output: f64, l: usize) {
+    let (i0, i1) = s.net.sup_inputs[si];
+    for b in i0 as usize..i1 as usize {
+        let used = output * s.net.slot_ratio[b];
+        let (stock, arrived) = (s.stock[b].0[l], s.arrived[b].0[l]);
+        s.flow.arrived.0[l] += arrived;
+        s.flow.used.0[l] += used;
+        s.stock[b].0[l] = (stock + arrived - used).max(0.0);
+        s.arrived[b].0[l] = 0.0;
+    }
+}
+
+/// Material `m`'s spot market in lane `l`.
+fn spot_market(model: &Model, s: &mut Scratch, m: usize, t: u32, l: usize) {
     let mut any = false;
     for i in 0..s.net.switch_slots[m].len() {
         let b = s.net.switch_slots[m][i] as usize;
-        let shortfall = s.order[b] - s.contract_shipped[b];
-        if shortfall > EPS * s.order[b].max(1.0) {
-            if s.short_since[b] == NONE {
-                s.short_since[b] = t;
+        let order = s.order[b].0[l];
+        let shortfall = order - s.contract_shipped[b].0[l];
+        if shortfall > EPS * order.max(1.0) {
+            if s.short_since[b][l] == NONE {
+                s.short_since[b][l] = t;
             }
             let switch = model.slots[b].switch_steps.unwrap_or(u32::MAX);
-            if t - s.short_since[b] >= switch {
-                s.spot_need[b] = shortfall;
+            if t - s.short_since[b][l] >= switch {
+                s.spot_need[b].0[l] = shortfall;
                 any = true;
                 continue;
             }
         } else {
-            s.short_since[b] = NONE;
+            s.short_since[b][l] = NONE;
         }
-        s.spot_need[b] = 0.0;
+        s.spot_need[b].0[l] = 0.0;
     }
     let suppliers = &model.material_suppliers[m];
     if !any {
         for sup in suppliers {
-            s.spare_online[sup.ix()] = 0.0;
+            s.spare_online[sup.ix()].0[l] = 0.0;
         }
         return;
     }
+    let link_open = |s: &Scratch, x: usize| {
+        model.spot_links[x]
+            .route
+            .is_none_or(|r| s.route_open[r.ix()][l])
+    };
     for &sup in suppliers {
         let si = sup.ix();
         let supplier = &model.suppliers[si];
         let pos = s.net.sup_pos[si] as usize;
-        let link_open = |s: &Scratch, l: usize| {
-            model.spot_links[l]
-                .route
-                .is_none_or(|r| s.route_open[r.ix()])
-        };
         let mut asked = 0.0;
         for &b in &s.net.switch_slots[m] {
             let b = b as usize;
-            let l = model.slots[b].spot_links.start as usize + pos;
-            if s.spot_need[b] > 0.0 && link_open(s, l) {
-                asked += s.spot_need[b] * s.spot_factor[l];
+            let x = model.slots[b].spot_links.start as usize + pos;
+            if s.spot_need[b].0[l] > 0.0 && link_open(s, x) {
+                asked += s.spot_need[b].0[l] * s.spot_factor[x].0[l];
             }
         }
         if asked <= 0.0 {
-            s.spare_online[si] = 0.0;
+            s.spare_online[si].0[l] = 0.0;
             continue;
         }
-        let spare = supplier.spare * supplier.capacity * s.cap_factor[si] * s.spare_online[si];
-        let offer = (s.spot_avail[si] + spare).min(input_limit(s, si));
+        let spare =
+            supplier.spare * supplier.capacity * s.cap_factor[si].0[l] * s.spare_online[si].0[l];
+        let offer = (s.spot_avail[si].0[l] + spare).min(input_limit_lane(s, si, l));
         // Spare comes online gradually while buyers ask for it.
-        s.spare_online[si] = if supplier.ramp_steps == 0 {
+        s.spare_online[si].0[l] = if supplier.ramp_steps == 0 {
             1.0
         } else {
-            (s.spare_online[si] + 1.0 / supplier.ramp_steps as f64).min(1.0)
+            (s.spare_online[si].0[l] + 1.0 / supplier.ramp_steps as f64).min(1.0)
         };
         if offer <= 0.0 {
             continue;
@@ -831,88 +1000,104 @@ fn spot_market(model: &Model, s: &mut Scratch, m: usize, t: u32) {
         let mut sold = 0.0;
         for i in 0..s.net.switch_slots[m].len() {
             let b = s.net.switch_slots[m][i] as usize;
-            let l = model.slots[b].spot_links.start as usize + pos;
-            if s.spot_need[b] <= 0.0 || !link_open(s, l) {
+            let x = model.slots[b].spot_links.start as usize + pos;
+            if s.spot_need[b].0[l] <= 0.0 || !link_open(s, x) {
                 continue;
             }
-            let q = s.spot_need[b] * s.spot_factor[l] * ratio;
+            let q = s.spot_need[b].0[l] * s.spot_factor[x].0[l] * ratio;
             if q > 0.0 {
-                s.spot_need[b] -= q;
+                s.spot_need[b].0[l] -= q;
                 sold += q;
                 ship(
                     model,
                     s,
                     b,
-                    model.spot_links[l].pipe.map_or(NONE, |p| p.0),
+                    model.spot_links[x].pipe.map_or(NONE, |p| p.0),
                     q,
+                    l,
                 );
             }
         }
-        s.balance.shipped += sold;
-        use_inputs(s, si, sold);
-        s.spot_avail[si] = (s.spot_avail[si] - sold).max(0.0);
+        s.flow.shipped.0[l] += sold;
+        use_inputs_lane(s, si, sold, l);
+        s.spot_avail[si].0[l] = (s.spot_avail[si].0[l] - sold).max(0.0);
     }
 }
 
-fn consume(model: &Model, s: &mut Scratch, t: u32, mut fills: Option<&mut [f64]>) {
+fn consume(model: &Model, s: &mut Scratch, t: u32, mut fills: Option<&mut [Lanes]>) {
     let n_steps = model.n_steps as usize;
     let first = s.net.first_importer_slot;
+    let none = [NONE; LANES];
+    let now = [t; LANES];
     for b in first..model.slots.len() {
-        let need = s.net.slot_nominal[b] * s.demand_factor[b];
+        let need = s.demand_factor[b] * s.net.slot_nominal[b];
         let recycled = need * s.net.slot_recycled[b];
         let arrived = s.arrived[b];
-        s.arrived[b] = 0.0;
-        s.balance.arrived += arrived;
+        s.arrived[b] = Lanes::ZERO;
+        s.flow.arrived += arrived;
         let direct = need.min(recycled + arrived);
         let surplus = recycled + arrived - direct;
-        let mut short = need - direct;
-        s.balance.used += direct - recycled;
-        if short > EPS * need {
-            if s.deficit_since[b] == NONE {
-                s.deficit_since[b] = t;
-            }
-            let draw = short.min(s.stock[b]);
-            s.stock[b] -= draw;
-            s.balance.used += draw;
-            short -= draw;
-        } else {
-            s.deficit_since[b] = NONE;
-            short = 0.0;
-        }
+        let short = need - direct;
+        s.flow.used += direct - recycled;
+        // Short lanes draw on the stockpile and start their deficit clock; the others clear it.
+        let is_short = short.gt(need * EPS);
+        let since = s.deficit_since[b];
+        let started: Mask = std::array::from_fn(|l| since[l] == NONE);
+        s.deficit_since[b] = select_steps(is_short, select_steps(started, now, since), none);
+        let draw = Lanes::select(is_short, short.min(s.stock[b]), Lanes::ZERO);
+        s.stock[b] -= draw;
+        s.flow.used += draw;
         s.stock[b] += surplus;
-        s.slots[b - first].short_now = short;
+        s.track.short_now[b - first] = Lanes::select(is_short, short - draw, Lanes::ZERO);
     }
     if !model.pools.is_empty() {
-        pools(model, s);
+        for l in 0..LANES {
+            pools(model, s, l);
+        }
     }
     let sustain = model.sustain_steps.max(1);
+    let tr = &mut s.track;
     for b in first..model.slots.len() {
-        let need = s.net.slot_nominal[b] * s.demand_factor[b];
+        let need = s.demand_factor[b] * s.net.slot_nominal[b];
         let k = b - first;
-        let r = &mut s.slots[k];
-        let mut short = r.short_now;
-        if short <= EPS * need {
-            short = 0.0;
-        }
-        let fill = if need > 0.0 { 1.0 - short / need } else { 1.0 };
-        r.demand += need;
-        if short > 0.0 {
-            r.unmet += short;
-            r.steps_short += 1;
-            r.shortfall_frac_sum += 1.0 - fill;
-            r.max_depth = r.max_depth.max(1.0 - fill);
-            if r.first_short == NONE {
-                r.first_short = t;
-                r.tts = t - s.deficit_since[b].min(t);
+        let short_now = tr.short_now[k];
+        let short = Lanes::select(short_now.gt(need * EPS), short_now, Lanes::ZERO);
+        let fill = Lanes::select(need.gt(Lanes::ZERO), Lanes::ONE - short / need, Lanes::ONE);
+        // Lanes without a shortfall add zero to the sums and leave the depth as it is.
+        let depth = Lanes::ONE - fill;
+        tr.demand[k] += need;
+        tr.unmet[k] += short;
+        tr.shortfall_frac_sum[k] += depth;
+        tr.max_depth[k] = tr.max_depth[k].max(depth);
+        // Time to survive at the first shortage; recovery at the first run of `sustain` steps
+        // of full service after it.
+        let short_m = short.gt(Lanes::ZERO);
+        let (first_short, recovered_at, run_start) =
+            (tr.first_short[k], tr.recovered_at[k], tr.run_start[k]);
+        let onset: Mask = std::array::from_fn(|l| short_m[l] && first_short[l] == NONE);
+        let waiting: Mask = std::array::from_fn(|l| {
+            !short_m[l] && first_short[l] != NONE && recovered_at[l] == NONE
+        });
+        let deficit = s.deficit_since[b];
+        let tts: Steps = std::array::from_fn(|l| t - deficit[l].min(t));
+        tr.tts[k] = select_steps(onset, tts, tr.tts[k]);
+        tr.first_short[k] = select_steps(onset, now, first_short);
+        let run_start: Steps = std::array::from_fn(|l| {
+            if short_m[l] {
+                NONE
+            } else if waiting[l] && run_start[l] == NONE {
+                t
+            } else {
+                run_start[l]
             }
-            s.run_start[b] = NONE;
-        } else if r.first_short != NONE && r.recovered_at == NONE {
-            if s.run_start[b] == NONE {
-                s.run_start[b] = t;
-            }
-            if t + 1 - s.run_start[b] >= sustain {
-                r.recovered_at = s.run_start[b];
-            }
+        });
+        tr.run_start[k] = run_start;
+        let sustained: Mask =
+            std::array::from_fn(|l| waiting[l] && (t + 1).wrapping_sub(run_start[l]) >= sustain);
+        tr.recovered_at[k] = select_steps(sustained, run_start, recovered_at);
+        let steps_short = &mut tr.steps_short[k];
+        for l in 0..LANES {
+            steps_short[l] += u32::from(short_m[l]);
         }
         if let Some(buf) = fills.as_deref_mut() {
             buf[k * n_steps + t as usize] = fill;
@@ -921,46 +1106,73 @@ fn consume(model: &Model, s: &mut Scratch, t: u32, mut fills: Option<&mut [f64]>
 }
 
 /// Pools serve what members' own stockpiles could not, pro rata to that need; members' stock
-/// above their own target tops the pool up.
-fn pools(model: &Model, s: &mut Scratch) {
+/// above their own target tops the pool up. Lane `l`.
+fn pools(model: &Model, s: &mut Scratch, l: usize) {
     let first = s.net.first_importer_slot;
+    let short = &mut s.track.short_now;
     for (p, pool) in model.pools.iter().enumerate() {
-        let total: f64 = pool
-            .slots
-            .iter()
-            .map(|b| s.slots[b.ix() - first].short_now)
-            .sum();
-        if total > 0.0 && s.pool_stock[p] > 0.0 {
-            let give = total.min(s.pool_stock[p]);
-            s.pool_stock[p] -= give;
-            s.balance.used += give;
+        let total: f64 = pool.slots.iter().map(|b| short[b.ix() - first].0[l]).sum();
+        let pool_stock = &mut s.pool_stock[p].0[l];
+        if total > 0.0 && *pool_stock > 0.0 {
+            let give = total.min(*pool_stock);
+            *pool_stock -= give;
+            s.flow.used.0[l] += give;
             for b in &pool.slots {
-                let k = b.ix() - first;
-                s.slots[k].short_now -= s.slots[k].short_now / total * give;
+                let x = &mut short[b.ix() - first].0[l];
+                *x -= *x / total * give;
             }
         }
         for b in &pool.slots {
             let b = b.ix();
-            let excess = s.stock[b] - model.slots[b].stock_target;
-            let room = pool.stock_target - s.pool_stock[p];
+            let excess = s.stock[b].0[l] - model.slots[b].stock_target;
+            let room = pool.stock_target - *pool_stock;
             if excess > 0.0 && room > 0.0 {
                 let moved = excess.min(room);
-                s.stock[b] -= moved;
-                s.pool_stock[p] += moved;
+                s.stock[b].0[l] -= moved;
+                *pool_stock += moved;
             }
         }
     }
 }
 
-fn finish(model: &Model, s: &mut Scratch) {
-    let first = s.net.first_importer_slot;
-    for b in first..model.slots.len() {
-        let r = &mut s.slots[b - first];
-        // Full service through the end of the horizon counts as recovered.
-        if r.first_short != NONE && r.recovered_at == NONE && s.run_start[b] != NONE {
-            r.recovered_at = s.run_start[b];
+/// Close the group: outcomes and mass balance of its first `n` lanes.
+fn finish(model: &Model, s: &mut Scratch, n: usize) {
+    let tr = &s.track;
+    let k_slots = tr.demand.len();
+    let stock_initial: f64 = model.slots.iter().map(|x| x.stock_initial).sum::<f64>()
+        + model.pools.iter().map(|p| p.stock_target).sum::<f64>();
+    let in_transit_initial: f64 = model
+        .pipes
+        .iter()
+        .map(|p| p.initial_per_step * p.lead_steps as f64)
+        .sum();
+    for l in 0..n {
+        for k in 0..k_slots {
+            let mut recovered_at = tr.recovered_at[k][l];
+            // Full service through the end of the horizon counts as recovered.
+            if tr.first_short[k][l] != NONE && recovered_at == NONE && tr.run_start[k][l] != NONE {
+                recovered_at = tr.run_start[k][l];
+            }
+            s.outcomes[l * k_slots + k] = SlotTrial {
+                demand: tr.demand[k].0[l],
+                unmet: tr.unmet[k].0[l],
+                steps_short: tr.steps_short[k][l],
+                shortfall_frac_sum: tr.shortfall_frac_sum[k].0[l],
+                max_depth: tr.max_depth[k].0[l],
+                first_short: tr.first_short[k][l],
+                tts: tr.tts[k][l],
+                recovered_at,
+            };
         }
+        s.balances[l] = Balance {
+            shipped: s.flow.shipped.0[l],
+            arrived: s.flow.arrived.0[l],
+            in_transit_initial,
+            in_transit_final: s.in_transit.iter().map(|x| x.0[l]).sum(),
+            stock_initial,
+            stock_final: s.stock.iter().map(|x| x.0[l]).sum::<f64>()
+                + s.pool_stock.iter().map(|x| x.0[l]).sum::<f64>(),
+            used: s.flow.used.0[l],
+        };
     }
-    s.balance.stock_final = s.stock.iter().sum::<f64>() + s.pool_stock.iter().sum::<f64>();
-    s.balance.in_transit_final = s.in_transit.iter().sum();
 }

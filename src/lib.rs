@@ -10,6 +10,7 @@ pub mod diag;
 pub mod dist;
 pub mod engine;
 pub mod indicators;
+pub mod lanes;
 pub mod markdown;
 pub mod model;
 pub mod plot;

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{run_trial, Scratch};
+use crate::engine::{run_group, Scratch};
+use crate::lanes::LANES;
 use crate::model::{Model, Study};
 use crate::shocks::{sample_trial, Event};
 use crate::stats::{CurveAcc, Moments, SlotTrial, StepHist};
@@ -190,7 +191,8 @@ fn importer_values(model: &Model, slots: &[SlotTrial]) -> Vec<[f64; 3]> {
 
 struct Worker {
     scratch: Vec<Scratch>,
-    events: Vec<Event>,
+    /// Events of each trial of the current group.
+    events: Vec<Vec<Event>>,
     ints: Vec<VariantInts>,
 }
 
@@ -230,7 +232,7 @@ pub fn run_blocks(
         .map(|_| {
             let mut w = Worker {
                 scratch: plan.models.iter().map(|m| Scratch::new(m)).collect(),
-                events: Vec::new(),
+                events: vec![Vec::new(); LANES],
                 ints: new_ints(),
             };
             let mut out = Vec::new();
@@ -309,77 +311,87 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
     let mut base_slot_vals: Vec<[f64; 8]> = Vec::new();
     let mut base_imp_vals: Vec<[f64; 3]> = Vec::new();
     let mut base_total = 0.0;
-    for trial in trials {
-        for v in 0..n_var {
-            let model = plan.models[v];
-            sample_trial(model, seed, trial, &mut w.events);
-            let scratch = &mut w.scratch[v];
-            run_trial(model, scratch, &w.events, Some(&mut w.ints[v].curves));
-            let vb = &mut variants[v];
-            let step_days = model.step_days as f64;
-            let slot_vals: Vec<[f64; 8]> = scratch
-                .slots
-                .iter()
-                .enumerate()
-                .map(|(k, r)| slot_values(model, k, r))
-                .collect();
-            for (k, r) in scratch.slots.iter().enumerate() {
-                for (mi, &x) in slot_vals[k].iter().enumerate() {
-                    vb.slot[k][mi].push(x);
-                }
-                if let Some(tts) = r.tts_steps() {
-                    vb.tts_days[k].push(tts as f64 * step_days);
-                    w.ints[v].tts[k].push(tts);
-                }
-                if r.had_shortage() {
-                    match r.ttr_steps() {
-                        Some(ttr) => {
-                            vb.ttr_days[k].push(ttr as f64 * step_days);
-                            w.ints[v].ttr[k].push(ttr);
-                        }
-                        None => w.ints[v].ttr[k].push(u32::MAX),
+    // Trials run in groups, side by side; their outcomes are then taken in trial order.
+    let mut first = trials.start;
+    while first < trials.end {
+        let n = (trials.end - first).min(LANES as u64) as usize;
+        for (v, &model) in plan.models.iter().enumerate() {
+            for (l, events) in w.events[..n].iter_mut().enumerate() {
+                sample_trial(model, seed, first + l as u64, events);
+            }
+            let curves = Some(&mut w.ints[v].curves);
+            run_group(model, &mut w.scratch[v], &w.events[..n], curves);
+        }
+        for lane in 0..n {
+            for v in 0..n_var {
+                let model = plan.models[v];
+                let outcome = w.scratch[v].outcome(lane);
+                let vb = &mut variants[v];
+                let step_days = model.step_days as f64;
+                let slot_vals: Vec<[f64; 8]> = outcome
+                    .iter()
+                    .enumerate()
+                    .map(|(k, r)| slot_values(model, k, r))
+                    .collect();
+                for (k, r) in outcome.iter().enumerate() {
+                    for (mi, &x) in slot_vals[k].iter().enumerate() {
+                        vb.slot[k][mi].push(x);
                     }
-                }
-            }
-            let (met, demand) = scratch.slots.iter().fold((0.0, 0.0), |(m, d), r| {
-                (m + r.demand - r.unmet, d + r.demand)
-            });
-            vb.network_fill
-                .push(if demand > 0.0 { met / demand } else { 1.0 });
-            let imp_vals = importer_values(model, &scratch.slots);
-            for (i, vals) in imp_vals.iter().enumerate() {
-                for (mi, &x) in vals.iter().enumerate() {
-                    vb.importer[i][mi].push(x);
-                }
-                losses[v].push(vals[2] as f32);
-            }
-            let total: f64 = imp_vals.iter().map(|x| x[2]).sum();
-            vb.total_loss.push(total);
-            if v == 0 {
-                base_total = total;
-            } else {
-                vb.diff_total_loss.push(total - base_total);
-            }
-            if v == 0 {
-                base_slot_vals = slot_vals;
-                base_imp_vals = imp_vals;
-            } else {
-                for (k, vals) in slot_vals.iter().enumerate() {
-                    if let Some(bk) = plan.slot_map[v][k] {
-                        for (mi, &x) in vals.iter().enumerate() {
-                            vb.diff_slot[k][mi].push(x - base_slot_vals[bk][mi]);
+                    if let Some(tts) = r.tts_steps() {
+                        vb.tts_days[k].push(tts as f64 * step_days);
+                        w.ints[v].tts[k].push(tts);
+                    }
+                    if r.had_shortage() {
+                        match r.ttr_steps() {
+                            Some(ttr) => {
+                                vb.ttr_days[k].push(ttr as f64 * step_days);
+                                w.ints[v].ttr[k].push(ttr);
+                            }
+                            None => w.ints[v].ttr[k].push(u32::MAX),
                         }
                     }
                 }
+                let (met, demand) = outcome.iter().fold((0.0, 0.0), |(m, d), r| {
+                    (m + r.demand - r.unmet, d + r.demand)
+                });
+                vb.network_fill
+                    .push(if demand > 0.0 { met / demand } else { 1.0 });
+                let imp_vals = importer_values(model, outcome);
                 for (i, vals) in imp_vals.iter().enumerate() {
-                    if let Some(bi) = plan.importer_map[v][i] {
-                        for (mi, &x) in vals.iter().enumerate() {
-                            vb.diff_importer[i][mi].push(x - base_imp_vals[bi][mi]);
+                    for (mi, &x) in vals.iter().enumerate() {
+                        vb.importer[i][mi].push(x);
+                    }
+                    losses[v].push(vals[2] as f32);
+                }
+                let total: f64 = imp_vals.iter().map(|x| x[2]).sum();
+                vb.total_loss.push(total);
+                if v == 0 {
+                    base_total = total;
+                } else {
+                    vb.diff_total_loss.push(total - base_total);
+                }
+                if v == 0 {
+                    base_slot_vals = slot_vals;
+                    base_imp_vals = imp_vals;
+                } else {
+                    for (k, vals) in slot_vals.iter().enumerate() {
+                        if let Some(bk) = plan.slot_map[v][k] {
+                            for (mi, &x) in vals.iter().enumerate() {
+                                vb.diff_slot[k][mi].push(x - base_slot_vals[bk][mi]);
+                            }
+                        }
+                    }
+                    for (i, vals) in imp_vals.iter().enumerate() {
+                        if let Some(bi) = plan.importer_map[v][i] {
+                            for (mi, &x) in vals.iter().enumerate() {
+                                vb.diff_importer[i][mi].push(x - base_imp_vals[bi][mi]);
+                            }
                         }
                     }
                 }
             }
         }
+        first += n as u64;
     }
     BlockStats {
         block,

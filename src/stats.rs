@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::lanes::Lanes;
+
 const NONE: u32 = u32::MAX;
 
 /// One importer slot's outcome in one trial, filled in by the engine.
@@ -27,8 +29,6 @@ pub struct SlotTrial {
     pub tts: u32,
     /// Start of the first sustained full-service run after the first shortage, or `u32::MAX`.
     pub recovered_at: u32,
-    /// Scratch: this step's shortfall.
-    pub short_now: f64,
 }
 
 impl Default for SlotTrial {
@@ -42,7 +42,6 @@ impl Default for SlotTrial {
             first_short: NONE,
             tts: 0,
             recovered_at: NONE,
-            short_now: 0.0,
         }
     }
 }
@@ -155,10 +154,12 @@ impl CurveAcc {
         self.add(slot * self.n_steps + step, fill);
     }
 
-    /// Record a whole trial: `fills[slot * n_steps + step]`.
-    pub fn record_trial(&mut self, fills: &[f64]) {
-        for (i, &fill) in fills.iter().enumerate() {
-            self.add(i, fill);
+    /// Record the first `n` trials of a group: `fills[slot * n_steps + step]`, one lane each.
+    pub fn record_group(&mut self, fills: &[Lanes], n: usize) {
+        for (i, fill) in fills.iter().enumerate() {
+            for &f in &fill.0[..n] {
+                self.add(i, f);
+            }
         }
     }
 

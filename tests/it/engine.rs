@@ -1,8 +1,9 @@
 //! The engine against closed forms, with tolerances from the standard error, and its invariants.
 
 use proptest::prelude::*;
-use supplyshock::engine::{run_trial, Scratch};
-use supplyshock::shocks::sample_trial;
+use supplyshock::engine::{run_group, run_trial, Scratch};
+use supplyshock::lanes::LANES;
+use supplyshock::shocks::{sample_trial, Event};
 
 use crate::support::{load, repo, run, single};
 
@@ -298,7 +299,7 @@ duration_days = 10
     let mut events = Vec::new();
     sample_trial(model, 1, 0, &mut events);
     run_trial(model, &mut scratch, &events, None);
-    let b = &scratch.balance;
+    let b = scratch.balance(0);
     assert!(
         (b.shipped + b.in_transit_initial - b.arrived - b.in_transit_final).abs() < 1e-9,
         "{b:?}"
@@ -309,9 +310,9 @@ duration_days = 10
     );
     // Ten days with nothing arriving, then deliveries resume at the normal pace, ten days late.
     assert!(
-        (scratch.slots[0].unmet - 100.0).abs() < 1e-9,
+        (scratch.outcome(0)[0].unmet - 100.0).abs() < 1e-9,
         "{}",
-        scratch.slots[0].unmet
+        scratch.outcome(0)[0].unmet
     );
     assert!((b.in_transit_final - 50.0).abs() < 1e-9);
 }
@@ -367,16 +368,60 @@ proptest! {
         let loaded = load(&text);
         let model = &loaded.study.baseline;
         let mut scratch = Scratch::new(model);
-        let mut events = Vec::new();
-        for trial in 0..4 {
-            sample_trial(model, 11, trial, &mut events);
-            run_trial(model, &mut scratch, &events, None);
-            let b = &scratch.balance;
+        // Five trials side by side: every lane balances on its own.
+        let events: Vec<Vec<Event>> = (0..5)
+            .map(|trial| {
+                let mut ev = Vec::new();
+                sample_trial(model, 11, trial, &mut ev);
+                ev
+            })
+            .collect();
+        run_group(model, &mut scratch, &events, None);
+        for lane in 0..events.len() {
+            let b = scratch.balance(lane);
             let scale = 1.0 + b.shipped + b.stock_initial;
             prop_assert!((b.shipped + b.in_transit_initial - b.arrived - b.in_transit_final).abs() < 1e-9 * scale, "transit: {:?}", b);
             prop_assert!((b.stock_initial + b.arrived - b.used - b.stock_final).abs() < 1e-9 * scale, "stock: {:?}", b);
-            for s in &scratch.slots {
+            for s in scratch.outcome(lane) {
                 prop_assert!(s.unmet >= 0.0 && s.unmet <= s.demand * (1.0 + 1e-12));
+            }
+        }
+    }
+}
+
+/// A trial computed in a group gives exactly what it gives alone, in every lane and whatever its
+/// neighbours: on every shipped scenario (pipes, pools, spot markets, priority rationing) and
+/// on each strategy of the flagship.
+#[test]
+fn a_lane_of_a_group_is_the_trial_run_alone() {
+    for name in [
+        "japan-eu-critical-materials",
+        "taiwan-advanced-chips",
+        "us-japan-batteries",
+        "rare-earths-2010-replay",
+    ] {
+        let loaded =
+            supplyshock::model::load(&repo().join(format!("scenarios/{name}.toml"))).unwrap();
+        let models = std::iter::once(&loaded.study.baseline)
+            .chain(loaded.study.strategies.iter().map(|s| &s.model));
+        for model in models {
+            let mut group = Scratch::new(model);
+            let mut alone = Scratch::new(model);
+            // Trials 100.. have shocks in most lanes; a short group leaves lanes idle.
+            for (first, n) in [(100u64, LANES), (7, 3)] {
+                let events: Vec<Vec<Event>> = (first..first + n as u64)
+                    .map(|trial| {
+                        let mut ev = Vec::new();
+                        sample_trial(model, 5, trial, &mut ev);
+                        ev
+                    })
+                    .collect();
+                run_group(model, &mut group, &events, None);
+                for (lane, ev) in events.iter().enumerate() {
+                    run_trial(model, &mut alone, ev, None);
+                    assert_eq!(group.outcome(lane), alone.outcome(0), "{name} lane {lane}");
+                    assert_eq!(group.balance(lane), alone.balance(0), "{name} lane {lane}");
+                }
             }
         }
     }

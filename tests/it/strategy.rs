@@ -181,7 +181,7 @@ fn stockpile_sweep_is_monotone_trial_by_trial() {
         for (m, sc) in models.iter().zip(&mut scratch) {
             sample_trial(m, 8, trial, &mut events);
             run_trial(m, sc, &events, None);
-            let fill = sc.slots[0].fill_rate();
+            let fill = sc.outcome(0)[0].fill_rate();
             assert!(
                 fill >= prev - 1e-12,
                 "trial {trial}: fill fell from {prev} to {fill}"

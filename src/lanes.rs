@@ -1,0 +1,165 @@
+//! A fixed group of trials computed side by side: one `f64` per trial, operated on together.
+//!
+//! Every trial runs the same network, so the engine walks the network once per step for the
+//! whole group and does each element's arithmetic on all lanes at once. The per-element cost of
+//! walking the network (indices, loop control, bounds checks) is shared by [`LANES`] trials, and
+//! the lane loops compile to SIMD instructions. Each lane computes exactly what a trial run on
+//! its own would: the operations are the same, lane by lane.
+
+use std::ops::{Add, AddAssign, Div, Mul, Sub, SubAssign};
+
+/// Trials per group.
+pub const LANES: usize = 8;
+
+/// One flag per lane.
+pub type Mask = [bool; LANES];
+
+/// One `u32` per lane (step numbers).
+pub type Steps = [u32; LANES];
+
+/// Lane-wise `if mask { a } else { b }` on step numbers.
+#[inline(always)]
+pub fn select_steps(mask: Mask, a: Steps, b: Steps) -> Steps {
+    std::array::from_fn(|l| if mask[l] { a[l] } else { b[l] })
+}
+
+/// One `f64` per lane.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(align(64))]
+pub struct Lanes(pub [f64; LANES]);
+
+impl Lanes {
+    pub const ZERO: Lanes = Lanes([0.0; LANES]);
+    pub const ONE: Lanes = Lanes([1.0; LANES]);
+
+    #[inline(always)]
+    pub const fn splat(x: f64) -> Lanes {
+        Lanes([x; LANES])
+    }
+
+    #[inline(always)]
+    fn zip(self, o: Lanes, f: impl Fn(f64, f64) -> f64) -> Lanes {
+        Lanes(std::array::from_fn(|l| f(self.0[l], o.0[l])))
+    }
+
+    /// Lane-wise minimum; a NaN in `self` yields `o`, as `f64::min` does (one compare, no NaN
+    /// fix-up: `o` must not be NaN).
+    #[inline(always)]
+    pub fn min(self, o: Lanes) -> Lanes {
+        self.zip(o, |a, b| if a < b { a } else { b })
+    }
+
+    /// Lane-wise maximum; a NaN in `self` yields `o`, as `f64::max` does (`o` must not be NaN).
+    #[inline(always)]
+    pub fn max(self, o: Lanes) -> Lanes {
+        self.zip(o, |a, b| if a > b { a } else { b })
+    }
+
+    /// Lane-wise `if mask { a } else { b }`.
+    #[inline(always)]
+    pub fn select(mask: Mask, a: Lanes, b: Lanes) -> Lanes {
+        Lanes(std::array::from_fn(
+            |l| if mask[l] { a.0[l] } else { b.0[l] },
+        ))
+    }
+
+    /// Lanes where `self > o`.
+    #[inline(always)]
+    pub fn gt(self, o: Lanes) -> Mask {
+        std::array::from_fn(|l| self.0[l] > o.0[l])
+    }
+
+    /// Lane-wise `if self > 0 { self.min(cap) } else { 0 }`: a refill order under its rate cap.
+    #[inline(always)]
+    pub fn positive_min(self, cap: f64) -> Lanes {
+        Lanes(std::array::from_fn(|l| {
+            let g = self.0[l];
+            if g > 0.0 {
+                g.min(cap)
+            } else {
+                0.0
+            }
+        }))
+    }
+
+    /// True when some lane holds a value above zero.
+    #[inline(always)]
+    pub fn any_positive(self) -> bool {
+        self.0.iter().fold(false, |a, &x| a | (x > 0.0))
+    }
+}
+
+macro_rules! lane_op {
+    ($tr:ident, $f:ident, $tra:ident, $fa:ident, $op:tt) => {
+        impl $tr for Lanes {
+            type Output = Lanes;
+            #[inline(always)]
+            fn $f(self, o: Lanes) -> Lanes {
+                Lanes(std::array::from_fn(|l| self.0[l] $op o.0[l]))
+            }
+        }
+        impl $tr<f64> for Lanes {
+            type Output = Lanes;
+            #[inline(always)]
+            fn $f(self, o: f64) -> Lanes {
+                Lanes(std::array::from_fn(|l| self.0[l] $op o))
+            }
+        }
+        impl $tra for Lanes {
+            #[inline(always)]
+            fn $fa(&mut self, o: Lanes) {
+                for l in 0..LANES {
+                    self.0[l] = self.0[l] $op o.0[l];
+                }
+            }
+        }
+    };
+}
+lane_op!(Add, add, AddAssign, add_assign, +);
+lane_op!(Sub, sub, SubAssign, sub_assign, -);
+lane_op!(Mul, mul, MulAssign, mul_assign, *);
+lane_op!(Div, div, DivAssign, div_assign, /);
+
+use std::ops::{DivAssign, MulAssign};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanes_compute_what_scalars_do() {
+        let a = Lanes(std::array::from_fn(|l| l as f64 - 3.0));
+        let b = Lanes::splat(2.0);
+        for l in 0..LANES {
+            let (x, y) = (a.0[l], b.0[l]);
+            assert_eq!((a + b).0[l], x + y);
+            assert_eq!((a - b).0[l], x - y);
+            assert_eq!((a * b).0[l], x * y);
+            assert_eq!((a / b).0[l], x / y);
+            assert_eq!(a.min(b).0[l], x.min(y));
+            assert_eq!(a.max(b).0[l], x.max(y));
+            assert_eq!(
+                a.positive_min(1.5).0[l],
+                if x > 0.0 { x.min(1.5) } else { 0.0 }
+            );
+        }
+        assert!(a.any_positive());
+        assert!(!Lanes::ZERO.any_positive());
+        let nan = Lanes::splat(f64::NAN);
+        assert_eq!(
+            nan.min(b),
+            b,
+            "a NaN in self yields the other operand, like f64::min"
+        );
+        assert_eq!(nan.max(b), b);
+        let m = a.gt(Lanes::ZERO);
+        for l in 0..LANES {
+            assert_eq!(m[l], a.0[l] > 0.0);
+            assert_eq!(Lanes::select(m, a, b).0[l], if m[l] { a.0[l] } else { 2.0 });
+            assert_eq!(
+                select_steps(m, [1; LANES], [2; LANES])[l],
+                if m[l] { 1 } else { 2 }
+            );
+        }
+    }
+}
