@@ -18,12 +18,17 @@
 //! The engine does no IO and allocates nothing per step: [`Scratch`] holds all per-trial state
 //! and is reused.
 
-use crate::lanes::{select_steps, Lanes, Mask, Steps, LANES};
+use crate::lanes::{Lanes, LANES};
 use crate::model::{Model, ShockKind};
 use crate::shocks::Event;
 use crate::stats::{CurveAcc, SlotTrial};
 
 const NONE: u32 = u32::MAX;
+/// Per-lane step numbers are held as exact small integers in `f64` lanes; this one means none.
+const NEVER: f64 = u32::MAX as f64;
+
+/// One step number (or count of steps) per lane.
+type Steps = [u32; LANES];
 /// Relative tolerance under which a shortfall counts as none (float noise).
 const EPS: f64 = 1e-9;
 
@@ -38,6 +43,12 @@ struct Net {
     sup_edges: Vec<(u32, u32)>,
     sup_inputs: Vec<(u32, u32)>,
     sup_has_priority: Vec<bool>,
+    /// Some contract edge of the supplier can be banned or closed (its gate is not always 1).
+    sup_gated: Vec<bool>,
+    /// The supplier's material has a spot market (its spare output and contract deliveries
+    /// are needed).
+    sup_spot: Vec<bool>,
+    any_spot: bool,
     /// Every contract edge of the supplier delivers in the same step (no pipe).
     sup_same_step: Vec<bool>,
     e_slot: Vec<u32>,
@@ -115,8 +126,32 @@ impl Net {
                 })
             })
             .collect();
+        let mut e_gated: Vec<bool> = model.edges.iter().map(|e| e.route.is_some()).collect();
+        for shock in &model.shocks {
+            if shock.kind == ShockKind::ExportBan {
+                for target in &shock.instances {
+                    for e in &target.edges {
+                        e_gated[e.ix()] = true;
+                    }
+                }
+            }
+        }
+        let sup_spot: Vec<bool> = model
+            .suppliers
+            .iter()
+            .map(|s| !switch_slots[s.material.ix()].is_empty())
+            .collect();
         Net {
             prod,
+            sup_gated: model
+                .suppliers
+                .iter()
+                .map(|s| {
+                    e_gated[s.out_edges.start as usize..s.out_edges.end as usize].contains(&true)
+                })
+                .collect(),
+            any_spot: sup_spot.contains(&true),
+            sup_spot,
             material_ends,
             sup_capacity: model.suppliers.iter().map(|s| s.capacity).collect(),
             sup_edges: model
@@ -196,7 +231,8 @@ impl Net {
     }
 }
 
-/// Per importer slot and lane: what the trial so far amounts to.
+/// Per importer slot and lane: what the trial so far amounts to. Step numbers and counts are
+/// exact integers held in `f64` lanes ([`NEVER`]: none yet), so every update is a lane operation.
 #[derive(Debug, Clone)]
 struct Track {
     demand: Vec<Lanes>,
@@ -206,27 +242,32 @@ struct Track {
     max_depth: Vec<Lanes>,
     /// This step's shortfall.
     short_now: Vec<Lanes>,
-    steps_short: Vec<[u32; LANES]>,
-    first_short: Vec<[u32; LANES]>,
-    tts: Vec<[u32; LANES]>,
-    recovered_at: Vec<[u32; LANES]>,
-    /// Start of the current run of full service, per importer slot.
-    run_start: Vec<[u32; LANES]>,
+    steps_short: Vec<Lanes>,
+    first_short: Vec<Lanes>,
+    tts: Vec<Lanes>,
+    recovered_at: Vec<Lanes>,
+    /// Start of the current run of full service.
+    run_start: Vec<Lanes>,
+    /// Start of the current supply deficit (contract supply below need).
+    deficit_since: Vec<Lanes>,
 }
 
 impl Track {
     fn new(k: usize) -> Track {
+        let zero = vec![Lanes::ZERO; k];
+        let never = vec![Lanes::splat(NEVER); k];
         Track {
-            demand: vec![Lanes::ZERO; k],
-            unmet: vec![Lanes::ZERO; k],
-            shortfall_frac_sum: vec![Lanes::ZERO; k],
-            max_depth: vec![Lanes::ZERO; k],
-            short_now: vec![Lanes::ZERO; k],
-            steps_short: vec![[0; LANES]; k],
-            first_short: vec![[NONE; LANES]; k],
-            tts: vec![[0; LANES]; k],
-            recovered_at: vec![[NONE; LANES]; k],
-            run_start: vec![[NONE; LANES]; k],
+            demand: zero.clone(),
+            unmet: zero.clone(),
+            shortfall_frac_sum: zero.clone(),
+            max_depth: zero.clone(),
+            short_now: zero.clone(),
+            steps_short: zero.clone(),
+            first_short: never.clone(),
+            tts: zero,
+            recovered_at: never.clone(),
+            run_start: never.clone(),
+            deficit_since: never,
         }
     }
 
@@ -237,17 +278,18 @@ impl Track {
             &mut self.shortfall_frac_sum,
             &mut self.max_depth,
             &mut self.short_now,
+            &mut self.steps_short,
+            &mut self.tts,
         ] {
             v.fill(Lanes::ZERO);
         }
-        self.steps_short.fill([0; LANES]);
-        self.tts.fill([0; LANES]);
         for v in [
             &mut self.first_short,
             &mut self.recovered_at,
             &mut self.run_start,
+            &mut self.deficit_since,
         ] {
-            v.fill([NONE; LANES]);
+            v.fill(Lanes::splat(NEVER));
         }
     }
 }
@@ -287,11 +329,12 @@ pub struct Scratch {
     ring: Vec<f64>,
     route_clock: Vec<[u32; LANES]>,
     pool_stock: Vec<Lanes>,
-    deficit_since: Vec<[u32; LANES]>,
     active: Vec<Vec<u32>>,
     next_event: [usize; LANES],
     /// First step at which each lane's shocks change anything (an event starts, ends or eases).
     shocks_due: Steps,
+    /// Per element and lane: active events that target it.
+    touch: Touch,
     marks: Marks,
     track: Track,
     flow: Flow,
@@ -300,6 +343,16 @@ pub struct Scratch {
     /// Outcomes of the last group, lane-major: lane `l`, importer slot `k` at `l * K + k`.
     outcomes: Vec<SlotTrial>,
     balances: Vec<Balance>,
+}
+
+/// Per element and lane, the number of active events that target it.
+#[derive(Debug, Clone)]
+struct Touch {
+    sup: Vec<Steps>,
+    edge: Vec<Steps>,
+    spot: Vec<Steps>,
+    route: Vec<Steps>,
+    slot: Vec<Steps>,
 }
 
 /// Elements whose factors must be recomputed this step (used one lane at a time).
@@ -363,10 +416,16 @@ impl Scratch {
             ring: vec![0.0; *net.ring_offset.last().unwrap() as usize * LANES],
             route_clock: vec![[0; LANES]; nr],
             pool_stock: vec![Lanes::ZERO; model.pools.len()],
-            deficit_since: vec![[NONE; LANES]; n_slots],
             active: vec![Vec::new(); LANES],
             next_event: [0; LANES],
             shocks_due: [0; LANES],
+            touch: Touch {
+                sup: vec![[0; LANES]; ns],
+                edge: vec![[0; LANES]; ne],
+                spot: vec![[0; LANES]; nl],
+                route: vec![[0; LANES]; nr],
+                slot: vec![[0; LANES]; n_slots],
+            },
             marks: Marks {
                 sup: vec![false; ns],
                 edge: vec![false; ne],
@@ -412,12 +471,20 @@ impl Scratch {
         self.short_since.fill([NONE; LANES]);
         self.spare_online.fill(Lanes::ZERO);
         self.route_clock.fill([0; LANES]);
-        self.deficit_since.fill([NONE; LANES]);
         for a in &mut self.active {
             a.clear();
         }
         self.next_event = [0; LANES];
         self.shocks_due = [0; LANES];
+        for v in [
+            &mut self.touch.sup,
+            &mut self.touch.edge,
+            &mut self.touch.spot,
+            &mut self.touch.route,
+            &mut self.touch.slot,
+        ] {
+            v.fill([0; LANES]);
+        }
         for (b, s) in model.slots.iter().enumerate() {
             self.stock[b] = Lanes::splat(s.stock_initial);
         }
@@ -509,23 +576,27 @@ pub fn run_group<E: AsRef<[Event]>>(
     s.fills = fills;
 }
 
-/// Start events of lane `l` that begin at `t`, and recompute the elements of its events that
-/// recover or end. Overlapping events on one element: the largest severity holds.
+/// Start events of lane `l` that begin at `t`, and bring up to date the elements of its events
+/// that recover or end. Overlapping events on one element: the largest severity holds.
 fn step_shocks(model: &Model, s: &mut Scratch, events: &[Event], l: usize, t: u32) {
-    // Events ending or ramping down: their elements are recomputed from scratch.
+    // Events ending or easing off: an element only this event targets takes its eased severity
+    // directly; an element other events also target is marked and recomputed from them all.
     let mut i = 0;
     let mut any_marked = false;
     while i < s.active[l].len() {
-        let ev = &events[s.active[l][i] as usize];
+        let ev = events[s.active[l][i] as usize];
         let shock = &model.shocks[ev.shock as usize];
         if t >= ev.end {
-            mark_target(
-                &mut s.marks,
-                shock.kind,
-                &shock.instances[ev.instance as usize],
-            );
-            any_marked = true;
-            if t >= ev.end.saturating_add(shock.recovery_steps) {
+            let target = &shock.instances[ev.instance as usize];
+            let over = t >= ev.end.saturating_add(shock.recovery_steps);
+            let sev = if over {
+                0.0
+            } else {
+                ev.severity_at(t, shock.recovery_steps)
+            };
+            any_marked |= ease(s, shock.kind, target, sev, l);
+            if over {
+                touch(&mut s.touch, shock.kind, target, l, false);
                 s.active[l].swap_remove(i);
                 continue;
             }
@@ -542,6 +613,14 @@ fn step_shocks(model: &Model, s: &mut Scratch, events: &[Event], l: usize, t: u3
     }
     while s.next_event[l] < events.len() && events[s.next_event[l]].start <= t {
         let ev = events[s.next_event[l]];
+        let shock = &model.shocks[ev.shock as usize];
+        touch(
+            &mut s.touch,
+            shock.kind,
+            &shock.instances[ev.instance as usize],
+            l,
+            true,
+        );
         s.active[l].push(s.next_event[l] as u32);
         s.next_event[l] += 1;
         if t < ev.end {
@@ -557,45 +636,113 @@ fn step_shocks(model: &Model, s: &mut Scratch, events: &[Event], l: usize, t: u3
     s.shocks_due[l] = due;
 }
 
-fn mark_target(m: &mut Marks, kind: ShockKind, target: &crate::model::Target) {
+/// Count an event in (or out of) the elements it targets, in lane `l`.
+fn touch(c: &mut Touch, kind: ShockKind, target: &crate::model::Target, l: usize, add: bool) {
+    let bump = |n: &mut Steps| {
+        n[l] = if add { n[l] + 1 } else { n[l] - 1 };
+    };
     match kind {
-        ShockKind::CapacityLoss => mark_all(
-            &mut m.sup,
-            &mut m.sup_list,
-            target.suppliers.iter().map(|x| x.0),
-        ),
+        ShockKind::CapacityLoss => target
+            .suppliers
+            .iter()
+            .for_each(|x| bump(&mut c.sup[x.ix()])),
         ShockKind::ExportBan => {
-            mark_all(
-                &mut m.edge,
-                &mut m.edge_list,
-                target.edges.iter().map(|x| x.0),
-            );
-            mark_all(
-                &mut m.spot,
-                &mut m.spot_list,
-                target.spot_links.iter().copied(),
-            );
+            target.edges.iter().for_each(|x| bump(&mut c.edge[x.ix()]));
+            target
+                .spot_links
+                .iter()
+                .for_each(|&x| bump(&mut c.spot[x as usize]));
         }
-        ShockKind::RouteClosure => mark_all(
-            &mut m.route,
-            &mut m.route_list,
-            target.routes.iter().map(|x| x.0),
-        ),
-        ShockKind::DemandSurge => mark_all(
-            &mut m.slot,
-            &mut m.slot_list,
-            target.slots.iter().map(|x| x.0),
-        ),
+        ShockKind::RouteClosure => target
+            .routes
+            .iter()
+            .for_each(|x| bump(&mut c.route[x.ix()])),
+        ShockKind::DemandSurge => target.slots.iter().for_each(|x| bump(&mut c.slot[x.ix()])),
     }
 }
 
-fn mark_all(flags: &mut [bool], list: &mut Vec<u32>, xs: impl Iterator<Item = u32>) {
-    for x in xs {
-        if !flags[x as usize] {
-            flags[x as usize] = true;
-            list.push(x);
+/// An event past its end now has severity `sev` (0 once recovered) in lane `l`. Elements it
+/// alone targets take that severity at once (what a recompute from the active events would
+/// give); the others are marked for a recompute. True when something was marked.
+fn ease(
+    s: &mut Scratch,
+    kind: ShockKind,
+    target: &crate::model::Target,
+    sev: f64,
+    l: usize,
+) -> bool {
+    let mut marked = false;
+    let m = &mut s.marks;
+    match kind {
+        ShockKind::CapacityLoss => {
+            for x in &target.suppliers {
+                let i = x.ix();
+                if s.touch.sup[i][l] == 1 {
+                    s.cap_factor[i].0[l] = 1.0f64.min(1.0 - sev);
+                } else {
+                    marked |= mark(&mut m.sup, &mut m.sup_list, i);
+                }
+            }
+        }
+        ShockKind::ExportBan => {
+            for x in &target.edges {
+                let e = x.ix();
+                if s.touch.edge[e][l] == 1 {
+                    s.ban[e].0[l] = 1.0f64.min(1.0 - sev);
+                    let r = s.net.e_route[e];
+                    s.gate[e].0[l] = s.ban[e].0[l]
+                        * if r == NONE || s.route_open[r as usize][l] {
+                            1.0
+                        } else {
+                            0.0
+                        };
+                } else {
+                    marked |= mark(&mut m.edge, &mut m.edge_list, e);
+                }
+            }
+            for &x in &target.spot_links {
+                let x = x as usize;
+                if s.touch.spot[x][l] == 1 {
+                    s.spot_factor[x].0[l] = 1.0f64.min(1.0 - sev);
+                } else {
+                    marked |= mark(&mut m.spot, &mut m.spot_list, x);
+                }
+            }
+        }
+        // A closure holds until its end only: past it, a route it alone closes is open.
+        ShockKind::RouteClosure => {
+            for x in &target.routes {
+                let r = x.ix();
+                if s.touch.route[r][l] == 1 {
+                    s.route_open[r][l] = true;
+                    for &e in &s.net.route_edges[r] {
+                        s.gate[e as usize].0[l] = s.ban[e as usize].0[l] * 1.0;
+                    }
+                } else {
+                    marked |= mark(&mut m.route, &mut m.route_list, r);
+                }
+            }
+        }
+        ShockKind::DemandSurge => {
+            for x in &target.slots {
+                let i = x.ix();
+                if s.touch.slot[i][l] == 1 {
+                    s.demand_factor[i].0[l] = 1.0f64.max(1.0 + sev);
+                } else {
+                    marked |= mark(&mut m.slot, &mut m.slot_list, i);
+                }
+            }
         }
     }
+    marked
+}
+
+fn mark(flags: &mut [bool], list: &mut Vec<u32>, x: usize) -> bool {
+    if !flags[x] {
+        flags[x] = true;
+        list.push(x as u32);
+    }
+    true
 }
 
 fn reset_marked(s: &mut Scratch, l: usize) {
@@ -761,7 +908,9 @@ fn orders(model: &Model, s: &mut Scratch) {
             }
         }
         order[b] = o;
-        contract_shipped[b] = Lanes::ZERO;
+    }
+    if net.any_spot {
+        contract_shipped.fill(Lanes::ZERO);
     }
     let eff_order = &mut s.eff_order[..];
     let gate = &s.gate[..];
@@ -773,14 +922,23 @@ fn orders(model: &Model, s: &mut Scratch) {
         let (e0, e1) = net.sup_edges[si];
         let (e0, e1) = (e0 as usize, e1 as usize);
         let mut servable = Lanes::ZERO;
-        for ((q_out, &b), (&share, g)) in eff_order[e0..e1]
+        let edges = eff_order[e0..e1]
             .iter_mut()
             .zip(&e_slot[e0..e1])
-            .zip(e_share[e0..e1].iter().zip(&gate[e0..e1]))
-        {
-            let q = order[b as usize] * share * *g;
-            *q_out = q;
-            servable += q;
+            .zip(&e_share[e0..e1]);
+        if net.sup_gated[si] {
+            for (((q_out, &b), &share), g) in edges.zip(&gate[e0..e1]) {
+                let q = order[b as usize] * share * *g;
+                *q_out = q;
+                servable += q;
+            }
+        } else {
+            // No ban or closure can reach these edges: their gates stay 1.
+            for ((q_out, &b), &share) in edges {
+                let q = order[b as usize] * share;
+                *q_out = q;
+                servable += q;
+            }
         }
         servable_out[si] = servable;
         let cap = cap_factor[si] * net.sup_capacity[si];
@@ -800,7 +958,6 @@ fn orders(model: &Model, s: &mut Scratch) {
                 o += gap.positive_min(net.slot_refill[b]);
             }
             order[b] = o;
-            contract_shipped[b] = Lanes::ZERO;
         }
     }
 }
@@ -826,7 +983,14 @@ fn input_limit(s: &Scratch, si: usize) -> Lanes {
     let (i0, i1) = s.net.sup_inputs[si];
     let mut limit = Lanes::splat(f64::INFINITY);
     for b in i0 as usize..i1 as usize {
-        limit = limit.min((s.stock[b] + s.arrived[b]) / s.net.slot_ratio[b]);
+        let on_hand = s.stock[b] + s.arrived[b];
+        let ratio = s.net.slot_ratio[b];
+        // x / 1 is x: skip the division for one-for-one inputs.
+        limit = limit.min(if ratio == 1.0 {
+            on_hand
+        } else {
+            on_hand / ratio
+        });
     }
     limit
 }
@@ -854,10 +1018,16 @@ fn produce(model: &Model, s: &mut Scratch, si: usize) {
         let r = (output / s.servable[si]).min(Lanes::ONE);
         let (eff, e_slot) = (&s.eff_order[e0..e1], &s.net.e_slot[e0..e1]);
         let (arrived, shipped) = (&mut s.arrived[..], &mut s.contract_shipped[..]);
-        for (&o, &b) in eff.iter().zip(e_slot) {
-            let q = o * r;
-            arrived[b as usize] += q;
-            shipped[b as usize] += q;
+        if s.net.sup_spot[si] {
+            for (&o, &b) in eff.iter().zip(e_slot) {
+                let q = o * r;
+                arrived[b as usize] += q;
+                shipped[b as usize] += q;
+            }
+        } else {
+            for (&o, &b) in eff.iter().zip(e_slot) {
+                arrived[b as usize] += o * r;
+            }
         }
     } else {
         for l in 0..LANES {
@@ -865,7 +1035,9 @@ fn produce(model: &Model, s: &mut Scratch, si: usize) {
         }
     }
     use_inputs(s, si, output);
-    s.spot_avail[si] = (s.cap_factor[si] * s.net.sup_capacity[si] - output).max(Lanes::ZERO);
+    if s.net.sup_spot[si] {
+        s.spot_avail[si] = (s.cap_factor[si] * s.net.sup_capacity[si] - output).max(Lanes::ZERO);
+    }
 }
 
 /// Ship supplier `si`'s `output` in lane `l` to its buyers: priority regions first, pro rata
@@ -1027,9 +1199,11 @@ fn spot_market(model: &Model, s: &mut Scratch, m: usize, t: u32, l: usize) {
 fn consume(model: &Model, s: &mut Scratch, t: u32, mut fills: Option<&mut [Lanes]>) {
     let n_steps = model.n_steps as usize;
     let first = s.net.first_importer_slot;
-    let none = [NONE; LANES];
-    let now = [t; LANES];
+    let never = Lanes::splat(NEVER);
+    let now = Lanes::splat(f64::from(t));
+    let tr = &mut s.track;
     for b in first..model.slots.len() {
+        let k = b - first;
         let need = s.demand_factor[b] * s.net.slot_nominal[b];
         let recycled = need * s.net.slot_recycled[b];
         let arrived = s.arrived[b];
@@ -1041,21 +1215,21 @@ fn consume(model: &Model, s: &mut Scratch, t: u32, mut fills: Option<&mut [Lanes
         s.flow.used += direct - recycled;
         // Short lanes draw on the stockpile and start their deficit clock; the others clear it.
         let is_short = short.gt(need * EPS);
-        let since = s.deficit_since[b];
-        let started: Mask = std::array::from_fn(|l| since[l] == NONE);
-        s.deficit_since[b] = select_steps(is_short, select_steps(started, now, since), none);
+        let since = tr.deficit_since[k];
+        tr.deficit_since[k] =
+            Lanes::select(is_short, Lanes::select(since.is(never), now, since), never);
         let draw = Lanes::select(is_short, short.min(s.stock[b]), Lanes::ZERO);
         s.stock[b] -= draw;
         s.flow.used += draw;
         s.stock[b] += surplus;
-        s.track.short_now[b - first] = Lanes::select(is_short, short - draw, Lanes::ZERO);
+        tr.short_now[k] = Lanes::select(is_short, short - draw, Lanes::ZERO);
     }
     if !model.pools.is_empty() {
         for l in 0..LANES {
             pools(model, s, l);
         }
     }
-    let sustain = model.sustain_steps.max(1);
+    let sustain = Lanes::splat(f64::from(model.sustain_steps.max(1)));
     let tr = &mut s.track;
     for b in first..model.slots.len() {
         let need = s.demand_factor[b] * s.net.slot_nominal[b];
@@ -1072,33 +1246,22 @@ fn consume(model: &Model, s: &mut Scratch, t: u32, mut fills: Option<&mut [Lanes
         // Time to survive at the first shortage; recovery at the first run of `sustain` steps
         // of full service after it.
         let short_m = short.gt(Lanes::ZERO);
-        let (first_short, recovered_at, run_start) =
-            (tr.first_short[k], tr.recovered_at[k], tr.run_start[k]);
-        let onset: Mask = std::array::from_fn(|l| short_m[l] && first_short[l] == NONE);
-        let waiting: Mask = std::array::from_fn(|l| {
-            !short_m[l] && first_short[l] != NONE && recovered_at[l] == NONE
-        });
-        let deficit = s.deficit_since[b];
-        let tts: Steps = std::array::from_fn(|l| t - deficit[l].min(t));
-        tr.tts[k] = select_steps(onset, tts, tr.tts[k]);
-        tr.first_short[k] = select_steps(onset, now, first_short);
-        let run_start: Steps = std::array::from_fn(|l| {
-            if short_m[l] {
-                NONE
-            } else if waiting[l] && run_start[l] == NONE {
-                t
-            } else {
-                run_start[l]
-            }
-        });
+        let (first_short, recovered_at) = (tr.first_short[k], tr.recovered_at[k]);
+        let onset = short_m & first_short.is(never);
+        let waiting = !short_m & !first_short.is(never) & recovered_at.is(never);
+        let tts = now - tr.deficit_since[k].min(now);
+        tr.tts[k] = Lanes::select(onset, tts, tr.tts[k]);
+        tr.first_short[k] = Lanes::select(onset, now, first_short);
+        let run_start = tr.run_start[k];
+        let run_start = Lanes::select(
+            short_m,
+            never,
+            Lanes::select(waiting & run_start.is(never), now, run_start),
+        );
         tr.run_start[k] = run_start;
-        let sustained: Mask =
-            std::array::from_fn(|l| waiting[l] && (t + 1).wrapping_sub(run_start[l]) >= sustain);
-        tr.recovered_at[k] = select_steps(sustained, run_start, recovered_at);
-        let steps_short = &mut tr.steps_short[k];
-        for l in 0..LANES {
-            steps_short[l] += u32::from(short_m[l]);
-        }
+        let sustained = waiting & (now + 1.0 - run_start).ge(sustain);
+        tr.recovered_at[k] = Lanes::select(sustained, run_start, recovered_at);
+        tr.steps_short[k] += Lanes::select(short_m, Lanes::ONE, Lanes::ZERO);
         if let Some(buf) = fills.as_deref_mut() {
             buf[k * n_steps + t as usize] = fill;
         }
@@ -1148,19 +1311,22 @@ fn finish(model: &Model, s: &mut Scratch, n: usize) {
         .sum();
     for l in 0..n {
         for k in 0..k_slots {
-            let mut recovered_at = tr.recovered_at[k][l];
+            // Exact integers (NEVER is u32::MAX): the casts are exact.
+            let step = |x: &Lanes| x.0[l] as u32;
+            let (first_short, run_start) = (step(&tr.first_short[k]), step(&tr.run_start[k]));
+            let mut recovered_at = step(&tr.recovered_at[k]);
             // Full service through the end of the horizon counts as recovered.
-            if tr.first_short[k][l] != NONE && recovered_at == NONE && tr.run_start[k][l] != NONE {
-                recovered_at = tr.run_start[k][l];
+            if first_short != NONE && recovered_at == NONE && run_start != NONE {
+                recovered_at = run_start;
             }
             s.outcomes[l * k_slots + k] = SlotTrial {
                 demand: tr.demand[k].0[l],
                 unmet: tr.unmet[k].0[l],
-                steps_short: tr.steps_short[k][l],
+                steps_short: step(&tr.steps_short[k]),
                 shortfall_frac_sum: tr.shortfall_frac_sum[k].0[l],
                 max_depth: tr.max_depth[k].0[l],
-                first_short: tr.first_short[k][l],
-                tts: tr.tts[k][l],
+                first_short,
+                tts: step(&tr.tts[k]),
                 recovered_at,
             };
         }

@@ -11,16 +11,37 @@ use std::ops::{Add, AddAssign, Div, Mul, Sub, SubAssign};
 /// Trials per group.
 pub const LANES: usize = 8;
 
-/// One flag per lane.
-pub type Mask = [bool; LANES];
+/// One flag per lane, as all-ones or all-zero bits (what a SIMD compare yields).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mask(pub [u64; LANES]);
 
-/// One `u32` per lane (step numbers).
-pub type Steps = [u32; LANES];
+impl Mask {
+    #[inline(always)]
+    fn from_fn(f: impl Fn(usize) -> bool) -> Mask {
+        Mask(std::array::from_fn(|l| if f(l) { u64::MAX } else { 0 }))
+    }
 
-/// Lane-wise `if mask { a } else { b }` on step numbers.
-#[inline(always)]
-pub fn select_steps(mask: Mask, a: Steps, b: Steps) -> Steps {
-    std::array::from_fn(|l| if mask[l] { a[l] } else { b[l] })
+    /// Whether lane `l` is set.
+    #[inline(always)]
+    pub fn get(self, l: usize) -> bool {
+        self.0[l] != 0
+    }
+}
+
+impl std::ops::BitAnd for Mask {
+    type Output = Mask;
+    #[inline(always)]
+    fn bitand(self, o: Mask) -> Mask {
+        Mask(std::array::from_fn(|l| self.0[l] & o.0[l]))
+    }
+}
+
+impl std::ops::Not for Mask {
+    type Output = Mask;
+    #[inline(always)]
+    fn not(self) -> Mask {
+        Mask(std::array::from_fn(|l| !self.0[l]))
+    }
 }
 
 /// One `f64` per lane.
@@ -58,15 +79,27 @@ impl Lanes {
     /// Lane-wise `if mask { a } else { b }`.
     #[inline(always)]
     pub fn select(mask: Mask, a: Lanes, b: Lanes) -> Lanes {
-        Lanes(std::array::from_fn(
-            |l| if mask[l] { a.0[l] } else { b.0[l] },
-        ))
+        Lanes(std::array::from_fn(|l| {
+            f64::from_bits((a.0[l].to_bits() & mask.0[l]) | (b.0[l].to_bits() & !mask.0[l]))
+        }))
     }
 
     /// Lanes where `self > o`.
     #[inline(always)]
     pub fn gt(self, o: Lanes) -> Mask {
-        std::array::from_fn(|l| self.0[l] > o.0[l])
+        Mask::from_fn(|l| self.0[l] > o.0[l])
+    }
+
+    /// Lanes where `self >= o`.
+    #[inline(always)]
+    pub fn ge(self, o: Lanes) -> Mask {
+        Mask::from_fn(|l| self.0[l] >= o.0[l])
+    }
+
+    /// Lanes where `self == o`.
+    #[inline(always)]
+    pub fn is(self, o: Lanes) -> Mask {
+        Mask::from_fn(|l| self.0[l] == o.0[l])
     }
 
     /// Lane-wise `if self > 0 { self.min(cap) } else { 0 }`: a refill order under its rate cap.
@@ -153,13 +186,14 @@ mod tests {
         );
         assert_eq!(nan.max(b), b);
         let m = a.gt(Lanes::ZERO);
+        let e = a.is(Lanes::splat(1.0));
         for l in 0..LANES {
-            assert_eq!(m[l], a.0[l] > 0.0);
-            assert_eq!(Lanes::select(m, a, b).0[l], if m[l] { a.0[l] } else { 2.0 });
-            assert_eq!(
-                select_steps(m, [1; LANES], [2; LANES])[l],
-                if m[l] { 1 } else { 2 }
-            );
+            let x = a.0[l];
+            assert_eq!(m.get(l), x > 0.0);
+            assert_eq!(a.ge(Lanes::ZERO).get(l), x >= 0.0);
+            assert_eq!(e.get(l), x == 1.0);
+            assert_eq!((m & !e).get(l), x > 0.0 && x != 1.0);
+            assert_eq!(Lanes::select(m, a, b).0[l], if x > 0.0 { x } else { 2.0 });
         }
     }
 }

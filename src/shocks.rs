@@ -38,22 +38,34 @@ impl Event {
 }
 
 /// Steps until the first success of a Bernoulli(p) trial repeated each step, counting failures
-/// only (0 when the first step succeeds). `u32::MAX` for p = 0.
-#[inline]
-pub fn geometric_failures(rng: &mut TrialRng, p: f64) -> u32 {
-    if p >= 1.0 {
-        return 0;
+/// only (0 when the first step succeeds). `ln(1 - p)` is computed once per process, not per draw.
+#[derive(Debug, Clone, Copy)]
+pub struct Geometric {
+    p: f64,
+    ln_q: f64,
+}
+
+impl Geometric {
+    pub fn new(p: f64) -> Geometric {
+        Geometric {
+            p,
+            ln_q: (-p).ln_1p(),
+        }
     }
-    if p <= 0.0 {
-        return u32::MAX;
-    }
-    // U in (0, 1]: floor(ln U / ln(1 - p)) has P(X >= k) = (1 - p)^k.
-    let u = 1.0 - rng.random::<f64>();
-    let k = (u.ln() / (-p).ln_1p()).floor();
-    if k >= u32::MAX as f64 {
-        u32::MAX
-    } else {
-        k as u32
+
+    /// One draw; `u32::MAX` for p = 0.
+    #[inline]
+    pub fn sample(&self, rng: &mut TrialRng) -> u32 {
+        if self.p >= 1.0 {
+            return 0;
+        }
+        if self.p <= 0.0 {
+            return u32::MAX;
+        }
+        // U in (0, 1]: floor(ln U / ln(1 - p)) has P(X >= k) = (1 - p)^k. The ratio is never
+        // negative, so the cast floors it (and saturates at u32::MAX).
+        let u = 1.0 - rng.random::<f64>();
+        (u.ln() / self.ln_q) as u32
     }
 }
 
@@ -119,7 +131,19 @@ pub fn sample_trial(model: &Model, seed: u64, trial: u64, out: &mut Vec<Event>) 
             }
         }
     }
-    out.sort_by_key(|e| (e.start, e.shock, e.instance, e.end));
+    // Events with equal keys differ at most in their end and severity, and the engine combines
+    // overlapping events order-independently (largest severity), so an unstable sort is enough.
+    if out
+        .iter()
+        .all(|e| e.shock < 1 << 16 && e.instance < 1 << 16)
+    {
+        // The same order from one integer compare.
+        out.sort_unstable_by_key(|e| {
+            (u64::from(e.start) << 32) | (u64::from(e.shock) << 16) | u64::from(e.instance)
+        });
+    } else {
+        out.sort_unstable_by_key(|e| (e.start, e.shock, e.instance));
+    }
 }
 
 fn draw_event(model: &Model, shock: &Shock, rng: &mut TrialRng) -> (u32, f64) {
@@ -154,7 +178,8 @@ fn sample_instance(
                 if day >= horizon {
                     break;
                 }
-                let start = (day / f64::from(model.step_days)).floor() as u32;
+                // Non-negative: the cast floors.
+                let start = (day / f64::from(model.step_days)) as u32;
                 let (dur, severity) = draw_event(model, shock, rng);
                 out.push(Event {
                     shock: si,
@@ -167,13 +192,14 @@ fn sample_instance(
         }
         Timing::Markov { down, up } => {
             // Up before step 0; each step moves the state once, step 0 included.
+            let (fail, repair) = (Geometric::new(down), Geometric::new(up));
             let mut t: u32 = 0;
             loop {
-                let start = t.saturating_add(geometric_failures(rng, down));
+                let start = t.saturating_add(fail.sample(rng));
                 if start >= n_steps {
                     break;
                 }
-                let dur = geometric_failures(rng, up).saturating_add(1);
+                let dur = repair.sample(rng).saturating_add(1);
                 let end = start.saturating_add(dur).min(n_steps);
                 let severity = shock.severity.sample(rng);
                 out.push(Event {
@@ -212,11 +238,9 @@ mod tests {
     fn geometric_tail_matches_closed_form() {
         // P(X >= k) = (1 - p)^k; check k = 3 with p = 0.2 within 4 standard errors.
         let mut rng = TrialRng::seed_from_u64(9);
+        let g = Geometric::new(0.2);
         let n = 100_000;
-        let hits = (0..n)
-            .filter(|_| geometric_failures(&mut rng, 0.2) >= 3)
-            .count() as f64
-            / n as f64;
+        let hits = (0..n).filter(|_| g.sample(&mut rng) >= 3).count() as f64 / n as f64;
         let p = 0.8f64.powi(3);
         let se = (p * (1.0 - p) / n as f64).sqrt();
         assert!((hits - p).abs() < 4.0 * se, "{hits} vs {p}");

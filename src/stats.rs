@@ -156,22 +156,33 @@ impl CurveAcc {
 
     /// Record the first `n` trials of a group: `fills[slot * n_steps + step]`, one lane each.
     pub fn record_group(&mut self, fills: &[Lanes], n: usize) {
-        for (i, fill) in fills.iter().enumerate() {
+        for ((fill, row), sum) in fills
+            .iter()
+            .zip(self.hist.chunks_exact_mut(FILL_BINS))
+            .zip(&mut self.sum)
+        {
             for &f in &fill.0[..n] {
-                self.add(i, f);
+                let f = f.clamp(0.0, 1.0);
+                row[Self::bin(f)] += 1;
+                *sum += (f * FIXED_ONE) as u64;
             }
+        }
+    }
+
+    /// The histogram bin of a fill in [0, 1].
+    #[inline(always)]
+    fn bin(fill: f64) -> usize {
+        if fill >= 1.0 {
+            FILL_BINS - 1
+        } else {
+            ((fill * (FILL_BINS - 1) as f64) as usize).min(FILL_BINS - 2)
         }
     }
 
     #[inline(always)]
     fn add(&mut self, i: usize, fill: f64) {
         let fill = fill.clamp(0.0, 1.0);
-        let bin = if fill >= 1.0 {
-            FILL_BINS - 1
-        } else {
-            ((fill * (FILL_BINS - 1) as f64) as usize).min(FILL_BINS - 2)
-        };
-        self.hist[i * FILL_BINS + bin] += 1;
+        self.hist[i * FILL_BINS + Self::bin(fill)] += 1;
         self.sum[i] += (fill * FIXED_ONE) as u64;
     }
 
