@@ -24,9 +24,6 @@ use crate::shocks::Event;
 use crate::stats::{CurveAcc, SlotTrial};
 
 const NONE: u32 = u32::MAX;
-/// Per-lane step numbers are held as exact small integers in `f64` lanes; this one means none.
-const NEVER: f64 = u32::MAX as f64;
-
 /// One step number (or count of steps) per lane.
 type Steps = [u32; LANES];
 /// Relative tolerance under which a shortfall counts as none (float noise).
@@ -231,65 +228,32 @@ impl Net {
     }
 }
 
-/// Per importer slot and lane: what the trial so far amounts to. Step numbers and counts are
-/// exact integers held in `f64` lanes ([`NEVER`]: none yet), so every update is a lane operation.
+/// Per importer slot and lane: what the trial so far amounts to. Step-by-step outcomes (days
+/// short, depth, time to survive and recover) are read off the fill series at the end.
 #[derive(Debug, Clone)]
 struct Track {
     demand: Vec<Lanes>,
     unmet: Vec<Lanes>,
-    /// Sum over steps of (1 - fill): the resilience triangle, in steps.
-    shortfall_frac_sum: Vec<Lanes>,
-    max_depth: Vec<Lanes>,
     /// This step's shortfall.
     short_now: Vec<Lanes>,
-    steps_short: Vec<Lanes>,
-    first_short: Vec<Lanes>,
-    tts: Vec<Lanes>,
-    recovered_at: Vec<Lanes>,
-    /// Start of the current run of full service.
-    run_start: Vec<Lanes>,
-    /// Start of the current supply deficit (contract supply below need).
-    deficit_since: Vec<Lanes>,
+    /// Per importer slot and step, one bit per lane: contract supply fell short of need (before
+    /// stocks), slot-major like the fills.
+    deficit: Vec<u16>,
 }
 
 impl Track {
-    fn new(k: usize) -> Track {
-        let zero = vec![Lanes::ZERO; k];
-        let never = vec![Lanes::splat(NEVER); k];
+    fn new(k: usize, n_steps: usize) -> Track {
         Track {
-            demand: zero.clone(),
-            unmet: zero.clone(),
-            shortfall_frac_sum: zero.clone(),
-            max_depth: zero.clone(),
-            short_now: zero.clone(),
-            steps_short: zero.clone(),
-            first_short: never.clone(),
-            tts: zero,
-            recovered_at: never.clone(),
-            run_start: never.clone(),
-            deficit_since: never,
+            demand: vec![Lanes::ZERO; k],
+            unmet: vec![Lanes::ZERO; k],
+            short_now: vec![Lanes::ZERO; k],
+            deficit: vec![0; k * n_steps],
         }
     }
 
     fn reset(&mut self) {
-        for v in [
-            &mut self.demand,
-            &mut self.unmet,
-            &mut self.shortfall_frac_sum,
-            &mut self.max_depth,
-            &mut self.short_now,
-            &mut self.steps_short,
-            &mut self.tts,
-        ] {
+        for v in [&mut self.demand, &mut self.unmet, &mut self.short_now] {
             v.fill(Lanes::ZERO);
-        }
-        for v in [
-            &mut self.first_short,
-            &mut self.recovered_at,
-            &mut self.run_start,
-            &mut self.deficit_since,
-        ] {
-            v.fill(Lanes::splat(NEVER));
         }
     }
 }
@@ -329,7 +293,8 @@ pub struct Scratch {
     ring: Vec<f64>,
     route_clock: Vec<[u32; LANES]>,
     pool_stock: Vec<Lanes>,
-    active: Vec<Vec<u32>>,
+    /// Per lane, (end, index) of the events in force or easing off, sorted.
+    active: Vec<Vec<(u32, u32)>>,
     next_event: [usize; LANES],
     /// First step at which each lane's shocks change anything (an event starts, ends or eases).
     shocks_due: Steps,
@@ -434,7 +399,7 @@ impl Scratch {
                 slot: vec![false; n_slots],
                 ..Marks::default()
             },
-            track: Track::new(k),
+            track: Track::new(k, model.n_steps as usize),
             flow: Flow {
                 shipped: Lanes::ZERO,
                 arrived: Lanes::ZERO,
@@ -530,8 +495,6 @@ pub fn run_group<E: AsRef<[Event]>>(
         "a group holds 1 to {LANES} trials"
     );
     s.reset(model);
-    let mut fills = std::mem::take(&mut s.fills);
-    let record = curves.is_some();
     for t in 0..model.n_steps {
         // 1. Shocks, trial by trial: each has its own events.
         for (l, ev) in events.iter().enumerate() {
@@ -562,7 +525,7 @@ pub fn run_group<E: AsRef<[Event]>>(
             }
         }
         // 5. Consumption.
-        consume(model, s, t, record.then_some(&mut fills[..]));
+        consume(model, s, t);
         for (clock, open) in s.route_clock.iter_mut().zip(&s.route_open) {
             for l in 0..LANES {
                 clock[l] = clock[l].wrapping_add(u32::from(open[l]));
@@ -571,48 +534,46 @@ pub fn run_group<E: AsRef<[Event]>>(
     }
     finish(model, s, n);
     if let Some(c) = curves {
-        c.record_group(&fills, n);
+        c.record_group(&s.fills, n);
     }
-    s.fills = fills;
 }
 
 /// Start events of lane `l` that begin at `t`, and bring up to date the elements of its events
 /// that recover or end. Overlapping events on one element: the largest severity holds.
 fn step_shocks(model: &Model, s: &mut Scratch, events: &[Event], l: usize, t: u32) {
-    // Events ending or easing off: an element only this event targets takes its eased severity
-    // directly; an element other events also target is marked and recomputed from them all.
+    // Events ending or easing off (the active list is sorted by end, so they come first): an
+    // element only this event targets takes its eased severity directly; an element other
+    // events also target is marked and recomputed from them all.
     let mut i = 0;
     let mut any_marked = false;
-    while i < s.active[l].len() {
-        let ev = events[s.active[l][i] as usize];
+    while i < s.active[l].len() && s.active[l][i].0 <= t {
+        let ev = events[s.active[l][i].1 as usize];
         let shock = &model.shocks[ev.shock as usize];
-        if t >= ev.end {
-            let target = &shock.instances[ev.instance as usize];
-            let over = t >= ev.end.saturating_add(shock.recovery_steps);
-            let sev = if over {
-                0.0
-            } else {
-                ev.severity_at(t, shock.recovery_steps)
-            };
-            any_marked |= ease(s, shock.kind, target, sev, l);
-            if over {
-                touch(&mut s.touch, shock.kind, target, l, false);
-                s.active[l].swap_remove(i);
-                continue;
-            }
+        let target = &shock.instances[ev.instance as usize];
+        let over = t >= ev.end.saturating_add(shock.recovery_steps);
+        let sev = if over {
+            0.0
+        } else {
+            ev.severity_at(t, shock.recovery_steps)
+        };
+        any_marked |= ease(s, shock.kind, target, sev, l);
+        if over {
+            touch(&mut s.touch, shock.kind, target, l, false);
+            s.active[l].remove(i);
+        } else {
+            i += 1;
         }
-        i += 1;
     }
     if any_marked {
         reset_marked(s, l);
         for k in 0..s.active[l].len() {
-            let ev = events[s.active[l][k] as usize];
+            let ev = events[s.active[l][k].1 as usize];
             apply_event(model, s, &ev, t, true, l);
         }
         finish_marked(s, l);
     }
     while s.next_event[l] < events.len() && events[s.next_event[l]].start <= t {
-        let ev = events[s.next_event[l]];
+        let (x, ev) = (s.next_event[l], events[s.next_event[l]]);
         let shock = &model.shocks[ev.shock as usize];
         touch(
             &mut s.touch,
@@ -621,19 +582,19 @@ fn step_shocks(model: &Model, s: &mut Scratch, events: &[Event], l: usize, t: u3
             l,
             true,
         );
-        s.active[l].push(s.next_event[l] as u32);
+        let key = (ev.end, x as u32);
+        let at = s.active[l].partition_point(|&a| a < key);
+        s.active[l].insert(at, key);
         s.next_event[l] += 1;
         if t < ev.end {
             apply_event(model, s, &ev, t, false, l);
         }
     }
-    // Nothing changes before the next start, or before an active event's end (every step after
-    // it while it eases off).
-    let mut due = events.get(s.next_event[l]).map_or(NONE, |e| e.start);
-    for &a in &s.active[l] {
-        due = due.min(events[a as usize].end.max(t + 1));
-    }
-    s.shocks_due[l] = due;
+    // Nothing changes before the next start, or before the first active event's end (every
+    // step after it while it eases off).
+    let next_start = events.get(s.next_event[l]).map_or(NONE, |e| e.start);
+    let first_end = s.active[l].first().map_or(NONE, |&(end, _)| end.max(t + 1));
+    s.shocks_due[l] = next_start.min(first_end);
 }
 
 /// Count an event in (or out of) the elements it targets, in lane `l`.
@@ -1196,11 +1157,9 @@ fn spot_market(model: &Model, s: &mut Scratch, m: usize, t: u32, l: usize) {
     }
 }
 
-fn consume(model: &Model, s: &mut Scratch, t: u32, mut fills: Option<&mut [Lanes]>) {
+fn consume(model: &Model, s: &mut Scratch, t: u32) {
     let n_steps = model.n_steps as usize;
     let first = s.net.first_importer_slot;
-    let never = Lanes::splat(NEVER);
-    let now = Lanes::splat(f64::from(t));
     let tr = &mut s.track;
     for b in first..model.slots.len() {
         let k = b - first;
@@ -1213,11 +1172,9 @@ fn consume(model: &Model, s: &mut Scratch, t: u32, mut fills: Option<&mut [Lanes
         let surplus = recycled + arrived - direct;
         let short = need - direct;
         s.flow.used += direct - recycled;
-        // Short lanes draw on the stockpile and start their deficit clock; the others clear it.
+        // Short lanes draw on the stockpile.
         let is_short = short.gt(need * EPS);
-        let since = tr.deficit_since[k];
-        tr.deficit_since[k] =
-            Lanes::select(is_short, Lanes::select(since.is(never), now, since), never);
+        tr.deficit[k * n_steps + t as usize] = is_short.bits();
         let draw = Lanes::select(is_short, short.min(s.stock[b]), Lanes::ZERO);
         s.stock[b] -= draw;
         s.flow.used += draw;
@@ -1229,42 +1186,17 @@ fn consume(model: &Model, s: &mut Scratch, t: u32, mut fills: Option<&mut [Lanes
             pools(model, s, l);
         }
     }
-    let sustain = Lanes::splat(f64::from(model.sustain_steps.max(1)));
     let tr = &mut s.track;
     for b in first..model.slots.len() {
         let need = s.demand_factor[b] * s.net.slot_nominal[b];
         let k = b - first;
         let short_now = tr.short_now[k];
         let short = Lanes::select(short_now.gt(need * EPS), short_now, Lanes::ZERO);
-        let fill = Lanes::select(need.gt(Lanes::ZERO), Lanes::ONE - short / need, Lanes::ONE);
-        // Lanes without a shortfall add zero to the sums and leave the depth as it is.
-        let depth = Lanes::ONE - fill;
         tr.demand[k] += need;
         tr.unmet[k] += short;
-        tr.shortfall_frac_sum[k] += depth;
-        tr.max_depth[k] = tr.max_depth[k].max(depth);
-        // Time to survive at the first shortage; recovery at the first run of `sustain` steps
-        // of full service after it.
-        let short_m = short.gt(Lanes::ZERO);
-        let (first_short, recovered_at) = (tr.first_short[k], tr.recovered_at[k]);
-        let onset = short_m & first_short.is(never);
-        let waiting = !short_m & !first_short.is(never) & recovered_at.is(never);
-        let tts = now - tr.deficit_since[k].min(now);
-        tr.tts[k] = Lanes::select(onset, tts, tr.tts[k]);
-        tr.first_short[k] = Lanes::select(onset, now, first_short);
-        let run_start = tr.run_start[k];
-        let run_start = Lanes::select(
-            short_m,
-            never,
-            Lanes::select(waiting & run_start.is(never), now, run_start),
-        );
-        tr.run_start[k] = run_start;
-        let sustained = waiting & (now + 1.0 - run_start).ge(sustain);
-        tr.recovered_at[k] = Lanes::select(sustained, run_start, recovered_at);
-        tr.steps_short[k] += Lanes::select(short_m, Lanes::ONE, Lanes::ZERO);
-        if let Some(buf) = fills.as_deref_mut() {
-            buf[k * n_steps + t as usize] = fill;
-        }
+        // Below 1 exactly when short: short/need is then above EPS.
+        s.fills[k * n_steps + t as usize] =
+            Lanes::select(need.gt(Lanes::ZERO), Lanes::ONE - short / need, Lanes::ONE);
     }
 }
 
@@ -1300,8 +1232,8 @@ fn pools(model: &Model, s: &mut Scratch, l: usize) {
 
 /// Close the group: outcomes and mass balance of its first `n` lanes.
 fn finish(model: &Model, s: &mut Scratch, n: usize) {
-    let tr = &s.track;
-    let k_slots = tr.demand.len();
+    let n_steps = model.n_steps as usize;
+    let k_slots = s.track.demand.len();
     let stock_initial: f64 = model.slots.iter().map(|x| x.stock_initial).sum::<f64>()
         + model.pools.iter().map(|p| p.stock_target).sum::<f64>();
     let in_transit_initial: f64 = model
@@ -1311,23 +1243,12 @@ fn finish(model: &Model, s: &mut Scratch, n: usize) {
         .sum();
     for l in 0..n {
         for k in 0..k_slots {
-            // Exact integers (NEVER is u32::MAX): the casts are exact.
-            let step = |x: &Lanes| x.0[l] as u32;
-            let (first_short, run_start) = (step(&tr.first_short[k]), step(&tr.run_start[k]));
-            let mut recovered_at = step(&tr.recovered_at[k]);
-            // Full service through the end of the horizon counts as recovered.
-            if first_short != NONE && recovered_at == NONE && run_start != NONE {
-                recovered_at = run_start;
-            }
+            let fills = &s.fills[k * n_steps..(k + 1) * n_steps];
+            let deficit = &s.track.deficit[k * n_steps..(k + 1) * n_steps];
             s.outcomes[l * k_slots + k] = SlotTrial {
-                demand: tr.demand[k].0[l],
-                unmet: tr.unmet[k].0[l],
-                steps_short: step(&tr.steps_short[k]),
-                shortfall_frac_sum: tr.shortfall_frac_sum[k].0[l],
-                max_depth: tr.max_depth[k].0[l],
-                first_short,
-                tts: step(&tr.tts[k]),
-                recovered_at,
+                demand: s.track.demand[k].0[l],
+                unmet: s.track.unmet[k].0[l],
+                ..read_series(fills, deficit, l, model.sustain_steps.max(1))
             };
         }
         s.balances[l] = Balance {
@@ -1341,4 +1262,50 @@ fn finish(model: &Model, s: &mut Scratch, n: usize) {
             used: s.flow.used.0[l],
         };
     }
+}
+
+/// Lane `l`'s step-by-step outcomes of one importer slot, from its fill at every step and the
+/// steps its contract supply fell short: days short, the resilience triangle, the deepest
+/// shortfall, time to survive (from the onset of the deficit to the first shortage) and to
+/// recover (to the start of the first run of `sustain` steps of full service after it; full
+/// service through the end of the horizon counts).
+fn read_series(fills: &[Lanes], deficit: &[u16], l: usize, sustain: u32) -> SlotTrial {
+    let mut r = SlotTrial::default();
+    let mut run_start = NONE;
+    for (t, fill) in fills.iter().enumerate() {
+        let (t, fill) = (t as u32, fill.0[l]);
+        // Full service adds zero and leaves the depth as it is.
+        let depth = 1.0 - fill;
+        r.shortfall_frac_sum += depth;
+        r.max_depth = if r.max_depth > depth {
+            r.max_depth
+        } else {
+            depth
+        };
+        if fill < 1.0 {
+            r.steps_short += 1;
+            if r.first_short == NONE {
+                r.first_short = t;
+            }
+            run_start = NONE;
+        } else if r.first_short != NONE && r.recovered_at == NONE {
+            if run_start == NONE {
+                run_start = t;
+            }
+            if t + 1 - run_start >= sustain {
+                r.recovered_at = run_start;
+            }
+        }
+    }
+    if r.first_short != NONE {
+        let onset = deficit[..=r.first_short as usize]
+            .iter()
+            .rposition(|bits| bits >> l & 1 == 0)
+            .map_or(0, |i| i as u32 + 1);
+        r.tts = r.first_short.saturating_sub(onset);
+        if r.recovered_at == NONE && run_start != NONE {
+            r.recovered_at = run_start;
+        }
+    }
+    r
 }

@@ -10,6 +10,8 @@ use std::ops::{Add, AddAssign, Div, Mul, Sub, SubAssign};
 
 /// Trials per group.
 pub const LANES: usize = 8;
+// A mask's lanes fit the bits of a u16 (`Mask::bits`).
+const _: () = assert!(LANES <= 16);
 
 /// One flag per lane, as all-ones or all-zero bits (what a SIMD compare yields).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,6 +21,12 @@ impl Mask {
     #[inline(always)]
     fn from_fn(f: impl Fn(usize) -> bool) -> Mask {
         Mask(std::array::from_fn(|l| if f(l) { u64::MAX } else { 0 }))
+    }
+
+    /// One bit per lane, lane 0 lowest.
+    #[inline(always)]
+    pub fn bits(self) -> u16 {
+        (0..LANES).fold(0, |acc, l| acc | (u16::from(self.0[l] != 0) << l))
     }
 
     /// Whether lane `l` is set.
@@ -193,6 +201,7 @@ mod tests {
             assert_eq!(a.ge(Lanes::ZERO).get(l), x >= 0.0);
             assert_eq!(e.get(l), x == 1.0);
             assert_eq!((m & !e).get(l), x > 0.0 && x != 1.0);
+            assert_eq!(m.bits() >> l & 1 == 1, x > 0.0);
             assert_eq!(Lanes::select(m, a, b).0[l], if x > 0.0 { x } else { 2.0 });
         }
     }
