@@ -419,6 +419,12 @@ impl Scratch {
         &self.outcomes[lane * k..(lane + 1) * k]
     }
 
+    /// Fill of every importer slot (slot-major) at every step of the last group, one lane per
+    /// trial.
+    pub fn fills(&self) -> &[Lanes] {
+        &self.fills
+    }
+
     /// Mass-balance totals of lane `lane` of the last group.
     pub fn balance(&self, lane: usize) -> &Balance {
         &self.balances[lane]

@@ -5,6 +5,7 @@
 //! outage, not one per step).
 
 use rand::Rng;
+use rand_distr::Exp1;
 
 use crate::model::{Model, Shock, Timing};
 use crate::rng::{stream, Purpose, TrialRng};
@@ -38,18 +39,22 @@ impl Event {
 }
 
 /// Steps until the first success of a Bernoulli(p) trial repeated each step, counting failures
-/// only (0 when the first step succeeds). `ln(1 - p)` is computed once per process, not per draw.
+/// only (0 when the first step succeeds).
+///
+/// Drawn as floor(E / λ) with E ~ Exp(1) and λ = -ln(1 - p): P(X >= k) = P(E >= kλ) = (1 - p)^k.
+/// The exponential comes from a ziggurat (mostly a table look-up, no logarithm), and λ is
+/// computed once per process, not per draw.
 #[derive(Debug, Clone, Copy)]
 pub struct Geometric {
     p: f64,
-    ln_q: f64,
+    rate: f64,
 }
 
 impl Geometric {
     pub fn new(p: f64) -> Geometric {
         Geometric {
             p,
-            ln_q: (-p).ln_1p(),
+            rate: -(-p).ln_1p(),
         }
     }
 
@@ -62,10 +67,9 @@ impl Geometric {
         if self.p <= 0.0 {
             return u32::MAX;
         }
-        // U in (0, 1]: floor(ln U / ln(1 - p)) has P(X >= k) = (1 - p)^k. The ratio is never
-        // negative, so the cast floors it (and saturates at u32::MAX).
-        let u = 1.0 - rng.random::<f64>();
-        (u.ln() / self.ln_q) as u32
+        let e: f64 = rng.sample(Exp1);
+        // Never negative, so the cast floors (and saturates at u32::MAX).
+        (e / self.rate) as u32
     }
 }
 

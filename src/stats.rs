@@ -222,6 +222,56 @@ impl CurveAcc {
     }
 }
 
+/// A worker's own fill histograms: 16-bit counts, half the cache footprint of a
+/// [`CurveAcc`]'s, added into one before they could overflow (one count per trial at most).
+#[derive(Debug, Clone)]
+pub struct CurveBuf {
+    hist: Vec<u16>,
+    sum: Vec<u64>,
+    trials: u32,
+}
+
+impl CurveBuf {
+    pub fn new(n_slots: usize, n_steps: usize) -> CurveBuf {
+        CurveBuf {
+            hist: vec![0; n_slots * n_steps * FILL_BINS],
+            sum: vec![0; n_slots * n_steps],
+            trials: 0,
+        }
+    }
+
+    /// Record the first `n` trials of a group (as [`CurveAcc::record_group`]), flushing into
+    /// `acc` first when the counts could overflow.
+    pub fn record_group(&mut self, fills: &[Lanes], n: usize, acc: &mut CurveAcc) {
+        if self.trials as usize + n > usize::from(u16::MAX) {
+            self.flush(acc);
+        }
+        self.trials += n as u32;
+        for ((fill, row), sum) in fills
+            .iter()
+            .zip(self.hist.chunks_exact_mut(FILL_BINS))
+            .zip(&mut self.sum)
+        {
+            for &f in &fill.0[..n] {
+                let f = f.clamp(0.0, 1.0);
+                row[CurveAcc::bin(f)] += 1;
+                *sum += (f * FIXED_ONE) as u64;
+            }
+        }
+    }
+
+    /// Add everything recorded into `acc` and start again from zero.
+    pub fn flush(&mut self, acc: &mut CurveAcc) {
+        for (a, b) in acc.hist.iter_mut().zip(&mut self.hist) {
+            *a += u32::from(std::mem::take(b));
+        }
+        for (a, b) in acc.sum.iter_mut().zip(&mut self.sum) {
+            *a += std::mem::take(b);
+        }
+        self.trials = 0;
+    }
+}
+
 /// Counts of an integer quantity (steps) over trials, with the top bin for "beyond".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepHist {
