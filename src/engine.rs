@@ -70,6 +70,10 @@ struct Net {
     /// Position of each supplier among its material's suppliers (indexes spot links).
     sup_pos: Vec<u32>,
     ring_offset: Vec<u32>,
+    /// Shock instances, flattened: instance `i` of shock `k` is `instances[instance_first[k] + i]`.
+    instances: Vec<Instance>,
+    instance_first: Vec<u32>,
+    instance_elems: Vec<u32>,
 }
 
 impl Net {
@@ -138,7 +142,39 @@ impl Net {
             .iter()
             .map(|s| !switch_slots[s.material.ix()].is_empty())
             .collect();
+        let (mut instances, mut instance_first, mut instance_elems) =
+            (Vec::new(), Vec::new(), Vec::new());
+        for shock in &model.shocks {
+            instance_first.push(instances.len() as u32);
+            for target in &shock.instances {
+                let mut push = |xs: &mut dyn Iterator<Item = u32>| {
+                    let a = instance_elems.len() as u32;
+                    instance_elems.extend(xs);
+                    (a, instance_elems.len() as u32)
+                };
+                let elems = match shock.kind {
+                    ShockKind::CapacityLoss => push(&mut target.suppliers.iter().map(|x| x.0)),
+                    ShockKind::ExportBan => push(&mut target.edges.iter().map(|x| x.0)),
+                    ShockKind::RouteClosure => push(&mut target.routes.iter().map(|x| x.0)),
+                    ShockKind::DemandSurge => push(&mut target.slots.iter().map(|x| x.0)),
+                };
+                let spots = if shock.kind == ShockKind::ExportBan {
+                    push(&mut target.spot_links.iter().copied())
+                } else {
+                    (elems.1, elems.1)
+                };
+                instances.push(Instance {
+                    kind: shock.kind,
+                    recovery: shock.recovery_steps,
+                    elems,
+                    spots,
+                });
+            }
+        }
         Net {
+            instances,
+            instance_first,
+            instance_elems,
             prod,
             sup_gated: model
                 .suppliers
@@ -293,8 +329,8 @@ pub struct Scratch {
     ring: Vec<f64>,
     route_clock: Vec<[u32; LANES]>,
     pool_stock: Vec<Lanes>,
-    /// Per lane, (end, index) of the events in force or easing off, sorted.
-    active: Vec<Vec<(u32, u32)>>,
+    /// Per lane, the events in force or easing off, sorted by end.
+    active: Vec<Vec<Active>>,
     next_event: [usize; LANES],
     /// First step at which each lane's shocks change anything (an event starts, ends or eases).
     shocks_due: Steps,
@@ -506,7 +542,7 @@ pub fn run_group<E: AsRef<[Event]>>(
         for (l, ev) in events.iter().enumerate() {
             let ev = ev.as_ref();
             if t >= s.shocks_due[l] {
-                step_shocks(model, s, ev, l, t);
+                step_shocks(s, ev, l, t);
             }
         }
         // 2. Arrivals.
@@ -546,25 +582,24 @@ pub fn run_group<E: AsRef<[Event]>>(
 
 /// Start events of lane `l` that begin at `t`, and bring up to date the elements of its events
 /// that recover or end. Overlapping events on one element: the largest severity holds.
-fn step_shocks(model: &Model, s: &mut Scratch, events: &[Event], l: usize, t: u32) {
+fn step_shocks(s: &mut Scratch, events: &[Event], l: usize, t: u32) {
     // Events ending or easing off (the active list is sorted by end, so they come first): an
     // element only this event targets takes its eased severity directly; an element other
     // events also target is marked and recomputed from them all.
     let mut i = 0;
     let mut any_marked = false;
-    while i < s.active[l].len() && s.active[l][i].0 <= t {
-        let ev = events[s.active[l][i].1 as usize];
-        let shock = &model.shocks[ev.shock as usize];
-        let target = &shock.instances[ev.instance as usize];
-        let over = t >= ev.end.saturating_add(shock.recovery_steps);
+    while i < s.active[l].len() && s.active[l][i].end <= t {
+        let a = s.active[l][i];
+        let inst = s.net.instances[a.instance as usize];
+        let over = t >= a.end.saturating_add(inst.recovery);
         let sev = if over {
             0.0
         } else {
-            ev.severity_at(t, shock.recovery_steps)
+            a.severity_at(t, inst.recovery)
         };
-        any_marked |= ease(s, shock.kind, target, sev, l);
+        any_marked |= ease(s, &inst, sev, l);
         if over {
-            touch(&mut s.touch, shock.kind, target, l, false);
+            touch(s, &inst, l, false);
             s.active[l].remove(i);
         } else {
             i += 1;
@@ -573,77 +608,119 @@ fn step_shocks(model: &Model, s: &mut Scratch, events: &[Event], l: usize, t: u3
     if any_marked {
         reset_marked(s, l);
         for k in 0..s.active[l].len() {
-            let ev = events[s.active[l][k].1 as usize];
-            apply_event(model, s, &ev, t, true, l);
+            let a = s.active[l][k];
+            let inst = s.net.instances[a.instance as usize];
+            apply(
+                s,
+                &inst,
+                a.severity_at(t, inst.recovery),
+                t < a.end,
+                true,
+                l,
+            );
         }
         finish_marked(s, l);
     }
     while s.next_event[l] < events.len() && events[s.next_event[l]].start <= t {
-        let (x, ev) = (s.next_event[l], events[s.next_event[l]]);
-        let shock = &model.shocks[ev.shock as usize];
-        touch(
-            &mut s.touch,
-            shock.kind,
-            &shock.instances[ev.instance as usize],
-            l,
-            true,
-        );
-        let key = (ev.end, x as u32);
-        let at = s.active[l].partition_point(|&a| a < key);
-        s.active[l].insert(at, key);
+        let ev = events[s.next_event[l]];
         s.next_event[l] += 1;
+        let a = Active {
+            end: ev.end,
+            instance: s.net.instance_first[ev.shock as usize] + ev.instance,
+            severity: ev.severity,
+        };
+        let inst = s.net.instances[a.instance as usize];
+        touch(s, &inst, l, true);
+        let at = s.active[l].partition_point(|x| x.end <= a.end);
+        s.active[l].insert(at, a);
         if t < ev.end {
-            apply_event(model, s, &ev, t, false, l);
+            apply(s, &inst, ev.severity, true, false, l);
         }
     }
     // Nothing changes before the next start, or before the first active event's end (every
     // step after it while it eases off).
     let next_start = events.get(s.next_event[l]).map_or(NONE, |e| e.start);
-    let first_end = s.active[l].first().map_or(NONE, |&(end, _)| end.max(t + 1));
+    let first_end = s.active[l].first().map_or(NONE, |a| a.end.max(t + 1));
     s.shocks_due[l] = next_start.min(first_end);
 }
 
-/// Count an event in (or out of) the elements it targets, in lane `l`.
-fn touch(c: &mut Touch, kind: ShockKind, target: &crate::model::Target, l: usize, add: bool) {
-    let bump = |n: &mut Steps| {
-        n[l] = if add { n[l] + 1 } else { n[l] - 1 };
-    };
-    match kind {
-        ShockKind::CapacityLoss => target
-            .suppliers
-            .iter()
-            .for_each(|x| bump(&mut c.sup[x.ix()])),
-        ShockKind::ExportBan => {
-            target.edges.iter().for_each(|x| bump(&mut c.edge[x.ix()]));
-            target
-                .spot_links
-                .iter()
-                .for_each(|&x| bump(&mut c.spot[x as usize]));
+/// An event in force or easing off, in a lane's active list.
+#[derive(Debug, Clone, Copy)]
+struct Active {
+    end: u32,
+    /// Index into [`Net::instances`].
+    instance: u32,
+    severity: f64,
+}
+
+impl Active {
+    /// Severity in force at `t`, counting the linear recovery after the end (as
+    /// [`Event::severity_at`]).
+    #[inline]
+    fn severity_at(&self, t: u32, recovery: u32) -> f64 {
+        Event {
+            shock: 0,
+            instance: 0,
+            start: 0,
+            end: self.end,
+            severity: self.severity,
         }
-        ShockKind::RouteClosure => target
-            .routes
-            .iter()
-            .for_each(|x| bump(&mut c.route[x.ix()])),
-        ShockKind::DemandSurge => target.slots.iter().for_each(|x| bump(&mut c.slot[x.ix()])),
+        .severity_at(t, recovery)
+    }
+}
+
+/// One shock instance, flattened for the step loop: what it hits, as ranges of
+/// [`Net::instance_elems`].
+#[derive(Debug, Clone, Copy)]
+struct Instance {
+    kind: ShockKind,
+    recovery: u32,
+    /// Suppliers, edges, routes or slots, by kind.
+    elems: (u32, u32),
+    /// Spot links (export bans).
+    spots: (u32, u32),
+}
+
+/// The elements of `inst` in `net` (by kind), then its spot links.
+#[inline(always)]
+fn elems<'a>(net: &'a Net, inst: &Instance) -> (&'a [u32], &'a [u32]) {
+    (
+        &net.instance_elems[inst.elems.0 as usize..inst.elems.1 as usize],
+        &net.instance_elems[inst.spots.0 as usize..inst.spots.1 as usize],
+    )
+}
+
+/// Count an event in (or out of) the elements it targets, in lane `l`.
+fn touch(s: &mut Scratch, inst: &Instance, l: usize, add: bool) {
+    let (xs, spots) = elems(&s.net, inst);
+    let c = &mut s.touch;
+    let counts = match inst.kind {
+        ShockKind::CapacityLoss => &mut c.sup,
+        ShockKind::ExportBan => &mut c.edge,
+        ShockKind::RouteClosure => &mut c.route,
+        ShockKind::DemandSurge => &mut c.slot,
+    };
+    for &x in xs {
+        let n = &mut counts[x as usize][l];
+        *n = if add { *n + 1 } else { *n - 1 };
+    }
+    for &x in spots {
+        let n = &mut c.spot[x as usize][l];
+        *n = if add { *n + 1 } else { *n - 1 };
     }
 }
 
 /// An event past its end now has severity `sev` (0 once recovered) in lane `l`. Elements it
 /// alone targets take that severity at once (what a recompute from the active events would
 /// give); the others are marked for a recompute. True when something was marked.
-fn ease(
-    s: &mut Scratch,
-    kind: ShockKind,
-    target: &crate::model::Target,
-    sev: f64,
-    l: usize,
-) -> bool {
+fn ease(s: &mut Scratch, inst: &Instance, sev: f64, l: usize) -> bool {
     let mut marked = false;
+    let (xs, spots) = elems(&s.net, inst);
     let m = &mut s.marks;
-    match kind {
+    match inst.kind {
         ShockKind::CapacityLoss => {
-            for x in &target.suppliers {
-                let i = x.ix();
+            for &i in xs {
+                let i = i as usize;
                 if s.touch.sup[i][l] == 1 {
                     s.cap_factor[i].0[l] = 1.0f64.min(1.0 - sev);
                 } else {
@@ -652,8 +729,8 @@ fn ease(
             }
         }
         ShockKind::ExportBan => {
-            for x in &target.edges {
-                let e = x.ix();
+            for &e in xs {
+                let e = e as usize;
                 if s.touch.edge[e][l] == 1 {
                     s.ban[e].0[l] = 1.0f64.min(1.0 - sev);
                     let r = s.net.e_route[e];
@@ -667,7 +744,7 @@ fn ease(
                     marked |= mark(&mut m.edge, &mut m.edge_list, e);
                 }
             }
-            for &x in &target.spot_links {
+            for &x in spots {
                 let x = x as usize;
                 if s.touch.spot[x][l] == 1 {
                     s.spot_factor[x].0[l] = 1.0f64.min(1.0 - sev);
@@ -678,8 +755,8 @@ fn ease(
         }
         // A closure holds until its end only: past it, a route it alone closes is open.
         ShockKind::RouteClosure => {
-            for x in &target.routes {
-                let r = x.ix();
+            for &r in xs {
+                let r = r as usize;
                 if s.touch.route[r][l] == 1 {
                     s.route_open[r][l] = true;
                     for &e in &s.net.route_edges[r] {
@@ -691,8 +768,8 @@ fn ease(
             }
         }
         ShockKind::DemandSurge => {
-            for x in &target.slots {
-                let i = x.ix();
+            for &i in xs {
+                let i = i as usize;
                 if s.touch.slot[i][l] == 1 {
                     s.demand_factor[i].0[l] = 1.0f64.max(1.0 + sev);
                 } else {
@@ -777,24 +854,23 @@ fn finish_marked(s: &mut Scratch, l: usize) {
     m.slot_list.clear();
 }
 
-/// Apply one event's severity at step `t` in lane `l`. With `only_marked`, touch marked elements
-/// only (the others already hold their factors).
-fn apply_event(model: &Model, s: &mut Scratch, ev: &Event, t: u32, only_marked: bool, l: usize) {
-    let shock = &model.shocks[ev.shock as usize];
-    let sev = ev.severity_at(t, shock.recovery_steps);
-    let target = &shock.instances[ev.instance as usize];
-    match shock.kind {
+/// Apply an event's severity `sev` in lane `l` (`in_force`: before its end, which a route
+/// closure needs). With `only_marked`, touch marked elements only (the others already hold
+/// their factors).
+fn apply(s: &mut Scratch, inst: &Instance, sev: f64, in_force: bool, only_marked: bool, l: usize) {
+    let (xs, spots) = elems(&s.net, inst);
+    match inst.kind {
         ShockKind::CapacityLoss => {
-            for x in &target.suppliers {
-                let i = x.ix();
+            for &i in xs {
+                let i = i as usize;
                 if !only_marked || s.marks.sup[i] {
                     s.cap_factor[i].0[l] = s.cap_factor[i].0[l].min(1.0 - sev);
                 }
             }
         }
         ShockKind::ExportBan => {
-            for x in &target.edges {
-                let e = x.ix();
+            for &e in xs {
+                let e = e as usize;
                 if !only_marked || s.marks.edge[e] {
                     s.ban[e].0[l] = s.ban[e].0[l].min(1.0 - sev);
                     if !only_marked {
@@ -802,7 +878,7 @@ fn apply_event(model: &Model, s: &mut Scratch, ev: &Event, t: u32, only_marked: 
                     }
                 }
             }
-            for &x in &target.spot_links {
+            for &x in spots {
                 let x = x as usize;
                 if !only_marked || s.marks.spot[x] {
                     s.spot_factor[x].0[l] = s.spot_factor[x].0[l].min(1.0 - sev);
@@ -810,9 +886,9 @@ fn apply_event(model: &Model, s: &mut Scratch, ev: &Event, t: u32, only_marked: 
             }
         }
         ShockKind::RouteClosure => {
-            if t < ev.end {
-                for x in &target.routes {
-                    let r = x.ix();
+            if in_force {
+                for &r in xs {
+                    let r = r as usize;
                     if !only_marked || s.marks.route[r] {
                         s.route_open[r][l] = false;
                         if !only_marked {
@@ -825,8 +901,8 @@ fn apply_event(model: &Model, s: &mut Scratch, ev: &Event, t: u32, only_marked: 
             }
         }
         ShockKind::DemandSurge => {
-            for x in &target.slots {
-                let i = x.ix();
+            for &i in xs {
+                let i = i as usize;
                 if !only_marked || s.marks.slot[i] {
                     s.demand_factor[i].0[l] = s.demand_factor[i].0[l].max(1.0 + sev);
                 }
@@ -1277,41 +1353,40 @@ fn finish(model: &Model, s: &mut Scratch, n: usize) {
 /// service through the end of the horizon counts).
 fn read_series(fills: &[Lanes], deficit: &[u16], l: usize, sustain: u32) -> SlotTrial {
     let mut r = SlotTrial::default();
-    let mut run_start = NONE;
-    for (t, fill) in fills.iter().enumerate() {
-        let (t, fill) = (t as u32, fill.0[l]);
-        // Full service adds zero and leaves the depth as it is.
-        let depth = 1.0 - fill;
+    // Sums over every step, without branches: full service adds zero and leaves the depth.
+    let mut steps_short = 0u32;
+    for fill in fills {
+        let depth = 1.0 - fill.0[l];
         r.shortfall_frac_sum += depth;
         r.max_depth = if r.max_depth > depth {
             r.max_depth
         } else {
             depth
         };
-        if fill < 1.0 {
-            r.steps_short += 1;
-            if r.first_short == NONE {
-                r.first_short = t;
-            }
-            run_start = NONE;
-        } else if r.first_short != NONE && r.recovered_at == NONE {
-            if run_start == NONE {
-                run_start = t;
-            }
-            if t + 1 - run_start >= sustain {
-                r.recovered_at = run_start;
-            }
+        steps_short += u32::from(fill.0[l] < 1.0);
+    }
+    r.steps_short = steps_short;
+    let Some(first) = fills.iter().position(|f| f.0[l] < 1.0) else {
+        return r;
+    };
+    r.first_short = first as u32;
+    let onset = deficit[..=first]
+        .iter()
+        .rposition(|bits| bits >> l & 1 == 0)
+        .map_or(0, |i| i + 1);
+    r.tts = (first - onset.min(first)) as u32;
+    // Recovery: the start of the first run of `sustain` full steps after the first shortage,
+    // or of the run of full service that reaches the end of the horizon.
+    let mut run = 0u32;
+    for (t, fill) in fills.iter().enumerate().skip(first + 1) {
+        run = if fill.0[l] < 1.0 { 0 } else { run + 1 };
+        if run >= sustain {
+            r.recovered_at = t as u32 + 1 - run;
+            return r;
         }
     }
-    if r.first_short != NONE {
-        let onset = deficit[..=r.first_short as usize]
-            .iter()
-            .rposition(|bits| bits >> l & 1 == 0)
-            .map_or(0, |i| i as u32 + 1);
-        r.tts = r.first_short.saturating_sub(onset);
-        if r.recovered_at == NONE && run_start != NONE {
-            r.recovered_at = run_start;
-        }
+    if run > 0 {
+        r.recovered_at = fills.len() as u32 - run;
     }
     r
 }
