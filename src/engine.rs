@@ -338,6 +338,8 @@ pub struct Scratch {
     touch: Touch,
     marks: Marks,
     track: Track,
+    /// Keep the mass balance (`flow`, `balances`): for checks, off in production runs.
+    audit: bool,
     flow: Flow,
     /// This group's fill per importer slot and step (slot-major).
     fills: Vec<Lanes>,
@@ -436,6 +438,7 @@ impl Scratch {
                 ..Marks::default()
             },
             track: Track::new(k, model.n_steps as usize),
+            audit: true,
             flow: Flow {
                 shipped: Lanes::ZERO,
                 arrived: Lanes::ZERO,
@@ -461,9 +464,16 @@ impl Scratch {
         &self.fills
     }
 
-    /// Mass-balance totals of lane `lane` of the last group.
-    pub fn balance(&self, lane: usize) -> &Balance {
-        &self.balances[lane]
+    /// The same scratch without the mass-balance bookkeeping (a few percent of the step), for
+    /// runs that do not check it.
+    pub fn unaudited(mut self) -> Scratch {
+        self.audit = false;
+        self
+    }
+
+    /// Mass-balance totals of lane `lane` of the last group (None when unaudited).
+    pub fn balance(&self, lane: usize) -> Option<&Balance> {
+        self.audit.then(|| &self.balances[lane])
     }
 
     fn reset(&mut self, model: &Model) {
@@ -1043,17 +1053,27 @@ fn use_inputs(s: &mut Scratch, si: usize, output: Lanes) {
     let (i0, i1) = s.net.sup_inputs[si];
     for b in i0 as usize..i1 as usize {
         let used = output * s.net.slot_ratio[b];
-        s.flow.arrived += s.arrived[b];
-        s.flow.used += used;
+        if s.audit {
+            s.flow.arrived += s.arrived[b];
+            s.flow.used += used;
+        }
         s.stock[b] = (s.stock[b] + s.arrived[b] - used).max(Lanes::ZERO);
         s.arrived[b] = Lanes::ZERO;
     }
 }
 
 fn produce(model: &Model, s: &mut Scratch, si: usize) {
-    let output = s.planned[si].min(input_limit(s, si));
+    let (i0, i1) = s.net.sup_inputs[si];
+    // A raw-material supplier has no input limit.
+    let output = if i0 == i1 {
+        s.planned[si]
+    } else {
+        s.planned[si].min(input_limit(s, si))
+    };
     // Lanes with no output add nothing below: their shares are zero (or their orders are).
-    s.flow.shipped += output;
+    if s.audit {
+        s.flow.shipped += output;
+    }
     let (e0, e1) = s.net.sup_edges[si];
     let (e0, e1) = (e0 as usize, e1 as usize);
     if s.net.sup_same_step[si] && !s.net.sup_has_priority[si] {
@@ -1249,17 +1269,21 @@ fn consume(model: &Model, s: &mut Scratch, t: u32) {
         let recycled = need * s.net.slot_recycled[b];
         let arrived = s.arrived[b];
         s.arrived[b] = Lanes::ZERO;
-        s.flow.arrived += arrived;
         let direct = need.min(recycled + arrived);
         let surplus = recycled + arrived - direct;
         let short = need - direct;
-        s.flow.used += direct - recycled;
+        if s.audit {
+            s.flow.arrived += arrived;
+            s.flow.used += direct - recycled;
+        }
         // Short lanes draw on the stockpile.
         let is_short = short.gt(need * EPS);
         tr.deficit[k * n_steps + t as usize] = is_short.bits();
         let draw = Lanes::select(is_short, short.min(s.stock[b]), Lanes::ZERO);
         s.stock[b] -= draw;
-        s.flow.used += draw;
+        if s.audit {
+            s.flow.used += draw;
+        }
         s.stock[b] += surplus;
         tr.short_now[k] = Lanes::select(is_short, short - draw, Lanes::ZERO);
     }

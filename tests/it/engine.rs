@@ -299,7 +299,7 @@ duration_days = 10
     let mut events = Vec::new();
     sample_trial(model, 1, 0, &mut events);
     run_trial(model, &mut scratch, &events, None);
-    let b = scratch.balance(0);
+    let b = scratch.balance(0).unwrap();
     assert!(
         (b.shipped + b.in_transit_initial - b.arrived - b.in_transit_final).abs() < 1e-9,
         "{b:?}"
@@ -378,7 +378,7 @@ proptest! {
             .collect();
         run_group(model, &mut scratch, &events, None);
         for lane in 0..events.len() {
-            let b = scratch.balance(lane);
+            let b = scratch.balance(lane).unwrap();
             let scale = 1.0 + b.shipped + b.stock_initial;
             prop_assert!((b.shipped + b.in_transit_initial - b.arrived - b.in_transit_final).abs() < 1e-9 * scale, "transit: {:?}", b);
             prop_assert!((b.stock_initial + b.arrived - b.used - b.stock_final).abs() < 1e-9 * scale, "stock: {:?}", b);
