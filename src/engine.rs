@@ -21,7 +21,7 @@
 use crate::lanes::{Lanes, LANES};
 use crate::model::{Model, ShockKind};
 use crate::shocks::Event;
-use crate::stats::{CurveAcc, SlotTrial};
+use crate::stats::{CurveAcc, CurveBuf, SlotTrial};
 
 const NONE: u32 = u32::MAX;
 /// One step number (or count of steps) per lane.
@@ -527,19 +527,24 @@ impl Scratch {
 }
 
 /// Run one trial of `model` under `events` (sorted by start). Its outcomes are
-/// [`Scratch::outcome`]`(0)` and [`Scratch::balance`]`(0)`.
+/// [`Scratch::outcome`]`(0)` and [`Scratch::balance`]`(0)`; if `curves` is given, its fill at
+/// every step is recorded.
 pub fn run_trial(model: &Model, s: &mut Scratch, events: &[Event], curves: Option<&mut CurveAcc>) {
-    run_group(model, s, &[events], curves);
+    run_group(model, s, &[events], None);
+    if let Some(c) = curves {
+        c.record_group(s.fills(), 1);
+    }
 }
 
 /// Run one group of trials of `model` side by side, trial `l` under `events[l]` (each sorted by
 /// start; at most [`LANES`] trials). Lane `l`'s outcomes are [`Scratch::outcome`]`(l)`; if
-/// `curves` is given, every importer slot's fill at every step of every trial is recorded.
+/// `curves` is given (with room made for the group), every importer slot's fill at every step
+/// of every trial is recorded into it as it is computed.
 pub fn run_group<E: AsRef<[Event]>>(
     model: &Model,
     s: &mut Scratch,
     events: &[E],
-    curves: Option<&mut CurveAcc>,
+    mut curves: Option<&mut CurveBuf>,
 ) {
     let n = events.len();
     assert!(
@@ -577,7 +582,7 @@ pub fn run_group<E: AsRef<[Event]>>(
             }
         }
         // 5. Consumption.
-        consume(model, s, t);
+        consume(model, s, t, curves.as_deref_mut().map(|c| (c, n)));
         for (clock, open) in s.route_clock.iter_mut().zip(&s.route_open) {
             for l in 0..LANES {
                 clock[l] = clock[l].wrapping_add(u32::from(open[l]));
@@ -585,9 +590,6 @@ pub fn run_group<E: AsRef<[Event]>>(
         }
     }
     finish(model, s, n);
-    if let Some(c) = curves {
-        c.record_group(&s.fills, n);
-    }
 }
 
 /// Start events of lane `l` that begin at `t`, and bring up to date the elements of its events
@@ -1259,7 +1261,8 @@ fn spot_market(model: &Model, s: &mut Scratch, m: usize, t: u32, l: usize) {
     }
 }
 
-fn consume(model: &Model, s: &mut Scratch, t: u32) {
+/// Consumption at step `t`; with `curves`, the fills of the first `n` lanes are recorded.
+fn consume(model: &Model, s: &mut Scratch, t: u32, mut curves: Option<(&mut CurveBuf, usize)>) {
     let n_steps = model.n_steps as usize;
     let first = s.net.first_importer_slot;
     let tr = &mut s.track;
@@ -1301,8 +1304,12 @@ fn consume(model: &Model, s: &mut Scratch, t: u32) {
         tr.demand[k] += need;
         tr.unmet[k] += short;
         // Below 1 exactly when short: short/need is then above EPS.
-        s.fills[k * n_steps + t as usize] =
-            Lanes::select(need.gt(Lanes::ZERO), Lanes::ONE - short / need, Lanes::ONE);
+        let fill = Lanes::select(need.gt(Lanes::ZERO), Lanes::ONE - short / need, Lanes::ONE);
+        let i = k * n_steps + t as usize;
+        s.fills[i] = fill;
+        if let Some((c, n)) = curves.as_mut() {
+            c.record(i, &fill, *n);
+        }
     }
 }
 

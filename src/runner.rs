@@ -333,8 +333,9 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
             for (l, events) in w.events[..n].iter_mut().enumerate() {
                 sample_trial(model, seed, first + l as u64, events);
             }
-            run_group(model, &mut w.scratch[v], &w.events[..n], None);
-            w.curves[v].record_group(w.scratch[v].fills(), n, &mut w.ints[v].curves);
+            w.curves[v].make_room(n, &mut w.ints[v].curves);
+            let curves = Some(&mut w.curves[v]);
+            run_group(model, &mut w.scratch[v], &w.events[..n], curves);
         }
         for lane in 0..n {
             for v in 0..n_var {

@@ -164,26 +164,34 @@ impl CurveAcc {
             for &f in &fill.0[..n] {
                 let f = f.clamp(0.0, 1.0);
                 row[Self::bin(f)] += 1;
-                *sum += (f * FIXED_ONE) as u64;
+                *sum += CurveAcc::fixed(f);
             }
         }
     }
 
-    /// The histogram bin of a fill in [0, 1].
+    /// The histogram bin of a fill in [0, 1]: full service alone in the last bin. Both
+    /// candidates are computed and one selected, without a branch (whether a lane is at full
+    /// service is unpredictable); the cast goes through u32, one instruction where the unsigned
+    /// 64-bit cast takes several.
     #[inline(always)]
     fn bin(fill: f64) -> usize {
-        if fill >= 1.0 {
-            FILL_BINS - 1
-        } else {
-            ((fill * (FILL_BINS - 1) as f64) as usize).min(FILL_BINS - 2)
-        }
+        let partial = ((fill * (FILL_BINS - 1) as f64) as u32).min(FILL_BINS as u32 - 2);
+        let full = FILL_BINS as u32 - 1;
+        (if fill >= 1.0 { full } else { partial }) as usize
+    }
+
+    /// A fill in [0, 1] in 32-bit fixed point (through i64, exact below 2^63, for the same
+    /// reason).
+    #[inline(always)]
+    fn fixed(fill: f64) -> u64 {
+        (fill * FIXED_ONE) as i64 as u64
     }
 
     #[inline(always)]
     fn add(&mut self, i: usize, fill: f64) {
         let fill = fill.clamp(0.0, 1.0);
         self.hist[i * FILL_BINS + Self::bin(fill)] += 1;
-        self.sum[i] += (fill * FIXED_ONE) as u64;
+        self.sum[i] += Self::fixed(fill);
     }
 
     pub fn merge(&mut self, o: &CurveAcc) {
@@ -240,24 +248,25 @@ impl CurveBuf {
         }
     }
 
-    /// Record the first `n` trials of a group (as [`CurveAcc::record_group`]), flushing into
-    /// `acc` first when the counts could overflow.
-    pub fn record_group(&mut self, fills: &[Lanes], n: usize, acc: &mut CurveAcc) {
+    /// Make room for `n` more trials, flushing into `acc` first when the counts could overflow.
+    pub fn make_room(&mut self, n: usize, acc: &mut CurveAcc) {
         if self.trials as usize + n > usize::from(u16::MAX) {
             self.flush(acc);
         }
         self.trials += n as u32;
-        for ((fill, row), sum) in fills
-            .iter()
-            .zip(self.hist.chunks_exact_mut(FILL_BINS))
-            .zip(&mut self.sum)
-        {
-            for &f in &fill.0[..n] {
-                let f = f.clamp(0.0, 1.0);
-                row[CurveAcc::bin(f)] += 1;
-                *sum += (f * FIXED_ONE) as u64;
-            }
+    }
+
+    /// Record the first `n` lanes of `fill` for slot-and-step `i` (`slot * n_steps + step`).
+    #[inline(always)]
+    pub fn record(&mut self, i: usize, fill: &Lanes, n: usize) {
+        let row = &mut self.hist[i * FILL_BINS..(i + 1) * FILL_BINS];
+        let mut sum = 0;
+        for &f in &fill.0[..n] {
+            let f = f.clamp(0.0, 1.0);
+            row[CurveAcc::bin(f)] += 1;
+            sum += CurveAcc::fixed(f);
         }
+        self.sum[i] += sum;
     }
 
     /// Add everything recorded into `acc` and start again from zero.
