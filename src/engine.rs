@@ -21,7 +21,7 @@
 use crate::lanes::{Lanes, LANES};
 use crate::model::{Model, ShockKind};
 use crate::shocks::Event;
-use crate::stats::{CurveAcc, CurveBuf, SlotTrial};
+use crate::stats::{CurveAcc, SlotTrial};
 
 const NONE: u32 = u32::MAX;
 /// One step number (or count of steps) per lane.
@@ -538,13 +538,13 @@ pub fn run_trial(model: &Model, s: &mut Scratch, events: &[Event], curves: Optio
 
 /// Run one group of trials of `model` side by side, trial `l` under `events[l]` (each sorted by
 /// start; at most [`LANES`] trials). Lane `l`'s outcomes are [`Scratch::outcome`]`(l)`; if
-/// `curves` is given (with room made for the group), every importer slot's fill at every step
-/// of every trial is recorded into it as it is computed.
+/// `curves` is given, every importer slot's fill at every step of every trial is recorded into
+/// it as it is computed (where the histogram rows' cache misses overlap with the step's work).
 pub fn run_group<E: AsRef<[Event]>>(
     model: &Model,
     s: &mut Scratch,
     events: &[E],
-    mut curves: Option<&mut CurveBuf>,
+    mut curves: Option<&mut CurveAcc>,
 ) {
     let n = events.len();
     assert!(
@@ -1262,7 +1262,7 @@ fn spot_market(model: &Model, s: &mut Scratch, m: usize, t: u32, l: usize) {
 }
 
 /// Consumption at step `t`; with `curves`, the fills of the first `n` lanes are recorded.
-fn consume(model: &Model, s: &mut Scratch, t: u32, mut curves: Option<(&mut CurveBuf, usize)>) {
+fn consume(model: &Model, s: &mut Scratch, t: u32, mut curves: Option<(&mut CurveAcc, usize)>) {
     let n_steps = model.n_steps as usize;
     let first = s.net.first_importer_slot;
     let tr = &mut s.track;
@@ -1308,7 +1308,7 @@ fn consume(model: &Model, s: &mut Scratch, t: u32, mut curves: Option<(&mut Curv
         let i = k * n_steps + t as usize;
         s.fills[i] = fill;
         if let Some((c, n)) = curves.as_mut() {
-            c.record(i, &fill, *n);
+            c.record_lanes(i, &fill, *n);
         }
     }
 }

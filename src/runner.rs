@@ -11,7 +11,7 @@ use crate::engine::{run_group, Scratch};
 use crate::lanes::LANES;
 use crate::model::{Model, Study};
 use crate::shocks::{sample_trial, Event};
-use crate::stats::{CurveAcc, CurveBuf, Moments, SlotTrial, StepHist};
+use crate::stats::{CurveAcc, Moments, SlotTrial, StepHist};
 
 /// Per-slot metrics, in this order, in every moment array.
 pub const SLOT_METRICS: [&str; 8] = [
@@ -193,8 +193,6 @@ struct Worker {
     scratch: Vec<Scratch>,
     /// Events of each trial of the current group.
     events: Vec<Vec<Event>>,
-    /// Per variant: fill histograms, added into `ints` when the worker is done.
-    curves: Vec<CurveBuf>,
     ints: Vec<VariantInts>,
 }
 
@@ -239,11 +237,6 @@ pub fn run_blocks(
                     .map(|m| Scratch::new(m).unaudited())
                     .collect(),
                 events: vec![Vec::new(); LANES],
-                curves: plan
-                    .models
-                    .iter()
-                    .map(|m| CurveBuf::new(m.importer_slots().count(), m.n_steps as usize))
-                    .collect(),
                 ints: new_ints(),
             };
             let mut out = Vec::new();
@@ -258,9 +251,6 @@ pub fn run_blocks(
                 if let Some(p) = progress {
                     p.fetch_add(n, Ordering::Relaxed);
                 }
-            }
-            for (buf, ints) in w.curves.iter_mut().zip(&mut w.ints) {
-                buf.flush(&mut ints.curves);
             }
             (out, w.ints)
         })
@@ -333,8 +323,7 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
             for (l, events) in w.events[..n].iter_mut().enumerate() {
                 sample_trial(model, seed, first + l as u64, events);
             }
-            w.curves[v].make_room(n, &mut w.ints[v].curves);
-            let curves = Some(&mut w.curves[v]);
+            let curves = Some(&mut w.ints[v].curves);
             run_group(model, &mut w.scratch[v], &w.events[..n], curves);
         }
         for lane in 0..n {

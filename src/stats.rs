@@ -154,6 +154,19 @@ impl CurveAcc {
         self.add(slot * self.n_steps + step, fill);
     }
 
+    /// Record the first `n` lanes of `fill` for slot-and-step `i` (`slot * n_steps + step`).
+    #[inline(always)]
+    pub fn record_lanes(&mut self, i: usize, fill: &Lanes, n: usize) {
+        let row = &mut self.hist[i * FILL_BINS..(i + 1) * FILL_BINS];
+        let mut sum = 0;
+        for &f in &fill.0[..n] {
+            let f = f.clamp(0.0, 1.0);
+            row[Self::bin(f)] += 1;
+            sum += Self::fixed(f);
+        }
+        self.sum[i] += sum;
+    }
+
     /// Record the first `n` trials of a group: `fills[slot * n_steps + step]`, one lane each.
     pub fn record_group(&mut self, fills: &[Lanes], n: usize) {
         for ((fill, row), sum) in fills
@@ -227,57 +240,6 @@ impl CurveAcc {
             return 0.0;
         }
         self.sum[slot * self.n_steps + step] as f64 / FIXED_ONE / n as f64
-    }
-}
-
-/// A worker's own fill histograms: 16-bit counts, half the cache footprint of a
-/// [`CurveAcc`]'s, added into one before they could overflow (one count per trial at most).
-#[derive(Debug, Clone)]
-pub struct CurveBuf {
-    hist: Vec<u16>,
-    sum: Vec<u64>,
-    trials: u32,
-}
-
-impl CurveBuf {
-    pub fn new(n_slots: usize, n_steps: usize) -> CurveBuf {
-        CurveBuf {
-            hist: vec![0; n_slots * n_steps * FILL_BINS],
-            sum: vec![0; n_slots * n_steps],
-            trials: 0,
-        }
-    }
-
-    /// Make room for `n` more trials, flushing into `acc` first when the counts could overflow.
-    pub fn make_room(&mut self, n: usize, acc: &mut CurveAcc) {
-        if self.trials as usize + n > usize::from(u16::MAX) {
-            self.flush(acc);
-        }
-        self.trials += n as u32;
-    }
-
-    /// Record the first `n` lanes of `fill` for slot-and-step `i` (`slot * n_steps + step`).
-    #[inline(always)]
-    pub fn record(&mut self, i: usize, fill: &Lanes, n: usize) {
-        let row = &mut self.hist[i * FILL_BINS..(i + 1) * FILL_BINS];
-        let mut sum = 0;
-        for &f in &fill.0[..n] {
-            let f = f.clamp(0.0, 1.0);
-            row[CurveAcc::bin(f)] += 1;
-            sum += CurveAcc::fixed(f);
-        }
-        self.sum[i] += sum;
-    }
-
-    /// Add everything recorded into `acc` and start again from zero.
-    pub fn flush(&mut self, acc: &mut CurveAcc) {
-        for (a, b) in acc.hist.iter_mut().zip(&mut self.hist) {
-            *a += u32::from(std::mem::take(b));
-        }
-        for (a, b) in acc.sum.iter_mut().zip(&mut self.sum) {
-            *a += std::mem::take(b);
-        }
-        self.trials = 0;
     }
 }
 
