@@ -1,11 +1,13 @@
-//! Criterion benchmarks of the engine: one trial of reference-30, and a scaling series over ring
-//! networks of about 30, 300 and 3000 nodes (three tiers, as reference-30), reported as
-//! node-steps per second, so cost per node-step can be compared across sizes.
+//! Criterion benchmarks of the engine: one group of trials (side by side, as runs do) of
+//! reference-30 and of the flagship, and a scaling series over ring networks of about 30, 300 and
+//! 3000 nodes (three tiers, as reference-30), reported as node-steps per second, so cost per
+//! node-step can be compared across sizes.
 //!
 //! `cargo bench --bench engine`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use supplyshock::engine::{run_trial, Scratch};
+use supplyshock::engine::{run_group, Scratch};
+use supplyshock::lanes::LANES;
 use supplyshock::model::{load_str, Model};
 use supplyshock::shocks::sample_trial;
 use supplyshock::stats::CurveAcc;
@@ -37,20 +39,22 @@ fn compile(text: String) -> Model {
         .baseline
 }
 
-fn bench_trial(c: &mut Criterion, group: &str, label: &str, model: &Model) {
+fn bench_group(c: &mut Criterion, group: &str, label: &str, model: &Model) {
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(
-        model.n_nodes() as u64 * model.n_steps as u64,
+        (LANES * model.n_nodes()) as u64 * model.n_steps as u64,
     ));
-    let mut scratch = Scratch::new(model);
+    let mut scratch = Scratch::new(model).unaudited();
     let mut curves = CurveAcc::new(model.importer_slots().count(), model.n_steps as usize);
-    let mut events = Vec::new();
-    let mut trial = 0u64;
+    let mut events = vec![Vec::new(); LANES];
+    let mut first = 0u64;
     g.bench_function(BenchmarkId::from_parameter(label), |b| {
         b.iter(|| {
-            sample_trial(model, 1, trial, &mut events);
-            run_trial(model, &mut scratch, &events, Some(&mut curves));
-            trial += 1;
+            for (l, ev) in events.iter_mut().enumerate() {
+                sample_trial(model, 1, first + l as u64, ev);
+            }
+            run_group(model, &mut scratch, &events, Some(&mut curves));
+            first += LANES as u64;
         })
     });
     g.finish();
@@ -60,14 +64,14 @@ fn engine(c: &mut Criterion) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let reference =
         compile(std::fs::read_to_string(root.join("scenarios/bench/reference-30.toml")).unwrap());
-    bench_trial(c, "trial", "reference-30", &reference);
+    bench_group(c, "group", "reference-30", &reference);
     let flagship = compile(
         std::fs::read_to_string(root.join("scenarios/japan-eu-critical-materials.toml")).unwrap(),
     );
-    bench_trial(c, "trial", "flagship", &flagship);
+    bench_group(c, "group", "flagship", &flagship);
     for k in [10, 100, 1000] {
         let model = compile(ring_network(k));
-        bench_trial(c, "scaling", &format!("{}-nodes", model.n_nodes()), &model);
+        bench_group(c, "scaling", &format!("{}-nodes", model.n_nodes()), &model);
     }
 }
 

@@ -1,4 +1,8 @@
-//! One trial: shocks through the network, step by step, in the order of DESIGN.md section 2.
+//! Trials: shocks through the network, step by step, in the order of DESIGN.md section 2.
+//!
+//! Up to [`LANES`] trials run side by side as one group: the network is walked once per step and
+//! every element's quantities are [`Lanes`], one value per trial, so each operation serves the
+//! whole group. Each lane computes exactly what its trial would compute alone.
 //!
 //! Within a step:
 //! 1. shocks: events starting now start, ended ones recover; factors are recomputed (largest
@@ -15,7 +19,7 @@
 //! 5. consumption: importers meet demand from recycling and arrivals, then their stockpile, then
 //!    their pool; surplus refills the stockpile and overflow tops up the pool.
 //!
-//! The engine does no IO and allocates nothing per step: [`Scratch`] holds all per-trial state
+//! The engine does no IO and allocates nothing per step: [`Scratch`] holds all per-group state
 //! and is reused.
 
 use crate::lanes::{Lanes, LANES};
