@@ -732,7 +732,6 @@ fn touch(s: &mut Scratch, inst: &Instance, l: usize, add: bool) {
 fn ease(s: &mut Scratch, inst: &Instance, sev: f64, l: usize) -> bool {
     let mut marked = false;
     let (xs, spots) = elems(&s.net, inst);
-    let m = &mut s.marks;
     match inst.kind {
         ShockKind::CapacityLoss => {
             for &i in xs {
@@ -740,7 +739,7 @@ fn ease(s: &mut Scratch, inst: &Instance, sev: f64, l: usize) -> bool {
                 if s.touch.sup[i][l] == 1 {
                     s.cap_factor[i].0[l] = 1.0f64.min(1.0 - sev);
                 } else {
-                    marked |= mark(&mut m.sup, &mut m.sup_list, i);
+                    marked |= mark(&mut s.marks.sup, &mut s.marks.sup_list, i);
                 }
             }
         }
@@ -749,15 +748,9 @@ fn ease(s: &mut Scratch, inst: &Instance, sev: f64, l: usize) -> bool {
                 let e = e as usize;
                 if s.touch.edge[e][l] == 1 {
                     s.ban[e].0[l] = 1.0f64.min(1.0 - sev);
-                    let r = s.net.e_route[e];
-                    s.gate[e].0[l] = s.ban[e].0[l]
-                        * if r == NONE || s.route_open[r as usize][l] {
-                            1.0
-                        } else {
-                            0.0
-                        };
+                    s.gate[e].0[l] = gate_of(s, e, l);
                 } else {
-                    marked |= mark(&mut m.edge, &mut m.edge_list, e);
+                    marked |= mark(&mut s.marks.edge, &mut s.marks.edge_list, e);
                 }
             }
             for &x in spots {
@@ -765,7 +758,7 @@ fn ease(s: &mut Scratch, inst: &Instance, sev: f64, l: usize) -> bool {
                 if s.touch.spot[x][l] == 1 {
                     s.spot_factor[x].0[l] = 1.0f64.min(1.0 - sev);
                 } else {
-                    marked |= mark(&mut m.spot, &mut m.spot_list, x);
+                    marked |= mark(&mut s.marks.spot, &mut s.marks.spot_list, x);
                 }
             }
         }
@@ -779,7 +772,7 @@ fn ease(s: &mut Scratch, inst: &Instance, sev: f64, l: usize) -> bool {
                         s.gate[e as usize].0[l] = s.ban[e as usize].0[l] * 1.0;
                     }
                 } else {
-                    marked |= mark(&mut m.route, &mut m.route_list, r);
+                    marked |= mark(&mut s.marks.route, &mut s.marks.route_list, r);
                 }
             }
         }
@@ -789,7 +782,7 @@ fn ease(s: &mut Scratch, inst: &Instance, sev: f64, l: usize) -> bool {
                 if s.touch.slot[i][l] == 1 {
                     s.demand_factor[i].0[l] = 1.0f64.max(1.0 + sev);
                 } else {
-                    marked |= mark(&mut m.slot, &mut m.slot_list, i);
+                    marked |= mark(&mut s.marks.slot, &mut s.marks.slot_list, i);
                 }
             }
         }
