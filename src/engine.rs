@@ -448,7 +448,7 @@ impl Scratch {
                 arrived: Lanes::ZERO,
                 used: Lanes::ZERO,
             },
-            fills: vec![Lanes::ONE; k * model.n_steps as usize],
+            fills: Vec::new(),
             outcomes: vec![SlotTrial::default(); k * LANES],
             balances: vec![Balance::default(); LANES],
             net,
@@ -466,6 +466,12 @@ impl Scratch {
     /// trial.
     pub fn fills(&self) -> &[Lanes] {
         &self.fills
+    }
+
+    /// Exchange the fill-series buffer with `buf`. Runs of several models one after another
+    /// can share one buffer (it is only read during a group); it is sized as each group starts.
+    pub fn swap_fills(&mut self, buf: &mut Vec<Lanes>) {
+        std::mem::swap(&mut self.fills, buf);
     }
 
     /// The same scratch without the mass-balance bookkeeping (a few percent of the step), for
@@ -522,6 +528,9 @@ impl Scratch {
             self.pool_stock[p] = Lanes::splat(pool.stock_target);
         }
         self.track.reset();
+        // Every entry is written before it is read; only the length matters.
+        self.fills
+            .resize(self.track.demand.len() * model.n_steps as usize, Lanes::ONE);
         self.flow = Flow {
             shipped: Lanes::ZERO,
             arrived: Lanes::ZERO,
