@@ -679,18 +679,10 @@ struct Active {
 }
 
 impl Active {
-    /// Severity in force at `t`, counting the linear recovery after the end (as
-    /// [`Event::severity_at`]).
+    /// Severity in force at `t`, counting the linear recovery after the end.
     #[inline]
     fn severity_at(&self, t: u32, recovery: u32) -> f64 {
-        Event {
-            shock: 0,
-            instance: 0,
-            start: 0,
-            end: self.end,
-            severity: self.severity,
-        }
-        .severity_at(t, recovery)
+        crate::shocks::severity_at(self.severity, self.end, t, recovery)
     }
 }
 

@@ -28,28 +28,6 @@ impl Mask {
     pub fn bits(self) -> u16 {
         (0..LANES).fold(0, |acc, l| acc | (u16::from(self.0[l] != 0) << l))
     }
-
-    /// Whether lane `l` is set.
-    #[inline(always)]
-    pub fn get(self, l: usize) -> bool {
-        self.0[l] != 0
-    }
-}
-
-impl std::ops::BitAnd for Mask {
-    type Output = Mask;
-    #[inline(always)]
-    fn bitand(self, o: Mask) -> Mask {
-        Mask(std::array::from_fn(|l| self.0[l] & o.0[l]))
-    }
-}
-
-impl std::ops::Not for Mask {
-    type Output = Mask;
-    #[inline(always)]
-    fn not(self) -> Mask {
-        Mask(std::array::from_fn(|l| !self.0[l]))
-    }
 }
 
 /// One `f64` per lane.
@@ -98,18 +76,6 @@ impl Lanes {
         Mask::from_fn(|l| self.0[l] > o.0[l])
     }
 
-    /// Lanes where `self >= o`.
-    #[inline(always)]
-    pub fn ge(self, o: Lanes) -> Mask {
-        Mask::from_fn(|l| self.0[l] >= o.0[l])
-    }
-
-    /// Lanes where `self == o`.
-    #[inline(always)]
-    pub fn is(self, o: Lanes) -> Mask {
-        Mask::from_fn(|l| self.0[l] == o.0[l])
-    }
-
     /// Lane-wise `if self > 0 { self.min(cap) } else { 0 }`: a refill order under its rate cap.
     #[inline(always)]
     pub fn positive_min(self, cap: f64) -> Lanes {
@@ -121,12 +87,6 @@ impl Lanes {
                 0.0
             }
         }))
-    }
-
-    /// True when some lane holds a value above zero.
-    #[inline(always)]
-    pub fn any_positive(self) -> bool {
-        self.0.iter().fold(false, |a, &x| a | (x > 0.0))
     }
 }
 
@@ -184,8 +144,6 @@ mod tests {
                 if x > 0.0 { x.min(1.5) } else { 0.0 }
             );
         }
-        assert!(a.any_positive());
-        assert!(!Lanes::ZERO.any_positive());
         let nan = Lanes::splat(f64::NAN);
         assert_eq!(
             nan.min(b),
@@ -194,13 +152,8 @@ mod tests {
         );
         assert_eq!(nan.max(b), b);
         let m = a.gt(Lanes::ZERO);
-        let e = a.is(Lanes::splat(1.0));
         for l in 0..LANES {
             let x = a.0[l];
-            assert_eq!(m.get(l), x > 0.0);
-            assert_eq!(a.ge(Lanes::ZERO).get(l), x >= 0.0);
-            assert_eq!(e.get(l), x == 1.0);
-            assert_eq!((m & !e).get(l), x > 0.0 && x != 1.0);
             assert_eq!(m.bits() >> l & 1 == 1, x > 0.0);
             assert_eq!(Lanes::select(m, a, b).0[l], if x > 0.0 { x } else { 2.0 });
         }

@@ -25,15 +25,22 @@ impl Event {
     /// Severity in force at `step`, counting the linear recovery after `end`.
     #[inline]
     pub fn severity_at(&self, step: u32, recovery_steps: u32) -> f64 {
-        if step < self.end {
-            self.severity
+        severity_at(self.severity, self.end, step, recovery_steps)
+    }
+}
+
+/// Severity in force at `step` of an event of full `severity` until `end`, easing off linearly
+/// over `recovery_steps` after it.
+#[inline]
+pub fn severity_at(severity: f64, end: u32, step: u32, recovery_steps: u32) -> f64 {
+    if step < end {
+        severity
+    } else {
+        let j = step - end;
+        if j >= recovery_steps {
+            0.0
         } else {
-            let j = step - self.end;
-            if j >= recovery_steps {
-                0.0
-            } else {
-                self.severity * f64::from(recovery_steps - j) / f64::from(recovery_steps + 1)
-            }
+            severity * f64::from(recovery_steps - j) / f64::from(recovery_steps + 1)
         }
     }
 }
