@@ -479,18 +479,33 @@ pub fn curve_sets(plan: &Plan, acc: &Accumulated, trials: u64) -> Vec<CurveSet> 
 pub struct LossSample {
     pub variant: String,
     pub importer: String,
-    pub losses: Vec<f64>,
+    /// Per trial, in trial order, as stored (f32: see [`crate::runner::BlockStats::losses`]).
+    pub losses: Vec<f32>,
 }
 
-pub fn loss_samples(plan: &Plan, acc: &Accumulated) -> Vec<LossSample> {
+/// Every variant's and importer's per-trial losses, moved out of `acc` (its blocks keep no
+/// losses afterwards): at a million trials a copy of them all would be the largest allocation
+/// of the run.
+pub fn loss_samples(plan: &Plan, acc: &mut Accumulated) -> Vec<LossSample> {
     let mut out = Vec::new();
+    let mut first = Vec::new();
     for (v, model) in plan.models.iter().enumerate() {
-        for (i, imp) in model.importers.iter().enumerate() {
+        first.push(out.len());
+        for imp in &model.importers {
             out.push(LossSample {
                 variant: plan.ids[v].clone(),
                 importer: imp.id.clone(),
-                losses: losses_of(acc, v, i, model.importers.len()),
+                losses: Vec::new(),
             });
+        }
+    }
+    for block in &mut acc.blocks {
+        for (v, model) in plan.models.iter().enumerate() {
+            let ni = model.importers.len().max(1);
+            let stored = std::mem::take(&mut block.losses[v]);
+            for (k, &x) in stored.iter().enumerate() {
+                out[first[v] + k % ni].losses.push(x);
+            }
         }
     }
     out

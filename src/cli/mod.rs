@@ -439,7 +439,7 @@ fn run_cmd(a: &RunArgs) -> Result<(), Failure> {
         a.quiet,
     )?;
     emit(
-        &plan, &costs, &names, &acc, trials, &out_dir, a.force, a.format, a.quiet,
+        &plan, &costs, &names, acc, trials, &out_dir, a.force, a.format, a.quiet,
     )
 }
 
@@ -459,14 +459,14 @@ fn emit(
     plan: &Plan,
     costs: &[Option<crate::model::Cost>],
     names: &[String],
-    acc: &crate::runner::Accumulated,
+    mut acc: crate::runner::Accumulated,
     trials: u64,
     out_dir: &Path,
     force: bool,
     format: Format,
     quiet: bool,
 ) -> Result<(), Failure> {
-    let summary = report::summarize(plan, costs, names, acc, trials);
+    let summary = report::summarize(plan, costs, names, &acc, trials);
     let json = report::summary_json(&summary);
     if out_dir.as_os_str() == "-" {
         return print_stdout(std::str::from_utf8(&json).expect("JSON is UTF-8"));
@@ -476,13 +476,15 @@ fn emit(
         ("metrics.csv".to_owned(), report::metrics_csv(&summary)),
         (
             "curves.csv".to_owned(),
-            report::curves_csv(plan, acc, trials),
+            report::curves_csv(plan, &acc, trials),
         ),
     ];
+    let curves = report::curve_sets(plan, &acc, trials);
+    // The per-trial losses move into the samples (the last use of them).
     let charts = crate::plot::charts(
         &summary,
-        &report::curve_sets(plan, acc, trials),
-        &report::loss_samples(plan, acc),
+        &curves,
+        &report::loss_samples(plan, &mut acc),
         &report::sourcing_shares(plan),
     );
     let base = plan.models[0];
@@ -535,7 +537,7 @@ fn merge(
     let plan = Plan::new(study, &chosen);
     let (names, costs) = names_and_costs(study, &chosen);
     emit(
-        &plan, &costs, &names, &acc, h.trials, output, force, format, quiet,
+        &plan, &costs, &names, acc, h.trials, output, force, format, quiet,
     )
 }
 

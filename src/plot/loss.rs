@@ -141,11 +141,11 @@ pub(super) fn exceedance<DB: DrawingBackend>(
 
 /// The empirical exceedance curve P(L > x) as a staircase from x = 0 to the largest loss, with
 /// steps narrower than a pixel merged unless they move the curve visibly on a log axis.
-fn exceedance_points(losses: &[f64]) -> Vec<(f64, f64)> {
+fn exceedance_points(losses: &[f32]) -> Vec<(f64, f64)> {
     let n = losses.len() as f64;
     let mut v: Vec<f64> = losses
         .iter()
-        .copied()
+        .map(|&x| f64::from(x))
         .filter(|x| x.is_finite() && *x > 0.0)
         .collect();
     if v.is_empty() {
@@ -212,8 +212,8 @@ fn total_per_trial(losses: &[LossSample], variant: &str) -> Vec<f64> {
         if total.len() < l.losses.len() {
             total.resize(l.losses.len(), 0.0);
         }
-        for (t, x) in total.iter_mut().zip(&l.losses) {
-            *t += x;
+        for (t, &x) in total.iter_mut().zip(&l.losses) {
+            *t += f64::from(x);
         }
     }
     total
@@ -611,7 +611,7 @@ mod tests {
 
     #[test]
     fn totals_add_importers_trial_by_trial() {
-        let sample = |variant: &str, importer: &str, losses: Vec<f64>| LossSample {
+        let sample = |variant: &str, importer: &str, losses: Vec<f32>| LossSample {
             variant: variant.into(),
             importer: importer.into(),
             losses,

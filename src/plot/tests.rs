@@ -32,7 +32,7 @@ pub(crate) fn run(text: &str, trials: u64) -> Run {
     let study = &loaded.study;
     let chosen: Vec<usize> = (0..study.strategies.len()).collect();
     let plan = Plan::new(study, &chosen);
-    let acc = run_all(&plan, trials, study.baseline.seed);
+    let mut acc = run_all(&plan, trials, study.baseline.seed);
     let mut names = vec!["Baseline".to_owned()];
     names.extend(study.strategies.iter().map(|s| s.name.clone()));
     let mut costs = vec![None];
@@ -41,7 +41,7 @@ pub(crate) fn run(text: &str, trials: u64) -> Run {
     Run {
         summary: summarize(&plan, &costs, &names, &acc, trials),
         curves: curve_sets(&plan, &acc, trials),
-        losses: loss_samples(&plan, &acc),
+        losses: loss_samples(&plan, &mut acc),
         sourcing: sourcing_shares(&plan),
         check_table: crate::indicators::render_table(&ind),
     }
