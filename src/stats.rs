@@ -8,6 +8,8 @@
 //! Nothing is stored per trial and step. Per trial only each importer's loss is kept (exact tail
 //! metrics need the sample).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::lanes::Lanes;
@@ -131,11 +133,17 @@ const FIXED_ONE: f64 = (1u64 << 32) as f64;
 
 /// Per (importer slot, step) fill histograms and fixed-point fill sums. Integer, so merging is
 /// exact in any order.
+///
+/// A run keeps one per variant and worker thread, and the flagship scenario has about 20,000
+/// (slot, step) rows of 101 bins per variant: counters are 16 bits, and the multiples of 2^16
+/// carried out of them are kept by counter in `carry` (few: mostly the full-service bins). A
+/// count is `hist[i] + 2^16 * carry[i]`, one representation per count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurveAcc {
     pub n_slots: usize,
     pub n_steps: usize,
-    pub hist: Vec<u32>,
+    hist: Vec<u16>,
+    carry: BTreeMap<u32, u32>,
     pub sum: Vec<u64>,
 }
 
@@ -145,6 +153,7 @@ impl CurveAcc {
             n_slots,
             n_steps,
             hist: vec![0; n_slots * n_steps * FILL_BINS],
+            carry: BTreeMap::new(),
             sum: vec![0; n_slots * n_steps],
         }
     }
@@ -157,11 +166,10 @@ impl CurveAcc {
     /// Record the first `n` lanes of `fill` for slot-and-step `i` (`slot * n_steps + step`).
     #[inline(always)]
     pub fn record_lanes(&mut self, i: usize, fill: &Lanes, n: usize) {
-        let row = &mut self.hist[i * FILL_BINS..(i + 1) * FILL_BINS];
         let mut sum = 0;
         for &f in &fill.0[..n] {
             let f = f.clamp(0.0, 1.0);
-            row[Self::bin(f)] += 1;
+            self.bump(i * FILL_BINS + Self::bin(f));
             sum += Self::fixed(f);
         }
         self.sum[i] += sum;
@@ -169,17 +177,24 @@ impl CurveAcc {
 
     /// Record the first `n` trials of a group: `fills[slot * n_steps + step]`, one lane each.
     pub fn record_group(&mut self, fills: &[Lanes], n: usize) {
-        for ((fill, row), sum) in fills
-            .iter()
-            .zip(self.hist.chunks_exact_mut(FILL_BINS))
-            .zip(&mut self.sum)
-        {
-            for &f in &fill.0[..n] {
-                let f = f.clamp(0.0, 1.0);
-                row[Self::bin(f)] += 1;
-                *sum += CurveAcc::fixed(f);
-            }
+        for (i, fill) in fills.iter().enumerate() {
+            self.record_lanes(i, fill, n);
         }
+    }
+
+    /// Count one more in counter `c`.
+    #[inline(always)]
+    fn bump(&mut self, c: usize) {
+        let (v, wrapped) = self.hist[c].overflowing_add(1);
+        self.hist[c] = v;
+        if wrapped {
+            *self.carry.entry(c as u32).or_insert(0) += 1;
+        }
+    }
+
+    /// The count in counter `c`.
+    fn count(&self, c: usize) -> u64 {
+        u64::from(self.hist[c]) + (u64::from(self.carry.get(&(c as u32)).copied().unwrap_or(0)) << 16)
     }
 
     /// The histogram bin of a fill in [0, 1]: full service alone in the last bin. Both
@@ -203,13 +218,20 @@ impl CurveAcc {
     #[inline(always)]
     fn add(&mut self, i: usize, fill: f64) {
         let fill = fill.clamp(0.0, 1.0);
-        self.hist[i * FILL_BINS + Self::bin(fill)] += 1;
+        self.bump(i * FILL_BINS + Self::bin(fill));
         self.sum[i] += Self::fixed(fill);
     }
 
     pub fn merge(&mut self, o: &CurveAcc) {
-        for (a, b) in self.hist.iter_mut().zip(&o.hist) {
-            *a += b;
+        for (c, (a, &b)) in self.hist.iter_mut().zip(&o.hist).enumerate() {
+            let (v, wrapped) = a.overflowing_add(b);
+            *a = v;
+            if wrapped {
+                *self.carry.entry(c as u32).or_insert(0) += 1;
+            }
+        }
+        for (&c, &k) in &o.carry {
+            *self.carry.entry(c).or_insert(0) += k;
         }
         for (a, b) in self.sum.iter_mut().zip(&o.sum) {
             *a += b;
@@ -219,11 +241,10 @@ impl CurveAcc {
     /// Fill at quantile `q` for (slot, step): the bin's midpoint, or 1 for the full-service bin.
     pub fn quantile(&self, slot: usize, step: usize, q: f64, n: u64) -> f64 {
         let i = slot * self.n_steps + step;
-        let h = &self.hist[i * FILL_BINS..(i + 1) * FILL_BINS];
         let want = ((q * n as f64).ceil() as u64).max(1);
         let mut acc = 0u64;
-        for (bin, &c) in h.iter().enumerate() {
-            acc += u64::from(c);
+        for bin in 0..FILL_BINS {
+            acc += self.count(i * FILL_BINS + bin);
             if acc >= want {
                 return if bin == FILL_BINS - 1 {
                     1.0
@@ -290,27 +311,32 @@ impl StepHist {
     }
 }
 
-/// Value-at-risk and conditional value-at-risk at level `a` from a sample (sorted in place).
-/// VaR is the order statistic at ceil(a*n); CVaR = VaR + E[(X - VaR)+] / (1 - a).
-pub fn var_cvar(sample: &mut [f64], a: f64) -> (f64, f64) {
+/// Value-at-risk and conditional value-at-risk at level `a` from a sample (sorted in place;
+/// f32 samples are summed in f64). VaR is the order statistic at ceil(a*n);
+/// CVaR = VaR + E[(X - VaR)+] / (1 - a).
+pub fn var_cvar<T: Copy + Into<f64>>(sample: &mut [T], a: f64) -> (f64, f64) {
     if sample.is_empty() {
         return (0.0, 0.0);
     }
-    sample.sort_by(f64::total_cmp);
+    sample.sort_by(|x, y| (*x).into().total_cmp(&(*y).into()));
     let n = sample.len();
     let k = ((a * n as f64).ceil() as usize).clamp(1, n) - 1;
-    let var = sample[k];
-    let excess: f64 = sample.iter().map(|&x| (x - var).max(0.0)).sum::<f64>() / n as f64;
+    let var = sample[k].into();
+    let excess: f64 = sample
+        .iter()
+        .map(|&x| (x.into() - var).max(0.0))
+        .sum::<f64>()
+        / n as f64;
     (var, var + excess / (1.0 - a))
 }
 
 /// Quantile of a sorted sample (same order-statistic rule as VaR).
-pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+pub fn quantile_sorted<T: Copy + Into<f64>>(sorted: &[T], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
     let n = sorted.len();
-    sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1]
+    sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1].into()
 }
 
 #[cfg(test)]
@@ -356,5 +382,32 @@ mod tests {
         assert_eq!(c.quantile(0, 0, 0.5, 4), 0.505);
         assert_eq!(c.quantile(0, 0, 0.75, 4), 1.0);
         assert!((c.mean(0, 0, 4) - 0.625).abs() < 1e-9);
+    }
+
+    #[test]
+    fn curve_counts_carry_past_16_bits_when_recorded_and_merged() {
+        // Row 1 (slot 0, step 1). One worker records 200,000 full-service fills (three carries)
+        // and 70,000 half fills (one), the other 70,000 of each: merging wraps them again.
+        let (mut a, mut b) = (CurveAcc::new(1, 2), CurveAcc::new(1, 2));
+        for _ in 0..25_000 {
+            a.record_lanes(1, &Lanes::ONE, 8);
+        }
+        for _ in 0..70_000 {
+            a.record(0, 1, 0.5);
+            b.record(0, 1, 1.0);
+        }
+        for _ in 0..8_750 {
+            b.record_lanes(1, &Lanes::splat(0.5), 8);
+        }
+        a.merge(&b);
+        let full = FILL_BINS + FILL_BINS - 1;
+        assert_eq!(a.count(full), 270_000);
+        assert_eq!(a.count(FILL_BINS + 50), 140_000);
+        assert_eq!(a.carry.get(&(full as u32)), Some(&4));
+        assert_eq!(a.count(50), 0);
+        let n = 410_000;
+        assert_eq!(a.quantile(0, 1, 140_000.0 / n as f64, n), 0.505);
+        assert_eq!(a.quantile(0, 1, 140_001.0 / n as f64, n), 1.0);
+        assert!((a.mean(0, 1, n) - (270_000.0 + 70_000.0) / n as f64).abs() < 1e-9);
     }
 }
