@@ -491,11 +491,15 @@ pub fn loss_samples(plan: &Plan, acc: &mut Accumulated) -> Vec<LossSample> {
     let mut first = Vec::new();
     for (v, model) in plan.models.iter().enumerate() {
         first.push(out.len());
+        let ni = model.importers.len().max(1);
+        let trials: usize = acc.blocks.iter().map(|b| b.losses[v].len() / ni).sum();
         for imp in &model.importers {
+            // Exactly sized: grown by doubling, the samples would together hold up to twice
+            // the losses at the end, and three times while one of them is reallocated.
             out.push(LossSample {
                 variant: plan.ids[v].clone(),
                 importer: imp.id.clone(),
-                losses: Vec::new(),
+                losses: Vec::with_capacity(trials),
             });
         }
     }

@@ -463,16 +463,10 @@ fn add_nested(a: &mut [Vec<Moments>], b: &[Vec<Moments>]) {
 }
 
 /// Per-trial losses of variant `v`, importer `i`, in trial order.
-pub fn losses_of(acc: &Accumulated, v: usize, i: usize, n_importers: usize) -> Vec<f64> {
+pub fn losses_of(acc: &Accumulated, v: usize, i: usize, n_importers: usize) -> Vec<f32> {
     acc.blocks
         .iter()
-        .flat_map(|b| {
-            b.losses[v]
-                .iter()
-                .skip(i)
-                .step_by(n_importers)
-                .map(|&x| f64::from(x))
-        })
+        .flat_map(|b| b.losses[v].iter().skip(i).step_by(n_importers).copied())
         .collect()
 }
 
