@@ -142,19 +142,33 @@ pub fn sample_trial(model: &Model, seed: u64, trial: u64, out: &mut Vec<Event>) 
             }
         }
     }
-    // Events with equal keys differ at most in their end and severity, and the engine combines
-    // overlapping events order-independently (largest severity), so an unstable sort is enough.
-    if out
-        .iter()
-        .all(|e| e.shock < 1 << 16 && e.instance < 1 << 16)
-    {
-        // The same order from one integer compare.
-        out.sort_unstable_by_key(|e| {
-            (u64::from(e.start) << 32) | (u64::from(e.shock) << 16) | u64::from(e.instance)
-        });
-    } else {
+    sort_by_start(out, n_steps);
+}
+
+/// Sort events by start step. Events with equal starts differ in what they hit or when they end,
+/// and the engine combines overlapping events order-independently (largest severity), so their
+/// order does not matter. With many events per step of horizon, a counting sort on the start
+/// (linear, stable); otherwise a comparison sort.
+fn sort_by_start(out: &mut Vec<Event>, n_steps: u32) {
+    if out.len() < 32 || out.len() < n_steps as usize / 4 {
         out.sort_unstable_by_key(|e| (e.start, e.shock, e.instance));
+        return;
     }
+    let last = out.iter().map(|e| e.start).max().unwrap_or(0) as usize;
+    let mut first = vec![0u32; last + 2];
+    for e in out.iter() {
+        first[e.start as usize + 1] += 1;
+    }
+    for t in 1..first.len() {
+        first[t] += first[t - 1];
+    }
+    let mut sorted = vec![out[0]; out.len()];
+    for e in out.iter() {
+        let at = &mut first[e.start as usize];
+        sorted[*at as usize] = *e;
+        *at += 1;
+    }
+    *out = sorted;
 }
 
 fn draw_event(model: &Model, shock: &Shock, rng: &mut TrialRng) -> (u32, f64) {
