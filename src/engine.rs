@@ -22,6 +22,7 @@
 //! The engine does no IO and allocates nothing per step: [`Scratch`] holds all per-group state
 //! and is reused.
 
+use crate::dist::DistParams;
 use crate::lanes::{Lanes, LANES};
 use crate::model::{Model, ShockKind};
 use crate::shocks::Event;
@@ -32,6 +33,8 @@ const NONE: u32 = u32::MAX;
 type Steps = [u32; LANES];
 /// Relative tolerance under which a shortfall counts as none (float noise).
 const EPS: f64 = 1e-9;
+// Switch masks hold one bit per lane in a u8.
+const _: () = assert!(LANES <= 8);
 
 /// The model flattened into arrays for the step loop (built once per model).
 #[derive(Debug, Clone)]
@@ -78,6 +81,17 @@ struct Net {
     instances: Vec<Instance>,
     instance_first: Vec<u32>,
     instance_elems: Vec<u32>,
+    /// Per flattened instance: its switch, or `NONE`. A switch is a capacity-loss instance
+    /// whose events are laid out on a step mask when a group starts, instead of being started
+    /// and ended one by one in the step loop: it has no recovery ramp, a fixed severity (so
+    /// every event of it gives the same factor, and overlapping ones combine to it), and
+    /// suppliers that no other instance of any shock targets (so nothing else sets their
+    /// factors). Typical of a supplier's own Markov outage.
+    instance_switch: Vec<u32>,
+    /// Per switch: the capacity factor of its suppliers while an event is in force.
+    switch_factor: Vec<f64>,
+    /// (supplier, switch) for every supplier a switch targets.
+    switch_sups: Vec<(u32, u32)>,
 }
 
 impl Net {
@@ -175,10 +189,48 @@ impl Net {
                 });
             }
         }
+        // Switches: count the capacity-loss instances that target each supplier.
+        let mut hits = vec![0u32; model.suppliers.len()];
+        for shock in &model.shocks {
+            if shock.kind == ShockKind::CapacityLoss {
+                for target in &shock.instances {
+                    for x in &target.suppliers {
+                        hits[x.ix()] += 1;
+                    }
+                }
+            }
+        }
+        let (mut instance_switch, mut switch_factor, mut switch_sups) =
+            (Vec::new(), Vec::new(), Vec::new());
+        for shock in &model.shocks {
+            let fixed = match shock.severity.params() {
+                DistParams::Fixed { value } => Some(*value),
+                _ => None,
+            };
+            for target in &shock.instances {
+                let sev = fixed.filter(|_| {
+                    shock.kind == ShockKind::CapacityLoss
+                        && shock.recovery_steps == 0
+                        && target.suppliers.iter().all(|x| hits[x.ix()] == 1)
+                });
+                let Some(sev) = sev else {
+                    instance_switch.push(NONE);
+                    continue;
+                };
+                let k = switch_factor.len() as u32;
+                instance_switch.push(k);
+                // What `apply` gives a supplier at full capacity.
+                switch_factor.push(1.0f64.min(1.0 - sev));
+                switch_sups.extend(target.suppliers.iter().map(|x| (x.0, k)));
+            }
+        }
         Net {
             instances,
             instance_first,
             instance_elems,
+            instance_switch,
+            switch_factor,
+            switch_sups,
             prod,
             sup_gated: model
                 .suppliers
@@ -333,6 +385,10 @@ pub struct Scratch {
     ring: Vec<f64>,
     route_clock: Vec<[u32; LANES]>,
     pool_stock: Vec<Lanes>,
+    /// Per lane, this group's events that are not a switch's, sorted by start.
+    general: Vec<Vec<Event>>,
+    /// Per switch and step, the lanes in which one of its events is in force (bit `l`).
+    switch_on: Vec<u8>,
     /// Per lane, the events in force or easing off, sorted by end.
     active: Vec<Vec<Active>>,
     next_event: [usize; LANES],
@@ -423,6 +479,8 @@ impl Scratch {
             ring: vec![0.0; *net.ring_offset.last().unwrap() as usize * LANES],
             route_clock: vec![[0; LANES]; nr],
             pool_stock: vec![Lanes::ZERO; model.pools.len()],
+            general: vec![Vec::new(); LANES],
+            switch_on: vec![0; net.switch_factor.len() * model.n_steps as usize],
             active: vec![Vec::new(); LANES],
             next_event: [0; LANES],
             shocks_due: [0; LANES],
@@ -565,12 +623,34 @@ pub fn run_group<E: AsRef<[Event]>>(
         "a group holds 1 to {LANES} trials"
     );
     s.reset(model);
+    let n_steps = model.n_steps as usize;
+    s.switch_on.fill(0);
+    for (l, ev) in events.iter().enumerate() {
+        s.general[l].clear();
+        for e in ev.as_ref() {
+            let k = s.net.instance_switch
+                [(s.net.instance_first[e.shock as usize] + e.instance) as usize];
+            if k == NONE {
+                s.general[l].push(*e);
+            } else {
+                let row = &mut s.switch_on[k as usize * n_steps..(k as usize + 1) * n_steps];
+                for on in &mut row[e.start as usize..(e.end as usize).min(n_steps)] {
+                    *on |= 1 << l;
+                }
+            }
+        }
+    }
     for t in 0..model.n_steps {
-        // 1. Shocks, trial by trial: each has its own events.
-        for (l, ev) in events.iter().enumerate() {
-            let ev = ev.as_ref();
+        // 1. Shocks: switches for all lanes at once, then other events trial by trial (each
+        // has its own).
+        let (cap_factor, switch_on) = (&mut s.cap_factor[..], &s.switch_on[..]);
+        for &(si, k) in &s.net.switch_sups {
+            let on = switch_on[k as usize * n_steps + t as usize];
+            cap_factor[si as usize] = Lanes::select_bits(on, s.net.switch_factor[k as usize], 1.0);
+        }
+        for l in 0..n {
             if t >= s.shocks_due[l] {
-                step_shocks(s, ev, l, t);
+                step_shocks(s, l, t);
             }
         }
         // 2. Arrivals.
@@ -607,7 +687,7 @@ pub fn run_group<E: AsRef<[Event]>>(
 
 /// Start events of lane `l` that begin at `t`, and bring up to date the elements of its events
 /// that recover or end. Overlapping events on one element: the largest severity holds.
-fn step_shocks(s: &mut Scratch, events: &[Event], l: usize, t: u32) {
+fn step_shocks(s: &mut Scratch, l: usize, t: u32) {
     // Events ending or easing off (the active list is sorted by end, so they come first): an
     // element only this event targets takes its eased severity directly; an element other
     // events also target is marked and recomputed from them all.
@@ -646,8 +726,8 @@ fn step_shocks(s: &mut Scratch, events: &[Event], l: usize, t: u32) {
         }
         finish_marked(s, l);
     }
-    while s.next_event[l] < events.len() && events[s.next_event[l]].start <= t {
-        let ev = events[s.next_event[l]];
+    while s.next_event[l] < s.general[l].len() && s.general[l][s.next_event[l]].start <= t {
+        let ev = s.general[l][s.next_event[l]];
         s.next_event[l] += 1;
         let a = Active {
             end: ev.end,
@@ -664,7 +744,7 @@ fn step_shocks(s: &mut Scratch, events: &[Event], l: usize, t: u32) {
     }
     // Nothing changes before the next start, or before the first active event's end (every
     // step after it while it eases off).
-    let next_start = events.get(s.next_event[l]).map_or(NONE, |e| e.start);
+    let next_start = s.general[l].get(s.next_event[l]).map_or(NONE, |e| e.start);
     let first_end = s.active[l].first().map_or(NONE, |a| a.end.max(t + 1));
     s.shocks_due[l] = next_start.min(first_end);
 }

@@ -62,6 +62,18 @@ impl Lanes {
         self.zip(o, |a, b| if a > b { a } else { b })
     }
 
+    /// Per lane `l`: `on` where bit `l` of `bits` is set, else `off`.
+    #[inline(always)]
+    pub fn select_bits(bits: u8, on: f64, off: f64) -> Lanes {
+        Lanes(std::array::from_fn(|l| {
+            if bits >> l & 1 != 0 {
+                on
+            } else {
+                off
+            }
+        }))
+    }
+
     /// Lane-wise `if mask { a } else { b }`.
     #[inline(always)]
     pub fn select(mask: Mask, a: Lanes, b: Lanes) -> Lanes {

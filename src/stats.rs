@@ -194,7 +194,8 @@ impl CurveAcc {
 
     /// The count in counter `c`.
     fn count(&self, c: usize) -> u64 {
-        u64::from(self.hist[c]) + (u64::from(self.carry.get(&(c as u32)).copied().unwrap_or(0)) << 16)
+        u64::from(self.hist[c])
+            + (u64::from(self.carry.get(&(c as u32)).copied().unwrap_or(0)) << 16)
     }
 
     /// The histogram bin of a fill in [0, 1]: full service alone in the last bin. Both

@@ -426,3 +426,45 @@ fn a_lane_of_a_group_is_the_trial_run_alone() {
         }
     }
 }
+
+/// Capacity losses with a fixed severity, no ramp and suppliers of their own are laid out on
+/// step masks ("switches") instead of being started and ended step by step: they give exactly
+/// what the general event path gives. A disabled copy of each such shock (it fires nothing, but
+/// shares the suppliers) sends the same events down the general path.
+#[test]
+fn switch_outages_give_what_the_event_path_gives() {
+    for name in [
+        "bench/reference-30",
+        "japan-eu-critical-materials",
+        "us-japan-batteries",
+    ] {
+        let loaded =
+            supplyshock::model::load(&repo().join(format!("scenarios/{name}.toml"))).unwrap();
+        let model = &loaded.study.baseline;
+        let mut general = model.clone();
+        for shock in &model.shocks {
+            if shock.kind == supplyshock::model::ShockKind::CapacityLoss {
+                general.shocks.push(supplyshock::model::Shock {
+                    enabled: false,
+                    ..shock.clone()
+                });
+            }
+        }
+        let events: Vec<Vec<Event>> = (100..100 + LANES as u64)
+            .map(|trial| {
+                let mut ev = Vec::new();
+                sample_trial(model, 5, trial, &mut ev);
+                ev
+            })
+            .collect();
+        assert!(events.iter().any(|e| !e.is_empty()), "{name}: no events");
+        let (mut a, mut b) = (Scratch::new(model), Scratch::new(&general));
+        run_group(model, &mut a, &events, None);
+        run_group(&general, &mut b, &events, None);
+        assert_eq!(a.fills(), b.fills(), "{name}");
+        for lane in 0..LANES {
+            assert_eq!(a.outcome(lane), b.outcome(lane), "{name} lane {lane}");
+            assert_eq!(a.balance(lane), b.balance(lane), "{name} lane {lane}");
+        }
+    }
+}
