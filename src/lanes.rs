@@ -30,6 +30,23 @@ impl Mask {
     }
 }
 
+/// The lane mask of each u8 bit pattern: lane `l` set where bit `l` is.
+static BIT_MASKS: [Mask; 256] = {
+    let mut t = [Mask([0; LANES]); 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut l = 0;
+        while l < LANES {
+            if b >> l & 1 != 0 {
+                t[b].0[l] = u64::MAX;
+            }
+            l += 1;
+        }
+        b += 1;
+    }
+    t
+};
+
 /// One `f64` per lane.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[repr(align(64))]
@@ -62,16 +79,15 @@ impl Lanes {
         self.zip(o, |a, b| if a > b { a } else { b })
     }
 
-    /// Per lane `l`: `on` where bit `l` of `bits` is set, else `off`.
+    /// Per lane `l`: `on` where bit `l` of `bits` is set, else `off` (no branch: the lane
+    /// masks of all 256 bit patterns are a table).
     #[inline(always)]
     pub fn select_bits(bits: u8, on: f64, off: f64) -> Lanes {
-        Lanes(std::array::from_fn(|l| {
-            if bits >> l & 1 != 0 {
-                on
-            } else {
-                off
-            }
-        }))
+        Lanes::select(
+            BIT_MASKS[bits as usize],
+            Lanes::splat(on),
+            Lanes::splat(off),
+        )
     }
 
     /// Lane-wise `if mask { a } else { b }`.
