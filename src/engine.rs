@@ -1343,7 +1343,8 @@ fn spot_market(model: &Model, s: &mut Scratch, m: usize, t: u32, l: usize) {
 fn consume(model: &Model, s: &mut Scratch, t: u32, mut curves: Option<(&mut CurveAcc, usize)>) {
     let n_steps = model.n_steps as usize;
     let first = s.net.first_importer_slot;
-    let tr = &mut s.track;
+    // Without pools, each slot is settled as soon as its stockpile has been drawn.
+    let pooled = !model.pools.is_empty();
     for b in first..model.slots.len() {
         let k = b - first;
         let need = s.demand_factor[b] * s.net.slot_nominal[b];
@@ -1359,36 +1360,51 @@ fn consume(model: &Model, s: &mut Scratch, t: u32, mut curves: Option<(&mut Curv
         }
         // Short lanes draw on the stockpile.
         let is_short = short.gt(need * EPS);
-        tr.deficit[k * n_steps + t as usize] = is_short.bits();
+        s.track.deficit[k * n_steps + t as usize] = is_short.bits();
         let draw = Lanes::select(is_short, short.min(s.stock[b]), Lanes::ZERO);
         s.stock[b] -= draw;
         if s.audit {
             s.flow.used += draw;
         }
         s.stock[b] += surplus;
-        tr.short_now[k] = Lanes::select(is_short, short - draw, Lanes::ZERO);
-    }
-    if !model.pools.is_empty() {
-        for l in 0..LANES {
-            pools(model, s, l);
+        let short_now = Lanes::select(is_short, short - draw, Lanes::ZERO);
+        if pooled {
+            s.track.short_now[k] = short_now;
+        } else {
+            let i = k * n_steps + t as usize;
+            settle(&mut s.track, &mut s.fills[i], k, need, short_now);
+            if let Some((c, n)) = curves.as_mut() {
+                c.record_lanes(i, &s.fills[i], *n);
+            }
         }
     }
-    let tr = &mut s.track;
+    if !pooled {
+        return;
+    }
+    for l in 0..LANES {
+        pools(model, s, l);
+    }
     for b in first..model.slots.len() {
         let need = s.demand_factor[b] * s.net.slot_nominal[b];
         let k = b - first;
-        let short_now = tr.short_now[k];
-        let short = Lanes::select(short_now.gt(need * EPS), short_now, Lanes::ZERO);
-        tr.demand[k] += need;
-        tr.unmet[k] += short;
-        // Below 1 exactly when short: short/need is then above EPS.
-        let fill = Lanes::select(need.gt(Lanes::ZERO), Lanes::ONE - short / need, Lanes::ONE);
         let i = k * n_steps + t as usize;
-        s.fills[i] = fill;
+        let short_now = s.track.short_now[k];
+        settle(&mut s.track, &mut s.fills[i], k, need, short_now);
         if let Some((c, n)) = curves.as_mut() {
-            c.record_lanes(i, &fill, *n);
+            c.record_lanes(i, &s.fills[i], *n);
         }
     }
+}
+
+/// Importer slot `k` is left `short_now` of its `need` this step: add up its demand and unmet
+/// units, and write its `fill`.
+#[inline(always)]
+fn settle(tr: &mut Track, fill: &mut Lanes, k: usize, need: Lanes, short_now: Lanes) {
+    let short = Lanes::select(short_now.gt(need * EPS), short_now, Lanes::ZERO);
+    tr.demand[k] += need;
+    tr.unmet[k] += short;
+    // Below 1 exactly when short: short/need is then above EPS.
+    *fill = Lanes::select(need.gt(Lanes::ZERO), Lanes::ONE - short / need, Lanes::ONE);
 }
 
 /// Pools serve what members' own stockpiles could not, pro rata to that need; members' stock
@@ -1432,16 +1448,19 @@ fn finish(model: &Model, s: &mut Scratch, n: usize) {
         .iter()
         .map(|p| p.initial_per_step * p.lead_steps as f64)
         .sum();
-    for l in 0..n {
-        for k in 0..k_slots {
-            let fills = &s.fills[k * n_steps..(k + 1) * n_steps];
-            let deficit = &s.track.deficit[k * n_steps..(k + 1) * n_steps];
+    for k in 0..k_slots {
+        let fills = &s.fills[k * n_steps..(k + 1) * n_steps];
+        let deficit = &s.track.deficit[k * n_steps..(k + 1) * n_steps];
+        let sums = SeriesSums::of(fills);
+        for l in 0..n {
             s.outcomes[l * k_slots + k] = SlotTrial {
                 demand: s.track.demand[k].0[l],
                 unmet: s.track.unmet[k].0[l],
-                ..read_series(fills, deficit, l, model.sustain_steps.max(1))
+                ..read_series(fills, deficit, &sums, l, model.sustain_steps.max(1))
             };
         }
+    }
+    for l in 0..n {
         s.balances[l] = Balance {
             shipped: s.flow.shipped.0[l],
             arrived: s.flow.arrived.0[l],
@@ -1455,26 +1474,54 @@ fn finish(model: &Model, s: &mut Scratch, n: usize) {
     }
 }
 
-/// Lane `l`'s step-by-step outcomes of one importer slot, from its fill at every step and the
-/// steps its contract supply fell short: days short, the resilience triangle, the deepest
-/// shortfall, time to survive (from the onset of the deficit to the first shortage) and to
-/// recover (to the start of the first run of `sustain` steps of full service after it; full
-/// service through the end of the horizon counts).
-fn read_series(fills: &[Lanes], deficit: &[u16], l: usize, sustain: u32) -> SlotTrial {
-    let mut r = SlotTrial::default();
-    // Sums over every step, without branches: full service adds zero and leaves the depth.
-    let mut steps_short = 0u32;
-    for fill in fills {
-        let depth = 1.0 - fill.0[l];
-        r.shortfall_frac_sum += depth;
-        r.max_depth = if r.max_depth > depth {
-            r.max_depth
-        } else {
-            depth
+/// Sums over every step of one importer slot's fill series, all lanes at once, without
+/// branches: full service adds zero and leaves the depth.
+struct SeriesSums {
+    shortfall: Lanes,
+    max_depth: Lanes,
+    steps_short: [u32; LANES],
+}
+
+impl SeriesSums {
+    fn of(fills: &[Lanes]) -> SeriesSums {
+        let mut r = SeriesSums {
+            shortfall: Lanes::ZERO,
+            max_depth: Lanes::ZERO,
+            steps_short: [0; LANES],
         };
-        steps_short += u32::from(fill.0[l] < 1.0);
+        for fill in fills {
+            let depth = Lanes::ONE - *fill;
+            r.shortfall += depth;
+            r.max_depth = r.max_depth.max(depth);
+            for (n, f) in r.steps_short.iter_mut().zip(&fill.0) {
+                *n += u32::from(*f < 1.0);
+            }
+        }
+        r
     }
-    r.steps_short = steps_short;
+}
+
+/// Lane `l`'s step-by-step outcomes of one importer slot, from its fill at every step, the sums
+/// over them, and the steps its contract supply fell short: days short, the resilience
+/// triangle, the deepest shortfall, time to survive (from the onset of the deficit to the first
+/// shortage) and to recover (to the start of the first run of `sustain` steps of full service
+/// after it; full service through the end of the horizon counts).
+fn read_series(
+    fills: &[Lanes],
+    deficit: &[u16],
+    sums: &SeriesSums,
+    l: usize,
+    sustain: u32,
+) -> SlotTrial {
+    let mut r = SlotTrial {
+        steps_short: sums.steps_short[l],
+        shortfall_frac_sum: sums.shortfall.0[l],
+        max_depth: sums.max_depth.0[l],
+        ..SlotTrial::default()
+    };
+    if r.steps_short == 0 {
+        return r;
+    }
     let Some(first) = fills.iter().position(|f| f.0[l] < 1.0) else {
         return r;
     };
