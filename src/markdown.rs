@@ -447,7 +447,7 @@ mod tests {
     #[test]
     fn report_has_every_section_and_chart_in_order() {
         let r = starter(300);
-        let files = crate::plot::charts(&r.summary, &r.curves, &r.losses, &r.sourcing);
+        let files = crate::plot::charts(&r.summary, &r.curves, &r.loss_samples(), &r.sourcing);
         let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
         let md = report_md(&r.summary, &r.check_table, &names);
         assert!(md.starts_with("# Starter scenario\n\nOne importer buying"));

@@ -474,42 +474,63 @@ pub fn curve_sets(plan: &Plan, acc: &Accumulated, trials: u64) -> Vec<CurveSet> 
     out
 }
 
-/// Per-trial losses of one importer under one variant (for loss exceedance curves).
+/// Per-trial losses of one importer under one variant (for loss exceedance curves), read in
+/// place from the run's blocks: at a million trials a copy of them all would be the largest
+/// allocation of the run.
 #[derive(Debug, Clone)]
-pub struct LossSample {
+pub struct LossSample<'a> {
     pub variant: String,
     pub importer: String,
-    /// Per trial, in trial order, as stored (f32: see [`crate::runner::BlockStats::losses`]).
-    pub losses: Vec<f32>,
+    /// Per block, the variant's losses as stored: trial-major, `stride` importers per trial
+    /// (f32: see [`crate::runner::BlockStats::losses`]).
+    blocks: Vec<&'a [f32]>,
+    stride: usize,
+    /// This importer's position within a trial.
+    offset: usize,
 }
 
-/// Every variant's and importer's per-trial losses, moved out of `acc` (its blocks keep no
-/// losses afterwards): at a million trials a copy of them all would be the largest allocation
-/// of the run.
-pub fn loss_samples(plan: &Plan, acc: &mut Accumulated) -> Vec<LossSample> {
+impl<'a> LossSample<'a> {
+    /// A sample held in one slice, one loss per trial.
+    pub fn new(variant: &str, importer: &str, losses: &'a [f32]) -> LossSample<'a> {
+        LossSample {
+            variant: variant.to_owned(),
+            importer: importer.to_owned(),
+            blocks: vec![losses],
+            stride: 1,
+            offset: 0,
+        }
+    }
+
+    /// Number of trials.
+    pub fn len(&self) -> usize {
+        self.blocks.iter().map(|b| b.len() / self.stride).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The losses in trial order.
+    pub fn values(&self) -> impl Iterator<Item = f32> + '_ {
+        self.blocks
+            .iter()
+            .flat_map(|b| b.iter().skip(self.offset).step_by(self.stride).copied())
+    }
+}
+
+/// Every variant's and importer's per-trial losses.
+pub fn loss_samples<'a>(plan: &Plan, acc: &'a Accumulated) -> Vec<LossSample<'a>> {
     let mut out = Vec::new();
-    let mut first = Vec::new();
     for (v, model) in plan.models.iter().enumerate() {
-        first.push(out.len());
         let ni = model.importers.len().max(1);
-        let trials: usize = acc.blocks.iter().map(|b| b.losses[v].len() / ni).sum();
-        for imp in &model.importers {
-            // Exactly sized: grown by doubling, the samples would together hold up to twice
-            // the losses at the end, and three times while one of them is reallocated.
+        for (i, imp) in model.importers.iter().enumerate() {
             out.push(LossSample {
                 variant: plan.ids[v].clone(),
                 importer: imp.id.clone(),
-                losses: Vec::with_capacity(trials),
+                blocks: acc.blocks.iter().map(|b| &b.losses[v][..]).collect(),
+                stride: ni,
+                offset: i,
             });
-        }
-    }
-    for block in &mut acc.blocks {
-        for (v, model) in plan.models.iter().enumerate() {
-            let ni = model.importers.len().max(1);
-            let stored = std::mem::take(&mut block.losses[v]);
-            for (k, &x) in stored.iter().enumerate() {
-                out[first[v] + k % ni].losses.push(x);
-            }
         }
     }
     out

@@ -459,7 +459,7 @@ fn emit(
     plan: &Plan,
     costs: &[Option<crate::model::Cost>],
     names: &[String],
-    mut acc: crate::runner::Accumulated,
+    acc: crate::runner::Accumulated,
     trials: u64,
     out_dir: &Path,
     force: bool,
@@ -480,11 +480,10 @@ fn emit(
         ),
     ];
     let curves = report::curve_sets(plan, &acc, trials);
-    // The per-trial losses move into the samples (the last use of them).
     let charts = crate::plot::charts(
         &summary,
         &curves,
-        &report::loss_samples(plan, &mut acc),
+        &report::loss_samples(plan, &acc),
         &report::sourcing_shares(plan),
     );
     let base = plan.models[0];

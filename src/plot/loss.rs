@@ -17,20 +17,12 @@ pub(super) fn exceedance<DB: DrawingBackend>(
     root: &Area<DB>,
     info: &ChartInfo,
     s: &Summary,
-    samples: &[&LossSample],
+    samples: &[&LossSample<'_>],
 ) -> DrawResult<DB> {
     let body = draw::title(root, &info.title, &info.subtitle)?;
     let (plot, legend_area) = draw::split_legend(&body);
-    let n_max = samples
-        .iter()
-        .map(|l| l.losses.len())
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let curves: Vec<Vec<(f64, f64)>> = samples
-        .iter()
-        .map(|l| exceedance_points(&l.losses))
-        .collect();
+    let n_max = samples.iter().map(|l| l.len()).max().unwrap_or(1).max(1);
+    let curves: Vec<Vec<(f64, f64)>> = samples.iter().map(|l| exceedance_points(l)).collect();
     let loss_max = curves
         .iter()
         .filter_map(|c| c.last().map(|p| p.0))
@@ -141,12 +133,11 @@ pub(super) fn exceedance<DB: DrawingBackend>(
 
 /// The empirical exceedance curve P(L > x) as a staircase from x = 0 to the largest loss, with
 /// steps narrower than a pixel merged unless they move the curve visibly on a log axis.
-fn exceedance_points(losses: &[f32]) -> Vec<(f64, f64)> {
+fn exceedance_points(losses: &LossSample<'_>) -> Vec<(f64, f64)> {
     let n = losses.len() as f64;
     // Sorted as stored (f32), read as f64: half the memory of an f64 copy, the same values.
     let mut v: Vec<f32> = losses
-        .iter()
-        .copied()
+        .values()
         .filter(|x| x.is_finite() && *x > 0.0)
         .collect();
     if v.is_empty() {
@@ -207,13 +198,13 @@ fn cvar_se(losses: &mut [f64], a: f64) -> Option<f64> {
 }
 
 /// Per-trial loss summed over importers for one variant (the trials line up across importers).
-fn total_per_trial(losses: &[LossSample], variant: &str) -> Vec<f64> {
+fn total_per_trial(losses: &[LossSample<'_>], variant: &str) -> Vec<f64> {
     let mut total: Vec<f64> = Vec::new();
     for l in losses.iter().filter(|l| l.variant == variant) {
-        if total.len() < l.losses.len() {
-            total.resize(l.losses.len(), 0.0);
+        if total.len() < l.len() {
+            total.resize(l.len(), 0.0);
         }
-        for (t, &x) in total.iter_mut().zip(&l.losses) {
+        for (t, x) in total.iter_mut().zip(l.values()) {
             *t += f64::from(x);
         }
     }
@@ -227,7 +218,7 @@ pub(super) fn expected_loss<DB: DrawingBackend>(
     root: &Area<DB>,
     info: &ChartInfo,
     s: &Summary,
-    losses: &[LossSample],
+    losses: &[LossSample<'_>],
 ) -> DrawResult<DB> {
     let body = draw::title(root, &info.title, &info.subtitle)?;
     let (plot, legend_area) = draw::split_legend(&body);
@@ -592,11 +583,11 @@ mod tests {
 
     #[test]
     fn exceedance_is_a_falling_staircase() {
-        let pts = exceedance_points(&[0.0, 0.0, 1.0, 2.0, 2.0, 5.0]);
+        let pts = exceedance_points(&LossSample::new("v", "i", &[0.0, 0.0, 1.0, 2.0, 2.0, 5.0]));
         assert_eq!(pts[0], (0.0, 4.0 / 6.0));
         assert_eq!(pts.last(), Some(&(5.0, 1.0 / 6.0)));
         assert!(pts.windows(2).all(|w| w[1].0 >= w[0].0 && w[1].1 <= w[0].1));
-        assert!(exceedance_points(&[0.0, 0.0]).is_empty());
+        assert!(exceedance_points(&LossSample::new("v", "i", &[0.0, 0.0])).is_empty());
     }
 
     #[test]
@@ -612,15 +603,10 @@ mod tests {
 
     #[test]
     fn totals_add_importers_trial_by_trial() {
-        let sample = |variant: &str, importer: &str, losses: Vec<f32>| LossSample {
-            variant: variant.into(),
-            importer: importer.into(),
-            losses,
-        };
         let losses = [
-            sample("baseline", "a", vec![1.0, 0.0, 2.0]),
-            sample("baseline", "b", vec![0.5, 3.0, 0.0]),
-            sample("other", "a", vec![9.0, 9.0, 9.0]),
+            LossSample::new("baseline", "a", &[1.0, 0.0, 2.0]),
+            LossSample::new("baseline", "b", &[0.5, 3.0, 0.0]),
+            LossSample::new("other", "a", &[9.0, 9.0, 9.0]),
         ];
         assert_eq!(total_per_trial(&losses, "baseline"), vec![1.5, 3.0, 2.0]);
         assert!(total_per_trial(&losses, "none").is_empty());

@@ -238,7 +238,7 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
 pub fn charts(
     summary: &Summary,
     curves: &[CurveSet],
-    losses: &[LossSample],
+    losses: &[LossSample<'_>],
     sourcing: &[SourcingShares],
 ) -> Vec<(String, Vec<u8>)> {
     let regions = region_colours(summary, sourcing);
@@ -299,12 +299,12 @@ enum Spec<'a> {
     Exceedance {
         info: &'a ChartInfo,
         s: &'a Summary,
-        samples: Vec<&'a LossSample>,
+        samples: Vec<&'a LossSample<'a>>,
     },
     ExpectedLoss {
         info: &'a ChartInfo,
         s: &'a Summary,
-        losses: &'a [LossSample],
+        losses: &'a [LossSample<'a>],
     },
     Frontier {
         info: &'a ChartInfo,
@@ -323,7 +323,7 @@ fn spec_for<'a>(
     info: &'a ChartInfo,
     s: &'a Summary,
     curves: &'a [CurveSet],
-    losses: &'a [LossSample],
+    losses: &'a [LossSample<'a>],
     sourcing: &'a [SourcingShares],
     regions: &'a BTreeMap<String, usize>,
 ) -> Option<Spec<'a>> {

@@ -15,7 +15,8 @@ const STARTER: &str = include_str!("../../scenarios/starter.toml");
 pub(crate) struct Run {
     pub summary: Summary,
     pub curves: Vec<CurveSet>,
-    pub losses: Vec<LossSample>,
+    /// (variant, importer, per-trial losses), owned: see [`Run::loss_samples`].
+    pub losses: Vec<(String, String, Vec<f32>)>,
     pub sourcing: Vec<SourcingShares>,
     pub check_table: String,
 }
@@ -32,7 +33,7 @@ pub(crate) fn run(text: &str, trials: u64) -> Run {
     let study = &loaded.study;
     let chosen: Vec<usize> = (0..study.strategies.len()).collect();
     let plan = Plan::new(study, &chosen);
-    let mut acc = run_all(&plan, trials, study.baseline.seed);
+    let acc = run_all(&plan, trials, study.baseline.seed);
     let mut names = vec!["Baseline".to_owned()];
     names.extend(study.strategies.iter().map(|s| s.name.clone()));
     let mut costs = vec![None];
@@ -41,9 +42,21 @@ pub(crate) fn run(text: &str, trials: u64) -> Run {
     Run {
         summary: summarize(&plan, &costs, &names, &acc, trials),
         curves: curve_sets(&plan, &acc, trials),
-        losses: loss_samples(&plan, &mut acc),
+        losses: loss_samples(&plan, &acc)
+            .iter()
+            .map(|l| (l.variant.clone(), l.importer.clone(), l.values().collect()))
+            .collect(),
         sourcing: sourcing_shares(&plan),
         check_table: crate::indicators::render_table(&ind),
+    }
+}
+
+impl Run {
+    pub fn loss_samples(&self) -> Vec<LossSample<'_>> {
+        self.losses
+            .iter()
+            .map(|(v, i, x)| LossSample::new(v, i, x))
+            .collect()
     }
 }
 
@@ -133,7 +146,7 @@ fn sweep_summary(text: &str, key: &str, values: &[f64], trials: u64) -> Summary 
 }
 
 fn render_all(r: &Run) -> Vec<(String, Vec<u8>)> {
-    charts(&r.summary, &r.curves, &r.losses, &r.sourcing)
+    charts(&r.summary, &r.curves, &r.loss_samples(), &r.sourcing)
 }
 
 /// Width, height and RGB pixels of a PNG.
@@ -473,4 +486,31 @@ fn write_charts() {
     let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
     let md = crate::markdown::report_md(&r.summary, &r.check_table, &names);
     std::fs::write(dir.join("report.md"), md).unwrap();
+}
+
+/// Loss samples read each variant's and importer's losses in place, in trial order across
+/// blocks: the same values as the summary's tail metrics read.
+#[test]
+fn loss_samples_read_every_importer_in_trial_order() {
+    let loaded = load(include_str!("../../scenarios/us-japan-batteries.toml"));
+    let study = &loaded.study;
+    let chosen: Vec<usize> = (0..study.strategies.len()).collect();
+    let plan = Plan::new(study, &chosen);
+    // 100 trials: blocks of 16, the last one short.
+    let acc = run_all(&plan, 100, study.baseline.seed);
+    let samples = loss_samples(&plan, &acc);
+    let mut seen = 0;
+    for (v, model) in plan.models.iter().enumerate() {
+        let ni = model.importers.len();
+        for (i, imp) in model.importers.iter().enumerate() {
+            let s = &samples[seen];
+            seen += 1;
+            assert_eq!((&s.variant, &s.importer), (&plan.ids[v], &imp.id));
+            assert_eq!(s.len(), 100);
+            let values: Vec<f32> = s.values().collect();
+            assert_eq!(values, crate::runner::losses_of(&acc, v, i, ni));
+        }
+    }
+    assert_eq!(seen, samples.len());
+    assert!(samples.iter().any(|s| s.values().any(|x| x > 0.0)));
 }
