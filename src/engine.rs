@@ -634,7 +634,8 @@ pub fn run_group<E: AsRef<[Event]>>(
                 s.general[l].push(*e);
             } else {
                 let row = &mut s.switch_on[k as usize * n_steps..(k as usize + 1) * n_steps];
-                for on in &mut row[e.start as usize..(e.end as usize).min(n_steps)] {
+                let end = (e.end as usize).min(n_steps);
+                for on in &mut row[(e.start as usize).min(end)..end] {
                     *on |= 1 << l;
                 }
             }
