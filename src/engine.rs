@@ -1373,10 +1373,15 @@ fn consume(model: &Model, s: &mut Scratch, t: u32, mut curves: Option<(&mut Curv
             s.track.short_now[k] = short_now;
         } else {
             let i = k * n_steps + t as usize;
-            settle(&mut s.track, &mut s.fills[i], k, need, short_now);
-            if let Some((c, n)) = curves.as_mut() {
-                c.record_lanes(i, &s.fills[i], *n);
-            }
+            settle(
+                &mut s.track,
+                &mut s.fills[i],
+                k,
+                need,
+                short_now,
+                &mut curves,
+                i,
+            );
         }
     }
     if !pooled {
@@ -1390,22 +1395,38 @@ fn consume(model: &Model, s: &mut Scratch, t: u32, mut curves: Option<(&mut Curv
         let k = b - first;
         let i = k * n_steps + t as usize;
         let short_now = s.track.short_now[k];
-        settle(&mut s.track, &mut s.fills[i], k, need, short_now);
-        if let Some((c, n)) = curves.as_mut() {
-            c.record_lanes(i, &s.fills[i], *n);
-        }
+        settle(
+            &mut s.track,
+            &mut s.fills[i],
+            k,
+            need,
+            short_now,
+            &mut curves,
+            i,
+        );
     }
 }
 
 /// Importer slot `k` is left `short_now` of its `need` this step: add up its demand and unmet
-/// units, and write its `fill`.
+/// units, write its `fill` and record it in `curves` (first `n` lanes) at slot-and-step `i`.
 #[inline(always)]
-fn settle(tr: &mut Track, fill: &mut Lanes, k: usize, need: Lanes, short_now: Lanes) {
+fn settle(
+    tr: &mut Track,
+    fill: &mut Lanes,
+    k: usize,
+    need: Lanes,
+    short_now: Lanes,
+    curves: &mut Option<(&mut CurveAcc, usize)>,
+    i: usize,
+) {
     let short = Lanes::select(short_now.gt(need * EPS), short_now, Lanes::ZERO);
     tr.demand[k] += need;
     tr.unmet[k] += short;
     // Below 1 exactly when short: short/need is then above EPS.
     *fill = Lanes::select(need.gt(Lanes::ZERO), Lanes::ONE - short / need, Lanes::ONE);
+    if let Some((c, n)) = curves {
+        c.record_lanes(i, fill, *n);
+    }
 }
 
 /// Pools serve what members' own stockpiles could not, pro rata to that need; members' stock
