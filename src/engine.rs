@@ -615,6 +615,91 @@ pub fn run_group<E: AsRef<[Event]>>(
     model: &Model,
     s: &mut Scratch,
     events: &[E],
+    curves: Option<&mut CurveAcc>,
+) {
+    run_group_on(Isa::best(), model, s, events, curves);
+}
+
+/// Instruction sets the step loop is compiled for. Every lane operation is IEEE arithmetic
+/// lane by lane (no fused multiply-add), so each computes the same bits; wider vectors only
+/// take fewer instructions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// What every CPU of the target has (SSE2 on x86-64): two `f64` per instruction.
+    Baseline,
+    /// x86-64 with AVX2: four `f64` per instruction.
+    Avx2,
+}
+
+impl Isa {
+    /// The widest instruction set this CPU has, unless the environment variable
+    /// `SUPPLYSHOCK_ISA=baseline` asks for the baseline (to compare speeds: results are the
+    /// same either way). Decided once per process.
+    pub fn best() -> Isa {
+        static BEST: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| {
+            let forced = std::env::var("SUPPLYSHOCK_ISA").is_ok_and(|v| v == "baseline");
+            if Isa::Avx2.supported() && !forced {
+                Isa::Avx2
+            } else {
+                Isa::Baseline
+            }
+        })
+    }
+
+    /// Whether this CPU can run code compiled for `self` (detected once, then cached).
+    pub fn supported(self) -> bool {
+        match self {
+            Isa::Baseline => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Avx2 => false,
+        }
+    }
+}
+
+/// [`run_group`] on the step loop compiled for `isa`; on a CPU without it, on the baseline.
+pub fn run_group_on<E: AsRef<[Event]>>(
+    isa: Isa,
+    model: &Model,
+    s: &mut Scratch,
+    events: &[E],
+    curves: Option<&mut CurveAcc>,
+) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 if isa.supported() => {
+            // SAFETY: the one requirement for calling a function compiled with a target
+            // feature is that the CPU has it, and the guard of this arm has just checked that.
+            #[allow(unsafe_code)]
+            unsafe {
+                group_avx2(model, s, events, curves)
+            }
+        }
+        _ => group(model, s, events, curves),
+    }
+}
+
+/// The step loop compiled for AVX2: everything hot is inlined into it, so it all is.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn group_avx2<E: AsRef<[Event]>>(
+    model: &Model,
+    s: &mut Scratch,
+    events: &[E],
+    curves: Option<&mut CurveAcc>,
+) {
+    group(model, s, events, curves);
+}
+
+/// The body of [`run_group`]. It and the step's hot functions are inlined wherever they are
+/// called, so that each compiled [`Isa`] gets its own copy of them all.
+#[inline(always)]
+fn group<E: AsRef<[Event]>>(
+    model: &Model,
+    s: &mut Scratch,
+    events: &[E],
     mut curves: Option<&mut CurveAcc>,
 ) {
     let n = events.len();
@@ -1002,6 +1087,7 @@ fn apply(s: &mut Scratch, inst: &Instance, sev: f64, in_force: bool, only_marked
     }
 }
 
+#[inline(always)]
 fn arrivals(model: &Model, s: &mut Scratch) {
     for (p, pipe) in model.pipes.iter().enumerate() {
         let (r, b) = (pipe.route.ix(), pipe.slot.ix());
@@ -1019,6 +1105,7 @@ fn arrivals(model: &Model, s: &mut Scratch) {
     }
 }
 
+#[inline(always)]
 fn orders(model: &Model, s: &mut Scratch) {
     // Disjoint borrows as local slices: the compiler can then keep every base pointer in a
     // register instead of reloading it after each store.
@@ -1143,6 +1230,7 @@ fn use_inputs(s: &mut Scratch, si: usize, output: Lanes) {
     }
 }
 
+#[inline(always)]
 fn produce(model: &Model, s: &mut Scratch, si: usize) {
     let (i0, i1) = s.net.sup_inputs[si];
     // A raw-material supplier has no input limit.
@@ -1341,6 +1429,7 @@ fn spot_market(model: &Model, s: &mut Scratch, m: usize, t: u32, l: usize) {
 }
 
 /// Consumption at step `t`; with `curves`, the fills of the first `n` lanes are recorded.
+#[inline(always)]
 fn consume(model: &Model, s: &mut Scratch, t: u32, mut curves: Option<(&mut CurveAcc, usize)>) {
     let n_steps = model.n_steps as usize;
     let first = s.net.first_importer_slot;
@@ -1460,6 +1549,7 @@ fn pools(model: &Model, s: &mut Scratch, l: usize) {
 }
 
 /// Close the group: outcomes and mass balance of its first `n` lanes.
+#[inline(always)]
 fn finish(model: &Model, s: &mut Scratch, n: usize) {
     let n_steps = model.n_steps as usize;
     let k_slots = s.track.demand.len();
@@ -1505,6 +1595,7 @@ struct SeriesSums {
 }
 
 impl SeriesSums {
+    #[inline(always)]
     fn of(fills: &[Lanes]) -> SeriesSums {
         let mut r = SeriesSums {
             shortfall: Lanes::ZERO,
@@ -1528,6 +1619,7 @@ impl SeriesSums {
 /// triangle, the deepest shortfall, time to survive (from the onset of the deficit to the first
 /// shortage) and to recover (to the start of the first run of `sustain` steps of full service
 /// after it; full service through the end of the horizon counts).
+#[inline(always)]
 fn read_series(
     fills: &[Lanes],
     deficit: &[u16],

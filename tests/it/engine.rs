@@ -1,7 +1,8 @@
 //! The engine against closed forms, with tolerances from the standard error, and its invariants.
 
 use proptest::prelude::*;
-use supplyshock::engine::{run_group, run_trial, Scratch};
+use supplyshock::engine::{run_group, run_group_on, run_trial, Isa, Scratch};
+use supplyshock::stats::CurveAcc;
 use supplyshock::lanes::LANES;
 use supplyshock::shocks::{sample_trial, Event};
 
@@ -465,6 +466,63 @@ fn switch_outages_give_what_the_event_path_gives() {
         for lane in 0..LANES {
             assert_eq!(a.outcome(lane), b.outcome(lane), "{name} lane {lane}");
             assert_eq!(a.balance(lane), b.balance(lane), "{name} lane {lane}");
+        }
+    }
+}
+
+/// The step loop compiled for a wider instruction set computes the same bits as the baseline:
+/// fills, curves, outcomes and balances, on every shipped scenario and strategy, in full and
+/// partial groups. (On a CPU with only the baseline there is nothing to compare.)
+#[test]
+fn every_instruction_set_computes_the_same_bits() {
+    let wide: Vec<Isa> = [Isa::Avx2].into_iter().filter(|i| i.supported()).collect();
+    if wide.is_empty() {
+        eprintln!("this CPU has only the baseline instruction set: nothing to compare");
+        return;
+    }
+    for name in [
+        "bench/reference-30",
+        "japan-eu-critical-materials",
+        "taiwan-advanced-chips",
+        "us-japan-batteries",
+        "rare-earths-2010-replay",
+        "minimal",
+        "starter",
+    ] {
+        let loaded =
+            supplyshock::model::load(&repo().join(format!("scenarios/{name}.toml"))).unwrap();
+        let models = std::iter::once(&loaded.study.baseline)
+            .chain(loaded.study.strategies.iter().map(|s| &s.model));
+        for model in models {
+            let n_slots = model.importer_slots().count();
+            let run_on = |isa: Isa, events: &[Vec<Event>]| {
+                let mut scratch = Scratch::new(model);
+                let mut curves = CurveAcc::new(n_slots, model.n_steps as usize);
+                run_group_on(isa, model, &mut scratch, events, Some(&mut curves));
+                (scratch, curves)
+            };
+            for (first, n) in [(100u64, LANES), (7, 3)] {
+                let events: Vec<Vec<Event>> = (first..first + n as u64)
+                    .map(|trial| {
+                        let mut ev = Vec::new();
+                        sample_trial(model, 5, trial, &mut ev);
+                        ev
+                    })
+                    .collect();
+                let (base, base_curves) = run_on(Isa::Baseline, &events);
+                for &isa in &wide {
+                    let (other, curves) = run_on(isa, &events);
+                    let bits = |s: &Scratch| -> Vec<u64> {
+                        s.fills().iter().flat_map(|f| f.0.map(f64::to_bits)).collect()
+                    };
+                    assert_eq!(bits(&base), bits(&other), "{name} {isa:?}: fills");
+                    assert_eq!(base_curves, curves, "{name} {isa:?}: curves");
+                    for lane in 0..n {
+                        assert_eq!(base.outcome(lane), other.outcome(lane), "{name} {isa:?}");
+                        assert_eq!(base.balance(lane), other.balance(lane), "{name} {isa:?}");
+                    }
+                }
+            }
         }
     }
 }
