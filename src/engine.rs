@@ -627,7 +627,8 @@ pub fn run_group<E: AsRef<[Event]>>(
 pub enum Isa {
     /// What every CPU of the target has (SSE2 on x86-64): two `f64` per instruction.
     Baseline,
-    /// x86-64 with AVX2: four `f64` per instruction.
+    /// x86-64 with AVX2 (and POPCNT, which every CPU with AVX2 has): four `f64` per
+    /// instruction.
     Avx2,
 }
 
@@ -652,7 +653,10 @@ impl Isa {
         match self {
             Isa::Baseline => true,
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            Isa::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("popcnt")
+            }
             #[cfg(not(target_arch = "x86_64"))]
             Isa::Avx2 => false,
         }
@@ -683,7 +687,7 @@ pub fn run_group_on<E: AsRef<[Event]>>(
 
 /// The step loop compiled for AVX2: everything hot is inlined into it, so it all is.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn group_avx2<E: AsRef<[Event]>>(
     model: &Model,
     s: &mut Scratch,

@@ -26,7 +26,7 @@ impl Mask {
     /// One bit per lane, lane 0 lowest.
     #[inline(always)]
     pub fn bits(self) -> u16 {
-        (0..LANES).fold(0, |acc, l| acc | (u16::from(self.0[l] != 0) << l))
+        (0..LANES).fold(0, |acc, l| acc | ((self.0[l] >> 63) as u16) << l)
     }
 }
 
@@ -116,6 +116,24 @@ impl Lanes {
             }
         }))
     }
+
+    /// Lane-wise `trunc`, as integers, of values in [0, 2^52): exact, in lane arithmetic (SSE2
+    /// has no rounding instruction, and `as` casts compile to one conversion per lane). Adding
+    /// 2^52, whose unit in the last place is 1, leaves the value rounded to the nearest integer
+    /// in the low bits; a lane that rounded up is above its value, and its all-ones compare
+    /// mask, added to the bits, takes one off.
+    #[inline(always)]
+    pub fn trunc_ints(self) -> [u64; LANES] {
+        const TWO52: f64 = (1u64 << 52) as f64;
+        let z = self + TWO52;
+        let up = (z - TWO52).gt(self);
+        std::array::from_fn(|l| {
+            z.0[l]
+                .to_bits()
+                .wrapping_add(up.0[l])
+                .wrapping_sub(TWO52.to_bits())
+        })
+    }
 }
 
 macro_rules! lane_op {
@@ -154,6 +172,36 @@ use std::ops::{DivAssign, MulAssign};
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trunc_ints_is_exact() {
+        let mut xs = vec![
+            0.0,
+            -0.0,
+            0.5,
+            1.0,
+            1.5,
+            2.5,
+            99.999_999_999,
+            100.0,
+            4294967295.75,
+        ];
+        xs.extend([
+            1e-300,
+            0.999_999_999_999_999_9,
+            (1u64 << 32) as f64,
+            4.5e15 + 0.5,
+        ]);
+        xs.extend((0..1000).map(|i| i as f64 * 0.1 + 1e-9 * (i % 7) as f64));
+        for chunk in xs.chunks(LANES) {
+            let mut v = Lanes::ZERO;
+            v.0[..chunk.len()].copy_from_slice(chunk);
+            let t = v.trunc_ints();
+            for (l, &x) in chunk.iter().enumerate() {
+                assert_eq!(t[l], x.trunc() as u64, "trunc of {x}");
+            }
+        }
+    }
 
     #[test]
     fn lanes_compute_what_scalars_do() {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::lanes::Lanes;
+use crate::lanes::{Lanes, LANES};
 
 const NONE: u32 = u32::MAX;
 
@@ -164,18 +164,43 @@ impl CurveAcc {
     }
 
     /// Record the first `n` lanes of `fill` for slot-and-step `i` (`slot * n_steps + step`).
+    ///
+    /// What [`CurveAcc::record`] does lane by lane, with the arithmetic on all lanes at once:
+    /// clamping, bins and fixed-point values ([`Lanes::trunc_ints`]). Only the counts are
+    /// bumped lane by lane.
     #[inline(always)]
     pub fn record_lanes(&mut self, i: usize, fill: &Lanes, n: usize) {
-        let mut sum = 0;
-        for &f in &fill.0[..n] {
-            let f = f.clamp(0.0, 1.0);
-            self.bump(i * FILL_BINS + Self::bin(f));
-            sum += Self::fixed(f);
+        // A full group (the common case) has its lane count known when compiled: no masking.
+        if n == LANES {
+            self.record_first(i, fill, LANES);
+        } else {
+            self.record_first(i, fill, n);
         }
-        self.sum[i] += sum;
+    }
+
+    #[inline(always)]
+    fn record_first(&mut self, i: usize, fill: &Lanes, n: usize) {
+        let f = fill.max(Lanes::ZERO).min(Lanes::ONE);
+        self.sum[i] += (f * FIXED_ONE).trunc_ints()[..n].iter().sum::<u64>();
+        // A clamped fill times 100, truncated, is 100 exactly at full service: the largest fill
+        // below 1 times 100 rounds to below 100.
+        let bins = (f * (FILL_BINS - 1) as f64).trunc_ints();
+        let row = i * FILL_BINS;
+        let hist: &mut [u16; FILL_BINS] = (&mut self.hist[row..row + FILL_BINS])
+            .try_into()
+            .expect("a row holds FILL_BINS counters");
+        for &bin in &bins[..n] {
+            let bin = bin as usize;
+            let (v, wrapped) = hist[bin].overflowing_add(1);
+            hist[bin] = v;
+            if wrapped {
+                *self.carry.entry((row + bin) as u32).or_insert(0) += 1;
+            }
+        }
     }
 
     /// Record the first `n` trials of a group: `fills[slot * n_steps + step]`, one lane each.
+    #[inline(always)]
     pub fn record_group(&mut self, fills: &[Lanes], n: usize) {
         for (i, fill) in fills.iter().enumerate() {
             self.record_lanes(i, fill, n);
@@ -383,6 +408,44 @@ mod tests {
         assert_eq!(c.quantile(0, 0, 0.5, 4), 0.505);
         assert_eq!(c.quantile(0, 0, 0.75, 4), 1.0);
         assert!((c.mean(0, 0, 4) - 0.625).abs() < 1e-9);
+    }
+
+    /// The lane-parallel recording is the scalar one, lane by lane: counts and fixed-point
+    /// sums, in full and partial groups, at the edges (0, 1, just below 1, out of range) and on
+    /// random fills.
+    #[test]
+    fn recording_lanes_is_recording_each_lane() {
+        let mut rng = stream(3, 0, Purpose::Test(2));
+        let edges = [
+            0.0,
+            1.0,
+            1.0 - f64::EPSILON / 2.0,
+            0.5,
+            0.01,
+            0.995,
+            -0.0,
+            -0.2,
+            1.3,
+        ];
+        let mut groups: Vec<Lanes> = edges
+            .chunks(LANES)
+            .map(|c| Lanes(std::array::from_fn(|l| c[l % c.len()])))
+            .collect();
+        groups.extend((0..500).map(|_| Lanes(std::array::from_fn(|_| rng.random::<f64>()))));
+        let (n_slots, n_steps) = (3, 7);
+        let (mut lanes, mut scalar) = (
+            CurveAcc::new(n_slots, n_steps),
+            CurveAcc::new(n_slots, n_steps),
+        );
+        for (g, fill) in groups.iter().enumerate() {
+            let n = if g % 5 == 0 { 1 + g % LANES } else { LANES };
+            let (slot, step) = (g % n_slots, g % n_steps);
+            lanes.record_lanes(slot * n_steps + step, fill, n);
+            for &f in &fill.0[..n] {
+                scalar.record(slot, step, f);
+            }
+        }
+        assert_eq!(lanes, scalar);
     }
 
     #[test]
