@@ -345,7 +345,17 @@ impl Dist {
         }
     }
 
+    /// One draw. A fixed value draws nothing, and is inlined where it is called (severities are
+    /// mostly fixed, and sampled once per event).
+    #[inline]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        match self.sampler {
+            Sampler::Fixed(v) => v,
+            _ => self.sample_random(rng),
+        }
+    }
+
+    fn sample_random<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match &self.sampler {
             Sampler::Fixed(v) => *v,
             Sampler::Uniform(d) => d.sample(rng),

@@ -26,7 +26,7 @@ impl Mask {
     /// One bit per lane, lane 0 lowest.
     #[inline(always)]
     pub fn bits(self) -> u16 {
-        (0..LANES).fold(0, |acc, l| acc | ((self.0[l] >> 63) as u16) << l)
+        (0..LANES).fold(0, |acc, l| acc | (u16::from(self.0[l] != 0) << l))
     }
 }
 

@@ -2,9 +2,9 @@
 
 use proptest::prelude::*;
 use supplyshock::engine::{run_group, run_group_on, run_trial, Isa, Scratch};
-use supplyshock::stats::CurveAcc;
 use supplyshock::lanes::LANES;
 use supplyshock::shocks::{sample_trial, Event};
+use supplyshock::stats::CurveAcc;
 
 use crate::support::{load, repo, run, single};
 
@@ -513,7 +513,10 @@ fn every_instruction_set_computes_the_same_bits() {
                 for &isa in &wide {
                     let (other, curves) = run_on(isa, &events);
                     let bits = |s: &Scratch| -> Vec<u64> {
-                        s.fills().iter().flat_map(|f| f.0.map(f64::to_bits)).collect()
+                        s.fills()
+                            .iter()
+                            .flat_map(|f| f.0.map(f64::to_bits))
+                            .collect()
                     };
                     assert_eq!(bits(&base), bits(&other), "{name} {isa:?}: fills");
                     assert_eq!(base_curves, curves, "{name} {isa:?}: curves");
