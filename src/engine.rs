@@ -320,8 +320,9 @@ impl Net {
     }
 }
 
-/// Per importer slot and lane: what the trial so far amounts to. Step-by-step outcomes (days
-/// short, depth, time to survive and recover) are read off the fill series at the end.
+/// Per importer slot and lane: what the trial so far amounts to. Sums over the fill series
+/// are kept step by step; timings (time to survive and recover) are read off per-step bits at
+/// the end.
 #[derive(Debug, Clone)]
 struct Track {
     demand: Vec<Lanes>,
@@ -329,8 +330,11 @@ struct Track {
     /// This step's shortfall.
     short_now: Vec<Lanes>,
     /// Per importer slot and step, one bit per lane: contract supply fell short of need (before
-    /// stocks), slot-major like the fills.
+    /// stocks). Slot-major.
     deficit: Vec<u16>,
+    /// Per importer slot and step, one bit per lane: fill below 1. Slot-major.
+    short: Vec<u16>,
+    sums: Vec<SeriesSums>,
 }
 
 impl Track {
@@ -340,6 +344,8 @@ impl Track {
             unmet: vec![Lanes::ZERO; k],
             short_now: vec![Lanes::ZERO; k],
             deficit: vec![0; k * n_steps],
+            short: vec![0; k * n_steps],
+            sums: vec![SeriesSums::ZERO; k],
         }
     }
 
@@ -347,6 +353,7 @@ impl Track {
         for v in [&mut self.demand, &mut self.unmet, &mut self.short_now] {
             v.fill(Lanes::ZERO);
         }
+        self.sums.fill(SeriesSums::ZERO);
     }
 }
 
@@ -401,7 +408,7 @@ pub struct Scratch {
     /// Keep the mass balance (`flow`, `balances`): for checks, off in production runs.
     audit: bool,
     flow: Flow,
-    /// This group's fill per importer slot and step (slot-major).
+    /// This group's fill per importer slot and step (slot-major), when audited.
     fills: Vec<Lanes>,
     /// Outcomes of the last group, lane-major: lane `l`, importer slot `k` at `l * K + k`.
     outcomes: Vec<SlotTrial>,
@@ -521,21 +528,16 @@ impl Scratch {
     }
 
     /// Fill of every importer slot (slot-major) at every step of the last group, one lane per
-    /// trial.
+    /// trial; kept for checks, empty when unaudited.
     pub fn fills(&self) -> &[Lanes] {
         &self.fills
     }
 
-    /// Exchange the fill-series buffer with `buf`. Runs of several models one after another
-    /// can share one buffer (it is only read during a group); it is sized as each group starts.
-    pub fn swap_fills(&mut self, buf: &mut Vec<Lanes>) {
-        std::mem::swap(&mut self.fills, buf);
-    }
-
-    /// The same scratch without the mass-balance bookkeeping (a few percent of the step), for
-    /// runs that do not check it.
+    /// The same scratch without what is kept for checks (the mass balance and the fill series:
+    /// a few percent of the step, and the series' memory), for runs that do not check them.
     pub fn unaudited(mut self) -> Scratch {
         self.audit = false;
+        self.fills = Vec::new();
         self
     }
 
@@ -586,9 +588,11 @@ impl Scratch {
             self.pool_stock[p] = Lanes::splat(pool.stock_target);
         }
         self.track.reset();
-        // Every entry is written before it is read; only the length matters.
-        self.fills
-            .resize(self.track.demand.len() * model.n_steps as usize, Lanes::ONE);
+        if self.audit {
+            // Every entry is written before it is read; only the length matters.
+            self.fills
+                .resize(self.track.demand.len() * model.n_steps as usize, Lanes::ONE);
+        }
         self.flow = Flow {
             shipped: Lanes::ZERO,
             arrived: Lanes::ZERO,
@@ -601,10 +605,7 @@ impl Scratch {
 /// [`Scratch::outcome`]`(0)` and [`Scratch::balance`]`(0)`; if `curves` is given, its fill at
 /// every step is recorded.
 pub fn run_trial(model: &Model, s: &mut Scratch, events: &[Event], curves: Option<&mut CurveAcc>) {
-    run_group(model, s, &[events], None);
-    if let Some(c) = curves {
-        c.record_group(s.fills(), 1);
-    }
+    run_group(model, s, &[events], curves);
 }
 
 /// Run one group of trials of `model` side by side, trial `l` under `events[l]` (each sorted by
@@ -1465,16 +1466,7 @@ fn consume(model: &Model, s: &mut Scratch, t: u32, mut curves: Option<(&mut Curv
         if pooled {
             s.track.short_now[k] = short_now;
         } else {
-            let i = k * n_steps + t as usize;
-            settle(
-                &mut s.track,
-                &mut s.fills[i],
-                k,
-                need,
-                short_now,
-                &mut curves,
-                i,
-            );
+            settle(s, k, k * n_steps + t as usize, need, short_now, &mut curves);
         }
     }
     if !pooled {
@@ -1486,39 +1478,36 @@ fn consume(model: &Model, s: &mut Scratch, t: u32, mut curves: Option<(&mut Curv
     for b in first..model.slots.len() {
         let need = s.demand_factor[b] * s.net.slot_nominal[b];
         let k = b - first;
-        let i = k * n_steps + t as usize;
         let short_now = s.track.short_now[k];
-        settle(
-            &mut s.track,
-            &mut s.fills[i],
-            k,
-            need,
-            short_now,
-            &mut curves,
-            i,
-        );
+        settle(s, k, k * n_steps + t as usize, need, short_now, &mut curves);
     }
 }
 
-/// Importer slot `k` is left `short_now` of its `need` this step: add up its demand and unmet
-/// units, write its `fill` and record it in `curves` (first `n` lanes) at slot-and-step `i`.
+/// Importer slot `k` is left `short_now` of its `need` this step: add up its demand, unmet
+/// units and fill series, and record its fill in `curves` (first `n` lanes) at slot-and-step
+/// `i`.
 #[inline(always)]
 fn settle(
-    tr: &mut Track,
-    fill: &mut Lanes,
+    s: &mut Scratch,
     k: usize,
+    i: usize,
     need: Lanes,
     short_now: Lanes,
     curves: &mut Option<(&mut CurveAcc, usize)>,
-    i: usize,
 ) {
     let short = Lanes::select(short_now.gt(need * EPS), short_now, Lanes::ZERO);
+    let tr = &mut s.track;
     tr.demand[k] += need;
     tr.unmet[k] += short;
     // Below 1 exactly when short: short/need is then above EPS.
-    *fill = Lanes::select(need.gt(Lanes::ZERO), Lanes::ONE - short / need, Lanes::ONE);
+    let fill = Lanes::select(need.gt(Lanes::ZERO), Lanes::ONE - short / need, Lanes::ONE);
+    tr.sums[k].add(fill);
+    tr.short[i] = Lanes::ONE.gt(fill).bits();
+    if s.audit {
+        s.fills[i] = fill;
+    }
     if let Some((c, n)) = curves {
-        c.record_lanes(i, fill, *n);
+        c.record_lanes(i, &fill, *n);
     }
 }
 
@@ -1565,14 +1554,14 @@ fn finish(model: &Model, s: &mut Scratch, n: usize) {
         .map(|p| p.initial_per_step * p.lead_steps as f64)
         .sum();
     for k in 0..k_slots {
-        let fills = &s.fills[k * n_steps..(k + 1) * n_steps];
+        let short = &s.track.short[k * n_steps..(k + 1) * n_steps];
         let deficit = &s.track.deficit[k * n_steps..(k + 1) * n_steps];
-        let sums = SeriesSums::of(fills);
+        let sums = &s.track.sums[k];
         for l in 0..n {
             s.outcomes[l * k_slots + k] = SlotTrial {
                 demand: s.track.demand[k].0[l],
                 unmet: s.track.unmet[k].0[l],
-                ..read_series(fills, deficit, &sums, l, model.sustain_steps.max(1))
+                ..read_series(short, deficit, sums, l, model.sustain_steps.max(1))
             };
         }
     }
@@ -1590,8 +1579,9 @@ fn finish(model: &Model, s: &mut Scratch, n: usize) {
     }
 }
 
-/// Sums over every step of one importer slot's fill series, all lanes at once, without
+/// Sums over the steps of one importer slot's fill series so far, all lanes at once, without
 /// branches: full service adds zero and leaves the depth.
+#[derive(Debug, Clone, Copy)]
 struct SeriesSums {
     shortfall: Lanes,
     max_depth: Lanes,
@@ -1599,33 +1589,32 @@ struct SeriesSums {
 }
 
 impl SeriesSums {
+    const ZERO: SeriesSums = SeriesSums {
+        shortfall: Lanes::ZERO,
+        max_depth: Lanes::ZERO,
+        steps_short: [0; LANES],
+    };
+
+    /// The next step's fill.
     #[inline(always)]
-    fn of(fills: &[Lanes]) -> SeriesSums {
-        let mut r = SeriesSums {
-            shortfall: Lanes::ZERO,
-            max_depth: Lanes::ZERO,
-            steps_short: [0; LANES],
-        };
-        for fill in fills {
-            let depth = Lanes::ONE - *fill;
-            r.shortfall += depth;
-            r.max_depth = r.max_depth.max(depth);
-            for (n, f) in r.steps_short.iter_mut().zip(&fill.0) {
-                *n += u32::from(*f < 1.0);
-            }
+    fn add(&mut self, fill: Lanes) {
+        let depth = Lanes::ONE - fill;
+        self.shortfall += depth;
+        self.max_depth = self.max_depth.max(depth);
+        for (n, f) in self.steps_short.iter_mut().zip(&fill.0) {
+            *n += u32::from(*f < 1.0);
         }
-        r
     }
 }
 
-/// Lane `l`'s step-by-step outcomes of one importer slot, from its fill at every step, the sums
-/// over them, and the steps its contract supply fell short: days short, the resilience
+/// Lane `l`'s step-by-step outcomes of one importer slot, from the steps it was short, the sums
+/// over its fills, and the steps its contract supply fell short: days short, the resilience
 /// triangle, the deepest shortfall, time to survive (from the onset of the deficit to the first
 /// shortage) and to recover (to the start of the first run of `sustain` steps of full service
 /// after it; full service through the end of the horizon counts).
 #[inline(always)]
 fn read_series(
-    fills: &[Lanes],
+    short: &[u16],
     deficit: &[u16],
     sums: &SeriesSums,
     l: usize,
@@ -1640,7 +1629,7 @@ fn read_series(
     if r.steps_short == 0 {
         return r;
     }
-    let Some(first) = fills.iter().position(|f| f.0[l] < 1.0) else {
+    let Some(first) = short.iter().position(|bits| bits >> l & 1 != 0) else {
         return r;
     };
     r.first_short = first as u32;
@@ -1652,15 +1641,15 @@ fn read_series(
     // Recovery: the start of the first run of `sustain` full steps after the first shortage,
     // or of the run of full service that reaches the end of the horizon.
     let mut run = 0u32;
-    for (t, fill) in fills.iter().enumerate().skip(first + 1) {
-        run = if fill.0[l] < 1.0 { 0 } else { run + 1 };
+    for (t, bits) in short.iter().enumerate().skip(first + 1) {
+        run = if bits >> l & 1 != 0 { 0 } else { run + 1 };
         if run >= sustain {
             r.recovered_at = t as u32 + 1 - run;
             return r;
         }
     }
     if run > 0 {
-        r.recovered_at = fills.len() as u32 - run;
+        r.recovered_at = short.len() as u32 - run;
     }
     r
 }

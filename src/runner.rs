@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{run_group, Scratch};
-use crate::lanes::{Lanes, LANES};
+use crate::lanes::LANES;
 use crate::model::{Model, Study};
 use crate::shocks::{sample_trial, Event};
 use crate::stats::{CurveAcc, Moments, SlotTrial, StepHist};
@@ -193,8 +193,6 @@ struct Worker {
     scratch: Vec<Scratch>,
     /// Events of each trial of the current group.
     events: Vec<Vec<Event>>,
-    /// The fill series of the variant being run (one buffer for all of them).
-    fills: Vec<Lanes>,
     ints: Vec<VariantInts>,
 }
 
@@ -239,7 +237,6 @@ pub fn run_blocks(
                     .map(|m| Scratch::new(m).unaudited())
                     .collect(),
                 events: vec![Vec::new(); LANES],
-                fills: Vec::new(),
                 ints: new_ints(),
             };
             let mut out = Vec::new();
@@ -327,9 +324,7 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
                 sample_trial(model, seed, first + l as u64, events);
             }
             let curves = Some(&mut w.ints[v].curves);
-            w.scratch[v].swap_fills(&mut w.fills);
             run_group(model, &mut w.scratch[v], &w.events[..n], curves);
-            w.scratch[v].swap_fills(&mut w.fills);
         }
         for lane in 0..n {
             for v in 0..n_var {

@@ -199,14 +199,6 @@ impl CurveAcc {
         }
     }
 
-    /// Record the first `n` trials of a group: `fills[slot * n_steps + step]`, one lane each.
-    #[inline(always)]
-    pub fn record_group(&mut self, fills: &[Lanes], n: usize) {
-        for (i, fill) in fills.iter().enumerate() {
-            self.record_lanes(i, fill, n);
-        }
-    }
-
     /// Count one more in counter `c`.
     #[inline(always)]
     fn bump(&mut self, c: usize) {
