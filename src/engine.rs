@@ -1466,7 +1466,7 @@ fn consume(model: &Model, s: &mut Scratch, t: u32, mut curves: Option<(&mut Curv
         if pooled {
             s.track.short_now[k] = short_now;
         } else {
-            settle(s, k, k * n_steps + t as usize, need, short_now, &mut curves);
+            settle(s, k, t, n_steps, need, short_now, &mut curves);
         }
     }
     if !pooled {
@@ -1479,18 +1479,18 @@ fn consume(model: &Model, s: &mut Scratch, t: u32, mut curves: Option<(&mut Curv
         let need = s.demand_factor[b] * s.net.slot_nominal[b];
         let k = b - first;
         let short_now = s.track.short_now[k];
-        settle(s, k, k * n_steps + t as usize, need, short_now, &mut curves);
+        settle(s, k, t, n_steps, need, short_now, &mut curves);
     }
 }
 
-/// Importer slot `k` is left `short_now` of its `need` this step: add up its demand, unmet
-/// units and fill series, and record its fill in `curves` (first `n` lanes) at slot-and-step
-/// `i`.
+/// Importer slot `k` is left `short_now` of its `need` at step `t` (of `n_steps`): add up its
+/// demand, unmet units and fill series, and record its fill in `curves` (first `n` lanes).
 #[inline(always)]
 fn settle(
     s: &mut Scratch,
     k: usize,
-    i: usize,
+    t: u32,
+    n_steps: usize,
     need: Lanes,
     short_now: Lanes,
     curves: &mut Option<(&mut CurveAcc, usize)>,
@@ -1501,13 +1501,14 @@ fn settle(
     tr.unmet[k] += short;
     // Below 1 exactly when short: short/need is then above EPS.
     let fill = Lanes::select(need.gt(Lanes::ZERO), Lanes::ONE - short / need, Lanes::ONE);
+    let i = k * n_steps + t as usize;
     tr.sums[k].add(fill);
     tr.short[i] = Lanes::ONE.gt(fill).bits();
     if s.audit {
         s.fills[i] = fill;
     }
     if let Some((c, n)) = curves {
-        c.record_lanes(i, &fill, *n);
+        c.record_lanes(k, t as usize, &fill, *n);
     }
 }
 

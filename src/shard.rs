@@ -16,8 +16,9 @@ use sha2::{Digest, Sha256};
 
 use crate::runner::{n_blocks, Accumulated};
 
-/// The part-file format. 2: fill histograms in 16-bit counters with sparse carries.
-pub const PART_SCHEMA: &str = "supplyshock.part/2";
+/// The part-file format. 2: fill histograms in 16-bit counters with sparse carries. 3: their
+/// rows step-major.
+pub const PART_SCHEMA: &str = "supplyshock.part/3";
 
 /// Which shard this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

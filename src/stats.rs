@@ -132,7 +132,7 @@ pub const FILL_BINS: usize = 101;
 const FIXED_ONE: f64 = (1u64 << 32) as f64;
 
 /// Per (importer slot, step) fill histograms and fixed-point fill sums. Integer, so merging is
-/// exact in any order.
+/// exact in any order. Step-major: the rows a step of the engine records into are adjacent.
 ///
 /// A run keeps one per variant and worker thread, and the flagship scenario has about 20,000
 /// (slot, step) rows of 101 bins per variant: counters are 16 bits, and the multiples of 2^16
@@ -158,18 +158,25 @@ impl CurveAcc {
         }
     }
 
+    /// The row of (slot, step).
     #[inline(always)]
-    pub fn record(&mut self, slot: usize, step: usize, fill: f64) {
-        self.add(slot * self.n_steps + step, fill);
+    fn row(&self, slot: usize, step: usize) -> usize {
+        step * self.n_slots + slot
     }
 
-    /// Record the first `n` lanes of `fill` for slot-and-step `i` (`slot * n_steps + step`).
+    #[inline(always)]
+    pub fn record(&mut self, slot: usize, step: usize, fill: f64) {
+        self.add(self.row(slot, step), fill);
+    }
+
+    /// Record the first `n` lanes of `fill` for (slot, step).
     ///
     /// What [`CurveAcc::record`] does lane by lane, with the arithmetic on all lanes at once:
     /// clamping, bins and fixed-point values ([`Lanes::trunc_ints`]). Only the counts are
     /// bumped lane by lane.
     #[inline(always)]
-    pub fn record_lanes(&mut self, i: usize, fill: &Lanes, n: usize) {
+    pub fn record_lanes(&mut self, slot: usize, step: usize, fill: &Lanes, n: usize) {
+        let i = self.row(slot, step);
         // A full group (the common case) has its lane count known when compiled: no masking.
         if n == LANES {
             self.record_first(i, fill, LANES);
@@ -258,7 +265,7 @@ impl CurveAcc {
 
     /// Fill at quantile `q` for (slot, step): the bin's midpoint, or 1 for the full-service bin.
     pub fn quantile(&self, slot: usize, step: usize, q: f64, n: u64) -> f64 {
-        let i = slot * self.n_steps + step;
+        let i = self.row(slot, step);
         let want = ((q * n as f64).ceil() as u64).max(1);
         let mut acc = 0u64;
         for bin in 0..FILL_BINS {
@@ -278,7 +285,7 @@ impl CurveAcc {
         if n == 0 {
             return 0.0;
         }
-        self.sum[slot * self.n_steps + step] as f64 / FIXED_ONE / n as f64
+        self.sum[self.row(slot, step)] as f64 / FIXED_ONE / n as f64
     }
 }
 
@@ -432,7 +439,7 @@ mod tests {
         for (g, fill) in groups.iter().enumerate() {
             let n = if g % 5 == 0 { 1 + g % LANES } else { LANES };
             let (slot, step) = (g % n_slots, g % n_steps);
-            lanes.record_lanes(slot * n_steps + step, fill, n);
+            lanes.record_lanes(slot, step, fill, n);
             for &f in &fill.0[..n] {
                 scalar.record(slot, step, f);
             }
@@ -446,14 +453,14 @@ mod tests {
         // and 70,000 half fills (one), the other 70,000 of each: merging wraps them again.
         let (mut a, mut b) = (CurveAcc::new(1, 2), CurveAcc::new(1, 2));
         for _ in 0..25_000 {
-            a.record_lanes(1, &Lanes::ONE, 8);
+            a.record_lanes(0, 1, &Lanes::ONE, 8);
         }
         for _ in 0..70_000 {
             a.record(0, 1, 0.5);
             b.record(0, 1, 1.0);
         }
         for _ in 0..8_750 {
-            b.record_lanes(1, &Lanes::splat(0.5), 8);
+            b.record_lanes(0, 1, &Lanes::splat(0.5), 8);
         }
         a.merge(&b);
         let full = FILL_BINS + FILL_BINS - 1;
