@@ -1266,6 +1266,32 @@ fn produce(model: &Model, s: &mut Scratch, si: usize) {
                 arrived[b as usize] += o * r;
             }
         }
+    } else if !s.net.sup_has_priority[si] {
+        // Pro rata, some buyers through pipes: the shares are lane arithmetic; a pipe's cell
+        // depends on the lane's route clock. What `allocate_lane` does, lane by lane (a lane
+        // with nothing to ship adds zeros).
+        let r = (output / s.servable[si]).min(Lanes::ONE);
+        for e in e0..e1 {
+            let q = s.eff_order[e] * r;
+            let b = s.net.e_slot[e] as usize;
+            s.contract_shipped[b] += q;
+            let pipe = s.net.e_pipe[e];
+            if pipe == NONE {
+                s.arrived[b] += q;
+            } else {
+                let p = pipe as usize;
+                let (lead, clock) = (
+                    model.pipes[p].lead_steps,
+                    &s.route_clock[model.pipes[p].route.ix()],
+                );
+                let offset = s.net.ring_offset[p] as usize;
+                for (l, (&c, &q)) in clock.iter().zip(&q.0).enumerate() {
+                    let cell = offset + (c % lead) as usize;
+                    s.ring[cell * LANES + l] += q;
+                }
+                s.in_transit[b] += q;
+            }
+        }
     } else {
         for l in 0..LANES {
             allocate_lane(model, s, si, output.0[l], l);
