@@ -395,35 +395,47 @@ proptest! {
 /// on each strategy of the flagship.
 #[test]
 fn a_lane_of_a_group_is_the_trial_run_alone() {
-    for name in [
+    let names = [
         "japan-eu-critical-materials",
         "taiwan-advanced-chips",
         "us-japan-batteries",
         "rare-earths-2010-replay",
-    ] {
+    ];
+    for_every_model(&names, |name, model| {
+        let mut group = Scratch::new(model);
+        let mut alone = Scratch::new(model);
+        // Trials 100.. have shocks in most lanes; a short group leaves lanes idle.
+        for (first, n) in [(100u64, LANES), (7, 3)] {
+            let events = group_events(model, first, n);
+            run_group(model, &mut group, &events, None);
+            for (lane, ev) in events.iter().enumerate() {
+                run_trial(model, &mut alone, ev, None);
+                assert_eq!(group.outcome(lane), alone.outcome(0), "{name} lane {lane}");
+                assert_eq!(group.balance(lane), alone.balance(0), "{name} lane {lane}");
+            }
+        }
+    });
+}
+
+/// The events of trials `first..first + n` (seed 5), one group.
+fn group_events(model: &supplyshock::model::Model, first: u64, n: usize) -> Vec<Vec<Event>> {
+    (first..first + n as u64)
+        .map(|trial| {
+            let mut ev = Vec::new();
+            sample_trial(model, 5, trial, &mut ev);
+            ev
+        })
+        .collect()
+}
+
+/// `f(name, model)` for the baseline and every strategy of each shipped scenario in `names`.
+fn for_every_model(names: &[&str], mut f: impl FnMut(&str, &supplyshock::model::Model)) {
+    for name in names {
         let loaded =
             supplyshock::model::load(&repo().join(format!("scenarios/{name}.toml"))).unwrap();
-        let models = std::iter::once(&loaded.study.baseline)
-            .chain(loaded.study.strategies.iter().map(|s| &s.model));
-        for model in models {
-            let mut group = Scratch::new(model);
-            let mut alone = Scratch::new(model);
-            // Trials 100.. have shocks in most lanes; a short group leaves lanes idle.
-            for (first, n) in [(100u64, LANES), (7, 3)] {
-                let events: Vec<Vec<Event>> = (first..first + n as u64)
-                    .map(|trial| {
-                        let mut ev = Vec::new();
-                        sample_trial(model, 5, trial, &mut ev);
-                        ev
-                    })
-                    .collect();
-                run_group(model, &mut group, &events, None);
-                for (lane, ev) in events.iter().enumerate() {
-                    run_trial(model, &mut alone, ev, None);
-                    assert_eq!(group.outcome(lane), alone.outcome(0), "{name} lane {lane}");
-                    assert_eq!(group.balance(lane), alone.balance(0), "{name} lane {lane}");
-                }
-            }
+        f(name, &loaded.study.baseline);
+        for strategy in &loaded.study.strategies {
+            f(name, &strategy.model);
         }
     }
 }
@@ -451,13 +463,7 @@ fn switch_outages_give_what_the_event_path_gives() {
                 });
             }
         }
-        let events: Vec<Vec<Event>> = (100..100 + LANES as u64)
-            .map(|trial| {
-                let mut ev = Vec::new();
-                sample_trial(model, 5, trial, &mut ev);
-                ev
-            })
-            .collect();
+        let events = group_events(model, 100, LANES);
         assert!(events.iter().any(|e| !e.is_empty()), "{name}: no events");
         let (mut a, mut b) = (Scratch::new(model), Scratch::new(&general));
         run_group(model, &mut a, &events, None);
@@ -480,7 +486,7 @@ fn every_instruction_set_computes_the_same_bits() {
         eprintln!("this CPU has only the baseline instruction set: nothing to compare");
         return;
     }
-    for name in [
+    let names = [
         "bench/reference-30",
         "japan-eu-critical-materials",
         "taiwan-advanced-chips",
@@ -488,44 +494,33 @@ fn every_instruction_set_computes_the_same_bits() {
         "rare-earths-2010-replay",
         "minimal",
         "starter",
-    ] {
-        let loaded =
-            supplyshock::model::load(&repo().join(format!("scenarios/{name}.toml"))).unwrap();
-        let models = std::iter::once(&loaded.study.baseline)
-            .chain(loaded.study.strategies.iter().map(|s| &s.model));
-        for model in models {
-            let n_slots = model.importer_slots().count();
-            let run_on = |isa: Isa, events: &[Vec<Event>]| {
-                let mut scratch = Scratch::new(model);
-                let mut curves = CurveAcc::new(n_slots, model.n_steps as usize);
-                run_group_on(isa, model, &mut scratch, events, Some(&mut curves));
-                (scratch, curves)
-            };
-            for (first, n) in [(100u64, LANES), (7, 3)] {
-                let events: Vec<Vec<Event>> = (first..first + n as u64)
-                    .map(|trial| {
-                        let mut ev = Vec::new();
-                        sample_trial(model, 5, trial, &mut ev);
-                        ev
-                    })
-                    .collect();
-                let (base, base_curves) = run_on(Isa::Baseline, &events);
-                for &isa in &wide {
-                    let (other, curves) = run_on(isa, &events);
-                    let bits = |s: &Scratch| -> Vec<u64> {
-                        s.fills()
-                            .iter()
-                            .flat_map(|f| f.0.map(f64::to_bits))
-                            .collect()
-                    };
-                    assert_eq!(bits(&base), bits(&other), "{name} {isa:?}: fills");
-                    assert_eq!(base_curves, curves, "{name} {isa:?}: curves");
-                    for lane in 0..n {
-                        assert_eq!(base.outcome(lane), other.outcome(lane), "{name} {isa:?}");
-                        assert_eq!(base.balance(lane), other.balance(lane), "{name} {isa:?}");
-                    }
+    ];
+    for_every_model(&names, |name, model| {
+        let n_slots = model.importer_slots().count();
+        let run_on = |isa: Isa, events: &[Vec<Event>]| {
+            let mut scratch = Scratch::new(model);
+            let mut curves = CurveAcc::new(n_slots, model.n_steps as usize);
+            run_group_on(isa, model, &mut scratch, events, Some(&mut curves));
+            (scratch, curves)
+        };
+        for (first, n) in [(100u64, LANES), (7, 3)] {
+            let events = group_events(model, first, n);
+            let (base, base_curves) = run_on(Isa::Baseline, &events);
+            for &isa in &wide {
+                let (other, curves) = run_on(isa, &events);
+                let bits = |s: &Scratch| -> Vec<u64> {
+                    s.fills()
+                        .iter()
+                        .flat_map(|f| f.0.map(f64::to_bits))
+                        .collect()
+                };
+                assert_eq!(bits(&base), bits(&other), "{name} {isa:?}: fills");
+                assert_eq!(base_curves, curves, "{name} {isa:?}: curves");
+                for lane in 0..n {
+                    assert_eq!(base.outcome(lane), other.outcome(lane), "{name} {isa:?}");
+                    assert_eq!(base.balance(lane), other.balance(lane), "{name} {isa:?}");
                 }
             }
         }
-    }
+    });
 }
