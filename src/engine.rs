@@ -24,7 +24,7 @@
 
 use crate::dist::DistParams;
 use crate::lanes::{Lanes, LANES};
-use crate::model::{Model, ShockKind};
+use crate::model::{Model, Pipe, ShockKind};
 use crate::shocks::Event;
 use crate::stats::{CurveAcc, SlotTrial};
 
@@ -1096,12 +1096,12 @@ fn apply(s: &mut Scratch, inst: &Instance, sev: f64, in_force: bool, only_marked
 fn arrivals(model: &Model, s: &mut Scratch) {
     for (p, pipe) in model.pipes.iter().enumerate() {
         let (r, b) = (pipe.route.ix(), pipe.slot.ix());
-        let offset = s.net.ring_offset[p] as usize;
+        let offset = s.net.ring_offset[p];
         for l in 0..LANES {
             if !s.route_open[r][l] {
                 continue;
             }
-            let cell = (offset + (s.route_clock[r][l] % pipe.lead_steps) as usize) * LANES + l;
+            let cell = ring_index(pipe, offset, s.route_clock[r][l], l);
             let q = s.ring[cell];
             s.ring[cell] = 0.0;
             s.arrived[b].0[l] += q;
@@ -1195,12 +1195,17 @@ fn ship(model: &Model, s: &mut Scratch, b: usize, pipe: u32, q: f64, l: usize) {
         s.arrived[b].0[l] += q;
     } else {
         let p = pipe as usize;
-        let lead = model.pipes[p].lead_steps;
         let clock = s.route_clock[model.pipes[p].route.ix()][l];
-        let cell = s.net.ring_offset[p] as usize + (clock % lead) as usize;
-        s.ring[cell * LANES + l] += q;
+        s.ring[ring_index(&model.pipes[p], s.net.ring_offset[p], clock, l)] += q;
         s.in_transit[b].0[l] += q;
     }
+}
+
+/// Where in `ring` lane `l` of `pipe` (whose cells start at `offset`) loads and unloads this
+/// step, at its route's `clock`: a cell per step of lead time, in turn.
+#[inline(always)]
+fn ring_index(pipe: &Pipe, offset: u32, clock: u32, l: usize) -> usize {
+    (offset as usize + (clock % pipe.lead_steps) as usize) * LANES + l
 }
 
 /// Units of output the inputs on hand allow (infinite for a raw-material supplier).
@@ -1279,15 +1284,13 @@ fn produce(model: &Model, s: &mut Scratch, si: usize) {
             if pipe == NONE {
                 s.arrived[b] += q;
             } else {
-                let p = pipe as usize;
-                let (lead, clock) = (
-                    model.pipes[p].lead_steps,
-                    &s.route_clock[model.pipes[p].route.ix()],
+                let (pipe, offset) = (
+                    &model.pipes[pipe as usize],
+                    s.net.ring_offset[pipe as usize],
                 );
-                let offset = s.net.ring_offset[p] as usize;
+                let clock = &s.route_clock[pipe.route.ix()];
                 for (l, (&c, &q)) in clock.iter().zip(&q.0).enumerate() {
-                    let cell = offset + (c % lead) as usize;
-                    s.ring[cell * LANES + l] += q;
+                    s.ring[ring_index(pipe, offset, c, l)] += q;
                 }
                 s.in_transit[b] += q;
             }

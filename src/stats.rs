@@ -131,6 +131,16 @@ impl std::ops::AddAssign<&Moments> for Moments {
 pub const FILL_BINS: usize = 101;
 const FIXED_ONE: f64 = (1u64 << 32) as f64;
 
+/// Add `k` to the low 16 bits of counter `c`, `low`; a wrap carries 2^16 into `carry`.
+#[inline(always)]
+fn add_counted(low: &mut u16, k: u16, carry: &mut BTreeMap<u32, u32>, c: usize) {
+    let (v, wrapped) = low.overflowing_add(k);
+    *low = v;
+    if wrapped {
+        *carry.entry(c as u32).or_insert(0) += 1;
+    }
+}
+
 /// Per (importer slot, step) fill histograms and fixed-point fill sums. Integer, so merging is
 /// exact in any order. Step-major: the rows a step of the engine records into are adjacent.
 ///
@@ -198,22 +208,14 @@ impl CurveAcc {
             .expect("a row holds FILL_BINS counters");
         for &bin in &bins[..n] {
             let bin = bin as usize;
-            let (v, wrapped) = hist[bin].overflowing_add(1);
-            hist[bin] = v;
-            if wrapped {
-                *self.carry.entry((row + bin) as u32).or_insert(0) += 1;
-            }
+            add_counted(&mut hist[bin], 1, &mut self.carry, row + bin);
         }
     }
 
     /// Count one more in counter `c`.
     #[inline(always)]
     fn bump(&mut self, c: usize) {
-        let (v, wrapped) = self.hist[c].overflowing_add(1);
-        self.hist[c] = v;
-        if wrapped {
-            *self.carry.entry(c as u32).or_insert(0) += 1;
-        }
+        add_counted(&mut self.hist[c], 1, &mut self.carry, c);
     }
 
     /// The count in counter `c`.
@@ -249,11 +251,7 @@ impl CurveAcc {
 
     pub fn merge(&mut self, o: &CurveAcc) {
         for (c, (a, &b)) in self.hist.iter_mut().zip(&o.hist).enumerate() {
-            let (v, wrapped) = a.overflowing_add(b);
-            *a = v;
-            if wrapped {
-                *self.carry.entry(c as u32).or_insert(0) += 1;
-            }
+            add_counted(a, b, &mut self.carry, c);
         }
         for (&c, &k) in &o.carry {
             *self.carry.entry(c).or_insert(0) += k;
