@@ -47,6 +47,38 @@ static BIT_MASKS: [Mask; 256] = {
     t
 };
 
+/// The minimum of `a` and `b` as lanes compute it: one compare, no NaN fix-up. A NaN in `a`
+/// yields `b`, as `f64::min` does (`b` must not be NaN). Code written per lane uses this, so it
+/// computes the bits that lane arithmetic does.
+#[inline(always)]
+pub fn min(a: f64, b: f64) -> f64 {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// The maximum of `a` and `b` as lanes compute it; a NaN in `a` yields `b` (see [`min`]).
+#[inline(always)]
+pub fn max(a: f64, b: f64) -> f64 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// `if gap > 0 { gap.min(cap) } else { 0 }`: a refill order under its rate cap.
+#[inline(always)]
+pub fn positive_min(gap: f64, cap: f64) -> f64 {
+    if gap > 0.0 {
+        gap.min(cap)
+    } else {
+        0.0
+    }
+}
+
 /// One `f64` per lane.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[repr(align(64))]
@@ -104,17 +136,10 @@ impl Lanes {
         Mask::from_fn(|l| self.0[l] > o.0[l])
     }
 
-    /// Lane-wise `if self > 0 { self.min(cap) } else { 0 }`: a refill order under its rate cap.
+    /// Lane-wise [`positive_min`].
     #[inline(always)]
     pub fn positive_min(self, cap: f64) -> Lanes {
-        Lanes(std::array::from_fn(|l| {
-            let g = self.0[l];
-            if g > 0.0 {
-                g.min(cap)
-            } else {
-                0.0
-            }
-        }))
+        Lanes(std::array::from_fn(|l| positive_min(self.0[l], cap)))
     }
 
     /// Lane-wise `trunc`, as integers, of values in [0, 2^52): exact, in lane arithmetic (SSE2

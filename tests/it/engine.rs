@@ -8,7 +8,7 @@ use supplyshock::stats::CurveAcc;
 
 use crate::support::{load, repo, run, single};
 
-/// Reference-30 (DESIGN.md section 7): mean fill 0.6510 (SE 0.00004 over 200,000 trials).
+/// Reference-30 (docs/model.md, "The reference-30 benchmark"): mean fill 0.6510 (SE 0.00004 over 200,000 trials).
 #[test]
 fn reference_30_fill_matches_the_reference() {
     let text = std::fs::read_to_string(repo().join("scenarios/bench/reference-30.toml")).unwrap();
@@ -335,6 +335,10 @@ fn random_scenario(cfg: &[u32]) -> String {
     }
     for i in 0..2 {
         t += &format!("[[supplier]]\nid = \"metal{i}\"\nregion = \"{}\"\nmaterial = \"metal\"\ncapacity = {}\nstock_days.ore = {}\n", ["A", "B"][i], 300 + c(11 + i) * 30, c(13 + i) % 40);
+        // Some networks ration by priority.
+        if c(11 + i) % 3 == 0 {
+            t += "priority_regions = [\"C\"]\n";
+        }
     }
     for (i, r) in ["B", "C"].iter().enumerate() {
         t += &format!(
@@ -347,10 +351,13 @@ fn random_scenario(cfg: &[u32]) -> String {
         );
     }
     t += &format!("[[route]]\nid = \"sea\"\nlead_days = {}\ncarries = [{{ from = \"A\", to = \"B\" }}, {{ from = \"A\", to = \"C\" }}]\n", c(25) % 12);
-    t += &format!(
-        "[[pool]]\nid = \"pool\"\nmembers = [\"imp0\", \"imp1\"]\nmaterial = \"ore\"\ndays = {}\n",
-        c(26) % 30
-    );
+    // Some networks have no pool.
+    if c(26) % 4 != 0 {
+        t += &format!(
+            "[[pool]]\nid = \"pool\"\nmembers = [\"imp0\", \"imp1\"]\nmaterial = \"ore\"\ndays = {}\n",
+            c(26) % 30
+        );
+    }
     t += &format!("[[shock]]\nid = \"outage\"\nkind = \"capacity_loss\"\ntarget = {{ material = \"ore\" }}\nrate_per_year = {}\nduration_days = {{ dist = \"exponential\", mean = {} }}\nseverity = {{ dist = \"uniform\", min = 0.2, max = 1.0 }}\nrecovery = {{ days = {} }}\nindependent = true\n", 1 + c(27) % 6, 5 + c(28) % 40, c(29) % 20);
     t += &format!("[[shock]]\nid = \"ban\"\nkind = \"export_ban\"\ntarget = {{ region = \"A\" }}\nagainst = {{ region = \"C\" }}\nrate_per_year = {}\nduration_days = {}\n", 1 + c(30) % 4, 5 + c(31) % 50);
     t += &format!("[[shock]]\nid = \"closure\"\nkind = \"route_closure\"\ntarget = {{ route = \"sea\" }}\nrate_per_year = {}\nduration_days = {}\n", c(32) % 5, 3 + c(33) % 30);
@@ -360,6 +367,24 @@ fn random_scenario(cfg: &[u32]) -> String {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The fast paths compute what the reference rules compute, bit for bit, in random
+    /// networks (pools or none, priority rationing or pro rata, pipes, every shock kind).
+    #[test]
+    fn fast_paths_match_the_reference_in_random_networks(cfg in proptest::collection::vec(0u32..100, 36)) {
+        let loaded = load(&random_scenario(&cfg));
+        let model = &loaded.study.baseline;
+        let events: Vec<Vec<Event>> = (0..5)
+            .map(|trial| {
+                let mut ev = Vec::new();
+                sample_trial(model, 11, trial, &mut ev);
+                ev
+            })
+            .collect();
+        if let Err(e) = compare_with_reference(model, &events) {
+            prop_assert!(false, "{}", e);
+        }
+    }
 
     /// Mass balance in every trial: everything shipped arrived or is in transit; everything that
     /// arrived was used or is in stock.
@@ -440,12 +465,84 @@ fn for_every_model(names: &[&str], mut f: impl FnMut(&str, &supplyshock::model::
     }
 }
 
+/// Every fast path off ([`Scratch::reference`]: the per-lane reference rules, every event on
+/// the general path, every step's shock bookkeeping) computes the same bits as every fast path
+/// on: fills, curves, outcomes and balances, on every shipped scenario and strategy, in full and
+/// partial groups.
+#[test]
+fn fast_paths_compute_what_the_reference_rules_compute() {
+    let names = [
+        "bench/reference-30",
+        "japan-eu-critical-materials",
+        "taiwan-advanced-chips",
+        "us-japan-batteries",
+        "rare-earths-2010-replay",
+        "minimal",
+        "starter",
+    ];
+    for_every_model(&names, |name, model| {
+        for (first, n) in [(100u64, LANES), (7, 3)] {
+            let events = group_events(model, first, n);
+            if let Err(e) = compare_with_reference(model, &events) {
+                panic!("{name}, trials {first}..: {e}");
+            }
+        }
+    });
+}
+
+/// Run one group both ways (all fast paths, none) and say where they differ.
+fn compare_with_reference(
+    model: &supplyshock::model::Model,
+    events: &[Vec<Event>],
+) -> Result<(), String> {
+    let n_slots = model.importer_slots().count();
+    let run_with = |mut scratch: Scratch| {
+        let mut curves = CurveAcc::new(n_slots, model.n_steps as usize);
+        run_group(model, &mut scratch, events, Some(&mut curves));
+        (scratch, curves)
+    };
+    let (fast, fast_curves) = run_with(Scratch::new(model));
+    let (reference, reference_curves) = run_with(Scratch::reference(model));
+    let bits = |s: &Scratch| -> Vec<u64> {
+        s.fills()
+            .iter()
+            .flat_map(|f| {
+                f.0[..events.len()]
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    if bits(&fast) != bits(&reference) {
+        return Err("fills differ".into());
+    }
+    if fast_curves != reference_curves {
+        return Err("curves differ".into());
+    }
+    for lane in 0..events.len() {
+        let (a, b) = (fast.outcome(lane), reference.outcome(lane));
+        let same = a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| format!("{x:?}") == format!("{y:?}"));
+        if !same || fast.balance(lane) != reference.balance(lane) {
+            return Err(format!(
+                "lane {lane}: outcomes {a:?} against {b:?}, balances {:?} against {:?}",
+                fast.balance(lane),
+                reference.balance(lane)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Capacity losses with a fixed severity, no ramp and suppliers of their own are laid out on
-/// step masks ("switches") instead of being started and ended step by step: they give exactly
+/// step masks ("outage masks") instead of being started and ended step by step: they give exactly
 /// what the general event path gives. A disabled copy of each such shock (it fires nothing, but
 /// shares the suppliers) sends the same events down the general path.
 #[test]
-fn switch_outages_give_what_the_event_path_gives() {
+fn outage_masks_give_what_the_event_path_gives() {
     for name in [
         "bench/reference-30",
         "japan-eu-critical-materials",

@@ -1,0 +1,172 @@
+//! Step 5, consumption: each importer meets its demand (its nominal use times any demand
+//! surge) from recycling and this step's arrivals, then from its stockpile, then from its pool;
+//! what is left over refills the stockpile, and stock above the importer's target tops up the
+//! pool. What stays unmet is the step's shortfall (`outcome.rs` records it).
+
+use super::outcome::{settle, settle_lane};
+use super::state::Scratch;
+use super::EPS;
+use crate::lanes::{self, Lanes, LANES};
+use crate::model::Model;
+use crate::stats::CurveAcc;
+
+/// Step 5 at step `t` for every lane; with `curves`, the fills of the first `n` lanes are
+/// recorded.
+#[inline(always)]
+pub(super) fn consume(
+    model: &Model,
+    s: &mut Scratch,
+    t: u32,
+    mut curves: Option<(&mut CurveAcc, usize)>,
+) {
+    if s.net.paths.lane_arithmetic {
+        consume_lanes(model, s, t, curves);
+    } else {
+        for l in 0..LANES {
+            let curves = curves
+                .as_mut()
+                .filter(|(_, n)| l < *n)
+                .map(|(c, _)| &mut **c);
+            consume_lane(model, s, t, l, curves);
+        }
+    }
+}
+
+/// The rule, for lane `l` (recording its fills in `curves` if given).
+fn consume_lane(
+    model: &Model,
+    s: &mut Scratch,
+    t: u32,
+    l: usize,
+    mut curves: Option<&mut CurveAcc>,
+) {
+    let n_steps = model.n_steps as usize;
+    let first = s.net.first_importer_slot;
+    for b in first..model.slots.len() {
+        let k = b - first;
+        let need = s.demand_factor[b].0[l] * s.net.slot_nominal[b];
+        let recycled = need * s.net.slot_recycled[b];
+        let arrived = s.arrived[b].0[l];
+        s.arrived[b].0[l] = 0.0;
+        let direct = lanes::min(need, recycled + arrived);
+        let surplus = recycled + arrived - direct;
+        let short = need - direct;
+        if s.audit {
+            s.flow.arrived.0[l] += arrived;
+            s.flow.used.0[l] += direct - recycled;
+        }
+        // Short of contract supply: the stockpile covers what it can.
+        let is_short = short > need * EPS;
+        let bit = 1u16 << l;
+        let deficit = &mut s.track.deficit[k * n_steps + t as usize];
+        *deficit = if is_short {
+            *deficit | bit
+        } else {
+            *deficit & !bit
+        };
+        let draw = if is_short {
+            lanes::min(short, s.stock[b].0[l])
+        } else {
+            0.0
+        };
+        s.stock[b].0[l] -= draw;
+        if s.audit {
+            s.flow.used.0[l] += draw;
+        }
+        s.stock[b].0[l] += surplus;
+        s.track.short_now[k].0[l] = if is_short { short - draw } else { 0.0 };
+    }
+    pools(model, s, l);
+    for b in first..model.slots.len() {
+        let need = s.demand_factor[b].0[l] * s.net.slot_nominal[b];
+        let k = b - first;
+        let short_now = s.track.short_now[k].0[l];
+        settle_lane(s, k, t, n_steps, l, need, short_now, curves.as_deref_mut());
+    }
+}
+
+/// Fast path `lane_arithmetic`: [`consume_lane`] for all lanes at once; with
+/// `settle_without_pools` and no pools, each slot is settled as soon as its stockpile has been
+/// drawn.
+#[inline(always)]
+fn consume_lanes(
+    model: &Model,
+    s: &mut Scratch,
+    t: u32,
+    mut curves: Option<(&mut CurveAcc, usize)>,
+) {
+    let n_steps = model.n_steps as usize;
+    let first = s.net.first_importer_slot;
+    let settle_now = model.pools.is_empty() && s.net.paths.settle_without_pools;
+    for b in first..model.slots.len() {
+        let k = b - first;
+        let need = s.demand_factor[b] * s.net.slot_nominal[b];
+        let recycled = need * s.net.slot_recycled[b];
+        let arrived = s.arrived[b];
+        s.arrived[b] = Lanes::ZERO;
+        let direct = need.min(recycled + arrived);
+        let surplus = recycled + arrived - direct;
+        let short = need - direct;
+        if s.audit {
+            s.flow.arrived += arrived;
+            s.flow.used += direct - recycled;
+        }
+        // Short lanes draw on the stockpile.
+        let is_short = short.gt(need * EPS);
+        s.track.deficit[k * n_steps + t as usize] = is_short.bits();
+        let draw = Lanes::select(is_short, short.min(s.stock[b]), Lanes::ZERO);
+        s.stock[b] -= draw;
+        if s.audit {
+            s.flow.used += draw;
+        }
+        s.stock[b] += surplus;
+        let short_now = Lanes::select(is_short, short - draw, Lanes::ZERO);
+        if settle_now {
+            settle(s, k, t, n_steps, need, short_now, &mut curves);
+        } else {
+            s.track.short_now[k] = short_now;
+        }
+    }
+    if settle_now {
+        return;
+    }
+    for l in 0..LANES {
+        pools(model, s, l);
+    }
+    for b in first..model.slots.len() {
+        let need = s.demand_factor[b] * s.net.slot_nominal[b];
+        let k = b - first;
+        let short_now = s.track.short_now[k];
+        settle(s, k, t, n_steps, need, short_now, &mut curves);
+    }
+}
+
+/// Pools serve what members' own stockpiles could not, pro rata to that need; members' stock
+/// above their own target tops the pool up. Lane `l`.
+fn pools(model: &Model, s: &mut Scratch, l: usize) {
+    let first = s.net.first_importer_slot;
+    let short = &mut s.track.short_now;
+    for (p, pool) in model.pools.iter().enumerate() {
+        let total: f64 = pool.slots.iter().map(|b| short[b.ix() - first].0[l]).sum();
+        let pool_stock = &mut s.pool_stock[p].0[l];
+        if total > 0.0 && *pool_stock > 0.0 {
+            let give = total.min(*pool_stock);
+            *pool_stock -= give;
+            s.flow.used.0[l] += give;
+            for b in &pool.slots {
+                let x = &mut short[b.ix() - first].0[l];
+                *x -= *x / total * give;
+            }
+        }
+        for b in &pool.slots {
+            let b = b.ix();
+            let excess = s.stock[b].0[l] - model.slots[b].stock_target;
+            let room = pool.stock_target - *pool_stock;
+            if excess > 0.0 && room > 0.0 {
+                let moved = excess.min(room);
+                s.stock[b].0[l] -= moved;
+                *pool_stock += moved;
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Trials: shocks through the network, step by step.
+//!
+//! Up to [`LANES`] trials run side by side as one group: the network is walked once per step and
+//! every element's quantities are [`Lanes`](crate::lanes::Lanes), one value per trial, so each
+//! operation serves the whole group. Each lane computes exactly what its trial would compute
+//! alone. What a step does and in which order is in `docs/model.md` ("One step"); the loop
+//! itself is [`step`].
+//!
+//! The files are the engine's seams:
+//! - `step.rs`: the group's step loop, in the documented order;
+//! - `net.rs`: the model flattened into arrays, and the fast paths chosen for it;
+//! - `state.rs`: per-group state ([`Scratch`]) and the mass balance ([`Balance`]);
+//! - `events.rs`: a lane's events turned into factors on the elements they target;
+//!   `kinds.rs`: what each shock kind does to its elements, in one place;
+//! - `transport.rs` (arrivals, shipping through pipes), `orders.rs`, `produce.rs` (production
+//!   and contract allocation), `spot.rs` (re-sourcing on the spot market), `consume.rs`
+//!   (consumption, stockpiles and pools): the flow steps;
+//! - `outcome.rs`: a trial's outcomes from its fill series;
+//! - `isa.rs`: the instruction-set dispatch (the crate's one `unsafe` block).
+//!
+//! Each economic rule has one reference implementation, written for one lane and plainly (the
+//! `*_lane` functions). Fast paths compute the same bits for a whole group or skip work that
+//! cannot change anything; which ones apply is decided once per model ([`net::Paths`]) and
+//! named after what they exploit. [`Scratch::reference`] turns every fast path off, for the
+//! tests that compare the two.
+//!
+//! The engine does no IO and allocates nothing per step: [`Scratch`] holds all per-group state
+//! and is reused.
+
+mod consume;
+mod events;
+mod isa;
+mod kinds;
+mod net;
+mod orders;
+mod outcome;
+mod produce;
+mod spot;
+mod state;
+mod step;
+mod transport;
+
+pub use isa::{run_group_on, Isa};
+pub use state::{Balance, Scratch};
+
+use crate::lanes::LANES;
+use crate::shocks::Event;
+use crate::stats::CurveAcc;
+
+use crate::model::Model;
+
+/// "No such index" in the flattened arrays (no pipe, no pool, no route, not short).
+const NONE: u32 = u32::MAX;
+/// One step number (or count of steps) per lane.
+type Steps = [u32; LANES];
+/// Relative tolerance under which a shortfall counts as none (float noise).
+const EPS: f64 = 1e-9;
+// Outage masks hold one bit per lane in a u8.
+const _: () = assert!(LANES <= 8);
+
+/// Run one trial of `model` under `events` (sorted by start). Its outcomes are
+/// [`Scratch::outcome`]`(0)` and [`Scratch::balance`]`(0)`; if `curves` is given, its fill at
+/// every step is recorded.
+pub fn run_trial(model: &Model, s: &mut Scratch, events: &[Event], curves: Option<&mut CurveAcc>) {
+    run_group(model, s, &[events], curves);
+}
+
+/// Run one group of trials of `model` side by side, trial `l` under `events[l]` (each sorted by
+/// start; at most [`LANES`] trials). Lane `l`'s outcomes are [`Scratch::outcome`]`(l)`; if
+/// `curves` is given, every importer slot's fill at every step of every trial is recorded into
+/// it as it is computed (where the histogram rows' cache misses overlap with the step's work).
+pub fn run_group<E: AsRef<[Event]>>(
+    model: &Model,
+    s: &mut Scratch,
+    events: &[E],
+    curves: Option<&mut CurveAcc>,
+) {
+    run_group_on(Isa::best(), model, s, events, curves);
+}

@@ -1,0 +1,239 @@
+//! A trial's outcomes from its fill series: each importer slot's step is settled (its demand,
+//! unmet units, fill and the sums over fills), and at the end of the group the per-trial
+//! outcomes are read off (days short, depth, resilience triangle, time to survive and to
+//! recover: `docs/model.md`, "Metrics").
+
+use super::state::{Balance, Scratch};
+use super::EPS;
+use crate::lanes::{self, Lanes, LANES};
+use crate::model::Model;
+use crate::stats::{CurveAcc, SlotTrial};
+
+/// Per importer slot and lane: what the trial so far amounts to. Sums over the fill series
+/// are kept step by step; timings (time to survive and recover) are read off per-step bits at
+/// the end.
+#[derive(Debug, Clone)]
+pub(super) struct Track {
+    demand: Vec<Lanes>,
+    unmet: Vec<Lanes>,
+    /// This step's shortfall.
+    pub short_now: Vec<Lanes>,
+    /// Per importer slot and step, one bit per lane: contract supply fell short of need (before
+    /// stocks). Slot-major.
+    pub deficit: Vec<u16>,
+    /// Per importer slot and step, one bit per lane: fill below 1. Slot-major.
+    short: Vec<u16>,
+    sums: Vec<SeriesSums>,
+}
+
+impl Track {
+    pub(super) fn new(k: usize, n_steps: usize) -> Track {
+        Track {
+            demand: vec![Lanes::ZERO; k],
+            unmet: vec![Lanes::ZERO; k],
+            short_now: vec![Lanes::ZERO; k],
+            deficit: vec![0; k * n_steps],
+            short: vec![0; k * n_steps],
+            sums: vec![SeriesSums::ZERO; k],
+        }
+    }
+
+    /// The number of importer slots.
+    pub(super) fn slots(&self) -> usize {
+        self.demand.len()
+    }
+
+    pub(super) fn reset(&mut self) {
+        for v in [&mut self.demand, &mut self.unmet, &mut self.short_now] {
+            v.fill(Lanes::ZERO);
+        }
+        self.sums.fill(SeriesSums::ZERO);
+    }
+}
+
+/// Importer slot `k`, lane `l`, is left `short_now` of its `need` at step `t` (of `n_steps`):
+/// add up its demand, unmet units and fill series, and record its fill in `curves`. The rule.
+#[allow(clippy::too_many_arguments)] // the lane's share of `settle`'s arguments
+pub(super) fn settle_lane(
+    s: &mut Scratch,
+    k: usize,
+    t: u32,
+    n_steps: usize,
+    l: usize,
+    need: f64,
+    short_now: f64,
+    curves: Option<&mut CurveAcc>,
+) {
+    let short = if short_now > need * EPS {
+        short_now
+    } else {
+        0.0
+    };
+    let tr = &mut s.track;
+    tr.demand[k].0[l] += need;
+    tr.unmet[k].0[l] += short;
+    // Below 1 exactly when short: short/need is then above EPS.
+    let fill = if need > 0.0 { 1.0 - short / need } else { 1.0 };
+    let i = k * n_steps + t as usize;
+    tr.sums[k].add_lane(l, fill);
+    let bit = 1u16 << l;
+    tr.short[i] = if 1.0 > fill {
+        tr.short[i] | bit
+    } else {
+        tr.short[i] & !bit
+    };
+    if s.audit {
+        s.fills[i].0[l] = fill;
+    }
+    if let Some(c) = curves {
+        c.record(k, t as usize, fill);
+    }
+}
+
+/// [`settle_lane`] for all lanes at once (fills of the first `n` lanes recorded in `curves`).
+#[inline(always)]
+pub(super) fn settle(
+    s: &mut Scratch,
+    k: usize,
+    t: u32,
+    n_steps: usize,
+    need: Lanes,
+    short_now: Lanes,
+    curves: &mut Option<(&mut CurveAcc, usize)>,
+) {
+    let short = Lanes::select(short_now.gt(need * EPS), short_now, Lanes::ZERO);
+    let tr = &mut s.track;
+    tr.demand[k] += need;
+    tr.unmet[k] += short;
+    let fill = Lanes::select(need.gt(Lanes::ZERO), Lanes::ONE - short / need, Lanes::ONE);
+    let i = k * n_steps + t as usize;
+    tr.sums[k].add(fill);
+    tr.short[i] = Lanes::ONE.gt(fill).bits();
+    if s.audit {
+        s.fills[i] = fill;
+    }
+    if let Some((c, n)) = curves {
+        c.record_lanes(k, t as usize, &fill, *n);
+    }
+}
+
+/// Close the group: outcomes and mass balance of its first `n` lanes.
+#[inline(always)]
+pub(super) fn finish(model: &Model, s: &mut Scratch, n: usize) {
+    let n_steps = model.n_steps as usize;
+    let k_slots = s.track.slots();
+    let stock_initial: f64 = model.slots.iter().map(|x| x.stock_initial).sum::<f64>()
+        + model.pools.iter().map(|p| p.stock_target).sum::<f64>();
+    let in_transit_initial: f64 = model
+        .pipes
+        .iter()
+        .map(|p| p.initial_per_step * p.lead_steps as f64)
+        .sum();
+    for k in 0..k_slots {
+        let short = &s.track.short[k * n_steps..(k + 1) * n_steps];
+        let deficit = &s.track.deficit[k * n_steps..(k + 1) * n_steps];
+        let sums = &s.track.sums[k];
+        for l in 0..n {
+            s.outcomes[l * k_slots + k] = SlotTrial {
+                demand: s.track.demand[k].0[l],
+                unmet: s.track.unmet[k].0[l],
+                ..read_series(short, deficit, sums, l, model.sustain_steps.max(1))
+            };
+        }
+    }
+    for l in 0..n {
+        s.balances[l] = Balance {
+            shipped: s.flow.shipped.0[l],
+            arrived: s.flow.arrived.0[l],
+            in_transit_initial,
+            in_transit_final: s.in_transit.iter().map(|x| x.0[l]).sum(),
+            stock_initial,
+            stock_final: s.stock.iter().map(|x| x.0[l]).sum::<f64>()
+                + s.pool_stock.iter().map(|x| x.0[l]).sum::<f64>(),
+            used: s.flow.used.0[l],
+        };
+    }
+}
+
+/// Sums over the steps of one importer slot's fill series so far, all lanes at once, without
+/// branches: full service adds zero and leaves the depth.
+#[derive(Debug, Clone, Copy)]
+struct SeriesSums {
+    shortfall: Lanes,
+    max_depth: Lanes,
+    steps_short: [u32; LANES],
+}
+
+impl SeriesSums {
+    const ZERO: SeriesSums = SeriesSums {
+        shortfall: Lanes::ZERO,
+        max_depth: Lanes::ZERO,
+        steps_short: [0; LANES],
+    };
+
+    /// The next step's fill.
+    #[inline(always)]
+    fn add(&mut self, fill: Lanes) {
+        let depth = Lanes::ONE - fill;
+        self.shortfall += depth;
+        self.max_depth = self.max_depth.max(depth);
+        for (n, f) in self.steps_short.iter_mut().zip(&fill.0) {
+            *n += u32::from(*f < 1.0);
+        }
+    }
+
+    /// The next step's fill in lane `l`: [`SeriesSums::add`] for one lane.
+    fn add_lane(&mut self, l: usize, fill: f64) {
+        let depth = 1.0 - fill;
+        self.shortfall.0[l] += depth;
+        self.max_depth.0[l] = lanes::max(self.max_depth.0[l], depth);
+        self.steps_short[l] += u32::from(fill < 1.0);
+    }
+}
+
+/// Lane `l`'s step-by-step outcomes of one importer slot, from the steps it was short, the sums
+/// over its fills, and the steps its contract supply fell short: days short, the resilience
+/// triangle, the deepest shortfall, time to survive (from the onset of the deficit to the first
+/// shortage) and to recover (to the start of the first run of `sustain` steps of full service
+/// after it; full service through the end of the horizon counts).
+#[inline(always)]
+fn read_series(
+    short: &[u16],
+    deficit: &[u16],
+    sums: &SeriesSums,
+    l: usize,
+    sustain: u32,
+) -> SlotTrial {
+    let mut r = SlotTrial {
+        steps_short: sums.steps_short[l],
+        shortfall_frac_sum: sums.shortfall.0[l],
+        max_depth: sums.max_depth.0[l],
+        ..SlotTrial::default()
+    };
+    if r.steps_short == 0 {
+        return r;
+    }
+    let Some(first) = short.iter().position(|bits| bits >> l & 1 != 0) else {
+        return r;
+    };
+    r.first_short = first as u32;
+    let onset = deficit[..=first]
+        .iter()
+        .rposition(|bits| bits >> l & 1 == 0)
+        .map_or(0, |i| i + 1);
+    r.tts = (first - onset.min(first)) as u32;
+    // Recovery: the start of the first run of `sustain` full steps after the first shortage,
+    // or of the run of full service that reaches the end of the horizon.
+    let mut run = 0u32;
+    for (t, bits) in short.iter().enumerate().skip(first + 1) {
+        run = if bits >> l & 1 != 0 { 0 } else { run + 1 };
+        if run >= sustain {
+            r.recovered_at = t as u32 + 1 - run;
+            return r;
+        }
+    }
+    if run > 0 {
+        r.recovered_at = short.len() as u32 - run;
+    }
+    r
+}

@@ -1,0 +1,220 @@
+//! Step 4, production and contract allocation, for one supplier: output is the plan capped by
+//! the inputs on hand (Leontief: each input in its fixed ratio), shipped to contract buyers pro
+//! rata to their orders, buyers in the supplier's priority regions first; whatever capacity is
+//! left is offered on the material's spot market.
+
+use super::net::Alloc;
+use super::state::Scratch;
+use super::transport::{ring_index, ship};
+use super::{EPS, NONE};
+use crate::lanes::{self, Lanes, LANES};
+use crate::model::Model;
+
+/// Step 4 for supplier `si`, every lane of the group.
+#[inline(always)]
+pub(super) fn produce(model: &Model, s: &mut Scratch, si: usize) {
+    match s.net.sup_alloc[si] {
+        Alloc::PerLane if !s.net.paths.lane_arithmetic => {
+            for l in 0..LANES {
+                produce_lane(model, s, si, l);
+            }
+        }
+        alloc => produce_lanes(model, s, si, alloc),
+    }
+}
+
+/// The rule, for lane `l`.
+fn produce_lane(model: &Model, s: &mut Scratch, si: usize, l: usize) {
+    let output = lanes::min(s.planned[si].0[l], input_limit_lane(s, si, l));
+    if s.audit {
+        s.flow.shipped.0[l] += output;
+    }
+    allocate_lane(model, s, si, output, l);
+    use_inputs_lane(s, si, output, l);
+    if s.net.sup_spot[si] {
+        let cap = s.cap_factor[si].0[l] * s.net.sup_capacity[si];
+        s.spot_avail[si].0[l] = lanes::max(cap - output, 0.0);
+    }
+}
+
+/// Ship supplier `si`'s `output` in lane `l` to its buyers: priority regions first, pro rata
+/// among them, the rest sharing what is left; through pipes where routes have lead times.
+fn allocate_lane(model: &Model, s: &mut Scratch, si: usize, output: f64, l: usize) {
+    if output <= 0.0 {
+        return;
+    }
+    let servable = s.servable[si].0[l];
+    let (e0, e1) = s.net.sup_edges[si];
+    let (e0, e1) = (e0 as usize, e1 as usize);
+    let pro_rata = lanes::min(output / servable, 1.0);
+    let (r_prio, r_rest) = if output >= servable * (1.0 - EPS) {
+        (pro_rata, pro_rata)
+    } else {
+        let prio: f64 = (e0..e1)
+            .filter(|&e| s.net.e_priority[e])
+            .map(|e| s.eff_order[e].0[l])
+            .sum();
+        if prio <= 0.0 {
+            (pro_rata, pro_rata)
+        } else {
+            let r_prio = lanes::min(output / prio, 1.0);
+            let left = lanes::max(output - prio * r_prio, 0.0);
+            let rest = servable - prio;
+            let r_rest = if rest > 0.0 {
+                lanes::min(left / rest, 1.0)
+            } else {
+                0.0
+            };
+            (r_prio, r_rest)
+        }
+    };
+    for e in e0..e1 {
+        let q = s.eff_order[e].0[l] * if s.net.e_priority[e] { r_prio } else { r_rest };
+        if q > 0.0 {
+            let b = s.net.e_slot[e] as usize;
+            s.contract_shipped[b].0[l] += q;
+            ship(model, s, b, s.net.e_pipe[e], q, l);
+        }
+    }
+}
+
+/// Units of output the inputs on hand allow in lane `l` (infinite for a raw-material
+/// supplier).
+pub(super) fn input_limit_lane(s: &Scratch, si: usize, l: usize) -> f64 {
+    let (i0, i1) = s.net.sup_inputs[si];
+    let mut limit = f64::INFINITY;
+    for b in i0 as usize..i1 as usize {
+        let on_hand = s.stock[b].0[l] + s.arrived[b].0[l];
+        limit = lanes::min(limit, on_hand / s.net.slot_ratio[b]);
+    }
+    limit
+}
+
+/// Use up the inputs of `output` units in lane `l`: what arrived joins the input stock, and
+/// the output's share of each input leaves it.
+pub(super) fn use_inputs_lane(s: &mut Scratch, si: usize, output: f64, l: usize) {
+    let (i0, i1) = s.net.sup_inputs[si];
+    for b in i0 as usize..i1 as usize {
+        let used = output * s.net.slot_ratio[b];
+        let (stock, arrived) = (s.stock[b].0[l], s.arrived[b].0[l]);
+        if s.audit {
+            s.flow.arrived.0[l] += arrived;
+            s.flow.used.0[l] += used;
+        }
+        s.stock[b].0[l] = lanes::max(stock + arrived - used, 0.0);
+        s.arrived[b].0[l] = 0.0;
+    }
+}
+
+/// Fast path `lane_arithmetic`: [`produce_lane`] for all lanes at once, the allocation by
+/// `alloc` (suppliers with priority regions still allocate lane by lane).
+#[inline(always)]
+fn produce_lanes(model: &Model, s: &mut Scratch, si: usize, alloc: Alloc) {
+    let (i0, i1) = s.net.sup_inputs[si];
+    // A raw-material supplier has no input limit.
+    let output = if i0 == i1 {
+        s.planned[si]
+    } else {
+        s.planned[si].min(input_limit(s, si))
+    };
+    if s.audit {
+        s.flow.shipped += output;
+    }
+    // Lanes with no output add nothing below: their shares are zero (or their orders are).
+    match alloc {
+        Alloc::SameStep => pro_rata_same_step(s, si, output),
+        Alloc::ProRata => pro_rata(model, s, si, output),
+        Alloc::PerLane => {
+            for l in 0..LANES {
+                allocate_lane(model, s, si, output.0[l], l);
+            }
+        }
+    }
+    use_inputs(s, si, output);
+    if s.net.sup_spot[si] {
+        s.spot_avail[si] = (s.cap_factor[si] * s.net.sup_capacity[si] - output).max(Lanes::ZERO);
+    }
+}
+
+/// Fast path `same_step_suppliers`: every buyer gets the same share of its order, all arriving
+/// now.
+#[inline(always)]
+fn pro_rata_same_step(s: &mut Scratch, si: usize, output: Lanes) {
+    let (e0, e1) = s.net.sup_edges[si];
+    let (e0, e1) = (e0 as usize, e1 as usize);
+    let r = (output / s.servable[si]).min(Lanes::ONE);
+    let (eff, e_slot) = (&s.eff_order[e0..e1], &s.net.e_slot[e0..e1]);
+    let (arrived, shipped) = (&mut s.arrived[..], &mut s.contract_shipped[..]);
+    if s.net.sup_spot[si] {
+        for (&o, &b) in eff.iter().zip(e_slot) {
+            let q = o * r;
+            arrived[b as usize] += q;
+            shipped[b as usize] += q;
+        }
+    } else {
+        // Nobody reads contract deliveries without a spot market.
+        for (&o, &b) in eff.iter().zip(e_slot) {
+            arrived[b as usize] += o * r;
+        }
+    }
+}
+
+/// Pro rata, some buyers through pipes: the shares are lane arithmetic; a pipe's cell depends
+/// on the lane's route clock.
+#[inline(always)]
+fn pro_rata(model: &Model, s: &mut Scratch, si: usize, output: Lanes) {
+    let (e0, e1) = s.net.sup_edges[si];
+    let r = (output / s.servable[si]).min(Lanes::ONE);
+    for e in e0 as usize..e1 as usize {
+        let q = s.eff_order[e] * r;
+        let b = s.net.e_slot[e] as usize;
+        s.contract_shipped[b] += q;
+        let pipe = s.net.e_pipe[e];
+        if pipe == NONE {
+            s.arrived[b] += q;
+        } else {
+            let (pipe, offset) = (
+                &model.pipes[pipe as usize],
+                s.net.ring_offset[pipe as usize],
+            );
+            let clock = &s.route_clock[pipe.route.ix()];
+            for (l, (&c, &q)) in clock.iter().zip(&q.0).enumerate() {
+                s.ring[ring_index(pipe, offset, c, l)] += q;
+            }
+            s.in_transit[b] += q;
+        }
+    }
+}
+
+/// [`input_limit_lane`] for all lanes at once.
+#[inline(always)]
+fn input_limit(s: &Scratch, si: usize) -> Lanes {
+    let (i0, i1) = s.net.sup_inputs[si];
+    let mut limit = Lanes::splat(f64::INFINITY);
+    for b in i0 as usize..i1 as usize {
+        let on_hand = s.stock[b] + s.arrived[b];
+        let ratio = s.net.slot_ratio[b];
+        // x / 1 is x: skip the division for one-for-one inputs.
+        limit = limit.min(if ratio == 1.0 {
+            on_hand
+        } else {
+            on_hand / ratio
+        });
+    }
+    limit
+}
+
+/// [`use_inputs_lane`] for all lanes at once.
+#[inline(always)]
+fn use_inputs(s: &mut Scratch, si: usize, output: Lanes) {
+    let (i0, i1) = s.net.sup_inputs[si];
+    for b in i0 as usize..i1 as usize {
+        let used = output * s.net.slot_ratio[b];
+        if s.audit {
+            s.flow.arrived += s.arrived[b];
+            s.flow.used += used;
+        }
+        s.stock[b] = (s.stock[b] + s.arrived[b] - used).max(Lanes::ZERO);
+        s.arrived[b] = Lanes::ZERO;
+    }
+}

@@ -1,0 +1,225 @@
+//! Per-group state: everything the step loop reads and writes for a group of trials, sized
+//! once for a model and reused.
+
+use super::events::{Active, Marks, Touch};
+use super::net::{Net, Paths};
+use super::outcome::Track;
+use super::{Steps, NONE};
+use crate::lanes::{Lanes, LANES};
+use crate::model::Model;
+use crate::shocks::Event;
+use crate::stats::SlotTrial;
+
+/// Running totals of goods moved, per lane, for the mass balance.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Flow {
+    pub shipped: Lanes,
+    pub arrived: Lanes,
+    pub used: Lanes,
+}
+
+impl Flow {
+    const ZERO: Flow = Flow {
+        shipped: Lanes::ZERO,
+        arrived: Lanes::ZERO,
+        used: Lanes::ZERO,
+    };
+}
+
+/// Totals for the mass-balance invariant of a trial.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Balance {
+    pub shipped: f64,
+    pub arrived: f64,
+    pub in_transit_initial: f64,
+    pub in_transit_final: f64,
+    pub stock_initial: f64,
+    pub stock_final: f64,
+    /// Goods used up: importers' consumption (recycling excluded) and suppliers' inputs.
+    pub used: f64,
+}
+
+/// Reusable state of a group of up to [`LANES`] trials, sized once for a model.
+#[derive(Debug, Clone)]
+pub struct Scratch {
+    pub(super) net: Net,
+    /// Per supplier: the share of capacity up.
+    pub(super) cap_factor: Vec<Lanes>,
+    /// Per contract edge: the share of its order a ban lets through.
+    pub(super) ban: Vec<Lanes>,
+    /// Share of an edge's order that can flow: ban factor times route open.
+    pub(super) gate: Vec<Lanes>,
+    pub(super) spot_factor: Vec<Lanes>,
+    pub(super) route_open: Vec<[bool; LANES]>,
+    pub(super) demand_factor: Vec<Lanes>,
+    pub(super) stock: Vec<Lanes>,
+    pub(super) arrived: Vec<Lanes>,
+    pub(super) in_transit: Vec<Lanes>,
+    pub(super) order: Vec<Lanes>,
+    pub(super) contract_shipped: Vec<Lanes>,
+    pub(super) eff_order: Vec<Lanes>,
+    pub(super) servable: Vec<Lanes>,
+    pub(super) planned: Vec<Lanes>,
+    pub(super) spot_avail: Vec<Lanes>,
+    pub(super) spot_need: Vec<Lanes>,
+    pub(super) short_since: Vec<[u32; LANES]>,
+    pub(super) spare_online: Vec<Lanes>,
+    /// Pipes' ring buffers, cell-major: cell `c` of lane `l` is at `c * LANES + l`.
+    pub(super) ring: Vec<f64>,
+    pub(super) route_clock: Vec<[u32; LANES]>,
+    pub(super) pool_stock: Vec<Lanes>,
+    /// Per lane, this group's events that are not on an outage mask, sorted by start.
+    pub(super) general: Vec<Vec<Event>>,
+    /// Per outage mask and step, the lanes in which one of its events is in force (bit `l`).
+    pub(super) mask_on: Vec<u8>,
+    /// Per lane, the events in force or easing off, sorted by end.
+    pub(super) active: Vec<Vec<Active>>,
+    pub(super) next_event: [usize; LANES],
+    /// First step at which each lane's shocks change anything (an event starts, ends or eases).
+    pub(super) shocks_due: Steps,
+    pub(super) touch: Touch,
+    pub(super) marks: Marks,
+    pub(super) track: Track,
+    /// Keep the mass balance (`flow`, `balances`) and the fill series: for checks, off in
+    /// production runs.
+    pub(super) audit: bool,
+    pub(super) flow: Flow,
+    /// This group's fill per importer slot and step (slot-major), when audited.
+    pub(super) fills: Vec<Lanes>,
+    /// Outcomes of the last group, lane-major: lane `l`, importer slot `k` at `l * K + k`.
+    pub(super) outcomes: Vec<SlotTrial>,
+    pub(super) balances: Vec<Balance>,
+}
+
+impl Scratch {
+    /// State for `model`, with every fast path the model allows.
+    pub fn new(model: &Model) -> Scratch {
+        Scratch::with_paths(model, Paths::ALL)
+    }
+
+    /// State for `model` that runs the reference rules only: every fast path off. It computes
+    /// the same bits as [`Scratch::new`], more slowly; for the tests that compare the two.
+    pub fn reference(model: &Model) -> Scratch {
+        Scratch::with_paths(model, Paths::NONE)
+    }
+
+    fn with_paths(model: &Model, paths: Paths) -> Scratch {
+        let net = Net::new(model, paths);
+        let n_slots = model.slots.len();
+        let (ns, ne, nl, nr) = (
+            model.suppliers.len(),
+            model.edges.len(),
+            model.spot_links.len(),
+            model.routes.len(),
+        );
+        let k = n_slots - net.first_importer_slot;
+        Scratch {
+            cap_factor: vec![Lanes::ONE; ns],
+            ban: vec![Lanes::ONE; ne],
+            gate: vec![Lanes::ONE; ne],
+            spot_factor: vec![Lanes::ONE; nl],
+            route_open: vec![[true; LANES]; nr],
+            demand_factor: vec![Lanes::ONE; n_slots],
+            stock: vec![Lanes::ZERO; n_slots],
+            arrived: vec![Lanes::ZERO; n_slots],
+            in_transit: vec![Lanes::ZERO; n_slots],
+            order: vec![Lanes::ZERO; n_slots],
+            contract_shipped: vec![Lanes::ZERO; n_slots],
+            eff_order: vec![Lanes::ZERO; ne],
+            servable: vec![Lanes::ZERO; ns],
+            planned: vec![Lanes::ZERO; ns],
+            spot_avail: vec![Lanes::ZERO; ns],
+            spot_need: vec![Lanes::ZERO; n_slots],
+            short_since: vec![[NONE; LANES]; n_slots],
+            spare_online: vec![Lanes::ZERO; ns],
+            ring: vec![0.0; *net.ring_offset.last().unwrap() as usize * LANES],
+            route_clock: vec![[0; LANES]; nr],
+            pool_stock: vec![Lanes::ZERO; model.pools.len()],
+            general: vec![Vec::new(); LANES],
+            mask_on: vec![0; net.masks.factor.len() * model.n_steps as usize],
+            active: vec![Vec::new(); LANES],
+            next_event: [0; LANES],
+            shocks_due: [0; LANES],
+            touch: Touch::new(model),
+            marks: Marks::new(model),
+            track: Track::new(k, model.n_steps as usize),
+            audit: true,
+            flow: Flow::ZERO,
+            fills: Vec::new(),
+            outcomes: vec![SlotTrial::default(); k * LANES],
+            balances: vec![Balance::default(); LANES],
+            net,
+        }
+    }
+
+    /// Importer-slot outcomes of lane `lane` of the last group (of the last trial for
+    /// [`run_trial`](super::run_trial), which uses lane 0).
+    pub fn outcome(&self, lane: usize) -> &[SlotTrial] {
+        let k = self.track.slots();
+        &self.outcomes[lane * k..(lane + 1) * k]
+    }
+
+    /// Fill of every importer slot (slot-major) at every step of the last group, one lane per
+    /// trial; kept for checks, empty when unaudited.
+    pub fn fills(&self) -> &[Lanes] {
+        &self.fills
+    }
+
+    /// The same scratch without what is kept for checks (the mass balance and the fill series:
+    /// a few percent of the step, and the series' memory), for runs that do not check them.
+    pub fn unaudited(mut self) -> Scratch {
+        self.audit = false;
+        self.fills = Vec::new();
+        self
+    }
+
+    /// Mass-balance totals of lane `lane` of the last group (None when unaudited).
+    pub fn balance(&self, lane: usize) -> Option<&Balance> {
+        self.audit.then(|| &self.balances[lane])
+    }
+
+    /// Back to the state of a trial's first step.
+    pub(super) fn reset(&mut self, model: &Model) {
+        self.cap_factor.fill(Lanes::ONE);
+        self.ban.fill(Lanes::ONE);
+        self.gate.fill(Lanes::ONE);
+        self.spot_factor.fill(Lanes::ONE);
+        self.route_open.fill([true; LANES]);
+        self.demand_factor.fill(Lanes::ONE);
+        self.arrived.fill(Lanes::ZERO);
+        self.in_transit.fill(Lanes::ZERO);
+        self.short_since.fill([NONE; LANES]);
+        self.spare_online.fill(Lanes::ZERO);
+        self.route_clock.fill([0; LANES]);
+        for a in &mut self.active {
+            a.clear();
+        }
+        self.next_event = [0; LANES];
+        self.shocks_due = [0; LANES];
+        for v in &mut self.touch.0 {
+            v.fill([0; LANES]);
+        }
+        for (b, s) in model.slots.iter().enumerate() {
+            self.stock[b] = Lanes::splat(s.stock_initial);
+        }
+        for (p, pipe) in model.pipes.iter().enumerate() {
+            let (a, z) = (
+                self.net.ring_offset[p] as usize * LANES,
+                self.net.ring_offset[p + 1] as usize * LANES,
+            );
+            self.ring[a..z].fill(pipe.initial_per_step);
+            self.in_transit[pipe.slot.ix()] +=
+                Lanes::splat(pipe.initial_per_step * pipe.lead_steps as f64);
+        }
+        for (p, pool) in model.pools.iter().enumerate() {
+            self.pool_stock[p] = Lanes::splat(pool.stock_target);
+        }
+        self.track.reset();
+        if self.audit {
+            // Every entry is written before it is read; only the length matters.
+            self.fills
+                .resize(self.track.slots() * model.n_steps as usize, Lanes::ONE);
+        }
+        self.flow = Flow::ZERO;
+    }
+}

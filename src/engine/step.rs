@@ -1,0 +1,82 @@
+//! The step loop of a group of trials. Within a step, in this order (`docs/model.md`, "One
+//! step"):
+//! 1. shocks: events starting now start, ended ones recover; factors are recomputed (the
+//!    largest severity holds);
+//! 2. arrivals: goods whose lead time is up arrive, unless their route is closed (they wait);
+//! 3. orders, downstream to upstream: importers order use plus stock refill; each supplier
+//!    plans the output its unbanned, reachable buyers ordered, capped by its effective
+//!    capacity, and orders the inputs that output needs plus its own input-stock refill;
+//! 4. production and allocation, upstream to downstream, material by material: output is the
+//!    plan capped by inputs on hand (Leontief), shipped pro rata to orders (priority regions
+//!    first when the supplier has them); then the material's spot market offers leftover and
+//!    ramped spare capacity to buyers short of contract supply for longer than `switch_days`,
+//!    pro rata to their unmet need;
+//! 5. consumption: importers meet demand from recycling and arrivals, then their stockpile,
+//!    then their pool; surplus refills the stockpile and overflow tops up the pool.
+
+use super::consume::consume;
+use super::events::{apply_masks, lay_out, step_shocks};
+use super::orders::orders;
+use super::outcome::finish;
+use super::produce::produce;
+use super::spot::spot_market;
+use super::state::Scratch;
+use super::transport::{advance_clocks, arrivals};
+use crate::lanes::LANES;
+use crate::model::Model;
+use crate::shocks::Event;
+use crate::stats::CurveAcc;
+
+/// The body of [`run_group`](super::run_group). It and the step's hot functions are inlined
+/// wherever they are called, so that each compiled [`Isa`](super::Isa) gets its own copy of
+/// them all.
+#[inline(always)]
+pub(super) fn group<E: AsRef<[Event]>>(
+    model: &Model,
+    s: &mut Scratch,
+    events: &[E],
+    mut curves: Option<&mut CurveAcc>,
+) {
+    let n = events.len();
+    assert!(
+        (1..=LANES).contains(&n),
+        "a group holds 1 to {LANES} trials"
+    );
+    s.reset(model);
+    let n_steps = model.n_steps as usize;
+    lay_out(s, events, n_steps);
+    let quiet_steps = s.net.paths.quiet_steps;
+    for t in 0..model.n_steps {
+        // 1. Shocks: outage masks for all lanes at once, then other events trial by trial
+        // (each has its own).
+        apply_masks(s, t as usize, n_steps);
+        for l in 0..n {
+            if !quiet_steps || t >= s.shocks_due[l] {
+                step_shocks(s, l, t);
+            }
+        }
+        // 2. Arrivals.
+        arrivals(model, s);
+        // 3. Orders, downstream first.
+        orders(model, s);
+        // 4. Production and allocation, upstream first, with each material's spot market.
+        let mut begin = 0usize;
+        for i in 0..s.net.material_ends.len() {
+            let (m, end) = s.net.material_ends[i];
+            for p in begin..end as usize {
+                let si = s.net.prod[p] as usize;
+                produce(model, s, si);
+            }
+            begin = end as usize;
+            if !s.net.switch_slots[m as usize].is_empty() {
+                for l in 0..n {
+                    spot_market(model, s, m as usize, t, l);
+                }
+            }
+        }
+        // 5. Consumption.
+        consume(model, s, t, curves.as_deref_mut().map(|c| (c, n)));
+        advance_clocks(s);
+    }
+    finish(model, s, n);
+}
