@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::compile::{compile, Ck};
-use super::{Model, Owner};
+use super::network::{Model, Owner, Slot, SlotIdx};
 use crate::diag::{did_you_mean, Diagnostic, SourceFile};
 use crate::scenario::{RawChange, RawPool, RawScenario, RawStockpile, Spanned};
 
@@ -440,8 +440,7 @@ fn find(ck: &mut Ck, ids: &[String], id: &Spanned<String>, key: &str, kind: &str
 /// Yearly cost of a strategy relative to the baseline.
 fn yearly_cost(base: &Model, strat: &Model, (carry_rate, premium, fixed): (f64, f64, f64)) -> Cost {
     let steps_per_year = 365.0 / base.step_days as f64;
-    let slot_key =
-        |m: &Model, s: usize| -> (String, String) { m.slot_label(super::SlotIdx(s as u32)) };
+    let slot_key = |m: &Model, s: usize| -> (String, String) { m.slot_label(SlotIdx(s as u32)) };
     let base_slots: BTreeMap<(String, String), usize> = (0..base.slots.len())
         .map(|s| (slot_key(base, s), s))
         .collect();
@@ -455,7 +454,7 @@ fn yearly_cost(base: &Model, strat: &Model, (carry_rate, premium, fixed): (f64, 
         let b = &base.slots[bi];
         carrying += (slot.stock_target - b.stock_target).max(0.0) * value;
         if let Owner::Importer(_) = slot.owner {
-            let shares = |m: &Model, s: &super::Slot| -> BTreeMap<String, f64> {
+            let shares = |m: &Model, s: &Slot| -> BTreeMap<String, f64> {
                 s.in_edges
                     .clone()
                     .map(|e| {
