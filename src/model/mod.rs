@@ -9,10 +9,23 @@
 //! `suppliers`, `importers`, `routes`, `contracts`, `steady_state`, `pools`, `shocks` ->
 //! `targets`, `distributions`) -> `ck` -> `network`.
 
+mod ck;
 mod compile;
+mod contracts;
+mod distributions;
+mod importers;
 mod load;
+mod materials;
 mod network;
+mod pools;
+mod regions;
+mod routes;
+mod settings;
+mod shocks;
+mod steady_state;
 mod strategies;
+mod suppliers;
+mod targets;
 
 pub use compile::compile;
 pub use load::{load, load_str, Loaded};

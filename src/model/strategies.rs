@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::compile::{compile, Ck};
+use super::ck::Ck;
+use super::compile::compile;
 use super::network::{Model, Owner, Slot, SlotIdx};
 use crate::diag::{did_you_mean, Diagnostic, SourceFile};
 use crate::scenario::{RawChange, RawPool, RawScenario, RawStockpile, Spanned};
