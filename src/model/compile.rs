@@ -51,7 +51,7 @@ fn compile_inner(raw: &RawScenario, ck: &mut Ck) -> Option<Model> {
     }
     index_by_material(&mut model);
     let importer = declare_importers(raw, ck);
-    let (route, lanes) = compile_routes(raw, ck, &mut model, &region);
+    let (route, trade_flows) = compile_routes(raw, ck, &mut model, &region);
     check_shared_ids(raw, ck);
     if ck.errors() > 0 {
         // Later checks would only repeat the same problems through unresolved references.
@@ -79,7 +79,7 @@ fn compile_inner(raw: &RawScenario, ck: &mut Ck) -> Option<Model> {
     index_edges(&mut model);
 
     let edge_flow = steady_state(&mut model);
-    attach_routes(&mut model, &lanes, &edge_flow);
+    attach_routes(&mut model, &trade_flows, &edge_flow);
     compile_pools(raw, ck, &mut model, &ids);
     compile_shocks(raw, ck, &mut model, &ids);
     if ck.errors() > 0 {

@@ -10,18 +10,19 @@ use super::network::{
 };
 use crate::scenario::RawScenario;
 
-/// Which route carries each (from, to) pair of regions.
-pub(super) type Lanes = BTreeMap<(u32, u32), RouteIdx>;
+/// Which route carries each trade flow: a (from, to) pair of regions.
+pub(super) type TradeFlows = BTreeMap<(u32, u32), RouteIdx>;
 
-/// Declare the routes and add them to the model; returns their ids and the lanes they carry.
+/// Declare the routes and add them to the model; returns their ids and the trade flows
+/// they carry.
 pub(super) fn compile_routes(
     raw: &RawScenario,
     ck: &mut Ck,
     model: &mut Model,
     region_ids: &Ids,
-) -> (Ids, Lanes) {
+) -> (Ids, TradeFlows) {
     let mut route_ids = Ids::new("route");
-    let mut lanes: BTreeMap<(u32, u32), RouteIdx> = BTreeMap::new();
+    let mut trade_flows = TradeFlows::new();
     for (i, r) in raw.route.iter().enumerate() {
         let span = r.span();
         let r = r.get_ref();
@@ -37,27 +38,27 @@ pub(super) fn compile_routes(
             ck.err(
                 span.clone(),
                 format!("{key}.carries"),
-                "a route must carry at least one lane",
+                "a route must carry at least one trade flow",
                 "add carries = [{ from = \"TW\", to = \"JP\" }]",
             );
         }
-        for (j, lane) in r.carries.iter().enumerate() {
-            let lk = format!("{key}.carries[{j}]");
-            let l = lane.get_ref();
-            let from = region_ids.resolve(ck, &l.from, lane.span(), &format!("{lk}.from"));
-            let to = region_ids.resolve(ck, &l.to, lane.span(), &format!("{lk}.to"));
+        for (j, flow) in r.carries.iter().enumerate() {
+            let fk = format!("{key}.carries[{j}]");
+            let pair = flow.get_ref();
+            let from = region_ids.resolve(ck, &pair.from, flow.span(), &format!("{fk}.from"));
+            let to = region_ids.resolve(ck, &pair.to, flow.span(), &format!("{fk}.to"));
             if let (Some(f), Some(t)) = (from, to) {
-                if let Some(prev) = lanes.insert((f, t), RouteIdx(idx)) {
+                if let Some(prev) = trade_flows.insert((f, t), RouteIdx(idx)) {
                     ck.err(
-                        lane.span(),
-                        &lk,
+                        flow.span(),
+                        &fk,
                         format!(
-                            "lane {} -> {} is already carried by route `{}`",
-                            l.from.get_ref(),
-                            l.to.get_ref(),
+                            "the trade flow {} -> {} is already carried by route `{}`",
+                            pair.from.get_ref(),
+                            pair.to.get_ref(),
                             route_ids.list[prev.ix()]
                         ),
-                        "a flow takes exactly one route: remove the lane from one of them",
+                        "a trade flow takes exactly one route: remove it from one of them",
                     );
                 }
             }
@@ -69,13 +70,13 @@ pub(super) fn compile_routes(
             tags: r.tags.iter().map(|t| t.get_ref().clone()).collect(),
         });
     }
-    (route_ids, lanes)
+    (route_ids, trade_flows)
 }
 
 /// Finds the route and pipe between a supplier and a slot, making one pipe per (slot, route) with
 /// a lead time.
 struct Router<'a> {
-    lanes: &'a Lanes,
+    trade_flows: &'a TradeFlows,
     suppliers: &'a [Supplier],
     routes: &'a [Route],
     pipe_of: BTreeMap<(u32, u32), PipeIdx>,
@@ -91,7 +92,7 @@ impl Router<'_> {
     ) -> (Option<RouteIdx>, Option<PipeIdx>) {
         let from = self.suppliers[sup.ix()].region;
         let to = slots[slot.ix()].region;
-        let Some(&route) = self.lanes.get(&(from.0, to.0)) else {
+        let Some(&route) = self.trade_flows.get(&(from.0, to.0)) else {
             return (None, None);
         };
         let lead = self.routes[route.ix()].lead_steps;
@@ -113,10 +114,10 @@ impl Router<'_> {
 
 /// Put every contract edge and spot link on its route, and fill the pipes with the steady-state
 /// flow (`edge_flow`, per edge) so that goods are already in transit at step 0.
-pub(super) fn attach_routes(model: &mut Model, lanes: &Lanes, edge_flow: &[f64]) {
+pub(super) fn attach_routes(model: &mut Model, trade_flows: &TradeFlows, edge_flow: &[f64]) {
     let mut pipes: Vec<Pipe> = Vec::new();
     let mut router = Router {
-        lanes,
+        trade_flows,
         suppliers: &model.suppliers,
         routes: &model.routes,
         pipe_of: BTreeMap::new(),
