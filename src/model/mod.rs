@@ -4,10 +4,11 @@
 //! survive only as labels for reports. The engine never looks anything up by name. The scenario
 //! format and the meaning of each element are described in `docs/model.md`.
 //!
-//! The files follow the nouns of a scenario, and their imports go one way:
-//! `load` -> `strategies` -> `compile` -> the nouns (`settings`, `regions`, `materials`,
-//! `suppliers`, `importers`, `routes`, `contracts`, `steady_state`, `pools`, `shocks` ->
-//! `targets`, `distributions`) -> `ck` -> `network`.
+//! The files follow the nouns of a scenario, and their imports go one way (no two import each
+//! other): `load` -> `strategies` -> `compile` -> the per-noun steps (`settings`, `regions`,
+//! `materials`, `suppliers`, `importers`, `contracts`, `steady_state`, `routes`, `pools`,
+//! `shocks`, with `shocks` -> `targets` and `distributions`, and `suppliers`/`importers` ->
+//! `contracts`) -> `ck` -> `network`.
 
 mod ck;
 mod compile;
