@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::compile::{compile, Ck};
-use super::{Model, Owner};
+use super::ck::Ck;
+use super::compile::compile;
+use super::network::{Model, Owner, Slot, SlotIdx};
 use crate::diag::{did_you_mean, Diagnostic, SourceFile};
 use crate::scenario::{RawChange, RawPool, RawScenario, RawStockpile, Spanned};
 
@@ -176,232 +177,300 @@ pub(crate) fn apply_changes(
             );
             continue;
         }
-        let allowed: &[&str];
-        let mut used: Vec<&str> = Vec::new();
-        macro_rules! mark {
-            ($($f:ident),*) => {$( if c.$f.is_some() { used.push(stringify!($f)); } )*};
-        }
-        mark!(
-            demand,
-            sourcing,
-            switch_days,
-            stockpile,
-            recycling,
-            capacity,
-            spare,
-            ramp_days,
-            stock_days,
-            priority_regions,
-            rate_per_year,
-            severity,
-            duration_days,
-            enabled,
-            lead_days,
-            members,
-            material,
-            days,
-            refill_days
-        );
-        if let Some(id) = &c.importer {
-            allowed = &[
-                "demand",
-                "sourcing",
-                "switch_days",
-                "stockpile",
-                "recycling",
-            ];
-            let ids: Vec<String> = out
-                .importer
-                .iter()
-                .map(|i| i.get_ref().id.get_ref().clone())
-                .collect();
-            let Some(i) = find(ck, &ids, id, &format!("{key}.importer"), "importer") else {
-                continue;
-            };
-            let imp = out.importer[i].get_mut();
-            if let Some(d) = &c.demand {
-                imp.demand.extend(d.clone());
-            }
-            if let Some(s) = &c.sourcing {
-                imp.sourcing.extend(s.clone());
-            }
-            if let Some(s) = &c.switch_days {
-                imp.switch_days = Some(s.clone());
-            }
-            if let Some(sp) = &c.stockpile {
-                for (m, new) in sp {
-                    let merged = match imp.stockpile.get(m) {
-                        Some(old) => {
-                            Spanned::new(new.span(), merge_stockpile(old.get_ref(), new.get_ref()))
-                        }
-                        None => new.clone(),
-                    };
-                    imp.stockpile.insert(m.clone(), merged);
-                }
-            }
-            if let Some(r) = &c.recycling {
-                imp.recycling.extend(r.clone());
-            }
+        let allowed = if let Some(id) = &c.importer {
+            change_importer(&mut out, ch, id, &key, ck)
         } else if let Some(id) = &c.supplier {
-            allowed = &[
-                "capacity",
-                "spare",
-                "ramp_days",
-                "stock_days",
-                "sourcing",
-                "priority_regions",
-            ];
-            let ids: Vec<String> = out
-                .supplier
-                .iter()
-                .map(|i| i.get_ref().id.get_ref().clone())
-                .collect();
-            let Some(i) = find(ck, &ids, id, &format!("{key}.supplier"), "supplier") else {
-                continue;
-            };
-            let sup = out.supplier[i].get_mut();
-            if let Some(v) = &c.capacity {
-                sup.capacity = v.clone();
-            }
-            if let Some(v) = &c.spare {
-                sup.spare = Some(v.clone());
-            }
-            if let Some(v) = &c.ramp_days {
-                sup.ramp_days = Some(v.clone());
-            }
-            if let Some(v) = &c.stock_days {
-                sup.stock_days.extend(v.clone());
-            }
-            if let Some(v) = &c.sourcing {
-                sup.sourcing.extend(v.clone());
-            }
-            if let Some(v) = &c.priority_regions {
-                sup.priority_regions = v.clone();
-            }
+            change_supplier(&mut out, ch, id, &key, ck)
         } else if let Some(id) = &c.shock {
-            allowed = &["rate_per_year", "severity", "duration_days", "enabled"];
-            let ids: Vec<String> = out
-                .shock
-                .iter()
-                .map(|i| i.get_ref().id.get_ref().clone())
-                .collect();
-            let Some(i) = find(ck, &ids, id, &format!("{key}.shock"), "shock") else {
-                continue;
-            };
-            if c.enabled.as_ref().is_some_and(|e| !*e.get_ref()) {
-                // A disabled shock keeps its place (so trial streams stay aligned) but never fires.
-                let s = out.shock[i].get_mut();
-                s.rate_per_year = Some(Spanned::new(id.span(), 0.0));
-                s.markov = None;
-                s.at_day = None;
-                s.triggers.clear();
-                if s.duration_days.is_none() {
-                    s.duration_days = Some(Spanned::new(
-                        id.span(),
-                        crate::scenario::RawDist::Fixed(1.0),
-                    ));
-                }
-            }
-            let s = out.shock[i].get_mut();
-            if let Some(v) = &c.rate_per_year {
-                if s.rate_per_year.is_none() {
-                    ck.err(
-                        v.span(),
-                        format!("{key}.rate_per_year"),
-                        format!("shock `{}` is not a Poisson shock", id.get_ref()),
-                        "only shocks timed by rate_per_year can change their rate",
-                    );
-                }
-                s.rate_per_year = Some(v.clone());
-            }
-            if let Some(v) = &c.severity {
-                s.severity = Some(v.clone());
-            }
-            if let Some(v) = &c.duration_days {
-                s.duration_days = Some(v.clone());
-            }
+            change_shock(&mut out, ch, id, &key, ck)
         } else if let Some(id) = &c.route {
-            allowed = &["lead_days"];
-            let ids: Vec<String> = out
-                .route
-                .iter()
-                .map(|i| i.get_ref().id.get_ref().clone())
-                .collect();
-            let Some(i) = find(ck, &ids, id, &format!("{key}.route"), "route") else {
-                continue;
-            };
-            if let Some(v) = &c.lead_days {
-                out.route[i].get_mut().lead_days = Some(v.clone());
-            }
+            change_route(&mut out, ch, id, &key, ck)
         } else if let Some(id) = &c.pool {
-            allowed = &["members", "material", "days", "refill_days"];
-            match out
-                .pool
-                .iter()
-                .position(|p| p.get_ref().id.get_ref() == id.get_ref())
-            {
-                Some(i) => {
-                    let p = out.pool[i].get_mut();
-                    if let Some(v) = &c.members {
-                        p.members = v.clone();
-                    }
-                    if let Some(v) = &c.material {
-                        p.material = v.clone();
-                    }
-                    if let Some(v) = &c.days {
-                        p.days = v.clone();
-                    }
-                    if let Some(v) = &c.refill_days {
-                        p.refill_days = Some(v.clone());
-                    }
-                }
-                None => {
-                    // A new pool.
-                    let (Some(members), Some(material), Some(days)) =
-                        (&c.members, &c.material, &c.days)
-                    else {
-                        ck.err(ch.span(), &key, format!("new pool `{}` needs members, material and days", id.get_ref()), "e.g. { pool = \"jp_eu_ree\", members = [\"japan\", \"eu\"], material = \"ree_oxide\", days = 60 }");
-                        continue;
-                    };
-                    out.pool.push(Spanned::new(
-                        ch.span(),
-                        RawPool {
-                            id: id.clone(),
-                            name: None,
-                            members: members.clone(),
-                            material: material.clone(),
-                            days: days.clone(),
-                            refill_days: c.refill_days.clone(),
-                        },
-                    ));
-                }
-            }
+            change_pool(&mut out, ch, id, &key, ck)
         } else {
             unreachable!("one selector checked above");
-        }
-        for u in used {
-            if !allowed.contains(&u) {
-                let kind = if c.importer.is_some() {
-                    "an importer"
-                } else if c.supplier.is_some() {
-                    "a supplier"
-                } else if c.shock.is_some() {
-                    "a shock"
-                } else if c.route.is_some() {
-                    "a route"
-                } else {
-                    "a pool"
-                };
-                ck.err(
-                    ch.span(),
-                    format!("{key}.{u}"),
-                    format!("`{u}` cannot be changed on {kind}"),
-                    format!("keys for {kind}: {}", allowed.join(", ")),
-                );
-            }
+        };
+        if let Some(allowed) = allowed {
+            check_keys_apply(ch, &key, allowed, ck);
         }
     }
     out
+}
+
+/// Every key a change sets must be one its kind of element can change.
+fn check_keys_apply(ch: &Spanned<RawChange>, key: &str, allowed: &[&str], ck: &mut Ck) {
+    let c = ch.get_ref();
+    let mut used: Vec<&str> = Vec::new();
+    macro_rules! mark {
+            ($($f:ident),*) => {$( if c.$f.is_some() { used.push(stringify!($f)); } )*};
+        }
+    mark!(
+        demand,
+        sourcing,
+        switch_days,
+        stockpile,
+        recycling,
+        capacity,
+        spare,
+        ramp_days,
+        stock_days,
+        priority_regions,
+        rate_per_year,
+        severity,
+        duration_days,
+        enabled,
+        lead_days,
+        members,
+        material,
+        days,
+        refill_days
+    );
+    for u in used {
+        if !allowed.contains(&u) {
+            let kind = if c.importer.is_some() {
+                "an importer"
+            } else if c.supplier.is_some() {
+                "a supplier"
+            } else if c.shock.is_some() {
+                "a shock"
+            } else if c.route.is_some() {
+                "a route"
+            } else {
+                "a pool"
+            };
+            ck.err(
+                ch.span(),
+                format!("{key}.{u}"),
+                format!("`{u}` cannot be changed on {kind}"),
+                format!("keys for {kind}: {}", allowed.join(", ")),
+            );
+        }
+    }
+}
+
+/// Apply one change to an importer; returns the keys an importer can change, or None when the change could
+/// not be applied (reported).
+fn change_importer(
+    out: &mut RawScenario,
+    ch: &Spanned<RawChange>,
+    id: &Spanned<String>,
+    key: &str,
+    ck: &mut Ck,
+) -> Option<&'static [&'static str]> {
+    let c = ch.get_ref();
+    let allowed: &[&str] = &[
+        "demand",
+        "sourcing",
+        "switch_days",
+        "stockpile",
+        "recycling",
+    ];
+    let ids: Vec<String> = out
+        .importer
+        .iter()
+        .map(|i| i.get_ref().id.get_ref().clone())
+        .collect();
+    let i = find(ck, &ids, id, &format!("{key}.importer"), "importer")?;
+    let imp = out.importer[i].get_mut();
+    if let Some(d) = &c.demand {
+        imp.demand.extend(d.clone());
+    }
+    if let Some(s) = &c.sourcing {
+        imp.sourcing.extend(s.clone());
+    }
+    if let Some(s) = &c.switch_days {
+        imp.switch_days = Some(s.clone());
+    }
+    if let Some(sp) = &c.stockpile {
+        for (m, new) in sp {
+            let merged = match imp.stockpile.get(m) {
+                Some(old) => {
+                    Spanned::new(new.span(), merge_stockpile(old.get_ref(), new.get_ref()))
+                }
+                None => new.clone(),
+            };
+            imp.stockpile.insert(m.clone(), merged);
+        }
+    }
+    if let Some(r) = &c.recycling {
+        imp.recycling.extend(r.clone());
+    }
+    Some(allowed)
+}
+
+/// Apply one change to a supplier; returns the keys a supplier can change, or None when the change could
+/// not be applied (reported).
+fn change_supplier(
+    out: &mut RawScenario,
+    ch: &Spanned<RawChange>,
+    id: &Spanned<String>,
+    key: &str,
+    ck: &mut Ck,
+) -> Option<&'static [&'static str]> {
+    let c = ch.get_ref();
+    let allowed: &[&str] = &[
+        "capacity",
+        "spare",
+        "ramp_days",
+        "stock_days",
+        "sourcing",
+        "priority_regions",
+    ];
+    let ids: Vec<String> = out
+        .supplier
+        .iter()
+        .map(|i| i.get_ref().id.get_ref().clone())
+        .collect();
+    let i = find(ck, &ids, id, &format!("{key}.supplier"), "supplier")?;
+    let sup = out.supplier[i].get_mut();
+    if let Some(v) = &c.capacity {
+        sup.capacity = v.clone();
+    }
+    if let Some(v) = &c.spare {
+        sup.spare = Some(v.clone());
+    }
+    if let Some(v) = &c.ramp_days {
+        sup.ramp_days = Some(v.clone());
+    }
+    if let Some(v) = &c.stock_days {
+        sup.stock_days.extend(v.clone());
+    }
+    if let Some(v) = &c.sourcing {
+        sup.sourcing.extend(v.clone());
+    }
+    if let Some(v) = &c.priority_regions {
+        sup.priority_regions = v.clone();
+    }
+    Some(allowed)
+}
+
+/// Apply one change to a shock; returns the keys a shock can change, or None when the change could
+/// not be applied (reported).
+fn change_shock(
+    out: &mut RawScenario,
+    ch: &Spanned<RawChange>,
+    id: &Spanned<String>,
+    key: &str,
+    ck: &mut Ck,
+) -> Option<&'static [&'static str]> {
+    let c = ch.get_ref();
+    let allowed: &[&str] = &["rate_per_year", "severity", "duration_days", "enabled"];
+    let ids: Vec<String> = out
+        .shock
+        .iter()
+        .map(|i| i.get_ref().id.get_ref().clone())
+        .collect();
+    let i = find(ck, &ids, id, &format!("{key}.shock"), "shock")?;
+    if c.enabled.as_ref().is_some_and(|e| !*e.get_ref()) {
+        // A disabled shock keeps its place (so trial streams stay aligned) but never fires.
+        let s = out.shock[i].get_mut();
+        s.rate_per_year = Some(Spanned::new(id.span(), 0.0));
+        s.markov = None;
+        s.at_day = None;
+        s.triggers.clear();
+        if s.duration_days.is_none() {
+            s.duration_days = Some(Spanned::new(
+                id.span(),
+                crate::scenario::RawDist::Fixed(1.0),
+            ));
+        }
+    }
+    let s = out.shock[i].get_mut();
+    if let Some(v) = &c.rate_per_year {
+        if s.rate_per_year.is_none() {
+            ck.err(
+                v.span(),
+                format!("{key}.rate_per_year"),
+                format!("shock `{}` is not a Poisson shock", id.get_ref()),
+                "only shocks timed by rate_per_year can change their rate",
+            );
+        }
+        s.rate_per_year = Some(v.clone());
+    }
+    if let Some(v) = &c.severity {
+        s.severity = Some(v.clone());
+    }
+    if let Some(v) = &c.duration_days {
+        s.duration_days = Some(v.clone());
+    }
+    Some(allowed)
+}
+
+/// Apply one change to a route; returns the keys a route can change, or None when the change could
+/// not be applied (reported).
+fn change_route(
+    out: &mut RawScenario,
+    ch: &Spanned<RawChange>,
+    id: &Spanned<String>,
+    key: &str,
+    ck: &mut Ck,
+) -> Option<&'static [&'static str]> {
+    let c = ch.get_ref();
+    let allowed: &[&str] = &["lead_days"];
+    let ids: Vec<String> = out
+        .route
+        .iter()
+        .map(|i| i.get_ref().id.get_ref().clone())
+        .collect();
+    let i = find(ck, &ids, id, &format!("{key}.route"), "route")?;
+    if let Some(v) = &c.lead_days {
+        out.route[i].get_mut().lead_days = Some(v.clone());
+    }
+    Some(allowed)
+}
+
+/// Apply one change to a pool; returns the keys a pool can change, or None when the change could
+/// not be applied (reported).
+fn change_pool(
+    out: &mut RawScenario,
+    ch: &Spanned<RawChange>,
+    id: &Spanned<String>,
+    key: &str,
+    ck: &mut Ck,
+) -> Option<&'static [&'static str]> {
+    let c = ch.get_ref();
+    let allowed: &[&str] = &["members", "material", "days", "refill_days"];
+    match out
+        .pool
+        .iter()
+        .position(|p| p.get_ref().id.get_ref() == id.get_ref())
+    {
+        Some(i) => {
+            let p = out.pool[i].get_mut();
+            if let Some(v) = &c.members {
+                p.members = v.clone();
+            }
+            if let Some(v) = &c.material {
+                p.material = v.clone();
+            }
+            if let Some(v) = &c.days {
+                p.days = v.clone();
+            }
+            if let Some(v) = &c.refill_days {
+                p.refill_days = Some(v.clone());
+            }
+        }
+        None => {
+            // A new pool.
+            let (Some(members), Some(material), Some(days)) = (&c.members, &c.material, &c.days)
+            else {
+                ck.err(ch.span(), key, format!("new pool `{}` needs members, material and days", id.get_ref()), "e.g. { pool = \"jp_eu_ree\", members = [\"japan\", \"eu\"], material = \"ree_oxide\", days = 60 }");
+                return None;
+            };
+            out.pool.push(Spanned::new(
+                ch.span(),
+                RawPool {
+                    id: id.clone(),
+                    name: None,
+                    members: members.clone(),
+                    material: material.clone(),
+                    days: days.clone(),
+                    refill_days: c.refill_days.clone(),
+                },
+            ));
+        }
+    }
+    Some(allowed)
 }
 
 fn merge_stockpile(old: &RawStockpile, new: &RawStockpile) -> RawStockpile {
@@ -440,8 +509,7 @@ fn find(ck: &mut Ck, ids: &[String], id: &Spanned<String>, key: &str, kind: &str
 /// Yearly cost of a strategy relative to the baseline.
 fn yearly_cost(base: &Model, strat: &Model, (carry_rate, premium, fixed): (f64, f64, f64)) -> Cost {
     let steps_per_year = 365.0 / base.step_days as f64;
-    let slot_key =
-        |m: &Model, s: usize| -> (String, String) { m.slot_label(super::SlotIdx(s as u32)) };
+    let slot_key = |m: &Model, s: usize| -> (String, String) { m.slot_label(SlotIdx(s as u32)) };
     let base_slots: BTreeMap<(String, String), usize> = (0..base.slots.len())
         .map(|s| (slot_key(base, s), s))
         .collect();
@@ -455,7 +523,7 @@ fn yearly_cost(base: &Model, strat: &Model, (carry_rate, premium, fixed): (f64, 
         let b = &base.slots[bi];
         carrying += (slot.stock_target - b.stock_target).max(0.0) * value;
         if let Owner::Importer(_) = slot.owner {
-            let shares = |m: &Model, s: &super::Slot| -> BTreeMap<String, f64> {
+            let shares = |m: &Model, s: &Slot| -> BTreeMap<String, f64> {
                 s.in_edges
                     .clone()
                     .map(|e| {

@@ -1,0 +1,269 @@
+//! The checking context shared by every compile step: diagnostics, id tables and small helpers.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use super::network::{Material, MaterialIdx};
+use crate::diag::{did_you_mean, Diagnostic, Severity, SourceFile};
+use crate::scenario::Spanned;
+
+/// Where the diagnostics of one compile go; `prefix` is put before every key (a strategy's name).
+pub(super) struct Ck<'a> {
+    pub(super) src: &'a SourceFile,
+    pub(super) diags: Vec<Diagnostic>,
+    pub(super) prefix: &'a str,
+}
+
+impl<'a> Ck<'a> {
+    pub(super) fn err(
+        &mut self,
+        span: Range<usize>,
+        key: impl AsRef<str>,
+        msg: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.push(Severity::Error, span, key.as_ref(), msg.into(), hint.into());
+    }
+
+    pub(super) fn warn(
+        &mut self,
+        span: Range<usize>,
+        key: impl AsRef<str>,
+        msg: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.push(
+            Severity::Warning,
+            span,
+            key.as_ref(),
+            msg.into(),
+            hint.into(),
+        );
+    }
+
+    fn push(
+        &mut self,
+        severity: Severity,
+        span: Range<usize>,
+        key: &str,
+        msg: String,
+        hint: String,
+    ) {
+        let key = format!("{}{key}", self.prefix);
+        let d = match severity {
+            Severity::Error => Diagnostic::error(self.src, span, key, msg),
+            Severity::Warning => Diagnostic::warning(self.src, span, key, msg),
+        };
+        self.diags.push(d.with_hint(hint));
+    }
+
+    pub(super) fn errors(&self) -> usize {
+        self.diags.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// A finite number >= 0.
+    pub(super) fn nonneg(&mut self, v: &Spanned<f64>, key: &str, unit_hint: &str) -> f64 {
+        let x = *v.get_ref();
+        if x.is_finite() && x >= 0.0 {
+            x
+        } else {
+            self.err(
+                v.span(),
+                key,
+                format!(
+                    "expected a finite number >= 0, found {}",
+                    crate::diag::num(x)
+                ),
+                unit_hint.to_owned(),
+            );
+            0.0
+        }
+    }
+
+    pub(super) fn positive(&mut self, v: &Spanned<f64>, key: &str, hint: &str) -> Option<f64> {
+        let x = *v.get_ref();
+        if x.is_finite() && x > 0.0 {
+            Some(x)
+        } else {
+            self.err(
+                v.span(),
+                key,
+                format!(
+                    "expected a finite number > 0, found {}",
+                    crate::diag::num(x)
+                ),
+                hint.to_owned(),
+            );
+            None
+        }
+    }
+
+    pub(super) fn fraction(&mut self, v: &Spanned<f64>, key: &str, what: &str) -> f64 {
+        let x = *v.get_ref();
+        if (0.0..=1.0).contains(&x) {
+            x
+        } else {
+            self.err(
+                v.span(),
+                key,
+                format!("expected a {what} between 0 and 1, found {x}"),
+                "write it as a fraction: 0.25 means 25%",
+            );
+            x.clamp(0.0, 1.0)
+        }
+    }
+
+    pub(super) fn opt_nonneg(
+        &mut self,
+        v: &Option<Spanned<f64>>,
+        key: &str,
+        default: f64,
+        hint: &str,
+    ) -> f64 {
+        v.as_ref().map_or(default, |v| self.nonneg(v, key, hint))
+    }
+}
+
+/// Ids of one kind, in file order.
+pub(super) struct Ids {
+    kind: &'static str,
+    pub(super) list: Vec<String>,
+    map: BTreeMap<String, u32>,
+}
+
+impl Ids {
+    pub(super) fn new(kind: &'static str) -> Ids {
+        Ids {
+            kind,
+            list: Vec::new(),
+            map: BTreeMap::new(),
+        }
+    }
+
+    pub(super) fn declare(&mut self, ck: &mut Ck, id: &Spanned<String>, key: &str) -> u32 {
+        let name = id.get_ref();
+        let idx = self.list.len() as u32;
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            ck.err(
+                id.span(),
+                key,
+                format!(
+                    "invalid {} id {name:?}: ids use letters, digits, '_', '-' and '.'",
+                    self.kind
+                ),
+                "rename it, e.g. \"cn_ree\"",
+            );
+        }
+        if self.map.contains_key(name) {
+            ck.err(
+                id.span(),
+                key,
+                format!("duplicate {} id `{name}`", self.kind),
+                format!("every {} needs its own id", self.kind),
+            );
+        } else {
+            self.map.insert(name.clone(), idx);
+        }
+        self.list.push(name.clone());
+        idx
+    }
+
+    pub(super) fn get(&self, name: &str) -> Option<u32> {
+        self.map.get(name).copied()
+    }
+
+    pub(super) fn resolve(
+        &self,
+        ck: &mut Ck,
+        id: &Spanned<String>,
+        fallback: Range<usize>,
+        key: &str,
+    ) -> Option<u32> {
+        self.resolve_name(ck, id.get_ref(), span_or(id, fallback), key)
+    }
+
+    pub(super) fn resolve_name(
+        &self,
+        ck: &mut Ck,
+        name: &str,
+        span: Range<usize>,
+        key: &str,
+    ) -> Option<u32> {
+        if let Some(i) = self.get(name) {
+            return Some(i);
+        }
+        let hint = match did_you_mean(name, self.list.iter().map(String::as_str)) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None if self.list.is_empty() => format!("declare it in a [[{}]] table", self.kind),
+            None => format!("known {} ids: {}", self.kind, preview(&self.list)),
+        };
+        ck.err(span, key, format!("unknown {} `{name}`", self.kind), hint);
+        None
+    }
+}
+
+pub(super) fn preview(list: &[String]) -> String {
+    let mut s = list.iter().take(8).cloned().collect::<Vec<_>>().join(", ");
+    if list.len() > 8 {
+        s.push_str(&format!(", ... ({} in all)", list.len()));
+    }
+    s
+}
+
+pub(super) fn span_or<T>(v: &Spanned<T>, fallback: Range<usize>) -> Range<usize> {
+    let s = v.span();
+    if s.start == 0 && s.end == 0 {
+        fallback
+    } else {
+        s
+    }
+}
+
+pub(super) fn fmt_num(x: f64) -> String {
+    let s = format!("{x:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_owned()
+}
+
+/// Keys of a per-material table must name materials from `allowed`.
+pub(super) fn check_keys_are<V>(
+    ck: &mut Ck,
+    table: &BTreeMap<String, Spanned<V>>,
+    allowed: &[(MaterialIdx, f64)],
+    materials: &[Material],
+    key: &str,
+    what: &str,
+) {
+    for (name, v) in table {
+        if !allowed.iter().any(|&(m, _)| materials[m.ix()].id == *name) {
+            let names: Vec<&str> = allowed
+                .iter()
+                .map(|&(m, _)| materials[m.ix()].id.as_str())
+                .collect();
+            let hint = match did_you_mean(name, names.iter().copied()) {
+                Some(b) => format!("did you mean `{b}`?"),
+                None if names.is_empty() => "remove this entry".to_owned(),
+                None => format!("expected one of: {}", names.join(", ")),
+            };
+            ck.err(
+                v.span(),
+                format!("{key}.{name}"),
+                format!("`{name}` is not {what}"),
+                hint,
+            );
+        }
+    }
+}
+
+/// The id tables a scenario declares before its shocks, for steps that resolve ids.
+pub(super) struct IdTables {
+    pub(super) region: Ids,
+    pub(super) material: Ids,
+    pub(super) supplier: Ids,
+    pub(super) importer: Ids,
+    pub(super) route: Ids,
+}
