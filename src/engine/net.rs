@@ -51,12 +51,15 @@ impl Paths {
 /// How a supplier ships its output to its contract buyers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Alloc {
-    /// Pro rata, every buyer in the same step: lane arithmetic, no route clock.
+    /// The reference rules, lane by lane: production and allocation.
+    Reference,
+    /// Output in lane arithmetic; pro rata, every buyer in the same step, no route clock.
     SameStep,
-    /// Pro rata, some buyers through pipes: lane arithmetic but for the pipe's cell.
+    /// Output in lane arithmetic; pro rata, some buyers through pipes (lane arithmetic but for
+    /// the pipe's cell).
     ProRata,
-    /// The reference rule, lane by lane (and the rule for suppliers with priority regions).
-    PerLane,
+    /// Output in lane arithmetic; priority rationing by the reference rule, lane by lane.
+    ByLane,
 }
 
 /// The model flattened into arrays for the step loop.
@@ -286,8 +289,9 @@ fn gated_suppliers(model: &Model, paths: Paths) -> Vec<bool> {
         .collect()
 }
 
-/// How each supplier ships: suppliers with priority regions lane by lane; pro-rata suppliers
-/// in lane arithmetic, without route clocks when no buyer is behind a pipe.
+/// How each supplier produces and ships: in lane arithmetic unless the path is off; suppliers
+/// with priority regions allocate lane by lane; pro-rata suppliers in lane arithmetic, without
+/// route clocks when no buyer is behind a pipe.
 fn allocation_rules(model: &Model, paths: Paths) -> Vec<Alloc> {
     model
         .suppliers
@@ -296,8 +300,10 @@ fn allocation_rules(model: &Model, paths: Paths) -> Vec<Alloc> {
             let same_step = model.edges[s.out_edges.start as usize..s.out_edges.end as usize]
                 .iter()
                 .all(|e| e.pipe.is_none());
-            if !s.priority_regions.is_empty() || !paths.lane_arithmetic {
-                Alloc::PerLane
+            if !paths.lane_arithmetic {
+                Alloc::Reference
+            } else if !s.priority_regions.is_empty() {
+                Alloc::ByLane
             } else if same_step && paths.same_step_suppliers {
                 Alloc::SameStep
             } else {

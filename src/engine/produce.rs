@@ -14,12 +14,28 @@ use crate::model::Model;
 #[inline(always)]
 pub(super) fn produce(model: &Model, s: &mut Scratch, si: usize) {
     match s.net.sup_alloc[si] {
-        Alloc::PerLane if !s.net.paths.lane_arithmetic => {
+        Alloc::Reference => {
             for l in 0..LANES {
                 produce_lane(model, s, si, l);
             }
         }
-        alloc => produce_lanes(model, s, si, alloc),
+        Alloc::SameStep => {
+            let output = output_lanes(s, si);
+            pro_rata_same_step(s, si, output);
+            use_inputs_lanes(s, si, output);
+        }
+        Alloc::ProRata => {
+            let output = output_lanes(s, si);
+            pro_rata(model, s, si, output);
+            use_inputs_lanes(s, si, output);
+        }
+        Alloc::ByLane => {
+            let output = output_lanes(s, si);
+            for l in 0..LANES {
+                allocate_lane(model, s, si, output.0[l], l);
+            }
+            use_inputs_lanes(s, si, output);
+        }
     }
 }
 
@@ -106,10 +122,9 @@ pub(super) fn use_inputs_lane(s: &mut Scratch, si: usize, output: f64, l: usize)
     }
 }
 
-/// Fast path `lane_arithmetic`: [`produce_lane`] for all lanes at once, the allocation by
-/// `alloc` (suppliers with priority regions still allocate lane by lane).
+/// Fast path `lane_arithmetic`: the output of [`produce_lane`] for all lanes at once.
 #[inline(always)]
-fn produce_lanes(model: &Model, s: &mut Scratch, si: usize, alloc: Alloc) {
+fn output_lanes(s: &mut Scratch, si: usize) -> Lanes {
     let (i0, i1) = s.net.sup_inputs[si];
     // A raw-material supplier has no input limit.
     let output = if i0 == i1 {
@@ -120,16 +135,13 @@ fn produce_lanes(model: &Model, s: &mut Scratch, si: usize, alloc: Alloc) {
     if s.audit {
         s.flow.shipped += output;
     }
-    // Lanes with no output add nothing below: their shares are zero (or their orders are).
-    match alloc {
-        Alloc::SameStep => pro_rata_same_step(s, si, output),
-        Alloc::ProRata => pro_rata(model, s, si, output),
-        Alloc::PerLane => {
-            for l in 0..LANES {
-                allocate_lane(model, s, si, output.0[l], l);
-            }
-        }
-    }
+    output
+}
+
+/// Fast path `lane_arithmetic`: the end of [`produce_lane`] for all lanes at once, once
+/// `output` is shipped: inputs used, and what is left for the spot market.
+#[inline(always)]
+fn use_inputs_lanes(s: &mut Scratch, si: usize, output: Lanes) {
     use_inputs(s, si, output);
     if s.net.sup_spot[si] {
         s.spot_avail[si] = (s.cap_factor[si] * s.net.sup_capacity[si] - output).max(Lanes::ZERO);
@@ -160,7 +172,7 @@ fn pro_rata_same_step(s: &mut Scratch, si: usize, output: Lanes) {
 }
 
 /// Pro rata, some buyers through pipes: the shares are lane arithmetic; a pipe's cell depends
-/// on the lane's route clock.
+/// on the lane's route clock. (Lanes with no output add zeros.)
 #[inline(always)]
 fn pro_rata(model: &Model, s: &mut Scratch, si: usize, output: Lanes) {
     let (e0, e1) = s.net.sup_edges[si];
