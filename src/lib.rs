@@ -12,6 +12,7 @@ pub mod engine;
 pub mod indicators;
 pub mod lanes;
 pub mod markdown;
+pub mod metrics;
 pub mod model;
 pub mod plot;
 pub mod report;

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::metrics::{self, ImporterMetrics, SlotMetrics};
 use crate::model::Cost;
-use crate::runner::{losses_of, reduce_blocks, Accumulated, Plan, IMPORTER_METRICS, SLOT_METRICS};
+use crate::runner::{losses_of, reduce_blocks, Accumulated, Plan};
 use crate::stats::{quantile_sorted, var_cvar, Moments};
 
 pub const SUMMARY_SCHEMA: &str = "supplyshock.summary/1";
@@ -72,6 +73,18 @@ pub struct Difference {
     pub ci95: [f64; 2],
 }
 
+impl Difference {
+    /// Lower end of the 95% interval.
+    pub fn low(&self) -> f64 {
+        self.ci95[0]
+    }
+
+    /// Upper end of the 95% interval.
+    pub fn high(&self) -> f64 {
+        self.ci95[1]
+    }
+}
+
 impl From<&Moments> for Difference {
     fn from(m: &Moments) -> Self {
         let (mean, se) = (m.mean(), m.se());
@@ -88,22 +101,18 @@ pub struct SlotSummary {
     pub importer: String,
     pub material: String,
     pub unit: String,
-    pub fill_rate: Estimate,
-    pub p_shortage: Estimate,
-    pub unmet_units: Estimate,
-    pub unmet_value: Estimate,
-    pub loss_value: Estimate,
-    pub days_short: Estimate,
-    pub max_depth: Estimate,
-    pub resilience_loss_days: Estimate,
+    /// Every slot metric, each a key of its own.
+    #[serde(flatten)]
+    pub metrics: SlotMetrics<Estimate>,
     /// Days from the onset of a supply deficit to the first shortage, over trials that ran short.
     pub time_to_survive_days: Option<Timing>,
     /// Days from the first shortage to sustained full service, over trials that recovered.
     pub time_to_recover_days: Option<Timing>,
     /// Trials that ran short and had not recovered by the horizon.
     pub not_recovered_share: f64,
-    /// Paired differences from the baseline, by metric name (strategies only).
-    pub vs_baseline: Option<Vec<(String, Difference)>>,
+    /// Paired differences from the baseline (strategies only), as `[name, difference]` pairs.
+    #[serde(serialize_with = "metrics::named_pairs")]
+    pub vs_baseline: Option<SlotMetrics<Difference>>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -116,15 +125,17 @@ pub struct Timing {
 #[derive(Debug, Clone, Serialize)]
 pub struct ImporterSummary {
     pub importer: String,
-    pub value_fill_rate: Estimate,
-    pub p_shortage: Estimate,
-    pub loss_value: Estimate,
+    /// Every importer metric, each a key of its own.
+    #[serde(flatten)]
+    pub metrics: ImporterMetrics<Estimate>,
     pub loss_p50: f64,
     pub loss_p95: f64,
     pub loss_p99: f64,
     pub loss_cvar95: f64,
     pub loss_cvar99: f64,
-    pub vs_baseline: Option<Vec<(String, Difference)>>,
+    /// Paired differences from the baseline (strategies only), as `[name, difference]` pairs.
+    #[serde(serialize_with = "metrics::named_pairs")]
+    pub vs_baseline: Option<ImporterMetrics<Difference>>,
 }
 
 /// Turn accumulated results into the summary.
@@ -152,7 +163,7 @@ pub fn summarize(
                     trials: mo.n,
                 })
             };
-            let shortages = red.slot[k][1].sum;
+            let shortages = m.p_shortage.sum;
             let mut ttr_hist = ints.ttr[k].clone();
             let censored = ttr_hist.counts.pop().unwrap_or(0);
             slots.push(SlotSummary {
@@ -161,14 +172,7 @@ pub fn summarize(
                     .unit
                     .clone(),
                 material,
-                fill_rate: (&m[0]).into(),
-                p_shortage: (&m[1]).into(),
-                unmet_units: (&m[2]).into(),
-                unmet_value: (&m[3]).into(),
-                loss_value: (&m[4]).into(),
-                days_short: (&m[5]).into(),
-                max_depth: (&m[6]).into(),
-                resilience_loss_days: (&m[7]).into(),
+                metrics: m.map(|x| Estimate::from(x)),
                 time_to_survive_days: timing(&red.tts_days[k], &ints.tts[k]),
                 time_to_recover_days: timing(
                     &red.ttr_days[k],
@@ -181,13 +185,7 @@ pub fn summarize(
                 } else {
                     0.0
                 },
-                vs_baseline: (v > 0).then(|| {
-                    SLOT_METRICS
-                        .iter()
-                        .zip(&red.diff_slot[k])
-                        .map(|(n, d)| (n.to_string(), d.into()))
-                        .collect()
-                }),
+                vs_baseline: (v > 0).then(|| red.diff_slot[k].map(|x| Difference::from(x))),
             });
         }
         let ni = model.importers.len();
@@ -202,21 +200,13 @@ pub fn summarize(
                 let m = &red.importer[i];
                 ImporterSummary {
                     importer: imp.id.clone(),
-                    value_fill_rate: (&m[0]).into(),
-                    p_shortage: (&m[1]).into(),
-                    loss_value: (&m[2]).into(),
+                    metrics: m.map(|x| Estimate::from(x)),
                     loss_p50: quantile_sorted(&losses, 0.5),
                     loss_p95: quantile_sorted(&losses, 0.95),
                     loss_p99: quantile_sorted(&losses, 0.99),
                     loss_cvar95: cvar95,
                     loss_cvar99: cvar99,
-                    vs_baseline: (v > 0).then(|| {
-                        IMPORTER_METRICS
-                            .iter()
-                            .zip(&red.diff_importer[i])
-                            .map(|(n, d)| (n.to_string(), d.into()))
-                            .collect()
-                    }),
+                    vs_baseline: (v > 0).then(|| red.diff_importer[i].map(|x| Difference::from(x))),
                 }
             })
             .collect();
@@ -270,55 +260,45 @@ pub fn metrics_csv(s: &Summary) -> Vec<u8> {
         "diff_ci95_high",
     ])
     .unwrap();
-    let num = |x: f64| format!("{x}");
     for v in &s.variants {
         for sl in &v.slots {
-            let est = [
-                &sl.fill_rate,
-                &sl.p_shortage,
-                &sl.unmet_units,
-                &sl.unmet_value,
-                &sl.loss_value,
-                &sl.days_short,
-                &sl.max_depth,
-                &sl.resilience_loss_days,
-            ];
-            for (i, (name, e)) in SLOT_METRICS.iter().zip(est).enumerate() {
-                let d = sl.vs_baseline.as_ref().map(|d| d[i].1);
-                w.write_record([
-                    v.id.as_str(),
-                    &sl.importer,
-                    &sl.material,
-                    name,
-                    &num(e.mean),
-                    &num(e.se),
-                    &d.map_or(String::new(), |d| num(d.mean)),
-                    &d.map_or(String::new(), |d| num(d.ci95[0])),
-                    &d.map_or(String::new(), |d| num(d.ci95[1])),
-                ])
-                .unwrap();
+            let rows = sl.metrics.named_with(sl.vs_baseline.as_ref());
+            for (name, e, d) in rows {
+                metric_row(&mut w, (&v.id, &sl.importer, &sl.material), name, e, d);
             }
         }
         for im in &v.importers {
-            let est = [&im.value_fill_rate, &im.p_shortage, &im.loss_value];
-            for (i, (name, e)) in IMPORTER_METRICS.iter().zip(est).enumerate() {
-                let d = im.vs_baseline.as_ref().map(|d| d[i].1);
-                w.write_record([
-                    v.id.as_str(),
-                    &im.importer,
-                    "*",
-                    name,
-                    &num(e.mean),
-                    &num(e.se),
-                    &d.map_or(String::new(), |d| num(d.mean)),
-                    &d.map_or(String::new(), |d| num(d.ci95[0])),
-                    &d.map_or(String::new(), |d| num(d.ci95[1])),
-                ])
-                .unwrap();
+            let rows = im.metrics.named_with(im.vs_baseline.as_ref());
+            for (name, e, d) in rows {
+                metric_row(&mut w, (&v.id, &im.importer, "*"), name, e, d);
             }
         }
     }
     w.into_inner().unwrap()
+}
+
+/// One row of metrics.csv: a metric's estimate and, for strategies, its paired difference.
+fn metric_row(
+    w: &mut csv::Writer<Vec<u8>>,
+    (variant, importer, material): (&str, &str, &str),
+    name: &str,
+    e: &Estimate,
+    d: Option<&Difference>,
+) {
+    let num = |x: f64| format!("{x}");
+    let diff = |f: fn(&Difference) -> f64| d.map_or(String::new(), |d| num(f(d)));
+    w.write_record([
+        variant,
+        importer,
+        material,
+        name,
+        &num(e.mean),
+        &num(e.se),
+        &diff(|d| d.mean),
+        &diff(Difference::low),
+        &diff(Difference::high),
+    ])
+    .unwrap();
 }
 
 /// curves.csv: fill percentiles and mean per variant, importer, material and step.

@@ -619,24 +619,20 @@ pub(crate) fn render_summary(s: &Summary, dir: &Path) -> String {
     ));
     for v in &s.variants {
         for im in &v.importers {
-            let diff = im
-                .vs_baseline
-                .as_ref()
-                .and_then(|d| d.iter().find(|(n, _)| n == "loss_value"))
-                .map(|(_, d)| d);
+            let diff = im.vs_baseline.as_ref().map(|d| d.loss_value);
             out.push_str(&format!(
                 "{:<16} {:<14} {:>11.4} {:>9.3} {:>11} {:>11} {:>26} {:>11}\n",
                 v.id,
                 im.importer,
-                im.value_fill_rate.mean,
-                im.p_shortage.mean,
-                human_money(im.loss_value.mean, c),
+                im.metrics.value_fill_rate.mean,
+                im.metrics.p_shortage.mean,
+                human_money(im.metrics.loss_value.mean, c),
                 human_money(im.loss_cvar95, c),
                 diff.map_or(String::new(), |d| format!(
                     "{} [{}, {}]",
                     human_money(d.mean, c),
-                    human_money(d.ci95[0], c),
-                    human_money(d.ci95[1], c)
+                    human_money(d.low(), c),
+                    human_money(d.high(), c)
                 )),
                 v.yearly_cost
                     .as_ref()

@@ -100,12 +100,12 @@ pub fn stress(
         let mut min_tts: Option<f64> = None;
         let mut flagged = 0;
         for sl in &variant.slots {
-            let short = sl.p_shortage.mean > 0.0;
+            let short = sl.metrics.p_shortage.mean > 0.0;
             let tts = sl.time_to_survive_days.map(|t| t.mean);
             let ttr = sl.time_to_recover_days.map(|t| t.mean);
             let flag = tts.is_some_and(|t| t < days);
             flagged += usize::from(flag);
-            total += sl.loss_value.mean;
+            total += sl.metrics.loss_value.mean;
             if let Some(t) = tts {
                 min_tts = Some(min_tts.map_or(t, |m: f64| m.min(t)));
             }
@@ -116,8 +116,8 @@ pub fn stress(
                 tts_days: tts,
                 ttr_days: ttr,
                 recovered: !short || ttr.is_some(),
-                unmet_units: sl.unmet_units.mean,
-                loss_value: sl.loss_value.mean,
+                unmet_units: sl.metrics.unmet_units.mean,
+                loss_value: sl.metrics.loss_value.mean,
                 flagged: flag,
             });
         }

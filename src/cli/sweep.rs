@@ -85,16 +85,16 @@ pub fn sweep(
             ));
             for (i, v) in summary.variants.iter().enumerate().skip(1) {
                 for sl in &v.slots {
-                    let d = sl.vs_baseline.as_ref().map(|d| d[4].1);
+                    let d = sl.vs_baseline.as_ref().map(|d| d.loss_value);
                     out.push_str(&format!(
                         "{:<12} {:<10} {:<20} {:>8.4}±{:<7.4} {:>10.3} {:>14} {:>22}\n",
                         spec.values[i - 1],
                         sl.importer,
                         sl.material,
-                        sl.fill_rate.mean,
-                        sl.fill_rate.se,
-                        sl.p_shortage.mean,
-                        super::human_money(sl.loss_value.mean, &summary.currency),
+                        sl.metrics.fill_rate.mean,
+                        sl.metrics.fill_rate.se,
+                        sl.metrics.p_shortage.mean,
+                        super::human_money(sl.metrics.loss_value.mean, &summary.currency),
                         d.map_or(String::new(), |d| format!(
                             "{} ±{}",
                             super::human_money(d.mean, &summary.currency),

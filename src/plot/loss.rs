@@ -408,7 +408,7 @@ pub(super) fn frontier<DB: DrawingBackend>(
                 cost: v.yearly_cost.as_ref().map_or(0.0, |c| c.total),
                 has_cost: v.yearly_cost.as_ref().is_some_and(|c| c.total > 0.0),
                 avoided: -d.mean,
-                ci: [-d.ci95[1], -d.ci95[0]],
+                ci: [-d.high(), -d.low()],
             })
         })
         .collect();

@@ -173,7 +173,7 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
             format!(
                 "Across {n} trials: median, 25th–75th and 5th–95th percentile of the day's fill, \
                  and the mean. P(any shortage in {h} days) {}.",
-                format::percent(sl.p_shortage.mean)
+                format::percent(sl.metrics.p_shortage.mean)
             ),
         ));
     }

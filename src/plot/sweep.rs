@@ -49,7 +49,7 @@ impl SweepSpec {
                     v.importers
                         .iter()
                         .find(|i| &i.importer == id)
-                        .map_or(f64::NAN, |i| i.value_fill_rate.mean)
+                        .map_or(f64::NAN, |i| i.metrics.value_fill_rate.mean)
                 })
                 .collect()
         };
