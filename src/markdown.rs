@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::plot::format::{compact, count, days, display_id, money, percent, percent_pm, quantity};
+use crate::format::{compact, count, days, display_id, money, percent, percent_pm, quantity};
 use crate::plot::{chart_plan, ChartInfo, ChartKind};
 use crate::report::{Difference, Summary, Timing, VariantSummary};
 

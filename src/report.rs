@@ -1,10 +1,5 @@
-//! Results out: the summary (a versioned, serialize-only schema), CSV exports, and the one writer
-//! that owns the output directory (staged in a temporary directory, then renamed into place, so
-//! an interrupted run leaves the previous results or none, never half a file).
-
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+//! Results out: the summary (a versioned, serialize-only schema), CSV exports and chart inputs.
+//! Which files an output directory holds, and writing it, is [`crate::output`].
 
 use serde::Serialize;
 
@@ -329,80 +324,6 @@ pub fn curves_csv(plan: &Plan, acc: &Accumulated, trials: u64) -> Vec<u8> {
         }
     }
     w.into_inner().unwrap()
-}
-
-/// Errors from writing results.
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError {
-    #[error("output directory {0} already holds results; pass --force to replace them")]
-    Exists(PathBuf),
-    #[error("cannot write {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
-    move |source| WriteError::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-/// Write `files` (name, bytes) as the directory `dir`: staged beside it, then renamed into place.
-pub fn write_dir(dir: &Path, files: &[(String, Vec<u8>)], force: bool) -> Result<(), WriteError> {
-    if dir.exists() && !force && fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
-        return Err(WriteError::Exists(dir.to_owned()));
-    }
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(io(parent))?;
-    let name = dir
-        .file_name()
-        .map_or("out".into(), |n| n.to_string_lossy().into_owned());
-    let stage = parent.join(format!(".{name}.partial-{}", std::process::id()));
-    if stage.exists() {
-        fs::remove_dir_all(&stage).map_err(io(&stage))?;
-    }
-    fs::create_dir(&stage).map_err(io(&stage))?;
-    for (fname, bytes) in files {
-        let p = stage.join(fname);
-        let mut f = fs::File::create(&p).map_err(io(&p))?;
-        f.write_all(bytes).map_err(io(&p))?;
-        f.sync_all().map_err(io(&p))?;
-    }
-    if dir.exists() {
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        fs::rename(dir, &old).map_err(io(dir))?;
-        fs::rename(&stage, dir).map_err(io(dir))?;
-        fs::remove_dir_all(&old).map_err(io(&old))?;
-    } else {
-        fs::rename(&stage, dir).map_err(io(dir))?;
-    }
-    Ok(())
-}
-
-/// Write one file atomically (temporary name in the same directory, then rename).
-pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = parent.join(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .map_or("out".into(), |n| n.to_string_lossy().into_owned()),
-        std::process::id()
-    ));
-    {
-        let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    fs::rename(&tmp, path).map_err(io(path))
 }
 
 /// One resilience fan: fill percentiles per step for a variant, importer and material.
