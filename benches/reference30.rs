@@ -1,5 +1,6 @@
-//! reference-30 (DESIGN.md section 7) through the engine, side by side with the hand-written
-//! kernel in ../shared/bench/limit when it is present, in one run. Prints one line:
+//! reference-30 (the benchmark model described in docs/model.md) through the engine, side by
+//! side with the hand-written reference kernel when it is checked out beside this repository
+//! (see `run_kernel`), in one run. Prints one line:
 //! `engine_node_steps_per_s=E kernel_node_steps_per_s=K ratio=E/K fill=F fill_se=S threads=T`.
 //!
 //! `cargo bench --bench reference30`; REF30_TRIALS sets the trial count (default 200000).

@@ -304,3 +304,33 @@ pub fn all_elements(model: &Model) -> Vec<String> {
         .chain(model.routes.iter().map(|r| r.id.clone()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removals_are_ranked_by_loss_worst_first() {
+        let text = include_str!("../scenarios/starter.toml");
+        let loaded = crate::model::load_str("starter.toml", text.to_owned()).expect("valid");
+        let base = &loaded.study.baseline;
+        let r = run(base, &Removals::EachInTurn, 60.0).expect("every element exists");
+        assert_eq!(r.removals.len(), all_elements(base).len());
+        assert!(r.removals.windows(2).all(|w| {
+            w[0].loss_value > w[1].loss_value
+                || (w[0].loss_value == w[1].loss_value && w[0].removed < w[1].removed)
+        }));
+        assert!(r.removals[0].loss_value > 0.0, "something must hurt");
+        // A removal's loss is the sum of its rows' losses.
+        for x in &r.removals {
+            let sum: f64 = r
+                .rows
+                .iter()
+                .filter(|row| row.removed == x.removed)
+                .map(|row| row.loss_value)
+                .sum();
+            assert_eq!(sum, x.loss_value);
+        }
+        assert!(run(base, &Removals::Together(vec!["nowhere".into()]), 60.0).is_err());
+    }
+}

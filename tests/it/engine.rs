@@ -8,7 +8,7 @@ use supplyshock::stats::CurveAcc;
 
 use crate::support::{load, repo, run, single};
 
-/// Reference-30 (DESIGN.md section 7): mean fill 0.6510 (SE 0.00004 over 200,000 trials).
+/// Reference-30 (the benchmark model of docs/model.md): mean fill 0.6510 (SE 0.00004 over 200,000 trials).
 #[test]
 fn reference_30_fill_matches_the_reference() {
     let text = std::fs::read_to_string(repo().join("scenarios/bench/reference-30.toml")).unwrap();
