@@ -2,17 +2,21 @@
 //!
 //! The modules follow the data flow: [`scenario`] (TOML as written) -> [`model`] (the compiled,
 //! always-valid network) -> [`shocks`] (sampled events) -> [`engine`] (one trial) -> [`stats`]
-//! (mergeable summaries) -> [`runner`] (parallel trials, strategies) -> [`report`] (bytes out),
-//! with [`cli`] on top. [`indicators`] computes the static concentration figures.
+//! (mergeable summaries) -> [`runner`] (parallel trials, strategies) -> [`report`] (bytes out;
+//! [`output`] decides the files), with [`cli`] on top. [`metrics`] names what is reported;
+//! [`indicators`] computes the static concentration figures.
 
 pub mod cli;
 pub mod diag;
 pub mod dist;
 pub mod engine;
+pub mod format;
 pub mod indicators;
 pub mod lanes;
 pub mod markdown;
+pub mod metrics;
 pub mod model;
+pub mod output;
 pub mod plot;
 pub mod report;
 pub mod rng;

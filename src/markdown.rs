@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::plot::format::{compact, count, days, display_id, money, percent, percent_pm, quantity};
+use crate::format::{compact, count, days, display_id, money, percent, percent_pm, quantity};
 use crate::plot::{chart_plan, ChartInfo, ChartKind};
 use crate::report::{Difference, Summary, Timing, VariantSummary};
 
@@ -221,10 +221,13 @@ fn headline_table(s: &Summary, v: &VariantSummary) -> String {
         t.push_str(&format!(
             "| {} | {} | {} | {} ± {} | {} | {} | {} | {} |\n",
             cell(&display_id(&im.importer)),
-            percent_pm(im.value_fill_rate.mean, im.value_fill_rate.se),
-            percent(im.p_shortage.mean),
-            money(im.loss_value.mean, cur),
-            money(im.loss_value.se, cur),
+            percent_pm(
+                im.metrics.value_fill_rate.mean,
+                im.metrics.value_fill_rate.se
+            ),
+            percent(im.metrics.p_shortage.mean),
+            money(im.metrics.loss_value.mean, cur),
+            money(im.metrics.loss_value.se, cur),
             money(im.loss_p95, cur),
             money(im.loss_p99, cur),
             money(im.loss_cvar95, cur),
@@ -245,14 +248,14 @@ fn slot_table(s: &Summary, v: &VariantSummary, importer: &str) -> String {
         t.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} |\n",
             cell(&sl.material),
-            percent_pm(sl.fill_rate.mean, sl.fill_rate.se),
-            percent(sl.p_shortage.mean),
-            quantity(sl.unmet_units.mean, &sl.unit),
-            money(sl.loss_value.mean, cur),
-            tts(sl.time_to_survive_days, sl.p_shortage.mean),
+            percent_pm(sl.metrics.fill_rate.mean, sl.metrics.fill_rate.se),
+            percent(sl.metrics.p_shortage.mean),
+            quantity(sl.metrics.unmet_units.mean, &sl.unit),
+            money(sl.metrics.loss_value.mean, cur),
+            tts(sl.time_to_survive_days, sl.metrics.p_shortage.mean),
             ttr(
                 sl.time_to_recover_days,
-                sl.p_shortage.mean,
+                sl.metrics.p_shortage.mean,
                 sl.not_recovered_share
             ),
         ));
@@ -318,8 +321,8 @@ fn strategy_table(s: &Summary) -> String {
                     Some(r) if total > 0.0 => format!(
                         "{} ({} to {})",
                         ratio(r),
-                        ratio(-d.ci95[1] / total),
-                        ratio(-d.ci95[0] / total)
+                        ratio(-d.high() / total),
+                        ratio(-d.low() / total)
                     ),
                     _ => "– (no cost)".to_owned(),
                 },
@@ -345,20 +348,17 @@ fn importer_diff_table(s: &Summary) -> String {
         "| strategy | importer | Δ E[loss] (95% CI) | Δ fill rate, by value (95% CI) | Δ P(shortage) (95% CI) |\n\
          |---|---|--:|--:|--:|\n",
     );
-    let get = |d: &Option<Vec<(String, Difference)>>, name: &str| {
-        d.as_ref()
-            .and_then(|d| d.iter().find(|(n, _)| n == name).map(|(_, x)| *x))
-    };
     for v in s.variants.iter().skip(1) {
         for im in &v.importers {
             let pp = |d: Option<Difference>| d.map_or("–".to_owned(), points_ci);
+            let d = im.vs_baseline.as_ref();
             t.push_str(&format!(
                 "| {} | {} | {} | {} | {} |\n",
                 cell(&v.id),
                 cell(&display_id(&im.importer)),
-                get(&im.vs_baseline, "loss_value").map_or("–".to_owned(), |d| money_ci(d, cur)),
-                pp(get(&im.vs_baseline, "value_fill_rate")),
-                pp(get(&im.vs_baseline, "p_shortage")),
+                d.map_or("–".to_owned(), |d| money_ci(d.loss_value, cur)),
+                pp(d.map(|d| d.value_fill_rate)),
+                pp(d.map(|d| d.p_shortage)),
             ));
         }
     }
@@ -370,8 +370,8 @@ fn money_ci(d: Difference, cur: &str) -> String {
     format!(
         "{} ({} to {})",
         signed(money(d.mean, cur), d.mean),
-        money(d.ci95[0], cur),
-        money(d.ci95[1], cur)
+        money(d.low(), cur),
+        money(d.high(), cur)
     )
 }
 
@@ -386,8 +386,8 @@ fn points_ci(d: Difference) -> String {
     format!(
         "{:+.dec$} pp ({:.dec$} to {:.dec$})",
         d.mean * 100.0,
-        d.ci95[0] * 100.0,
-        d.ci95[1] * 100.0
+        d.low() * 100.0,
+        d.high() * 100.0
     )
 }
 

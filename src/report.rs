@@ -1,15 +1,11 @@
-//! Results out: the summary (a versioned, serialize-only schema), CSV exports, and the one writer
-//! that owns the output directory (staged in a temporary directory, then renamed into place, so
-//! an interrupted run leaves the previous results or none, never half a file).
-
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+//! Results out: the summary (a versioned, serialize-only schema), CSV exports and chart inputs.
+//! Which files an output directory holds, and writing it, is [`crate::output`].
 
 use serde::Serialize;
 
+use crate::metrics::{self, ImporterMetrics, SlotMetrics};
 use crate::model::Cost;
-use crate::runner::{losses_of, reduce_blocks, Accumulated, Plan, IMPORTER_METRICS, SLOT_METRICS};
+use crate::runner::{losses_of, reduce_blocks, Accumulated, Plan};
 use crate::stats::{quantile_sorted, var_cvar, Moments};
 
 pub const SUMMARY_SCHEMA: &str = "supplyshock.summary/1";
@@ -72,6 +68,18 @@ pub struct Difference {
     pub ci95: [f64; 2],
 }
 
+impl Difference {
+    /// Lower end of the 95% interval.
+    pub fn low(&self) -> f64 {
+        self.ci95[0]
+    }
+
+    /// Upper end of the 95% interval.
+    pub fn high(&self) -> f64 {
+        self.ci95[1]
+    }
+}
+
 impl From<&Moments> for Difference {
     fn from(m: &Moments) -> Self {
         let (mean, se) = (m.mean(), m.se());
@@ -88,22 +96,18 @@ pub struct SlotSummary {
     pub importer: String,
     pub material: String,
     pub unit: String,
-    pub fill_rate: Estimate,
-    pub p_shortage: Estimate,
-    pub unmet_units: Estimate,
-    pub unmet_value: Estimate,
-    pub loss_value: Estimate,
-    pub days_short: Estimate,
-    pub max_depth: Estimate,
-    pub resilience_loss_days: Estimate,
+    /// Every slot metric, each a key of its own.
+    #[serde(flatten)]
+    pub metrics: SlotMetrics<Estimate>,
     /// Days from the onset of a supply deficit to the first shortage, over trials that ran short.
     pub time_to_survive_days: Option<Timing>,
     /// Days from the first shortage to sustained full service, over trials that recovered.
     pub time_to_recover_days: Option<Timing>,
     /// Trials that ran short and had not recovered by the horizon.
     pub not_recovered_share: f64,
-    /// Paired differences from the baseline, by metric name (strategies only).
-    pub vs_baseline: Option<Vec<(String, Difference)>>,
+    /// Paired differences from the baseline (strategies only), as `[name, difference]` pairs.
+    #[serde(serialize_with = "metrics::named_pairs")]
+    pub vs_baseline: Option<SlotMetrics<Difference>>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -116,15 +120,17 @@ pub struct Timing {
 #[derive(Debug, Clone, Serialize)]
 pub struct ImporterSummary {
     pub importer: String,
-    pub value_fill_rate: Estimate,
-    pub p_shortage: Estimate,
-    pub loss_value: Estimate,
+    /// Every importer metric, each a key of its own.
+    #[serde(flatten)]
+    pub metrics: ImporterMetrics<Estimate>,
     pub loss_p50: f64,
     pub loss_p95: f64,
     pub loss_p99: f64,
     pub loss_cvar95: f64,
     pub loss_cvar99: f64,
-    pub vs_baseline: Option<Vec<(String, Difference)>>,
+    /// Paired differences from the baseline (strategies only), as `[name, difference]` pairs.
+    #[serde(serialize_with = "metrics::named_pairs")]
+    pub vs_baseline: Option<ImporterMetrics<Difference>>,
 }
 
 /// Turn accumulated results into the summary.
@@ -152,7 +158,7 @@ pub fn summarize(
                     trials: mo.n,
                 })
             };
-            let shortages = red.slot[k][1].sum;
+            let shortages = m.p_shortage.sum;
             let mut ttr_hist = ints.ttr[k].clone();
             let censored = ttr_hist.counts.pop().unwrap_or(0);
             slots.push(SlotSummary {
@@ -161,14 +167,7 @@ pub fn summarize(
                     .unit
                     .clone(),
                 material,
-                fill_rate: (&m[0]).into(),
-                p_shortage: (&m[1]).into(),
-                unmet_units: (&m[2]).into(),
-                unmet_value: (&m[3]).into(),
-                loss_value: (&m[4]).into(),
-                days_short: (&m[5]).into(),
-                max_depth: (&m[6]).into(),
-                resilience_loss_days: (&m[7]).into(),
+                metrics: m.map(|x| Estimate::from(x)),
                 time_to_survive_days: timing(&red.tts_days[k], &ints.tts[k]),
                 time_to_recover_days: timing(
                     &red.ttr_days[k],
@@ -181,13 +180,7 @@ pub fn summarize(
                 } else {
                     0.0
                 },
-                vs_baseline: (v > 0).then(|| {
-                    SLOT_METRICS
-                        .iter()
-                        .zip(&red.diff_slot[k])
-                        .map(|(n, d)| (n.to_string(), d.into()))
-                        .collect()
-                }),
+                vs_baseline: (v > 0).then(|| red.diff_slot[k].map(|x| Difference::from(x))),
             });
         }
         let ni = model.importers.len();
@@ -202,21 +195,13 @@ pub fn summarize(
                 let m = &red.importer[i];
                 ImporterSummary {
                     importer: imp.id.clone(),
-                    value_fill_rate: (&m[0]).into(),
-                    p_shortage: (&m[1]).into(),
-                    loss_value: (&m[2]).into(),
+                    metrics: m.map(|x| Estimate::from(x)),
                     loss_p50: quantile_sorted(&losses, 0.5),
                     loss_p95: quantile_sorted(&losses, 0.95),
                     loss_p99: quantile_sorted(&losses, 0.99),
                     loss_cvar95: cvar95,
                     loss_cvar99: cvar99,
-                    vs_baseline: (v > 0).then(|| {
-                        IMPORTER_METRICS
-                            .iter()
-                            .zip(&red.diff_importer[i])
-                            .map(|(n, d)| (n.to_string(), d.into()))
-                            .collect()
-                    }),
+                    vs_baseline: (v > 0).then(|| red.diff_importer[i].map(|x| Difference::from(x))),
                 }
             })
             .collect();
@@ -270,55 +255,45 @@ pub fn metrics_csv(s: &Summary) -> Vec<u8> {
         "diff_ci95_high",
     ])
     .unwrap();
-    let num = |x: f64| format!("{x}");
     for v in &s.variants {
         for sl in &v.slots {
-            let est = [
-                &sl.fill_rate,
-                &sl.p_shortage,
-                &sl.unmet_units,
-                &sl.unmet_value,
-                &sl.loss_value,
-                &sl.days_short,
-                &sl.max_depth,
-                &sl.resilience_loss_days,
-            ];
-            for (i, (name, e)) in SLOT_METRICS.iter().zip(est).enumerate() {
-                let d = sl.vs_baseline.as_ref().map(|d| d[i].1);
-                w.write_record([
-                    v.id.as_str(),
-                    &sl.importer,
-                    &sl.material,
-                    name,
-                    &num(e.mean),
-                    &num(e.se),
-                    &d.map_or(String::new(), |d| num(d.mean)),
-                    &d.map_or(String::new(), |d| num(d.ci95[0])),
-                    &d.map_or(String::new(), |d| num(d.ci95[1])),
-                ])
-                .unwrap();
+            let rows = sl.metrics.named_with(sl.vs_baseline.as_ref());
+            for (name, e, d) in rows {
+                metric_row(&mut w, (&v.id, &sl.importer, &sl.material), name, e, d);
             }
         }
         for im in &v.importers {
-            let est = [&im.value_fill_rate, &im.p_shortage, &im.loss_value];
-            for (i, (name, e)) in IMPORTER_METRICS.iter().zip(est).enumerate() {
-                let d = im.vs_baseline.as_ref().map(|d| d[i].1);
-                w.write_record([
-                    v.id.as_str(),
-                    &im.importer,
-                    "*",
-                    name,
-                    &num(e.mean),
-                    &num(e.se),
-                    &d.map_or(String::new(), |d| num(d.mean)),
-                    &d.map_or(String::new(), |d| num(d.ci95[0])),
-                    &d.map_or(String::new(), |d| num(d.ci95[1])),
-                ])
-                .unwrap();
+            let rows = im.metrics.named_with(im.vs_baseline.as_ref());
+            for (name, e, d) in rows {
+                metric_row(&mut w, (&v.id, &im.importer, "*"), name, e, d);
             }
         }
     }
     w.into_inner().unwrap()
+}
+
+/// One row of metrics.csv: a metric's estimate and, for strategies, its paired difference.
+fn metric_row(
+    w: &mut csv::Writer<Vec<u8>>,
+    (variant, importer, material): (&str, &str, &str),
+    name: &str,
+    e: &Estimate,
+    d: Option<&Difference>,
+) {
+    let num = |x: f64| format!("{x}");
+    let diff = |f: fn(&Difference) -> f64| d.map_or(String::new(), |d| num(f(d)));
+    w.write_record([
+        variant,
+        importer,
+        material,
+        name,
+        &num(e.mean),
+        &num(e.se),
+        &diff(|d| d.mean),
+        &diff(Difference::low),
+        &diff(Difference::high),
+    ])
+    .unwrap();
 }
 
 /// curves.csv: fill percentiles and mean per variant, importer, material and step.
@@ -349,80 +324,6 @@ pub fn curves_csv(plan: &Plan, acc: &Accumulated, trials: u64) -> Vec<u8> {
         }
     }
     w.into_inner().unwrap()
-}
-
-/// Errors from writing results.
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError {
-    #[error("output directory {0} already holds results; pass --force to replace them")]
-    Exists(PathBuf),
-    #[error("cannot write {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
-    move |source| WriteError::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-/// Write `files` (name, bytes) as the directory `dir`: staged beside it, then renamed into place.
-pub fn write_dir(dir: &Path, files: &[(String, Vec<u8>)], force: bool) -> Result<(), WriteError> {
-    if dir.exists() && !force && fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
-        return Err(WriteError::Exists(dir.to_owned()));
-    }
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(io(parent))?;
-    let name = dir
-        .file_name()
-        .map_or("out".into(), |n| n.to_string_lossy().into_owned());
-    let stage = parent.join(format!(".{name}.partial-{}", std::process::id()));
-    if stage.exists() {
-        fs::remove_dir_all(&stage).map_err(io(&stage))?;
-    }
-    fs::create_dir(&stage).map_err(io(&stage))?;
-    for (fname, bytes) in files {
-        let p = stage.join(fname);
-        let mut f = fs::File::create(&p).map_err(io(&p))?;
-        f.write_all(bytes).map_err(io(&p))?;
-        f.sync_all().map_err(io(&p))?;
-    }
-    if dir.exists() {
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        fs::rename(dir, &old).map_err(io(dir))?;
-        fs::rename(&stage, dir).map_err(io(dir))?;
-        fs::remove_dir_all(&old).map_err(io(&old))?;
-    } else {
-        fs::rename(&stage, dir).map_err(io(dir))?;
-    }
-    Ok(())
-}
-
-/// Write one file atomically (temporary name in the same directory, then rename).
-pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = parent.join(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .map_or("out".into(), |n| n.to_string_lossy().into_owned()),
-        std::process::id()
-    ));
-    {
-        let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    fs::rename(&tmp, path).map_err(io(path))
 }
 
 /// One resilience fan: fill percentiles per step for a variant, importer and material.

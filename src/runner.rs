@@ -9,23 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{run_group, Scratch};
 use crate::lanes::LANES;
+use crate::metrics::{self, ImporterMetrics, SlotMetrics};
 use crate::model::{Model, Study};
 use crate::shocks::{sample_trial, Event};
-use crate::stats::{CurveAcc, Moments, SlotTrial, StepHist};
-
-/// Per-slot metrics, in this order, in every moment array.
-pub const SLOT_METRICS: [&str; 8] = [
-    "fill_rate",
-    "p_shortage",
-    "unmet_units",
-    "unmet_value",
-    "loss_value",
-    "days_short",
-    "max_depth",
-    "resilience_loss_days",
-];
-/// Per-importer metrics (value terms).
-pub const IMPORTER_METRICS: [&str; 3] = ["value_fill_rate", "p_shortage", "loss_value"];
+use crate::stats::{CurveAcc, Moments, StepHist};
 
 /// Trials per block: fixed by the trial count alone, so blocks (and float sums) are the same
 /// whatever the threads or shards. At most about 256 blocks.
@@ -46,15 +33,19 @@ pub struct VariantBlock {
     pub total_loss: Moments,
     /// Paired difference of `total_loss` from the baseline (strategies only).
     pub diff_total_loss: Moments,
-    /// [slot][metric]
-    pub slot: Vec<Vec<Moments>>,
+    /// Per importer slot.
+    #[serde(with = "metrics::rows")]
+    pub slot: Vec<SlotMetrics<Moments>>,
     pub tts_days: Vec<Moments>,
     pub ttr_days: Vec<Moments>,
-    /// [importer][metric]
-    pub importer: Vec<Vec<Moments>>,
-    /// Paired differences from the baseline (empty for the baseline): [slot][metric] then [importer][metric].
-    pub diff_slot: Vec<Vec<Moments>>,
-    pub diff_importer: Vec<Vec<Moments>>,
+    /// Per importer.
+    #[serde(with = "metrics::rows")]
+    pub importer: Vec<ImporterMetrics<Moments>>,
+    /// Paired differences from the baseline (empty for the baseline), per slot and per importer.
+    #[serde(with = "metrics::rows")]
+    pub diff_slot: Vec<SlotMetrics<Moments>>,
+    #[serde(with = "metrics::rows")]
+    pub diff_importer: Vec<ImporterMetrics<Moments>>,
 }
 
 /// Everything a block of trials contributes, for every variant.
@@ -151,40 +142,16 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// Per-trial values of the slot and importer metrics, for pairing.
-fn slot_values(model: &Model, k: usize, r: &SlotTrial) -> [f64; 8] {
-    let slot = &model.slots[model.importers[0].slots.start as usize + k];
-    let mat = &model.materials[slot.material.ix()];
-    let step_days = model.step_days as f64;
-    [
-        r.fill_rate(),
-        if r.had_shortage() { 1.0 } else { 0.0 },
-        r.unmet,
-        r.unmet * mat.value,
-        r.unmet * mat.value * mat.loss_multiplier,
-        r.steps_short as f64 * step_days,
-        r.max_depth,
-        r.shortfall_frac_sum * step_days,
-    ]
-}
-
-fn importer_values(model: &Model, slots: &[SlotTrial]) -> Vec<[f64; 3]> {
+/// Per-trial values of the slot metrics of every importer slot of `model`, in slot order.
+fn slot_values(model: &Model, outcome: &[crate::stats::SlotTrial]) -> Vec<SlotMetrics<f64>> {
     let first = model.importers[0].slots.start as usize;
-    model
-        .importers
+    let step_days = model.step_days as f64;
+    outcome
         .iter()
-        .map(|imp| {
-            let (mut dv, mut uv, mut loss, mut short) = (0.0, 0.0, 0.0, false);
-            for b in imp.slots.clone() {
-                let r = &slots[b as usize - first];
-                let mat = &model.materials[model.slots[b as usize].material.ix()];
-                dv += r.demand * mat.value;
-                uv += r.unmet * mat.value;
-                loss += r.unmet * mat.value * mat.loss_multiplier;
-                short |= r.had_shortage();
-            }
-            let fill = if dv > 0.0 { (dv - uv) / dv } else { 1.0 };
-            [fill, if short { 1.0 } else { 0.0 }, loss]
+        .enumerate()
+        .map(|(k, r)| {
+            let mat = &model.materials[model.slots[first + k].material.ix()];
+            SlotMetrics::of_trial(r, mat, step_days)
         })
         .collect()
 }
@@ -290,19 +257,19 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
                 network_fill: Moments::default(),
                 total_loss: Moments::default(),
                 diff_total_loss: Moments::default(),
-                slot: vec![vec![Moments::default(); SLOT_METRICS.len()]; k],
+                slot: vec![SlotMetrics::default(); k],
                 tts_days: vec![Moments::default(); k],
                 ttr_days: vec![Moments::default(); k],
-                importer: vec![vec![Moments::default(); IMPORTER_METRICS.len()]; ni],
+                importer: vec![ImporterMetrics::default(); ni],
                 diff_slot: if v == 0 {
                     Vec::new()
                 } else {
-                    vec![vec![Moments::default(); SLOT_METRICS.len()]; k]
+                    vec![SlotMetrics::default(); k]
                 },
                 diff_importer: if v == 0 {
                     Vec::new()
                 } else {
-                    vec![vec![Moments::default(); IMPORTER_METRICS.len()]; ni]
+                    vec![ImporterMetrics::default(); ni]
                 },
             }
         })
@@ -312,8 +279,8 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
         .iter()
         .map(|m| Vec::with_capacity((trials.end - trials.start) as usize * m.importers.len()))
         .collect();
-    let mut base_slot_vals: Vec<[f64; 8]> = Vec::new();
-    let mut base_imp_vals: Vec<[f64; 3]> = Vec::new();
+    let mut base_slot_vals: Vec<SlotMetrics<f64>> = Vec::new();
+    let mut base_imp_vals: Vec<ImporterMetrics<f64>> = Vec::new();
     let mut base_total = 0.0;
     // Trials run in groups, side by side; their outcomes are then taken in trial order.
     let mut first = trials.start;
@@ -332,15 +299,9 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
                 let outcome = w.scratch[v].outcome(lane);
                 let vb = &mut variants[v];
                 let step_days = model.step_days as f64;
-                let slot_vals: Vec<[f64; 8]> = outcome
-                    .iter()
-                    .enumerate()
-                    .map(|(k, r)| slot_values(model, k, r))
-                    .collect();
+                let slot_vals = slot_values(model, outcome);
                 for (k, r) in outcome.iter().enumerate() {
-                    for (mi, &x) in slot_vals[k].iter().enumerate() {
-                        vb.slot[k][mi].push(x);
-                    }
+                    vb.slot[k].push(&slot_vals[k]);
                     if let Some(tts) = r.tts_steps() {
                         vb.tts_days[k].push(tts as f64 * step_days);
                         w.ints[v].tts[k].push(tts);
@@ -360,14 +321,16 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
                 });
                 vb.network_fill
                     .push(if demand > 0.0 { met / demand } else { 1.0 });
-                let imp_vals = importer_values(model, outcome);
+                let imp_vals: Vec<ImporterMetrics<f64>> = model
+                    .importers
+                    .iter()
+                    .map(|imp| ImporterMetrics::of_trial(model, imp, outcome))
+                    .collect();
                 for (i, vals) in imp_vals.iter().enumerate() {
-                    for (mi, &x) in vals.iter().enumerate() {
-                        vb.importer[i][mi].push(x);
-                    }
-                    losses[v].push(vals[2] as f32);
+                    vb.importer[i].push(vals);
+                    losses[v].push(vals.loss_value as f32);
                 }
-                let total: f64 = imp_vals.iter().map(|x| x[2]).sum();
+                let total: f64 = imp_vals.iter().map(|x| x.loss_value).sum();
                 vb.total_loss.push(total);
                 if v == 0 {
                     base_total = total;
@@ -380,16 +343,12 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
                 } else {
                     for (k, vals) in slot_vals.iter().enumerate() {
                         if let Some(bk) = plan.slot_map[v][k] {
-                            for (mi, &x) in vals.iter().enumerate() {
-                                vb.diff_slot[k][mi].push(x - base_slot_vals[bk][mi]);
-                            }
+                            vb.diff_slot[k].push(&(vals - &base_slot_vals[bk]));
                         }
                     }
                     for (i, vals) in imp_vals.iter().enumerate() {
                         if let Some(bi) = plan.importer_map[v][i] {
-                            for (mi, &x) in vals.iter().enumerate() {
-                                vb.diff_importer[i][mi].push(x - base_imp_vals[bi][mi]);
-                            }
+                            vb.diff_importer[i].push(&(vals - &base_imp_vals[bi]));
                         }
                     }
                 }
@@ -415,45 +374,35 @@ pub fn reduce_blocks(acc: &Accumulated) -> Vec<VariantBlock> {
             o.network_fill += &v.network_fill;
             o.total_loss += &v.total_loss;
             o.diff_total_loss += &v.diff_total_loss;
-            add_nested(&mut o.slot, &v.slot);
-            add_flat(&mut o.tts_days, &v.tts_days);
-            add_flat(&mut o.ttr_days, &v.ttr_days);
-            add_nested(&mut o.importer, &v.importer);
-            add_nested(&mut o.diff_slot, &v.diff_slot);
-            add_nested(&mut o.diff_importer, &v.diff_importer);
+            add_all(&mut o.slot, &v.slot);
+            add_all(&mut o.tts_days, &v.tts_days);
+            add_all(&mut o.ttr_days, &v.ttr_days);
+            add_all(&mut o.importer, &v.importer);
+            add_all(&mut o.diff_slot, &v.diff_slot);
+            add_all(&mut o.diff_importer, &v.diff_importer);
         }
     }
     out
 }
 
 fn zero_like(v: &VariantBlock) -> VariantBlock {
-    let z = |x: &Vec<Vec<Moments>>| {
-        x.iter()
-            .map(|r| vec![Moments::default(); r.len()])
-            .collect()
-    };
     VariantBlock {
         network_fill: Moments::default(),
         total_loss: Moments::default(),
         diff_total_loss: Moments::default(),
-        slot: z(&v.slot),
+        slot: vec![SlotMetrics::default(); v.slot.len()],
         tts_days: vec![Moments::default(); v.tts_days.len()],
         ttr_days: vec![Moments::default(); v.ttr_days.len()],
-        importer: z(&v.importer),
-        diff_slot: z(&v.diff_slot),
-        diff_importer: z(&v.diff_importer),
+        importer: vec![ImporterMetrics::default(); v.importer.len()],
+        diff_slot: vec![SlotMetrics::default(); v.diff_slot.len()],
+        diff_importer: vec![ImporterMetrics::default(); v.diff_importer.len()],
     }
 }
 
-fn add_flat(a: &mut [Moments], b: &[Moments]) {
+/// Add `b` to `a`, element by element.
+fn add_all<T: for<'x> std::ops::AddAssign<&'x T>>(a: &mut [T], b: &[T]) {
     for (x, y) in a.iter_mut().zip(b) {
         *x += y;
-    }
-}
-
-fn add_nested(a: &mut [Vec<Moments>], b: &[Vec<Moments>]) {
-    for (x, y) in a.iter_mut().zip(b) {
-        add_flat(x, y);
     }
 }
 

@@ -10,6 +10,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::diag::Diagnostics;
+use crate::model::{variant, Loaded, Model};
 use crate::scenario::{RawChange, RawDist, RawStockpile, Spanned};
 
 /// The keys `--set` accepts, for messages.
@@ -34,6 +36,29 @@ pub const KEYS: &[&str] = &[
 pub struct Sweep {
     pub key: String,
     pub values: Vec<f64>,
+}
+
+/// Why a sweep's variants could not be built.
+#[derive(Debug)]
+pub enum VariantError {
+    /// The key does not name a sweepable scalar, or a value does not fit it.
+    Key(String),
+    /// A value makes the scenario invalid.
+    Scenario(Diagnostics),
+}
+
+/// One variant per value of `sweep`, in order: the scenario as written with the key set to the
+/// value, labelled `KEY=VALUE`.
+pub fn variants(loaded: &Loaded, sweep: &Sweep) -> Result<Vec<(String, Model)>, VariantError> {
+    let mut out = Vec::new();
+    for &v in &sweep.values {
+        let label = format!("{}={v}", sweep.key);
+        let changes = changes_for(&sweep.key, v).map_err(VariantError::Key)?;
+        let m = variant(&loaded.raw, &loaded.source, &changes, &label)
+            .map_err(VariantError::Scenario)?;
+        out.push((label, m));
+    }
+    Ok(out)
 }
 
 /// Parse `KEY=V1,V2,...`; errors say what was expected.

@@ -13,7 +13,9 @@ mod stress;
 mod sweep;
 
 use crate::diag::{render, Diagnostics};
+use crate::format::money_terse;
 use crate::model::{load, Loaded};
+use crate::output::{self, RunResults};
 use crate::report::{self, Summary};
 use crate::runner::{n_blocks, run_blocks, Plan};
 
@@ -215,23 +217,37 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             format,
             shard,
             shards,
-        } => run_cmd(&RunArgs {
-            scenario,
-            output,
-            sampling,
-            strategies,
-            force,
-            format,
-            quiet,
-            shard,
-            shards,
-        }),
+        } => {
+            let loaded = load_scenario(&scenario, quiet)?;
+            let args = RunArgs {
+                scenario,
+                output,
+                sampling,
+                strategies,
+                shard,
+                shards,
+            };
+            let display = Display {
+                force,
+                format,
+                quiet,
+            };
+            run_cmd(&loaded, &RunOptions::resolve(args, &loaded.study, display)?)
+        }
         Command::Merge {
             parts,
             output,
             force,
             format,
-        } => merge(&parts, &output, force, format, quiet),
+        } => merge(
+            &parts,
+            &output,
+            &Display {
+                force,
+                format,
+                quiet,
+            },
+        ),
         Command::Stress {
             scenario,
             remove,
@@ -240,16 +256,21 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             output,
             force,
             format,
-        } => stress::stress(
-            &scenario,
-            &remove,
-            all,
-            days,
-            output.as_deref(),
-            force,
-            format,
-            quiet,
-        ),
+        } => {
+            let removals = if all {
+                crate::stress::Removals::EachInTurn
+            } else {
+                crate::stress::Removals::Together(remove)
+            };
+            let display = Display {
+                force,
+                format,
+                quiet,
+            };
+            stress::stress(&stress::StressOptions::resolve(
+                scenario, removals, days, output, display,
+            )?)
+        }
         Command::Sweep {
             scenario,
             set,
@@ -257,15 +278,17 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             output,
             force,
             format,
-        } => sweep::sweep(
-            &scenario,
+        } => sweep::sweep(&sweep::SweepOptions::resolve(
+            scenario,
             &set,
             sampling,
-            output.as_deref(),
-            force,
-            format,
-            quiet,
-        ),
+            output,
+            Display {
+                force,
+                format,
+                quiet,
+            },
+        )?),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut out = Vec::new();
@@ -328,125 +351,194 @@ pub(crate) fn print_stdout(s: &str) -> Result<(), Failure> {
     }
 }
 
+/// How a command treats existing results and what it prints.
+#[derive(Debug, Clone, Copy)]
+pub struct Display {
+    /// Replace existing results.
+    pub force: bool,
+    pub format: Format,
+    /// Print nothing but errors.
+    pub quiet: bool,
+}
+
+/// The arguments of `run` as given.
 pub struct RunArgs {
     pub scenario: PathBuf,
     pub output: Option<PathBuf>,
     pub sampling: Sampling,
     pub strategies: Vec<String>,
-    pub force: bool,
-    pub format: Format,
-    pub quiet: bool,
     pub shard: Option<String>,
     pub shards: Option<u64>,
 }
 
-fn run_cmd(a: &RunArgs) -> Result<(), Failure> {
-    let loaded = load_scenario(&a.scenario, a.quiet)?;
-    let study = &loaded.study;
-    let trials = a.sampling.trials.unwrap_or(study.baseline.trials);
-    let seed = a.sampling.seed.unwrap_or(study.baseline.seed);
-    if trials == 0 {
-        return Err(Failure::invalid("error: --trials must be at least 1"));
-    }
-    let chosen: Vec<usize> = if a.strategies.is_empty() {
-        (0..study.strategies.len()).collect()
-    } else {
-        let mut v = Vec::new();
-        for id in &a.strategies {
-            match study.strategies.iter().position(|s| &s.id == id) {
-                Some(i) => v.push(i),
-                None => {
-                    let ids: Vec<&str> = study.strategies.iter().map(|s| s.id.as_str()).collect();
-                    let hint = crate::diag::did_you_mean(id, ids.iter().copied()).map_or_else(
-                        || format!("strategies in this scenario: {}", ids.join(", ")),
-                        |b| format!("did you mean `{b}`?"),
-                    );
-                    return Err(Failure::invalid(format!(
-                        "error: unknown strategy `{id}`\n  hint: {hint}"
-                    )));
-                }
-            }
+/// Where a run's results go.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutput {
+    /// The summary JSON on stdout (`-o -`).
+    Stdout,
+    /// Every file, in this directory.
+    Dir(PathBuf),
+    /// One shard's part file, in this directory.
+    Part(PathBuf, crate::shard::ShardSpec),
+}
+
+/// A `run`, resolved and validated against its scenario.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The scenario file, for part headers.
+    pub scenario: PathBuf,
+    pub trials: u64,
+    pub seed: u64,
+    pub threads: Option<usize>,
+    /// Indices into the study's strategies.
+    pub strategies: Vec<usize>,
+    pub output: RunOutput,
+    pub display: Display,
+}
+
+impl RunOptions {
+    /// Defaults from the scenario; trials, strategy ids, the shard (flag or scheduler
+    /// environment) and existing results checked.
+    pub fn resolve(
+        a: RunArgs,
+        study: &crate::model::Study,
+        display: Display,
+    ) -> Result<RunOptions, Failure> {
+        let trials = a.sampling.trials.unwrap_or(study.baseline.trials);
+        let seed = a.sampling.seed.unwrap_or(study.baseline.seed);
+        if trials == 0 {
+            return Err(Failure::invalid("error: --trials must be at least 1"));
         }
-        v
-    };
-    let out_dir = a
-        .output
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("out").join(a.scenario.file_stem().unwrap_or_default()));
-    let to_stdout = out_dir.as_os_str() == "-";
-    if !a.quiet && trials < 10_000 {
+        let strategies = if a.strategies.is_empty() {
+            (0..study.strategies.len()).collect()
+        } else {
+            a.strategies
+                .iter()
+                .map(|id| strategy_index(study, id))
+                .collect::<Result<Vec<usize>, Failure>>()?
+        };
+        let dir = a.output.clone().unwrap_or_else(|| {
+            PathBuf::from("out").join(a.scenario.file_stem().unwrap_or_default())
+        });
+        let shard = match &a.shard {
+            Some(spec) => Some(
+                crate::shard::parse_spec(spec)
+                    .map_err(|e| Failure::invalid(format!("error: {e}")))?,
+            ),
+            None => crate::shard::from_env(&|k| std::env::var(k).ok(), a.shards)
+                .map_err(|e| Failure::invalid(format!("error: {e}")))?,
+        };
+        let output = match shard {
+            Some(sh) => RunOutput::Part(dir, sh),
+            None if dir.as_os_str() == "-" => RunOutput::Stdout,
+            None => {
+                if !display.force && output::holds_results(&dir).unwrap_or(false) {
+                    return Err(Failure::invalid(format!("error: output directory {} already holds results\n  hint: pass --force to replace them, or choose another directory with -o", dir.display())));
+                }
+                RunOutput::Dir(dir)
+            }
+        };
+        Ok(RunOptions {
+            scenario: a.scenario,
+            trials,
+            seed,
+            threads: a.sampling.threads,
+            strategies,
+            output,
+            display,
+        })
+    }
+}
+
+/// The index of strategy `id`, or an error with a hint.
+fn strategy_index(study: &crate::model::Study, id: &str) -> Result<usize, Failure> {
+    study
+        .strategies
+        .iter()
+        .position(|s| s.id == id)
+        .ok_or_else(|| {
+            let ids: Vec<&str> = study.strategies.iter().map(|s| s.id.as_str()).collect();
+            let hint = crate::diag::did_you_mean(id, ids.iter().copied()).map_or_else(
+                || format!("strategies in this scenario: {}", ids.join(", ")),
+                |b| format!("did you mean `{b}`?"),
+            );
+            Failure::invalid(format!("error: unknown strategy `{id}`\n  hint: {hint}"))
+        })
+}
+
+fn run_cmd(loaded: &Loaded, o: &RunOptions) -> Result<(), Failure> {
+    let study = &loaded.study;
+    let trials = o.trials;
+    if !o.display.quiet && trials < 10_000 {
         eprintln!("warning: {trials} trials leave {} beyond the 99th percentile: P99 and CVaR99 are unstable\n  hint: use --trials 10000 or more (100 trials beyond P99) for a stable tail", trials / 100);
     }
-    let plan = Plan::new(study, &chosen);
-    let (names, costs) = names_and_costs(study, &chosen);
-
-    let shard = match &a.shard {
-        Some(spec) => Some(
-            crate::shard::parse_spec(spec).map_err(|e| Failure::invalid(format!("error: {e}")))?,
-        ),
-        None => crate::shard::from_env(&|k| std::env::var(k).ok(), a.shards)
-            .map_err(|e| Failure::invalid(format!("error: {e}")))?,
+    let plan = Plan::new(study, &o.strategies);
+    let blocks = match &o.output {
+        RunOutput::Part(_, sh) => sh.blocks(trials),
+        _ => 0..n_blocks(trials),
     };
-    if let Some(sh) = shard {
-        let acc = execute(
-            &plan,
-            trials,
-            seed,
-            sh.blocks(trials),
-            a.sampling.threads,
-            a.quiet,
-        )?;
-        let header = crate::shard::PartHeader {
-            schema: crate::shard::PART_SCHEMA.into(),
-            program_version: env!("CARGO_PKG_VERSION").into(),
-            scenario_file: crate::shard::file_label(&a.scenario),
-            scenario_sha256: crate::shard::sha256_hex(loaded.source.text.as_bytes()),
-            scenario_text: loaded.source.text.clone(),
-            seed,
-            trials,
-            strategies: plan.ids[1..].to_vec(),
-            shard: sh.index,
-            shards: sh.count,
-            blocks: [sh.blocks(trials).start, sh.blocks(trials).end],
-            body_sha256: String::new(),
-        };
-        std::fs::create_dir_all(&out_dir).map_err(|e| {
-            Failure::runtime(format!("error: cannot create {}: {e}", out_dir.display()))
-        })?;
-        let path = out_dir.join(sh.file_name());
-        report::write_file(&path, &crate::shard::encode(&header, &acc))
-            .map_err(|e| Failure::runtime(format!("error: {e}")))?;
-        if !a.quiet {
-            eprintln!("wrote {} (shard {} of {}, blocks {}..{}); combine all parts with `supplyshock merge`", path.display(), sh.index, sh.count, header.blocks[0], header.blocks[1]);
-        }
-        return Ok(());
+    let acc = execute(&plan, trials, o.seed, blocks, o.threads, o.display.quiet)?;
+    match &o.output {
+        RunOutput::Part(dir, sh) => write_part(loaded, o, &plan, &acc, dir, *sh),
+        RunOutput::Stdout => emit(
+            &RunResults::new(study, &o.strategies, acc, trials),
+            Path::new("-"),
+            &o.display,
+        ),
+        RunOutput::Dir(dir) => emit(
+            &RunResults::new(study, &o.strategies, acc, trials),
+            dir,
+            &o.display,
+        ),
     }
-    if !to_stdout
-        && !a.force
-        && out_dir.exists()
-        && std::fs::read_dir(&out_dir)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(false)
-    {
-        return Err(Failure::invalid(format!("error: output directory {} already holds results\n  hint: pass --force to replace them, or choose another directory with -o", out_dir.display())));
+}
+
+/// Write one shard's part file into `dir`.
+fn write_part(
+    loaded: &Loaded,
+    o: &RunOptions,
+    plan: &Plan,
+    acc: &crate::runner::Accumulated,
+    dir: &Path,
+    sh: crate::shard::ShardSpec,
+) -> Result<(), Failure> {
+    let blocks = sh.blocks(o.trials);
+    let header = crate::shard::PartHeader {
+        schema: crate::shard::PART_SCHEMA.into(),
+        program_version: env!("CARGO_PKG_VERSION").into(),
+        scenario_file: crate::shard::file_label(&o.scenario),
+        scenario_sha256: crate::shard::sha256_hex(loaded.source.text.as_bytes()),
+        scenario_text: loaded.source.text.clone(),
+        seed: o.seed,
+        trials: o.trials,
+        strategies: plan.ids[1..].to_vec(),
+        shard: sh.index,
+        shards: sh.count,
+        blocks: [blocks.start, blocks.end],
+        body_sha256: String::new(),
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::runtime(format!("error: cannot create {}: {e}", dir.display())))?;
+    let path = dir.join(sh.file_name());
+    output::write_file(&path, &crate::shard::encode(&header, acc))
+        .map_err(|e| Failure::runtime(format!("error: {e}")))?;
+    if !o.display.quiet {
+        eprintln!(
+            "wrote {} (shard {} of {}, blocks {}..{}); combine all parts with `supplyshock merge`",
+            path.display(),
+            sh.index,
+            sh.count,
+            blocks.start,
+            blocks.end
+        );
     }
-    let acc = execute(
-        &plan,
-        trials,
-        seed,
-        0..n_blocks(trials),
-        a.sampling.threads,
-        a.quiet,
-    )?;
-    emit(
-        &plan, &costs, &names, acc, trials, &out_dir, a.force, a.format, a.quiet,
-    )
+    Ok(())
 }
 
 /// Results that already exist are invalid input (exit 2, with the fix); anything else failed.
-pub(crate) fn write_failure(e: report::WriteError) -> Failure {
+pub(crate) fn write_failure(e: output::WriteError) -> Failure {
     match e {
-        report::WriteError::Exists(_) => {
+        output::WriteError::Exists(_) => {
             Failure::invalid(format!("error: {e}\n  hint: pass --force to replace them"))
         }
         _ => Failure::runtime(format!("error: {e}")),
@@ -454,49 +546,15 @@ pub(crate) fn write_failure(e: report::WriteError) -> Failure {
 }
 
 /// Summarize, write the output directory (or the summary to stdout for `-`), print the summary.
-#[allow(clippy::too_many_arguments)] // the pieces of one finished run
-fn emit(
-    plan: &Plan,
-    costs: &[Option<crate::model::Cost>],
-    names: &[String],
-    acc: crate::runner::Accumulated,
-    trials: u64,
-    out_dir: &Path,
-    force: bool,
-    format: Format,
-    quiet: bool,
-) -> Result<(), Failure> {
-    let summary = report::summarize(plan, costs, names, &acc, trials);
-    let json = report::summary_json(&summary);
+fn emit(r: &RunResults, out_dir: &Path, d: &Display) -> Result<(), Failure> {
+    let summary = r.summary();
     if out_dir.as_os_str() == "-" {
+        let json = report::summary_json(&summary);
         return print_stdout(std::str::from_utf8(&json).expect("JSON is UTF-8"));
     }
-    let mut files = vec![
-        ("summary.json".to_owned(), json),
-        ("metrics.csv".to_owned(), report::metrics_csv(&summary)),
-        (
-            "curves.csv".to_owned(),
-            report::curves_csv(plan, &acc, trials),
-        ),
-    ];
-    let curves = report::curve_sets(plan, &acc, trials);
-    let charts = crate::plot::charts(
-        &summary,
-        &curves,
-        &report::loss_samples(plan, &acc),
-        &report::sourcing_shares(plan),
-    );
-    let base = plan.models[0];
-    let check = crate::indicators::render_table(&crate::indicators::compute(base));
-    let chart_names: Vec<String> = charts.iter().map(|(n, _)| n.clone()).collect();
-    files.push((
-        "report.md".to_owned(),
-        crate::markdown::report_md(&summary, &check, &chart_names).into_bytes(),
-    ));
-    files.extend(charts);
-    report::write_dir(out_dir, &files, force).map_err(write_failure)?;
-    if !quiet {
-        let text = match format {
+    output::write_dir(out_dir, &output::run_files(r, &summary), d.force).map_err(write_failure)?;
+    if !d.quiet {
+        let text = match d.format {
             Format::Table => render_summary(&summary, out_dir),
             Format::Json => {
                 String::from_utf8(report::summary_json(&summary)).expect("JSON is UTF-8")
@@ -507,13 +565,7 @@ fn emit(
     Ok(())
 }
 
-fn merge(
-    parts: &[PathBuf],
-    output: &Path,
-    force: bool,
-    format: Format,
-    quiet: bool,
-) -> Result<(), Failure> {
+fn merge(parts: &[PathBuf], output: &Path, d: &Display) -> Result<(), Failure> {
     let read =
         crate::shard::read_parts(parts).map_err(|e| Failure::invalid(format!("error: {e}")))?;
     let (h, acc) =
@@ -533,24 +585,7 @@ fn merge(
             })?;
         chosen.push(i);
     }
-    let plan = Plan::new(study, &chosen);
-    let (names, costs) = names_and_costs(study, &chosen);
-    emit(
-        &plan, &costs, &names, acc, h.trials, output, force, format, quiet,
-    )
-}
-
-fn names_and_costs(
-    study: &crate::model::Study,
-    chosen: &[usize],
-) -> (Vec<String>, Vec<Option<crate::model::Cost>>) {
-    let mut names = vec!["Baseline".to_owned()];
-    let mut costs = vec![None];
-    for &i in chosen {
-        names.push(study.strategies[i].name.clone());
-        costs.push(Some(study.strategies[i].cost.clone()));
-    }
-    (names, costs)
+    emit(&RunResults::new(study, &chosen, acc, h.trials), output, d)
 }
 
 /// Run every trial of `plan` on `threads` workers, with a progress bar on a terminal.
@@ -619,51 +654,29 @@ pub(crate) fn render_summary(s: &Summary, dir: &Path) -> String {
     ));
     for v in &s.variants {
         for im in &v.importers {
-            let diff = im
-                .vs_baseline
-                .as_ref()
-                .and_then(|d| d.iter().find(|(n, _)| n == "loss_value"))
-                .map(|(_, d)| d);
+            let diff = im.vs_baseline.as_ref().map(|d| d.loss_value);
             out.push_str(&format!(
                 "{:<16} {:<14} {:>11.4} {:>9.3} {:>11} {:>11} {:>26} {:>11}\n",
                 v.id,
                 im.importer,
-                im.value_fill_rate.mean,
-                im.p_shortage.mean,
-                human_money(im.loss_value.mean, c),
-                human_money(im.loss_cvar95, c),
+                im.metrics.value_fill_rate.mean,
+                im.metrics.p_shortage.mean,
+                money_terse(im.metrics.loss_value.mean, c),
+                money_terse(im.loss_cvar95, c),
                 diff.map_or(String::new(), |d| format!(
                     "{} [{}, {}]",
-                    human_money(d.mean, c),
-                    human_money(d.ci95[0], c),
-                    human_money(d.ci95[1], c)
+                    money_terse(d.mean, c),
+                    money_terse(d.low(), c),
+                    money_terse(d.high(), c)
                 )),
                 v.yearly_cost
                     .as_ref()
-                    .map_or(String::new(), |k| human_money(k.total, c)),
+                    .map_or(String::new(), |k| money_terse(k.total, c)),
             ));
         }
     }
     out.push_str(&format!("\nReport with charts: {}/report.md (every metric per material: summary.json, metrics.csv; resilience curves: curves.csv)\n", dir.display()));
     out
-}
-
-/// 12.3k, 4.5m, 6.7bn with the currency in front.
-pub fn human_money(x: f64, currency: &str) -> String {
-    let sym = if currency == "USD" { "$" } else { "" };
-    let sign = if x < 0.0 { "-" } else { "" };
-    let a = x.abs();
-    let (v, suffix) = match a {
-        a if a >= 1e9 => (a / 1e9, "bn"),
-        a if a >= 1e6 => (a / 1e6, "m"),
-        a if a >= 1e3 => (a / 1e3, "k"),
-        _ => (a, ""),
-    };
-    if sym.is_empty() {
-        format!("{sign}{v:.1}{suffix} {currency}")
-    } else {
-        format!("{sign}{sym}{v:.1}{suffix}")
-    }
 }
 
 const STARTER: &str = include_str!("../../scenarios/starter.toml");
@@ -679,7 +692,7 @@ fn init(path: &Path, force: bool, quiet: bool) -> Result<(), Failure> {
         .file_stem()
         .map_or("my scenario".into(), |s| s.to_string_lossy().into_owned());
     let text = STARTER.replace("Starter scenario", &name);
-    report::write_file(path, text.as_bytes())
+    output::write_file(path, text.as_bytes())
         .map_err(|e| Failure::runtime(format!("error: {e}")))?;
     if !quiet {
         eprintln!(
@@ -699,12 +712,5 @@ mod tests {
     #[test]
     fn verify_cli() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn money_is_human() {
-        assert_eq!(human_money(4.5e9, "USD"), "$4.5bn");
-        assert_eq!(human_money(12_300.0, "EUR"), "12.3k EUR");
-        assert_eq!(human_money(-2_500_000.0, "USD"), "-$2.5m");
     }
 }

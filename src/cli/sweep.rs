@@ -1,72 +1,86 @@
-//! `supplyshock sweep`: one parameter over a list of values, on common random numbers.
+//! `supplyshock sweep`: one parameter over a list of values, on common random numbers. The
+//! variants are [`crate::sweep::variants`]; this module resolves the arguments, runs them and
+//! prints the table.
 
-use std::path::Path;
+use std::path::PathBuf;
 
-use super::{execute, load_scenario, print_stdout, Failure, Format, Sampling};
-use crate::model::variant;
-use crate::report::{self, write_dir};
+use super::{execute, load_scenario, print_stdout, Display, Failure, Format, Sampling};
+use crate::format::money_terse;
+use crate::output;
+use crate::report;
 use crate::runner::Plan;
-use crate::sweep::{changes_for, parse};
+use crate::sweep::{parse, variants, Sweep, VariantError};
 
-#[allow(clippy::too_many_arguments)] // one per command-line flag
-pub fn sweep(
-    path: &Path,
-    set: &str,
-    sampling: Sampling,
-    output: Option<&Path>,
-    force: bool,
-    format: Format,
-    quiet: bool,
-) -> Result<(), Failure> {
-    let spec = parse(set).map_err(|e| Failure::invalid(format!("error: {e}")))?;
-    let loaded = load_scenario(path, quiet)?;
-    let base = &loaded.study.baseline;
-    let trials = sampling.trials.unwrap_or(base.trials);
-    let seed = sampling.seed.unwrap_or(base.seed);
-    let mut models = Vec::new();
-    let mut labels = Vec::new();
-    for &v in &spec.values {
-        let label = format!("{}={v}", spec.key);
-        let changes =
-            changes_for(&spec.key, v).map_err(|e| Failure::invalid(format!("error: {e}")))?;
-        let m = variant(&loaded.raw, &loaded.source, &changes, &label)?;
-        models.push(m);
-        labels.push(label);
+/// A `sweep`, resolved and validated.
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    pub scenario: PathBuf,
+    pub sweep: Sweep,
+    pub sampling: Sampling,
+    /// Directory for sweep.json, sweep.csv and the chart (`-`: the summary JSON on stdout).
+    pub output: Option<PathBuf>,
+    pub display: Display,
+}
+
+impl SweepOptions {
+    pub fn resolve(
+        scenario: PathBuf,
+        set: &str,
+        sampling: Sampling,
+        output: Option<PathBuf>,
+        display: Display,
+    ) -> Result<SweepOptions, Failure> {
+        let sweep = parse(set).map_err(|e| Failure::invalid(format!("error: {e}")))?;
+        Ok(SweepOptions {
+            scenario,
+            sweep,
+            sampling,
+            output,
+            display,
+        })
     }
+}
+
+pub fn sweep(o: &SweepOptions) -> Result<(), Failure> {
+    let (spec, quiet) = (&o.sweep, o.display.quiet);
+    let loaded = load_scenario(&o.scenario, quiet)?;
+    let base = &loaded.study.baseline;
+    let trials = o.sampling.trials.unwrap_or(base.trials);
+    let seed = o.sampling.seed.unwrap_or(base.seed);
+    let swept = variants(&loaded, spec).map_err(|e| match e {
+        VariantError::Key(e) => Failure::invalid(format!("error: {e}")),
+        VariantError::Scenario(d) => d.into(),
+    })?;
     let mut all = vec![base];
-    all.extend(models.iter());
+    all.extend(swept.iter().map(|(_, m)| m));
     let mut ids = vec!["baseline".to_owned()];
-    ids.extend(labels.iter().cloned());
+    ids.extend(swept.iter().map(|(label, _)| label.clone()));
     let plan = Plan::from_models(all, ids.clone());
     let acc = execute(
         &plan,
         trials,
         seed,
         0..crate::runner::n_blocks(trials),
-        sampling.threads,
+        o.sampling.threads,
         quiet,
     )?;
     let costs = vec![None; ids.len()];
     let summary = report::summarize(&plan, &costs, &ids, &acc, trials);
     let json = report::summary_json(&summary);
-    match output {
+    match &o.output {
         Some(d) if d.as_os_str() == "-" => {
             return print_stdout(std::str::from_utf8(&json).expect("JSON is UTF-8"))
         }
         Some(dir) => {
-            let mut files = vec![
-                ("sweep.json".to_owned(), json.clone()),
-                ("sweep.csv".to_owned(), report::metrics_csv(&summary)),
-            ];
-            files.extend(crate::plot::sweep_chart(&summary, &spec.key, &spec.values));
-            write_dir(dir, &files, force).map_err(super::write_failure)?;
+            let files = output::sweep_files(&summary, &spec.key, &spec.values);
+            output::write_dir(dir, &files, o.display.force).map_err(super::write_failure)?;
         }
         None => {}
     }
     if quiet {
         return Ok(());
     }
-    match format {
+    match o.display.format {
         Format::Json => print_stdout(std::str::from_utf8(&json).expect("JSON is UTF-8")),
         Format::Table => {
             let mut out = format!(
@@ -85,20 +99,20 @@ pub fn sweep(
             ));
             for (i, v) in summary.variants.iter().enumerate().skip(1) {
                 for sl in &v.slots {
-                    let d = sl.vs_baseline.as_ref().map(|d| d[4].1);
+                    let d = sl.vs_baseline.as_ref().map(|d| d.loss_value);
                     out.push_str(&format!(
                         "{:<12} {:<10} {:<20} {:>8.4}±{:<7.4} {:>10.3} {:>14} {:>22}\n",
                         spec.values[i - 1],
                         sl.importer,
                         sl.material,
-                        sl.fill_rate.mean,
-                        sl.fill_rate.se,
-                        sl.p_shortage.mean,
-                        super::human_money(sl.loss_value.mean, &summary.currency),
+                        sl.metrics.fill_rate.mean,
+                        sl.metrics.fill_rate.se,
+                        sl.metrics.p_shortage.mean,
+                        money_terse(sl.metrics.loss_value.mean, &summary.currency),
                         d.map_or(String::new(), |d| format!(
                             "{} ±{}",
-                            super::human_money(d.mean, &summary.currency),
-                            super::human_money(1.96 * d.se, &summary.currency)
+                            money_terse(d.mean, &summary.currency),
+                            money_terse(1.96 * d.se, &summary.currency)
                         ))
                     ));
                 }

@@ -4,12 +4,12 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::draw::{self, font, LabelPlacer};
-use super::format::{money, percent};
 use super::lines::variant_index;
 use super::{
     series_style, Area, ChartInfo, DrawResult, LegendEntry, Marker, Swatch, AXIS_PT, GRID, NOTE_PT,
     REFERENCE, SUBTLE, TEXT, TICK_PT,
 };
+use crate::format::{money, percent};
 use crate::report::{LossSample, Summary};
 
 /// Exceedance curves P(loss > x) of one importer, one per variant, on a log probability axis.
@@ -408,7 +408,7 @@ pub(super) fn frontier<DB: DrawingBackend>(
                 cost: v.yearly_cost.as_ref().map_or(0.0, |c| c.total),
                 has_cost: v.yearly_cost.as_ref().is_some_and(|c| c.total > 0.0),
                 avoided: -d.mean,
-                ci: [-d.ci95[1], -d.ci95[0]],
+                ci: [-d.high(), -d.low()],
             })
         })
         .collect();

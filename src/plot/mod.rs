@@ -13,7 +13,6 @@
 //! and titles; [`charts`] draws them and `crate::markdown` embeds them in that order.
 
 mod draw;
-pub(crate) mod format;
 mod lines;
 mod loss;
 mod shares;
@@ -29,8 +28,8 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::format::{count, display_id};
 use crate::report::{CurveSet, LossSample, SourcingShares, Summary};
-use format::{count, display_id};
 
 /// Chart size in pixels (PNG) and user units (SVG).
 pub(crate) const SIZE: (u32, u32) = (1200, 700);
@@ -173,7 +172,7 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
             format!(
                 "Across {n} trials: median, 25th–75th and 5th–95th percentile of the day's fill, \
                  and the mean. P(any shortage in {h} days) {}.",
-                format::percent(sl.p_shortage.mean)
+                crate::format::percent(sl.metrics.p_shortage.mean)
             ),
         ));
     }
@@ -252,17 +251,28 @@ pub fn charts(
     out
 }
 
-/// One row of a stress test for [`stress_chart`]: (removed element, importer, material, time to
-/// survive in days, time to recover in days).
-pub type StressRow = (String, String, String, Option<f64>, Option<f64>);
+/// One point of [`stress_chart`]: an importer and material under one removal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StressPoint {
+    /// The removed element (or elements, joined by `+`).
+    pub removed: String,
+    pub importer: String,
+    pub material: String,
+    /// Time to survive in days; `None` when the pair never ran short.
+    pub tts_days: Option<f64>,
+    /// Time to recover in days; `None` when it had not recovered by the horizon.
+    pub ttr_days: Option<f64>,
+}
 
 /// A stress test's chart, `stress-tts-ttr.png` and `.svg`: time to survive against time to
 /// recover per removal, importer and material, with the removal's end marked; pairs that run
-/// short before the element is back are flagged. `rows` are (removed, importer, material,
-/// TTS days, TTR days), TTS `None` when the pair never ran short and TTR `None` when it had not
-/// recovered by the horizon.
-pub fn stress_chart(rows: &[StressRow], removal_days: f64, title: &str) -> Vec<(String, Vec<u8>)> {
-    let spec = Spec::Stress(stress::StressSpec::new(rows, removal_days, title));
+/// short before the element is back are flagged.
+pub fn stress_chart(
+    points: &[StressPoint],
+    removal_days: f64,
+    title: &str,
+) -> Vec<(String, Vec<u8>)> {
+    let spec = Spec::Stress(stress::StressSpec::new(points, removal_days, title));
     let mut out = Vec::new();
     push_rendered(&mut out, "stress-tts-ttr", &spec);
     out

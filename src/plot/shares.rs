@@ -6,8 +6,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::draw::{self, font};
-use super::format::percent;
 use super::{Area, ChartInfo, DrawResult, LegendEntry, Swatch, AXIS_PT, GRID, TEXT, TICK_PT};
+use crate::format::percent;
 use crate::report::SourcingShares;
 
 /// Region colours, largest regions first. The first six differ by at least 7 in CIE L* (in the

@@ -11,17 +11,17 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::draw::{self, font, LabelPlacer};
-use super::format::display_id;
 use super::{
     series_style, Area, DrawResult, LegendEntry, Swatch, AXIS_PT, FLAG_BG, GRID, NOTE_PT,
     REFERENCE, SUBTLE, TICK_PT,
 };
+use crate::format::display_id;
 
 /// Labels drawn at most; the rest of the flagged points are counted in the note.
 const MAX_LABELS: usize = 16;
 
 /// One marker: the (removal, material) cases of one importer that share a TTS and a TTR.
-struct StressPoint {
+struct MergedPoint {
     importer: usize,
     /// (removed, material), in input order.
     cases: Vec<(String, String)>,
@@ -29,7 +29,7 @@ struct StressPoint {
     ttr_days: Option<f64>,
 }
 
-impl StressPoint {
+impl MergedPoint {
     /// `oxide`, or with several removals `A, a_refiner: oxide; B: gallium`.
     fn label(&self, show_removed: bool) -> String {
         if !show_removed {
@@ -69,20 +69,27 @@ pub(super) struct StressSpec {
     title: String,
     removal_days: f64,
     importers: Vec<String>,
-    points: Vec<StressPoint>,
+    points: Vec<MergedPoint>,
     n_rows: usize,
     n_never: usize,
     n_removals: usize,
 }
 
 impl StressSpec {
-    pub(super) fn new(rows: &[super::StressRow], removal_days: f64, title: &str) -> Self {
+    pub(super) fn new(rows: &[super::StressPoint], removal_days: f64, title: &str) -> Self {
         let mut importers: Vec<String> = Vec::new();
         let mut removals: Vec<&str> = Vec::new();
         // Keyed by (importer, TTS bits, TTR bits): identical points become one marker.
-        let mut merged: BTreeMap<(usize, u64, Option<u64>), StressPoint> = BTreeMap::new();
+        let mut merged: BTreeMap<(usize, u64, Option<u64>), MergedPoint> = BTreeMap::new();
         let mut n_never = 0;
-        for (removed, importer, material, tts, ttr) in rows {
+        for super::StressPoint {
+            removed,
+            importer,
+            material,
+            tts_days: tts,
+            ttr_days: ttr,
+        } in rows
+        {
             if !removals.contains(&removed.as_str()) {
                 removals.push(removed);
             }
@@ -100,7 +107,7 @@ impl StressSpec {
             let ttr = ttr.filter(|t| t.is_finite());
             merged
                 .entry((imp, tts.to_bits(), ttr.map(f64::to_bits)))
-                .or_insert_with(|| StressPoint {
+                .or_insert_with(|| MergedPoint {
                     importer: imp,
                     cases: Vec::new(),
                     tts_days: tts,
@@ -109,7 +116,7 @@ impl StressSpec {
                 .cases
                 .push((removed.clone(), material.clone()));
         }
-        let mut points: Vec<StressPoint> = merged.into_values().collect();
+        let mut points: Vec<MergedPoint> = merged.into_values().collect();
         // Shortest time to survive first: those are labelled first.
         points.sort_by(|a, b| {
             a.tts_days
@@ -128,7 +135,7 @@ impl StressSpec {
         }
     }
 
-    fn flagged(&self, p: &StressPoint) -> bool {
+    fn flagged(&self, p: &MergedPoint) -> bool {
         p.tts_days < self.removal_days
     }
 }
@@ -236,7 +243,7 @@ pub(super) fn tts_ttr<DB: DrawingBackend>(root: &Area<DB>, spec: &StressSpec) ->
         let (_, y) = chart.backend_coord(&(d, y_cap));
         note_at(&format!("element back: day {d:.0}"), (x - 6, y + 4), true)?;
     }
-    let pixel = |p: &StressPoint| chart.backend_coord(&(p.tts_days, p.ttr_days.unwrap_or(y_stuck)));
+    let pixel = |p: &MergedPoint| chart.backend_coord(&(p.tts_days, p.ttr_days.unwrap_or(y_stuck)));
     for p in &spec.points {
         placer.block(pixel(p), 9);
     }
@@ -254,12 +261,12 @@ pub(super) fn tts_ttr<DB: DrawingBackend>(root: &Area<DB>, spec: &StressSpec) ->
     // Label the flagged points (all points when they are few), worst first: not recovered,
     // then the longest recovery after the quickest shortage.
     let few = spec.points.len() <= MAX_LABELS;
-    let mut candidates: Vec<&StressPoint> = spec
+    let mut candidates: Vec<&MergedPoint> = spec
         .points
         .iter()
         .filter(|p| few || spec.flagged(p))
         .collect();
-    let badness = |p: &StressPoint| p.ttr_days.map_or(f64::INFINITY, |r| r - p.tts_days);
+    let badness = |p: &MergedPoint| p.ttr_days.map_or(f64::INFINITY, |r| r - p.tts_days);
     candidates.sort_by(|a, b| badness(b).total_cmp(&badness(a)));
     let label_style = font(TICK_PT - 1);
     let mut labelled = 0;

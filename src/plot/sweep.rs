@@ -7,11 +7,11 @@
 use plotters::prelude::*;
 
 use super::draw::{self, font, LabelPlacer};
-use super::format::{compact, count, display_id, money_axis};
 use super::{
     series_style, Area, DrawResult, LegendEntry, Marker, Swatch, AXIS_PT, GRID, NOTE_PT, REFERENCE,
     TICK_PT,
 };
+use crate::format::{compact, count, display_id, money_axis};
 use crate::report::Summary;
 
 struct SweepPoint {
@@ -49,7 +49,7 @@ impl SweepSpec {
                     v.importers
                         .iter()
                         .find(|i| &i.importer == id)
-                        .map_or(f64::NAN, |i| i.value_fill_rate.mean)
+                        .map_or(f64::NAN, |i| i.metrics.value_fill_rate.mean)
                 })
                 .collect()
         };

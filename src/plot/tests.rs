@@ -5,9 +5,10 @@
 use std::collections::HashSet;
 
 use super::*;
-use crate::model::{load_str, variant, Loaded};
+use crate::model::{load_str, Loaded};
 use crate::report::{curve_sets, loss_samples, sourcing_shares, summarize};
 use crate::runner::{run_all, Plan};
+use crate::stress::Removals;
 
 const STARTER: &str = include_str!("../../scenarios/starter.toml");
 
@@ -79,67 +80,31 @@ fn stormy_starter(trials: u64) -> Run {
     run(&text, trials)
 }
 
-type StressRows = Vec<(String, String, String, Option<f64>, Option<f64>)>;
-
-/// Stress rows as `supplyshock stress` computes them: each set of elements removed at day 0 for
-/// `days`, one exact trial.
-fn stress_rows(text: &str, sets: &[Vec<String>], days: f64) -> StressRows {
+/// Stress points as `supplyshock stress` computes them.
+fn stress_rows(text: &str, removals: &Removals, days: f64) -> Vec<StressPoint> {
     let loaded = load(text);
-    let base = &loaded.study.baseline;
-    let mut models = vec![crate::stress::stressed(base, Vec::new())];
-    let mut labels = vec!["none".to_owned()];
-    for set in sets {
-        let shocks = set
-            .iter()
-            .map(|id| {
-                crate::stress::removal(base, id, days)
-                    .expect("known element")
-                    .1
-            })
-            .collect();
-        models.push(crate::stress::stressed(base, shocks));
-        labels.push(set.join("+"));
-    }
-    let plan = Plan::from_models(models.iter().collect(), labels.clone());
-    let acc = run_all(&plan, 1, 0);
-    let summary = summarize(&plan, &vec![None; labels.len()], &labels, &acc, 1);
-    let mut rows = Vec::new();
-    for v in summary.variants.iter().skip(1) {
-        for sl in &v.slots {
-            rows.push((
-                v.id.clone(),
-                sl.importer.clone(),
-                sl.material.clone(),
-                sl.time_to_survive_days.map(|t| t.mean),
-                sl.time_to_recover_days.map(|t| t.mean),
-            ));
-        }
-    }
-    rows
+    crate::stress::run(&loaded.study.baseline, removals, days)
+        .expect("known elements")
+        .points()
 }
 
-fn all_removals(text: &str) -> Vec<Vec<String>> {
-    let loaded = load(text);
-    crate::stress::all_elements(&loaded.study.baseline)
-        .into_iter()
-        .map(|id| vec![id])
-        .collect()
+fn region_a() -> Removals {
+    Removals::Together(vec!["A".to_owned()])
 }
 
 /// A sweep's summary as `supplyshock sweep` computes it.
 fn sweep_summary(text: &str, key: &str, values: &[f64], trials: u64) -> Summary {
     let loaded = load(text);
     let base = &loaded.study.baseline;
-    let mut models = Vec::new();
+    let sweep = crate::sweep::Sweep {
+        key: key.to_owned(),
+        values: values.to_vec(),
+    };
+    let swept = crate::sweep::variants(&loaded, &sweep).expect("valid variants");
     let mut ids = vec!["baseline".to_owned()];
-    for &v in values {
-        let label = format!("{key}={v}");
-        let changes = crate::sweep::changes_for(key, v).expect("a sweepable key");
-        models.push(variant(&loaded.raw, &loaded.source, &changes, &label).expect("valid variant"));
-        ids.push(label);
-    }
+    ids.extend(swept.iter().map(|(label, _)| label.clone()));
     let mut all = vec![base];
-    all.extend(models.iter());
+    all.extend(swept.iter().map(|(_, m)| m));
     let plan = Plan::from_models(all, ids.clone());
     let acc = run_all(&plan, trials, base.seed);
     summarize(&plan, &vec![None; ids.len()], &ids, &acc, trials)
@@ -346,7 +311,7 @@ fn rendering_is_deterministic() {
         assert_eq!(x.0, y.0);
         assert!(x.1 == y.1, "{} differs between renders", x.0);
     }
-    let rows = stress_rows(STARTER, &[vec!["A".to_owned()]], 60.0);
+    let rows = stress_rows(STARTER, &region_a(), 60.0);
     assert!(stress_chart(&rows, 60.0, "t") == stress_chart(&rows, 60.0, "t"));
 }
 
@@ -384,9 +349,9 @@ fn a_run_without_losses_still_draws() {
 
 #[test]
 fn stress_chart_flags_what_runs_short_before_the_element_is_back() {
-    let rows = stress_rows(STARTER, &[vec!["A".to_owned()]], 120.0);
+    let rows = stress_rows(STARTER, &region_a(), 120.0);
     assert!(
-        rows.iter().any(|r| r.3.is_some_and(|t| t < 120.0)),
+        rows.iter().any(|r| r.tts_days.is_some_and(|t| t < 120.0)),
         "{rows:?}"
     );
     let title = "Starter scenario: region A removed for 120 days";
@@ -400,15 +365,18 @@ fn stress_chart_flags_what_runs_short_before_the_element_is_back() {
         &[title, "element back: day 120", "oxide"],
     );
     // Every element of the network, and a removal that hurts nobody.
-    let all = all_removals(STARTER);
-    let rows = stress_rows(STARTER, &all, 60.0);
+    let rows = stress_rows(STARTER, &Removals::EachInTurn, 60.0);
     check_chart(
         &stress_chart(&rows, 60.0, "all"),
         "stress-tts-ttr",
         &[FLAG_BG],
         &["all"],
     );
-    let never: Vec<_> = rows.iter().filter(|r| r.3.is_none()).cloned().collect();
+    let never: Vec<_> = rows
+        .iter()
+        .filter(|r| r.tts_days.is_none())
+        .cloned()
+        .collect();
     let files = stress_chart(&never, 60.0, "none short");
     check_chart(
         &files,
@@ -466,7 +434,7 @@ fn write_charts() {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(90.0);
-    let rows = stress_rows(&text, &all_removals(&text), days);
+    let rows = stress_rows(&text, &Removals::EachInTurn, days);
     files.extend(stress_chart(
         &rows,
         days,

@@ -8,7 +8,8 @@ use supplyshock::stats::CurveAcc;
 
 use crate::support::{load, repo, run, single};
 
-/// Reference-30 (docs/model.md, "The reference-30 benchmark"): mean fill 0.6510 (SE 0.00004 over 200,000 trials).
+/// Reference-30 (docs/model.md, "The reference-30 benchmark"): mean fill 0.6510 (SE 0.00004
+/// over 200,000 trials).
 #[test]
 fn reference_30_fill_matches_the_reference() {
     let text = std::fs::read_to_string(repo().join("scenarios/bench/reference-30.toml")).unwrap();
@@ -17,8 +18,8 @@ fn reference_30_fill_matches_the_reference() {
     assert_eq!(slots.len(), 10);
     // The network's fill is the mean of the importers' fills (equal demand). Its standard error is
     // at most the mean of theirs (the standard deviation of a mean is at most the mean of the sds).
-    let fill = slots.iter().map(|x| x.fill_rate.mean).sum::<f64>() / 10.0;
-    let se_bound = slots.iter().map(|x| x.fill_rate.se).sum::<f64>() / 10.0;
+    let fill = slots.iter().map(|x| x.metrics.fill_rate.mean).sum::<f64>() / 10.0;
+    let se_bound = slots.iter().map(|x| x.metrics.fill_rate.se).sum::<f64>() / 10.0;
     let tol = 3.0 * (se_bound.powi(2) + 0.00004f64.powi(2)).sqrt();
     assert!(
         (fill - 0.6510).abs() < tol,
@@ -40,7 +41,7 @@ target = { supplier = "s1" }
 markov = { down = 0.05, up = 0.2 }
 "#;
     let s = run(&single(n, "", shock), 400, 3);
-    let f = &s.variants[0].slots[0].fill_rate;
+    let f = &s.variants[0].slots[0].metrics.fill_rate;
     let (p, r) = (0.05f64, 0.2f64);
     let pi = r / (p + r);
     let lambda = 1.0 - p - r;
@@ -75,14 +76,14 @@ duration_days = {big_d}
         1,
     );
     let sl = &s.variants[0].slots[0];
-    assert_eq!(sl.unmet_units.mean, d * (big_d - k));
-    assert_eq!(sl.unmet_units.se, 0.0);
-    assert_eq!(sl.p_shortage.mean, 1.0);
+    assert_eq!(sl.metrics.unmet_units.mean, d * (big_d - k));
+    assert_eq!(sl.metrics.unmet_units.se, 0.0);
+    assert_eq!(sl.metrics.p_shortage.mean, 1.0);
     assert_eq!(sl.time_to_survive_days.unwrap().mean, k);
     assert_eq!(sl.time_to_recover_days.unwrap().mean, big_d - k);
-    assert_eq!(sl.resilience_loss_days.mean, big_d - k);
-    assert_eq!(sl.days_short.mean, big_d - k);
-    assert_eq!(sl.max_depth.mean, 1.0);
+    assert_eq!(sl.metrics.resilience_loss_days.mean, big_d - k);
+    assert_eq!(sl.metrics.days_short.mean, big_d - k);
+    assert_eq!(sl.metrics.max_depth.mean, 1.0);
 }
 
 /// Outage lengths Geometric(r) from step 0: the stockpile of k steps runs out with probability
@@ -106,7 +107,7 @@ markov = {{ down = 1.0, up = {r} }}
         n,
         5,
     );
-    let p_hat = s.variants[0].slots[0].p_shortage.mean;
+    let p_hat = s.variants[0].slots[0].metrics.p_shortage.mean;
     let p = (1.0 - r).powi(k as i32);
     let se = (p * (1.0 - p) / n as f64).sqrt();
     assert!((p_hat - p).abs() < 4.0 * se, "{p_hat} vs {p} (se {se})");
@@ -175,7 +176,7 @@ at_day = 0
 duration_days = 30
 "#;
     let s = run(text, 4, 1);
-    let f = &s.variants[0].slots[0].fill_rate;
+    let f = &s.variants[0].slots[0].metrics.fill_rate;
     assert!((f.mean - 0.5).abs() < 1e-12, "{}", f.mean);
 }
 
@@ -235,11 +236,11 @@ changes = [{ shock = "ban", enabled = false }]
     let s = run(text, 500, 9);
     let strat = &s.variants[1];
     let eu = strat.slots.iter().find(|x| x.importer == "eu").unwrap();
-    for (metric, d) in eu.vs_baseline.as_ref().unwrap() {
+    for (metric, d) in eu.vs_baseline.as_ref().unwrap().named() {
         assert_eq!((d.mean, d.se), (0.0, 0.0), "eu {metric} moved");
     }
     let jp = strat.slots.iter().find(|x| x.importer == "japan").unwrap();
-    let fill = &jp.vs_baseline.as_ref().unwrap()[0].1;
+    let fill = &jp.vs_baseline.as_ref().unwrap().fill_rate;
     assert!(fill.mean > 0.0, "lifting the ban must help japan");
     assert!(
         s.variants[0]
@@ -247,6 +248,7 @@ changes = [{ shock = "ban", enabled = false }]
             .iter()
             .find(|x| x.importer == "eu")
             .unwrap()
+            .metrics
             .fill_rate
             .mean
             == 1.0

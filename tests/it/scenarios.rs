@@ -134,12 +134,12 @@ fn every_scenario_without_shocks_runs_at_full_service() {
         let s = supplyshock::report::summarize(&plan, &[None], &["calm".into()], &acc, 2);
         for sl in &s.variants[0].slots {
             assert!(
-                sl.fill_rate.mean > 1.0 - 1e-9 && sl.p_shortage.mean == 0.0,
+                sl.metrics.fill_rate.mean > 1.0 - 1e-9 && sl.metrics.p_shortage.mean == 0.0,
                 "{}: {} {} fill {}",
                 f.display(),
                 sl.importer,
                 sl.material,
-                sl.fill_rate.mean
+                sl.metrics.fill_rate.mean
             );
         }
     }

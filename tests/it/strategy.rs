@@ -25,17 +25,17 @@ fn a_strategy_identical_to_the_baseline_differs_by_exactly_zero() {
     let s = run(&single(365, "stockpile.m = { days = 10 }", &extra), 300, 4);
     let v = &s.variants[1];
     for sl in &v.slots {
-        for (metric, d) in sl.vs_baseline.as_ref().unwrap() {
+        for (metric, d) in sl.vs_baseline.as_ref().unwrap().named() {
             assert_eq!((d.mean, d.se, d.ci95), (0.0, 0.0, [0.0, 0.0]), "{metric}");
         }
     }
     for im in &v.importers {
-        for (metric, d) in im.vs_baseline.as_ref().unwrap() {
+        for (metric, d) in im.vs_baseline.as_ref().unwrap().named() {
             assert_eq!((d.mean, d.ci95), (0.0, [0.0, 0.0]), "{metric}");
         }
     }
     assert!(
-        s.variants[0].slots[0].p_shortage.mean > 0.0,
+        s.variants[0].slots[0].metrics.p_shortage.mean > 0.0,
         "the ban must bite for the test to mean anything"
     );
 }
@@ -114,7 +114,7 @@ at_day = 0
 duration_days = 90
 "#;
     let s = run(text, 3, 1);
-    let f = s.variants[0].slots[0].fill_rate.mean;
+    let f = s.variants[0].slots[0].metrics.fill_rate.mean;
     assert!((f - 0.3).abs() < 1e-12, "{f}");
 }
 
@@ -136,13 +136,11 @@ fn common_random_numbers_shrink_the_standard_error_of_differences() {
         .vs_baseline
         .as_ref()
         .unwrap()
-        .iter()
-        .find(|(n, _)| n == "loss_value")
-        .unwrap()
-        .1
+        .loss_value
         .se;
-    let independent =
-        (base.importers[i].loss_value.se.powi(2) + strat.importers[i].loss_value.se.powi(2)).sqrt();
+    let independent = (base.importers[i].metrics.loss_value.se.powi(2)
+        + strat.importers[i].metrics.loss_value.se.powi(2))
+    .sqrt();
     eprintln!(
         "japan loss: paired se {paired:.4e}, independent se {independent:.4e}, ratio {:.1}",
         independent / paired

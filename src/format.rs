@@ -1,4 +1,8 @@
-//! Numbers for humans, shared by the charts and report.md: `$4.5bn`, `12.3k t`, `17.3%`, `10,000`.
+//! Numbers for humans, shared by the terminal summaries, report.md and the charts: `$4.5bn`,
+//! `12.3k t`, `17.3%`, `10,000`.
+//!
+//! Two money styles: [`money`] (three significant digits, for report.md and the charts) and
+//! [`money_terse`] (one decimal, for the terminal tables, whose columns are fixed-width).
 
 /// Three significant digits with a k/m/bn/tn suffix: 4.5bn, 12.3k, 120m, 850.
 pub fn compact(x: f64) -> String {
@@ -65,6 +69,19 @@ fn trim_zeros(s: String) -> String {
 /// Money: `$4.5bn` for USD, `4.5bn EUR` otherwise (the style of `supplyshock run`).
 pub fn money(x: f64, currency: &str) -> String {
     with_currency(x < 0.0 && compact(x) != "0", compact(x.abs()), currency)
+}
+
+/// Money in the terminal tables: one decimal with a k/m/bn suffix, `$4.5bn`, `12.3k EUR`,
+/// `-$2.5m`.
+pub fn money_terse(x: f64, currency: &str) -> String {
+    let a = x.abs();
+    let (v, suffix) = match a {
+        a if a >= 1e9 => (a / 1e9, "bn"),
+        a if a >= 1e6 => (a / 1e6, "m"),
+        a if a >= 1e3 => (a / 1e3, "k"),
+        _ => (a, ""),
+    };
+    with_currency(x < 0.0, format!("{v:.1}{suffix}"), currency)
 }
 
 fn with_currency(negative: bool, body: String, currency: &str) -> String {
@@ -184,6 +201,10 @@ mod tests {
         assert_eq!(money(999_960.0, "USD"), "$1m");
         assert_eq!(money(120e6, "USD"), "$120m");
         assert_eq!(money(850.0, "USD"), "$850");
+        assert_eq!(money_terse(4.5e9, "USD"), "$4.5bn");
+        assert_eq!(money_terse(12_300.0, "EUR"), "12.3k EUR");
+        assert_eq!(money_terse(-2_500_000.0, "USD"), "-$2.5m");
+        assert_eq!(money_terse(-0.0, "USD"), "$0.0");
         let axis = money_axis(1.048e9, 1.062e9, "USD");
         assert_eq!(axis(1.052e9), "$1.052bn");
         assert_eq!(axis(1.054e9), "$1.054bn");
