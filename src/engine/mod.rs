@@ -3,7 +3,7 @@
 //! Up to [`LANES`] trials run side by side as one group: the network is walked once per step and
 //! every element's quantities are [`Lanes`](crate::lanes::Lanes), one value per trial, so each
 //! operation serves the whole group. Each lane computes exactly what its trial would compute
-//! alone. What a step does and in which order is in `docs/model.md` ("One step"); the loop
+//! alone. What a step does and in which order is in `docs/model.md` ("One step of a trial"); the loop
 //! itself is [`step`].
 //!
 //! The files are the engine's seams:

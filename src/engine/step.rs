@@ -1,5 +1,5 @@
 //! The step loop of a group of trials. Within a step, in this order (`docs/model.md`, "One
-//! step"):
+//! step of a trial"):
 //! 1. shocks: events starting now start, ended ones recover; factors are recomputed (the
 //!    largest severity holds);
 //! 2. arrivals: goods whose lead time is up arrive, unless their route is closed (they wait);

@@ -336,7 +336,7 @@ inputs = { magnet = 0.1 }
         ),
     ),
     (
-        "lane_claimed_twice",
+        "trade_flow_claimed_twice",
         concat!(
             base!(),
             r#"
