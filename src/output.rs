@@ -108,16 +108,51 @@ pub fn sweep_files(summary: &Summary, key: &str, values: &[f64]) -> Vec<File> {
     files
 }
 
+/// The manifest every results directory holds: its first line marks the directory as written
+/// by supplyshock, the others name the files written with it. `--force` replaces a directory
+/// only when it holds nothing but those files, so it can never delete anything else.
+pub const MANIFEST: &str = ".supplyshock-results";
+const MANIFEST_HEADER: &str = "supplyshock results: files written by one command";
+
 /// Errors from writing results.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("output directory {0} already holds results; pass --force to replace them")]
+    #[error("output directory {0} already holds results")]
     Exists(PathBuf),
+    #[error(
+        "output directory {} holds files supplyshock did not write ({}); it never replaces them",
+        .dir.display(),
+        preview(.names)
+    )]
+    Foreign { dir: PathBuf, names: Vec<String> },
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+impl WriteError {
+    /// What to do about it, for the user.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            WriteError::Exists(_) => {
+                "pass --force to replace them, or choose another directory with -o"
+            }
+            WriteError::Foreign { .. } => {
+                "choose a new or empty directory with -o (results go in a directory of their own)"
+            }
+            WriteError::Io { .. } => "check the path, the permissions and the free space",
+        }
+    }
+}
+
+fn preview(names: &[String]) -> String {
+    let mut s = names.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > 5 {
+        s += &format!(" and {} more", names.len() - 5);
+    }
+    s
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
@@ -127,16 +162,87 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
     }
 }
 
-/// Whether `dir` exists and holds any file (results a command would replace).
-pub fn holds_results(dir: &Path) -> Result<bool, WriteError> {
-    Ok(dir.exists() && fs::read_dir(dir).map_err(io(dir))?.next().is_some())
+/// What an output path holds now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirState {
+    /// Nothing there: the results will create it.
+    Absent,
+    /// An empty directory.
+    Empty,
+    /// Results a supplyshock command wrote, and nothing else.
+    Results,
+    /// Anything else: these entries were not written by supplyshock (or the path is a file).
+    Foreign(Vec<String>),
 }
 
-/// Write `files` (name, bytes) as the directory `dir`: staged beside it, then renamed into place.
-pub fn write_dir(dir: &Path, files: &[(String, Vec<u8>)], force: bool) -> Result<(), WriteError> {
-    if !force && holds_results(dir)? {
-        return Err(WriteError::Exists(dir.to_owned()));
+/// What `dir` holds: absent, empty, supplyshock's results alone, or anything else.
+pub fn dir_state(dir: &Path) -> Result<DirState, WriteError> {
+    let meta = match fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(DirState::Absent),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    if !meta.is_dir() {
+        return Ok(DirState::Foreign(vec![dir.display().to_string()]));
     }
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        names.push(
+            entry
+                .map_err(io(dir))?
+                .file_name()
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    if names.is_empty() {
+        return Ok(DirState::Empty);
+    }
+    names.sort();
+    let listed = fs::read_to_string(dir.join(MANIFEST))
+        .ok()
+        .and_then(|text| {
+            let mut lines = text.lines();
+            (lines.next() == Some(MANIFEST_HEADER)).then(|| {
+                lines
+                    .map(str::to_owned)
+                    .collect::<std::collections::BTreeSet<_>>()
+            })
+        });
+    let foreign: Vec<String> = match listed {
+        Some(listed) => names
+            .into_iter()
+            .filter(|n| n != MANIFEST && !listed.contains(n))
+            .collect(),
+        None => names,
+    };
+    Ok(if foreign.is_empty() {
+        DirState::Results
+    } else {
+        DirState::Foreign(foreign)
+    })
+}
+
+/// Whether results may be written to `dir`: it is absent or empty, or (with `force`) holds
+/// supplyshock's results alone. Checked before a run starts and again when it writes.
+pub fn check_dir(dir: &Path, force: bool) -> Result<(), WriteError> {
+    match dir_state(dir)? {
+        DirState::Absent | DirState::Empty => Ok(()),
+        DirState::Results if force => Ok(()),
+        DirState::Results => Err(WriteError::Exists(dir.to_owned())),
+        DirState::Foreign(names) => Err(WriteError::Foreign {
+            dir: dir.to_owned(),
+            names,
+        }),
+    }
+}
+
+/// Write `files` (name, bytes) as the directory `dir`, with its manifest: staged beside it, then
+/// renamed into place. Without `force` the rename never replaces anything (another command that
+/// wrote `dir` meanwhile wins, and this one fails); with it, only supplyshock's results are
+/// replaced. Staging directories left by commands that died are removed first.
+pub fn write_dir(dir: &Path, files: &[(String, Vec<u8>)], force: bool) -> Result<(), WriteError> {
+    check_dir(dir, force)?;
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -145,26 +251,93 @@ pub fn write_dir(dir: &Path, files: &[(String, Vec<u8>)], force: bool) -> Result
     let name = dir
         .file_name()
         .map_or("out".into(), |n| n.to_string_lossy().into_owned());
+    remove_stale(parent, &name);
     let stage = parent.join(format!(".{name}.partial-{}", std::process::id()));
     if stage.exists() {
         fs::remove_dir_all(&stage).map_err(io(&stage))?;
     }
     fs::create_dir(&stage).map_err(io(&stage))?;
+    let staged = stage_files(&stage, files).and_then(|()| place(dir, &stage, parent, &name, force));
+    if staged.is_err() {
+        let _ = fs::remove_dir_all(&stage);
+    }
+    staged
+}
+
+/// Write `files` and the manifest into `stage`.
+fn stage_files(stage: &Path, files: &[(String, Vec<u8>)]) -> Result<(), WriteError> {
+    let mut manifest = format!("{MANIFEST_HEADER}\n");
     for (fname, bytes) in files {
         let p = stage.join(fname);
         let mut f = fs::File::create(&p).map_err(io(&p))?;
         f.write_all(bytes).map_err(io(&p))?;
         f.sync_all().map_err(io(&p))?;
+        manifest += fname;
+        manifest.push('\n');
     }
-    if dir.exists() {
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        fs::rename(dir, &old).map_err(io(dir))?;
-        fs::rename(&stage, dir).map_err(io(dir))?;
-        fs::remove_dir_all(&old).map_err(io(&old))?;
+    let p = stage.join(MANIFEST);
+    fs::write(&p, manifest).map_err(io(&p))
+}
+
+/// Rename the staged directory into place as `dir`, checking what is there at that moment.
+fn place(
+    dir: &Path,
+    stage: &Path,
+    parent: &Path,
+    name: &str,
+    force: bool,
+) -> Result<(), WriteError> {
+    match dir_state(dir)? {
+        DirState::Results if force => {
+            let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+            fs::rename(dir, &old).map_err(io(dir))?;
+            fs::rename(stage, dir).map_err(io(dir))?;
+            fs::remove_dir_all(&old).map_err(io(&old))
+        }
+        DirState::Absent | DirState::Empty => {
+            // An empty directory goes first (rename would replace it silently, and so would
+            // hide a race); then the rename itself refuses a directory another command has
+            // filled meanwhile.
+            if dir.exists() {
+                fs::remove_dir(dir).map_err(io(dir))?;
+            }
+            fs::rename(stage, dir).map_err(|e| match dir_state(dir) {
+                Ok(DirState::Results) => WriteError::Exists(dir.to_owned()),
+                _ => io(dir)(e),
+            })
+        }
+        _ => check_dir(dir, force),
+    }
+}
+
+/// Remove staging and old directories of `name` in `parent` left by commands that no longer run
+/// (their process id is gone). Best effort: a directory that cannot be removed stays.
+fn remove_stale(parent: &Path, name: &str) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let fname = entry.file_name().to_string_lossy().into_owned();
+        let pid = [".partial-", ".old-"].iter().find_map(|tag| {
+            fname
+                .strip_prefix(&format!(".{name}{tag}"))
+                .and_then(|p| p.parse::<u32>().ok())
+        });
+        if let Some(pid) = pid {
+            if pid != std::process::id() && !process_alive(pid) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// Whether a process with this id runs (where the system tells; elsewhere, assume it does).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
     } else {
-        fs::rename(&stage, dir).map_err(io(dir))?;
+        true
     }
-    Ok(())
 }
 
 /// Write one file atomically (temporary name in the same directory, then rename).

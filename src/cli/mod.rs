@@ -432,9 +432,7 @@ impl RunOptions {
             Some(sh) => RunOutput::Part(dir, sh),
             None if dir.as_os_str() == "-" => RunOutput::Stdout,
             None => {
-                if !display.force && output::holds_results(&dir).unwrap_or(false) {
-                    return Err(Failure::invalid(format!("error: output directory {} already holds results\n  hint: pass --force to replace them, or choose another directory with -o", dir.display())));
-                }
+                output::check_dir(&dir, display.force).map_err(write_failure)?;
                 RunOutput::Dir(dir)
             }
         };
@@ -535,13 +533,15 @@ fn write_part(
     Ok(())
 }
 
-/// Results that already exist are invalid input (exit 2, with the fix); anything else failed.
+/// An output directory that holds results, or anything supplyshock did not write, is invalid
+/// input (exit 2, with the fix); anything else failed.
 pub(crate) fn write_failure(e: output::WriteError) -> Failure {
+    let text = format!("error: {e}\n  hint: {}", e.hint());
     match e {
-        output::WriteError::Exists(_) => {
-            Failure::invalid(format!("error: {e}\n  hint: pass --force to replace them"))
+        output::WriteError::Exists(_) | output::WriteError::Foreign { .. } => {
+            Failure::invalid(text)
         }
-        _ => Failure::runtime(format!("error: {e}")),
+        output::WriteError::Io { .. } => Failure::runtime(text),
     }
 }
 

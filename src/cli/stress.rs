@@ -33,11 +33,15 @@ impl StressOptions {
                 "error: --days must be a positive number of days, found {days}"
             )));
         }
+        let output = output.filter(|d| d.as_os_str() != "-");
+        if let Some(dir) = &output {
+            output::check_dir(dir, display.force).map_err(super::write_failure)?;
+        }
         Ok(StressOptions {
             scenario,
             removals,
             days,
-            output: output.filter(|d| d.as_os_str() != "-"),
+            output,
             display,
         })
     }

@@ -31,6 +31,9 @@ impl SweepOptions {
         display: Display,
     ) -> Result<SweepOptions, Failure> {
         let sweep = parse(set).map_err(|e| Failure::invalid(format!("error: {e}")))?;
+        if let Some(dir) = output.as_ref().filter(|d| d.as_os_str() != "-") {
+            crate::output::check_dir(dir, display.force).map_err(super::write_failure)?;
+        }
         Ok(SweepOptions {
             scenario,
             sweep,

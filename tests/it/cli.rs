@@ -179,3 +179,129 @@ fn charts_are_identical_without_system_fonts() {
     assert!(fa.iter().filter(|f| f.0.ends_with(".png")).count() >= 5);
     assert!(fa == fb, "charts differ when no system fonts are visible");
 }
+
+/// `run` into `dir` (starter scenario, 50 trials) with extra arguments; its output.
+fn run_into(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    Command::cargo_bin("supplyshock")
+        .unwrap()
+        .args(["run", "--trials", "50", "-q"])
+        .args(extra)
+        .arg("-o")
+        .arg(dir)
+        .arg(repo().join("scenarios/starter.toml"))
+        .output()
+        .unwrap()
+}
+
+/// `--force` replaces supplyshock's results and nothing else: a directory holding a user's
+/// files (the scenario itself, notes, results with a note dropped in) is refused, with or
+/// without `--force`, exit 2, and every file in it stays as it was.
+#[test]
+fn force_never_deletes_files_supplyshock_did_not_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A folder with the user's scenario and notes, as `-o .` or `-o ~` would name.
+    let home = tmp.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::copy(repo().join("scenarios/starter.toml"), home.join("my.toml")).unwrap();
+    std::fs::write(home.join("notes.txt"), "mine").unwrap();
+    let before = dir_files(&home);
+    for extra in [&[][..], &["--force"][..]] {
+        let out = run_into(&home, extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("did not write") && err.contains("notes.txt"),
+            "{err}"
+        );
+        assert!(!err.contains("--force"), "must not suggest --force: {err}");
+        assert!(
+            dir_files(&home) == before,
+            "{extra:?} changed the user's files"
+        );
+    }
+    // Results with a user's file dropped in: not replaced either.
+    let out_dir = tmp.path().join("out");
+    assert!(run_into(&out_dir, &[]).status.success());
+    std::fs::write(out_dir.join("my-analysis.md"), "mine").unwrap();
+    let before = dir_files(&out_dir);
+    let out = run_into(&out_dir, &["--force"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(dir_files(&out_dir) == before);
+    // An output path that is a file is never replaced.
+    let file = tmp.path().join("file.txt");
+    std::fs::write(&file, "mine").unwrap();
+    assert_eq!(run_into(&file, &["--force"]).status.code(), Some(2));
+    assert_eq!(std::fs::read(&file).unwrap(), b"mine");
+}
+
+/// Results carry a manifest of their files; `--force` replaces them; without it the refusal says
+/// how to replace them, once.
+#[test]
+fn results_are_marked_and_force_replaces_only_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    assert!(run_into(&dir, &[]).status.success());
+    let manifest = std::fs::read_to_string(dir.join(".supplyshock-results")).unwrap();
+    let mut listed: Vec<&str> = manifest.lines().skip(1).collect();
+    listed.sort_unstable();
+    let mut names: Vec<String> = dir_files(&dir).into_iter().map(|f| f.0).collect();
+    names.retain(|n| n != ".supplyshock-results");
+    assert_eq!(listed, names);
+    let out = run_into(&dir, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("--force").count(), 1, "{err}");
+    assert!(run_into(&dir, &["--force"]).status.success());
+    // An empty directory the user made is filled.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert!(run_into(&empty, &[]).status.success());
+}
+
+/// Two runs into the same new directory at once: one writes it, the other is refused (exit 2);
+/// neither silently replaces the other.
+#[test]
+fn two_runs_into_one_new_directory_never_both_succeed() {
+    for i in 0..4 {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let spawn = |seed: &str| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("supplyshock"))
+                .args(["run", "--trials", "50", "-q", "--seed", seed, "-o"])
+                .arg(&dir)
+                .arg(repo().join("scenarios/starter.toml"))
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn("1"), spawn("2"));
+        let codes: Vec<Option<i32>> = [a, b]
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap().status.code())
+            .collect();
+        let mut sorted = codes.clone();
+        sorted.sort();
+        assert_eq!(sorted, [Some(0), Some(2)], "try {i}: {codes:?}");
+        let leftovers: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "out")
+            .collect();
+        assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+    }
+}
+
+/// A staging directory left by a run that died (its process is gone) is removed by the next
+/// run into the same place.
+#[test]
+fn staging_left_by_a_dead_run_is_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Above the largest process id Linux hands out.
+    let stale = tmp.path().join(".out.partial-4194305");
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("summary.json"), "{}").unwrap();
+    assert!(run_into(&tmp.path().join("out"), &[]).status.success());
+    if cfg!(target_os = "linux") {
+        assert!(!stale.exists());
+    }
+}
