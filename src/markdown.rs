@@ -24,34 +24,63 @@ pub fn report_md(summary: &Summary, check_table: &str, chart_files: &[String]) -
                 .map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned())
         })
         .collect();
-    let files: BTreeSet<&str> = names.iter().map(String::as_str).collect();
-    let plan = chart_plan(s);
-    let mut used: BTreeSet<String> = BTreeSet::new();
+    let mut charts = Charts {
+        plan: chart_plan(s),
+        files: names.iter().map(String::as_str).collect(),
+        used: BTreeSet::new(),
+    };
     let mut out = String::new();
-    let mut embed = |out: &mut String, pick: &dyn Fn(&ChartInfo) -> bool| {
-        for info in plan.iter().filter(|c| pick(c)) {
+    title_section(&mut out, s);
+    run_section(&mut out, s);
+    concentration_section(&mut out, check_table);
+    if let Some(base) = s.variants.first() {
+        headline_section(&mut out, s, base);
+        loss_section(&mut out, &mut charts);
+        importer_sections(&mut out, base, s, &mut charts);
+    }
+    strategy_and_sourcing_sections(&mut out, s, &mut charts);
+    other_chart_sections(&mut out, &names, &charts);
+    out
+}
+
+/// The charts the run calls for, the chart files given, and the ones embedded so far.
+struct Charts<'a> {
+    plan: Vec<ChartInfo>,
+    files: BTreeSet<&'a str>,
+    /// PNG and SVG names of every chart embedded.
+    used: BTreeSet<String>,
+}
+
+impl Charts<'_> {
+    /// Embed the planned charts `pick` selects that have a file, PNG preferred over SVG.
+    fn embed(&mut self, out: &mut String, pick: impl Fn(&ChartInfo) -> bool) {
+        for info in self.plan.iter().filter(|c| pick(c)) {
             let png = format!("{}.png", info.stem);
             let svg = format!("{}.svg", info.stem);
-            let file = if files.contains(png.as_str()) {
+            let file = if self.files.contains(png.as_str()) {
                 png
-            } else if files.contains(svg.as_str()) {
+            } else if self.files.contains(svg.as_str()) {
                 svg
             } else {
                 continue;
             };
             out.push_str(&format!("![{}]({})\n\n", alt(&info.title), file));
-            used.insert(format!("{}.png", info.stem));
-            used.insert(format!("{}.svg", info.stem));
+            self.used.insert(format!("{}.png", info.stem));
+            self.used.insert(format!("{}.svg", info.stem));
         }
-    };
-    let multi = s.variants.len() > 1;
-    let h = s.horizon_days;
+    }
+}
 
+/// The scenario's name and description.
+fn title_section(out: &mut String, s: &Summary) {
     out.push_str(&format!("# {}\n\n", s.scenario.trim()));
     if let Some(d) = s.description.as_deref().filter(|d| !d.trim().is_empty()) {
         out.push_str(&format!("{}\n\n", d.trim()));
     }
+}
 
+/// The run's parameters, with a warning when the trials are too few for a stable tail.
+fn run_section(out: &mut String, s: &Summary) {
     out.push_str("## Run\n\n| parameter | value |\n|---|---|\n");
     let step = if s.step_days == 1 {
         "daily steps".to_owned()
@@ -67,7 +96,7 @@ pub fn report_md(summary: &Summary, check_table: &str, chart_files: &[String]) -
     for (k, v) in [
         ("seed", s.seed.to_string()),
         ("trials", count(s.trials)),
-        ("horizon", format!("{h} days, {step}")),
+        ("horizon", format!("{} days, {step}", s.horizon_days)),
         ("currency", cell(&s.currency)),
         (
             "strategies",
@@ -94,7 +123,10 @@ pub fn report_md(summary: &Summary, check_table: &str, chart_files: &[String]) -
     out.push_str(
         "Charts are embedded as PNG; an SVG of each, with the same name, sits beside this file.\n\n",
     );
+}
 
+/// The static concentration table, fenced as text.
+fn concentration_section(out: &mut String, check_table: &str) {
     out.push_str(
         "## Supply concentration\n\nStatic indicators from the scenario's capacities and \
          sourcing, before any simulation.\n\n",
@@ -104,80 +136,97 @@ pub fn report_md(summary: &Summary, check_table: &str, chart_files: &[String]) -
         "{fence}text\n{}\n{fence}\n\n",
         check_table.trim_end()
     ));
+}
 
-    if let Some(base) = s.variants.first() {
-        out.push_str("## Headline by importer\n\n");
-        out.push_str(&format!(
-            "Baseline, over {} trials. Fill rate by value: value met over value demanded, with \
-             one standard error. Loss: the value of unmet demand times the material's loss \
-             multiplier, over the {h}-day horizon; P95 and P99 are quantiles of the per-trial \
-             loss, CVaR95 and CVaR99 the mean loss in the worst 5% and 1% of trials.\n\n",
-            count(s.trials)
-        ));
-        out.push_str(&headline_table(s, base));
+/// The baseline's headline metrics, one row per importer.
+fn headline_section(out: &mut String, s: &Summary, base: &VariantSummary) {
+    out.push_str("## Headline by importer\n\n");
+    out.push_str(&format!(
+        "Baseline, over {} trials. Fill rate by value: value met over value demanded, with \
+         one standard error. Loss: the value of unmet demand times the material's loss \
+         multiplier, over the {}-day horizon; P95 and P99 are quantiles of the per-trial \
+         loss, CVaR95 and CVaR99 the mean loss in the worst 5% and 1% of trials.\n\n",
+        count(s.trials),
+        s.horizon_days
+    ));
+    out.push_str(&headline_table(s, base));
+    out.push('\n');
+}
+
+/// The exceedance charts per importer, then expected loss and CVaR95.
+fn loss_section(out: &mut String, charts: &mut Charts) {
+    out.push_str("## Loss distribution\n\n");
+    out.push_str(
+        "The probability that an importer's loss exceeds a given amount (log scale: the tail \
+         is what a stockpile or a second source is for), then the expected total loss with \
+         the mean loss in the worst 5% of trials (CVaR95).\n\n",
+    );
+    charts.embed(out, |c| c.kind == ChartKind::LossExceedance);
+    charts.embed(out, |c| c.kind == ChartKind::ExpectedLoss);
+}
+
+/// Per importer: the baseline's table by material, then its fan charts.
+fn importer_sections(out: &mut String, base: &VariantSummary, s: &Summary, charts: &mut Charts) {
+    out.push_str("## By importer and material\n\n");
+    out.push_str(
+        "Baseline. Fill rate: units met over units demanded (± one standard error). TTS \
+         (time to survive): days from the onset of a supply deficit to the first shortage, \
+         over the trials that ran short; TTR (time to recover): days from the first shortage \
+         back to sustained full service, over the trials that recovered. Both as mean \
+         (P95).\n\n",
+    );
+    for im in &base.importers {
+        out.push_str(&format!("### {}\n\n", display_id(&im.importer)));
+        out.push_str(&slot_table(s, base, &im.importer));
         out.push('\n');
-
-        out.push_str("## Loss distribution\n\n");
-        out.push_str(
-            "The probability that an importer's loss exceeds a given amount (log scale: the tail \
-             is what a stockpile or a second source is for), then the expected total loss with \
-             the mean loss in the worst 5% of trials (CVaR95).\n\n",
-        );
-        embed(&mut out, &|c| c.kind == ChartKind::LossExceedance);
-        embed(&mut out, &|c| c.kind == ChartKind::ExpectedLoss);
-
-        out.push_str("## By importer and material\n\n");
-        out.push_str(
-            "Baseline. Fill rate: units met over units demanded (± one standard error). TTS \
-             (time to survive): days from the onset of a supply deficit to the first shortage, \
-             over the trials that ran short; TTR (time to recover): days from the first shortage \
-             back to sustained full service, over the trials that recovered. Both as mean \
-             (P95).\n\n",
-        );
-        for im in &base.importers {
-            out.push_str(&format!("### {}\n\n", display_id(&im.importer)));
-            out.push_str(&slot_table(s, base, &im.importer));
-            out.push('\n');
-            embed(&mut out, &|c| {
-                c.kind == ChartKind::Fan && c.importer.as_deref() == Some(im.importer.as_str())
-            });
-        }
+        charts.embed(out, |c| {
+            c.kind == ChartKind::Fan && c.importer.as_deref() == Some(im.importer.as_str())
+        });
     }
+}
 
-    if multi {
+/// With strategies: their comparison, the frontier, the change by importer and fill by
+/// strategy, then sourcing before and after each. Without: sourcing alone.
+fn strategy_and_sourcing_sections(out: &mut String, s: &Summary, charts: &mut Charts) {
+    if s.variants.len() > 1 {
         out.push_str("## Strategies\n\n");
         out.push_str(&format!(
             "Each strategy runs on the same random numbers as the baseline, so differences are \
              paired; intervals are 95% confidence intervals. Δ is the strategy minus the \
-             baseline: a negative Δ loss is loss avoided. Loss is over the {h}-day horizon, cost \
+             baseline: a negative Δ loss is loss avoided. Loss is over the {}-day horizon, cost \
              is per year; loss avoided per unit of cost above {} means the strategy pays for \
              itself in expected value alone, before any value placed on the tail.\n\n",
-            compact(h as f64 / 365.0)
+            s.horizon_days,
+            compact(s.horizon_days as f64 / 365.0)
         ));
         out.push_str(&strategy_table(s));
         out.push('\n');
-        embed(&mut out, &|c| c.kind == ChartKind::Frontier);
+        charts.embed(out, |c| c.kind == ChartKind::Frontier);
         out.push_str("### Change by importer\n\n");
         out.push_str(&importer_diff_table(s));
         out.push('\n');
         out.push_str("### Fill over time by strategy\n\n");
-        embed(&mut out, &|c| c.kind == ChartKind::Strategies);
+        charts.embed(out, |c| c.kind == ChartKind::Strategies);
         out.push_str("### Sourcing by region, before and after each strategy\n\n");
     } else {
         out.push_str("## Sourcing by region\n\n");
     }
-    embed(&mut out, &|c| c.kind == ChartKind::Sourcing);
+    charts.embed(out, |c| c.kind == ChartKind::Sourcing);
+}
 
-    // Charts from other commands (a stress test, a sweep), then anything else, in the order
-    // given.
+/// Charts from other commands (a stress test, a sweep), then anything else, in the order
+/// given: every PNG not embedded yet, and every SVG without a PNG beside it.
+fn other_chart_sections(out: &mut String, names: &[String], charts: &Charts) {
     let others: Vec<&str> = names
         .iter()
         .map(String::as_str)
-        .filter(|f| !used.contains(*f))
+        .filter(|f| !charts.used.contains(*f))
         .filter(|f| {
             f.ends_with(".png")
                 || (f.ends_with(".svg")
-                    && !files.contains(format!("{}.png", &f[..f.len() - 4]).as_str()))
+                    && !charts
+                        .files
+                        .contains(format!("{}.png", &f[..f.len() - 4]).as_str()))
         })
         .collect();
     let stem = |f: &str| f.rsplit_once('.').map_or(f, |(s, _)| s).to_owned();
@@ -207,7 +256,6 @@ pub fn report_md(summary: &Summary, check_table: &str, chart_files: &[String]) -
             out.push_str(&format!("![{}]({f})\n\n", alt(f)));
         }
     }
-    out
 }
 
 /// One row per importer in value terms: fill, P(shortage), loss moments and tail.

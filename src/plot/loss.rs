@@ -6,8 +6,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::draw::{self, font, LabelPlacer};
 use super::lines::variant_index;
 use super::{
-    series_style, Area, ChartInfo, DrawResult, LegendEntry, Marker, Swatch, AXIS_PT, GRID, NOTE_PT,
-    REFERENCE, SUBTLE, TEXT, TICK_PT,
+    plot_placer, series_style, Area, Chart, ChartInfo, DrawResult, Drawn, LegendEntry, Marker,
+    Swatch, AXIS_PT, GRID, NOTE_PT, REFERENCE, SUBTLE, TEXT, TICK_PT,
 };
 use crate::format::{money, percent};
 use crate::report::{LossSample, Summary};
@@ -211,6 +211,25 @@ fn total_per_trial(losses: &[LossSample<'_>], variant: &str) -> Vec<f64> {
     total
 }
 
+/// One variant's bar: the expected total loss with its 95% interval, and the CVaR95 of the
+/// per-trial total with its interval when the tail holds enough trials.
+struct Bar<'a> {
+    id: &'a str,
+    mean: f64,
+    mean_ci: (f64, f64),
+    cvar: Option<f64>,
+    cvar_ci: Option<(f64, f64)>,
+}
+
+/// A value label of a bar or diamond, placed once every bar, whisker and diamond blocks its
+/// space.
+struct ValueLabel {
+    at: (i32, i32),
+    text: String,
+    /// Tried above the point first (the expected loss, over its whisker).
+    above: bool,
+}
+
 /// Expected total loss per variant (bars, with the 95% interval from its standard error) and
 /// the CVaR95 of the per-trial total (diamonds, with a 95% interval by [`cvar_se`] when the
 /// tail holds enough trials), each labelled with its value.
@@ -222,15 +241,38 @@ pub(super) fn expected_loss<DB: DrawingBackend>(
 ) -> DrawResult<DB> {
     let body = draw::title(root, &info.title, &info.subtitle)?;
     let (plot, legend_area) = draw::split_legend(&body);
-    struct Bar<'a> {
-        id: &'a str,
-        mean: f64,
-        mean_ci: (f64, f64),
-        cvar: Option<f64>,
-        cvar_ci: Option<(f64, f64)>,
+    let bars = loss_bars(s, losses);
+    let top = bars_top(&bars);
+    let y_max = if top > 0.0 { top * 1.12 } else { 1.0 };
+    let mut chart = expected_loss_axes(&plot, s, bars.len().max(1), y_max)?;
+    let (mut placer, labels) = draw_bars(root, &mut chart, &bars, &s.currency)?;
+    let value_style = font(TICK_PT);
+    for ValueLabel { at, text, above } in labels {
+        if above {
+            placer.place_above(root, at, &text, &value_style)?;
+        } else {
+            placer.place(root, at, &text, &value_style)?;
+        }
     }
-    let bars: Vec<Bar> = s
-        .variants
+    if !(top > 0.0) {
+        draw::note(
+            &chart.plotting_area().strip_coord_spec(),
+            "No trial had a loss.",
+            AXIS_PT,
+        )?;
+    }
+    draw_bar_ids(root, &chart, &bars)?;
+    draw::legend(&legend_area, None, &expected_loss_legend())?;
+    draw::legend_note(
+        &legend_area,
+        "Bars are coloured by strategy. CVaR95: mean total loss in the worst 5% of trials; \
+         its interval by the normal approximation, shown from 400 trials.",
+    )
+}
+
+/// One bar per variant, in the summary's order.
+fn loss_bars<'a>(s: &'a Summary, losses: &[LossSample<'_>]) -> Vec<Bar<'a>> {
+    s.variants
         .iter()
         .map(|v| {
             let mut total = total_per_trial(losses, &v.id);
@@ -247,9 +289,12 @@ pub(super) fn expected_loss<DB: DrawingBackend>(
                     .map(|(c, se)| (c - 1.96 * se, c + 1.96 * se)),
             }
         })
-        .collect();
-    let top = bars
-        .iter()
+        .collect()
+}
+
+/// The highest finite value a bar's whisker or diamond reaches, or 0 if none is positive.
+fn bars_top(bars: &[Bar]) -> f64 {
+    bars.iter()
         .flat_map(|b| {
             [
                 b.mean_ci.1,
@@ -258,12 +303,20 @@ pub(super) fn expected_loss<DB: DrawingBackend>(
             ]
         })
         .filter(|x| x.is_finite())
-        .fold(0.0, f64::max);
-    let y_max = if top > 0.0 { top * 1.12 } else { 1.0 };
-    let nb = bars.len().max(1);
+        .fold(0.0, f64::max)
+}
+
+/// Axes of the expected-loss chart: `nb` slots along x (the ids are drawn under them by
+/// [`draw_bar_ids`]), total loss from 0 to `y_max`.
+fn expected_loss_axes<'a, DB: DrawingBackend>(
+    plot: &'a Area<DB>,
+    s: &Summary,
+    nb: usize,
+    y_max: f64,
+) -> Drawn<Chart<'a, DB>, DB> {
     let cur = s.currency.clone();
     let y_fmt = move |v: &f64| money(*v, &cur);
-    let mut chart = ChartBuilder::on(&plot)
+    let mut chart = ChartBuilder::on(plot)
         .margin_left(10)
         .margin_right(20)
         .margin_top(6)
@@ -286,15 +339,34 @@ pub(super) fn expected_loss<DB: DrawingBackend>(
         .light_line_style(TRANSPARENT)
         .y_label_formatter(&y_fmt)
         .draw()?;
-    let (px0, py0) = chart.backend_coord(&(0.0, y_max));
-    let (px1, py1) = chart.backend_coord(&(nb as f64, 0.0));
-    let mut placer = LabelPlacer::new((px0 + 2, py0 + 2, px1 - 2, py1 - 2));
+    Ok(chart)
+}
+
+/// The left and right edges of the plotting area, in pixels.
+fn x_extent<DB: DrawingBackend>(chart: &Chart<'_, DB>) -> (i32, i32) {
+    let x = chart.x_range();
+    (
+        chart.backend_coord(&(x.start, 0.0)).0,
+        chart.backend_coord(&(x.end, 0.0)).0,
+    )
+}
+
+/// Each bar with its whisker and, beside it, the CVaR95 diamond with its whisker. Returns the
+/// label placer with all of them blocked, and the value labels to place.
+fn draw_bars<DB: DrawingBackend>(
+    root: &Area<DB>,
+    chart: &mut Chart<'_, DB>,
+    bars: &[Bar],
+    currency: &str,
+) -> Drawn<(LabelPlacer, Vec<ValueLabel>), DB> {
+    let nb = bars.len().max(1);
+    let mut placer = plot_placer(chart);
     let edge = BLACK.stroke_width(1);
     // Half the slot, at most 120 pixels.
+    let (px0, px1) = x_extent(chart);
     let slot_px = (px1 - px0).max(1) as f64 / nb as f64;
     let bar_w = 0.5f64.min(120.0 / slot_px);
-    let value_style = font(TICK_PT);
-    let mut labels: Vec<((i32, i32), String, bool)> = Vec::new();
+    let mut labels = Vec::new();
     for (i, b) in bars.iter().enumerate() {
         let c = i as f64 + 0.5;
         let (l, r) = (c - bar_w / 2.0, c + bar_w / 2.0);
@@ -314,7 +386,11 @@ pub(super) fn expected_loss<DB: DrawingBackend>(
         let (bl, bt) = chart.backend_coord(&(l, b.mean.max(0.0)));
         let (br, bb) = chart.backend_coord(&(r, 0.0));
         placer.block_rect((bl, bt, br, bb));
-        labels.push(((x, y_hi), money(b.mean, &s.currency), true));
+        labels.push(ValueLabel {
+            at: (x, y_hi),
+            text: money(b.mean, currency),
+            above: true,
+        });
         if let Some(cv) = b.cvar {
             // Beside the bar, so the diamond never hides the expected-loss whisker.
             let cx = c + bar_w * 0.25;
@@ -327,24 +403,24 @@ pub(super) fn expected_loss<DB: DrawingBackend>(
             let p = chart.backend_coord(&(cx, cv));
             draw::draw_marker(root, p, Marker::Diamond, WHITE, 8)?;
             placer.block(p, 9);
-            labels.push((p, money(cv, &s.currency), false));
+            labels.push(ValueLabel {
+                at: p,
+                text: money(cv, currency),
+                above: false,
+            });
         }
     }
-    for (p, text, above) in labels {
-        if above {
-            placer.place_above(root, p, &text, &value_style)?;
-        } else {
-            placer.place(root, p, &text, &value_style)?;
-        }
-    }
-    if !(top > 0.0) {
-        draw::note(
-            &chart.plotting_area().strip_coord_spec(),
-            "No trial had a loss.",
-            AXIS_PT,
-        )?;
-    }
-    // Strategy ids under their bars.
+    Ok((placer, labels))
+}
+
+/// The strategy ids under their bars, each fitted to its slot.
+fn draw_bar_ids<DB: DrawingBackend>(
+    root: &Area<DB>,
+    chart: &Chart<'_, DB>,
+    bars: &[Bar],
+) -> DrawResult<DB> {
+    let nb = bars.len().max(1);
+    let (px0, px1) = x_extent(chart);
     let slot_w = (px1 - px0) / nb as i32;
     let style = font(TICK_PT + 1);
     for (i, b) in bars.iter().enumerate() {
@@ -355,7 +431,11 @@ pub(super) fn expected_loss<DB: DrawingBackend>(
             style.pos(Pos::new(HPos::Center, VPos::Top)),
         ))?;
     }
-    let entries = vec![
+    Ok(())
+}
+
+fn expected_loss_legend() -> Vec<LegendEntry> {
+    vec![
         LegendEntry {
             label: "expected loss".into(),
             swatch: Swatch::Fill(series_style(0).color),
@@ -368,14 +448,30 @@ pub(super) fn expected_loss<DB: DrawingBackend>(
             label: "95% CI".into(),
             swatch: Swatch::Point(TEXT, Marker::Circle),
         },
-    ];
-    draw::legend(&legend_area, None, &entries)?;
-    draw::legend_note(
-        &legend_area,
-        "Bars are coloured by strategy. CVaR95: mean total loss in the worst 5% of trials; \
-         its interval by the normal approximation, shown from 400 trials.",
-    )
+    ]
 }
+
+/// One strategy on the frontier chart: its yearly cost against the expected loss it avoids.
+struct FrontierPoint<'a> {
+    id: &'a str,
+    variant: usize,
+    cost: f64,
+    has_cost: bool,
+    avoided: f64,
+    ci: [f64; 2],
+}
+
+/// The frontier chart's ranges: yearly cost from 0 to `x_max`, loss avoided from `y_lo` to
+/// `y_hi` (a token -1 to 1 when `flat`: nothing avoided anywhere, no trial had a loss).
+struct FrontierRanges {
+    x_max: f64,
+    y_lo: f64,
+    y_hi: f64,
+    flat: bool,
+}
+
+/// A line segment in chart coordinates.
+type Segment = ((f64, f64), (f64, f64));
 
 /// Yearly cost of each strategy against the expected loss it avoids (minus the paired change
 /// in total expected loss), with 95% intervals, the efficient frontier and the break-even line
@@ -387,22 +483,43 @@ pub(super) fn frontier<DB: DrawingBackend>(
 ) -> DrawResult<DB> {
     let body = draw::title(root, &info.title, &info.subtitle)?;
     let (plot, legend_area) = draw::split_legend(&body);
-    struct Point<'a> {
-        id: &'a str,
-        variant: usize,
-        cost: f64,
-        has_cost: bool,
-        avoided: f64,
-        ci: [f64; 2],
+    let pts = frontier_points(s);
+    let r = frontier_ranges(&pts);
+    let mut chart = frontier_axes(&plot, s, &r)?;
+    let segments = frontier_lines(&mut chart, &r, s.horizon_days, &pts)?;
+    frontier_marks(root, &chart, &pts, segments)?;
+    draw::legend(&legend_area, Some("strategy"), &frontier_legend(&pts))?;
+    if r.flat {
+        draw::note(
+            &chart.plotting_area().strip_coord_spec(),
+            "No strategy changes the expected loss.",
+            AXIS_PT,
+        )?;
     }
-    let pts: Vec<Point> = s
-        .variants
+    let years = if s.horizon_days == 365 {
+        "one year".to_owned()
+    } else {
+        format!("{} days", s.horizon_days)
+    };
+    draw::legend_note(
+        &legend_area,
+        &format!(
+            "Whiskers: 95% CI of the paired difference on common random numbers. Break-even: \
+             loss avoided equals the cost over {years}; above it a strategy pays for itself in \
+             expected value alone."
+        ),
+    )
+}
+
+/// The strategies with a paired difference against the baseline.
+fn frontier_points(s: &Summary) -> Vec<FrontierPoint<'_>> {
+    s.variants
         .iter()
         .enumerate()
         .skip(1)
         .filter_map(|(i, v)| {
             let d = v.total_loss_vs_baseline?;
-            Some(Point {
+            Some(FrontierPoint {
                 id: &v.id,
                 variant: i,
                 cost: v.yearly_cost.as_ref().map_or(0.0, |c| c.total),
@@ -411,8 +528,10 @@ pub(super) fn frontier<DB: DrawingBackend>(
                 ci: [-d.high(), -d.low()],
             })
         })
-        .collect();
-    let horizon_years = s.horizon_days as f64 / 365.0;
+        .collect()
+}
+
+fn frontier_ranges(pts: &[FrontierPoint]) -> FrontierRanges {
     let cost_max = pts.iter().map(|p| p.cost).fold(0.0, f64::max);
     let x_max = if cost_max > 0.0 { cost_max * 1.18 } else { 1.0 };
     let y_hi = pts
@@ -423,7 +542,6 @@ pub(super) fn frontier<DB: DrawingBackend>(
         .iter()
         .map(|p| p.ci[0].min(p.avoided))
         .fold(0.0, f64::min);
-    // Nothing avoided anywhere (no trial had a loss): a token axis and a note.
     let flat = !(y_hi - y_lo > 0.0);
     let span = if flat { 1.0 } else { y_hi - y_lo };
     let (y_lo, y_hi) = if flat {
@@ -431,16 +549,29 @@ pub(super) fn frontier<DB: DrawingBackend>(
     } else {
         (y_lo - 0.06 * span, y_hi + 0.1 * span)
     };
+    FrontierRanges {
+        x_max,
+        y_lo,
+        y_hi,
+        flat,
+    }
+}
+
+fn frontier_axes<'a, DB: DrawingBackend>(
+    plot: &'a Area<DB>,
+    s: &Summary,
+    r: &FrontierRanges,
+) -> Drawn<Chart<'a, DB>, DB> {
     let cur = s.currency.clone();
     let fmt = move |v: &f64| money(*v, &cur);
-    let mut chart = ChartBuilder::on(&plot)
+    let mut chart = ChartBuilder::on(plot)
         .margin_left(10)
         .margin_right(30)
         .margin_top(6)
         .margin_bottom(10)
         .x_label_area_size(60)
         .y_label_area_size(100)
-        .build_cartesian_2d(0f64..x_max, y_lo..y_hi)?;
+        .build_cartesian_2d(0f64..r.x_max, r.y_lo..r.y_hi)?;
     chart
         .configure_mesh()
         .x_desc(format!(
@@ -458,31 +589,40 @@ pub(super) fn frontier<DB: DrawingBackend>(
         .x_label_formatter(&fmt)
         .y_label_formatter(&fmt)
         .draw()?;
-    draw::line(
-        &mut chart,
-        vec![(0.0, 0.0), (x_max, 0.0)],
-        REFERENCE,
-        1,
-        None,
-    )?;
-    // Lines that point labels must not cross.
-    let mut segments: Vec<((f64, f64), (f64, f64))> = vec![((0.0, 0.0), (x_max, 0.0))];
+    Ok(chart)
+}
+
+/// The zero line, the break-even line and the efficient frontier. Returns the segments drawn:
+/// point labels must not cross them.
+fn frontier_lines<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    r: &FrontierRanges,
+    horizon_days: u32,
+    pts: &[FrontierPoint],
+) -> Drawn<Vec<Segment>, DB> {
+    let x_max = r.x_max;
+    draw::line(chart, vec![(0.0, 0.0), (x_max, 0.0)], REFERENCE, 1, None)?;
+    let mut segments: Vec<Segment> = vec![((0.0, 0.0), (x_max, 0.0))];
     // Break-even: loss avoided over the horizon = yearly cost x horizon in years.
+    let horizon_years = horizon_days as f64 / 365.0;
     if horizon_years > 0.0 {
-        let x_end = x_max.min(y_hi / horizon_years);
+        let x_end = x_max.min(r.y_hi / horizon_years);
         let end = (x_end, x_end * horizon_years);
-        draw::line(
-            &mut chart,
-            vec![(0.0, 0.0), end],
-            REFERENCE,
-            2,
-            Some((10, 6)),
-        )?;
+        draw::line(chart, vec![(0.0, 0.0), end], REFERENCE, 2, Some((10, 6)))?;
         segments.push(((0.0, 0.0), end));
     }
-    // The efficient frontier: from doing nothing, each strategy that avoids more than every
-    // cheaper one.
-    let mut by_cost: Vec<&Point> = pts.iter().collect();
+    let hull = efficient_frontier(pts);
+    if hull.len() > 1 {
+        segments.extend(hull.windows(2).map(|w| (w[0], w[1])));
+        draw::line(chart, hull, TEXT, 2, None)?;
+    }
+    Ok(segments)
+}
+
+/// The efficient frontier: from doing nothing, each strategy that avoids more than every
+/// cheaper one.
+fn efficient_frontier(pts: &[FrontierPoint]) -> Vec<(f64, f64)> {
+    let mut by_cost: Vec<&FrontierPoint> = pts.iter().collect();
     by_cost.sort_by(|a, b| {
         a.cost
             .total_cmp(&b.cost)
@@ -496,33 +636,38 @@ pub(super) fn frontier<DB: DrawingBackend>(
             hull.push((p.cost, p.avoided));
         }
     }
-    if hull.len() > 1 {
-        segments.extend(hull.windows(2).map(|w| (w[0], w[1])));
-        draw::line(&mut chart, hull, TEXT, 2, None)?;
-    }
-    let (px0, py0) = chart.backend_coord(&(0.0, y_hi));
-    let (px1, py1) = chart.backend_coord(&(x_max, y_lo));
-    let mut placer = LabelPlacer::new((px0 + 2, py0 + 2, px1 - 2, py1 - 2));
+    hull
+}
+
+/// The origin, then each strategy's whisker, marker and label, the labels clear of the
+/// `segments` and of every whisker and marker.
+fn frontier_marks<DB: DrawingBackend>(
+    root: &Area<DB>,
+    chart: &Chart<'_, DB>,
+    pts: &[FrontierPoint],
+    segments: Vec<Segment>,
+) -> DrawResult<DB> {
+    let mut placer = plot_placer(chart);
     for (a, b) in segments {
         placer.block_line(chart.backend_coord(&a), chart.backend_coord(&b));
     }
     let origin = chart.backend_coord(&(0.0, 0.0));
     draw::draw_marker(root, origin, Marker::Circle, REFERENCE, 4)?;
     placer.block(origin, 6);
-    for p in &pts {
+    for p in pts {
         let a = chart.backend_coord(&(p.cost, p.ci[0]));
         let b = chart.backend_coord(&(p.cost, p.ci[1]));
         draw::error_bar(root, a.0, a.1, b.1, 6, 2)?;
         placer.block_rect((a.0 - 7, b.1 - 1, a.0 + 7, a.1 + 1));
     }
-    for p in &pts {
+    for p in pts {
         let st = series_style(p.variant);
         let c = chart.backend_coord(&(p.cost, p.avoided));
         draw::draw_marker(root, c, st.marker, st.color, 8)?;
         placer.block(c, 9);
     }
     let label_style = font(TICK_PT);
-    for p in &pts {
+    for p in pts {
         let c = chart.backend_coord(&(p.cost, p.avoided));
         let text = if p.has_cost {
             p.id.to_owned()
@@ -531,6 +676,10 @@ pub(super) fn frontier<DB: DrawingBackend>(
         };
         placer.place(root, c, &text, &label_style)?;
     }
+    Ok(())
+}
+
+fn frontier_legend(pts: &[FrontierPoint]) -> Vec<LegendEntry> {
     let mut entries: Vec<LegendEntry> = pts
         .iter()
         .map(|p| {
@@ -554,27 +703,7 @@ pub(super) fn frontier<DB: DrawingBackend>(
         label: "break-even".into(),
         swatch: Swatch::reference(),
     });
-    draw::legend(&legend_area, Some("strategy"), &entries)?;
-    if flat {
-        draw::note(
-            &chart.plotting_area().strip_coord_spec(),
-            "No strategy changes the expected loss.",
-            AXIS_PT,
-        )?;
-    }
-    let years = if s.horizon_days == 365 {
-        "one year".to_owned()
-    } else {
-        format!("{} days", s.horizon_days)
-    };
-    draw::legend_note(
-        &legend_area,
-        &format!(
-            "Whiskers: 95% CI of the paired difference on common random numbers. Break-even: \
-             loss avoided equals the cost over {years}; above it a strategy pays for itself in \
-             expected value alone."
-        ),
-    )
+    entries
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub(crate) mod tests;
 use std::collections::BTreeMap;
 use std::sync::Once;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -396,8 +397,20 @@ fn spec_for<'a>(
     Some(spec)
 }
 
-type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+/// What a drawing step returns: `T`, or the backend's error.
+type Drawn<T, DB> = Result<T, DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+type DrawResult<DB> = Drawn<(), DB>;
 type Area<DB> = DrawingArea<DB, Shift>;
+/// Axes with a linear f64 scale on both sides (every chart but the log-scale exceedance).
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A label placer confined to the plotting area of `chart`, 2 pixels in from its edges.
+fn plot_placer<DB: DrawingBackend>(chart: &Chart<'_, DB>) -> draw::LabelPlacer {
+    let (x, y) = (chart.x_range(), chart.y_range());
+    let (px0, py0) = chart.backend_coord(&(x.start, y.end));
+    let (px1, py1) = chart.backend_coord(&(x.end, y.start));
+    draw::LabelPlacer::new((px0 + 2, py0 + 2, px1 - 2, py1 - 2))
+}
 
 fn draw<DB: DrawingBackend>(spec: &Spec, root: &Area<DB>) -> DrawResult<DB> {
     root.fill(&WHITE)?;

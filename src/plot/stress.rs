@@ -12,8 +12,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::draw::{self, font, LabelPlacer};
 use super::{
-    series_style, Area, DrawResult, LegendEntry, Swatch, AXIS_PT, FLAG_BG, GRID, NOTE_PT,
-    REFERENCE, SUBTLE, TICK_PT,
+    plot_placer, series_style, Area, Chart, DrawResult, Drawn, LegendEntry, Swatch, AXIS_PT,
+    FLAG_BG, GRID, NOTE_PT, REFERENCE, SUBTLE, TICK_PT,
 };
 use crate::format::display_id;
 
@@ -140,6 +140,68 @@ impl StressSpec {
     }
 }
 
+/// The chart's ranges. Time to survive runs from `x_lo` (a little room left of 0, where the
+/// pairs without any buffer sit) to `x_max`; time to recover up to `y_cap`, with a strip above
+/// it up to `y_top` when some points had not recovered by the horizon (`stuck`): those sit at
+/// `y_stuck`.
+struct StressAxes {
+    removal_days: f64,
+    /// The removal has a finite, positive length: its end is drawn and the region before it
+    /// shaded.
+    has_line: bool,
+    x_lo: f64,
+    x_max: f64,
+    y_cap: f64,
+    y_stuck: f64,
+    y_top: f64,
+    stuck: bool,
+}
+
+impl StressAxes {
+    fn new(spec: &StressSpec) -> Self {
+        let d = spec.removal_days;
+        let has_line = d.is_finite() && d > 0.0;
+        let tts_max = spec.points.iter().map(|p| p.tts_days).fold(0.0, f64::max);
+        let x_max = (tts_max.max(if has_line { d } else { 0.0 }) * 1.1).max(1.0);
+        let ttr_max = spec
+            .points
+            .iter()
+            .filter_map(|p| p.ttr_days)
+            .fold(0.0, f64::max);
+        let y_cap = (ttr_max * 1.1).max(10.0);
+        let stuck = spec.points.iter().any(|p| p.ttr_days.is_none());
+        let (y_top, y_stuck) = if stuck {
+            (y_cap * 1.16, y_cap * 1.08)
+        } else {
+            (y_cap, y_cap)
+        };
+        StressAxes {
+            removal_days: d,
+            has_line,
+            x_lo: -0.025 * x_max,
+            x_max,
+            y_cap,
+            y_stuck,
+            y_top,
+            stuck,
+        }
+    }
+
+    /// Where a point sits: at its time to recover, or in the strip if it had not recovered.
+    fn at(&self, p: &MergedPoint) -> (f64, f64) {
+        (p.tts_days, p.ttr_days.unwrap_or(self.y_stuck))
+    }
+}
+
+/// The chart being drawn: the whole image (markers and notes are drawn on it in pixels), the
+/// axes, and the label placer for the plotting area.
+struct StressPlot<'r, 'a, DB: DrawingBackend> {
+    root: &'r Area<DB>,
+    chart: Chart<'a, DB>,
+    placer: LabelPlacer,
+    ax: StressAxes,
+}
+
 pub(super) fn tts_ttr<DB: DrawingBackend>(root: &Area<DB>, spec: &StressSpec) -> DrawResult<DB> {
     let d = spec.removal_days;
     let subtitle = format!(
@@ -148,23 +210,30 @@ pub(super) fn tts_ttr<DB: DrawingBackend>(root: &Area<DB>, spec: &StressSpec) ->
     );
     let body = draw::title(root, &spec.title, &subtitle)?;
     let (plot, legend_area) = draw::split_legend(&body);
-    let has_line = d.is_finite() && d > 0.0;
-    let tts_max = spec.points.iter().map(|p| p.tts_days).fold(0.0, f64::max);
-    let x_max = (tts_max.max(if has_line { d } else { 0.0 }) * 1.1).max(1.0);
-    // A little room left of 0, where the pairs without any buffer sit.
-    let x_lo = -0.025 * x_max;
-    let ttr_max = spec
-        .points
-        .iter()
-        .filter_map(|p| p.ttr_days)
-        .fold(0.0, f64::max);
-    let y_cap = (ttr_max * 1.1).max(10.0);
-    let stuck = spec.points.iter().any(|p| p.ttr_days.is_none());
-    let (y_top, y_stuck) = if stuck {
-        (y_cap * 1.16, y_cap * 1.08)
-    } else {
-        (y_cap, y_cap)
+    let ax = StressAxes::new(spec);
+    let chart = stress_axes(&plot, &ax)?;
+    let mut sp = StressPlot {
+        root,
+        placer: plot_placer(&chart),
+        chart,
+        ax,
     };
+    sp.references()?;
+    sp.points(spec)?;
+    let (labelled, unlabelled_flagged) = sp.labels(spec)?;
+    draw::legend(&legend_area, Some("importer"), &stress_legend(spec))?;
+    draw::legend_note(
+        &legend_area,
+        &stress_note(spec, labelled, unlabelled_flagged),
+    )
+}
+
+/// The axes, with the region before the removal's end shaded under the grid.
+fn stress_axes<'a, DB: DrawingBackend>(
+    plot: &'a Area<DB>,
+    ax: &StressAxes,
+) -> Drawn<Chart<'a, DB>, DB> {
+    let y_cap = ax.y_cap;
     let y_fmt = move |v: &f64| {
         if *v > y_cap + 1e-9 {
             String::new()
@@ -172,17 +241,17 @@ pub(super) fn tts_ttr<DB: DrawingBackend>(root: &Area<DB>, spec: &StressSpec) ->
             format!("{v:.0}")
         }
     };
-    let mut chart = ChartBuilder::on(&plot)
+    let mut chart = ChartBuilder::on(plot)
         .margin_left(10)
         .margin_right(30)
         .margin_top(6)
         .margin_bottom(10)
         .x_label_area_size(60)
         .y_label_area_size(90)
-        .build_cartesian_2d(x_lo..x_max, 0f64..y_top)?;
-    if has_line {
+        .build_cartesian_2d(ax.x_lo..ax.x_max, 0f64..ax.y_top)?;
+    if ax.has_line {
         chart.draw_series(std::iter::once(Rectangle::new(
-            [(x_lo, 0.0), (d.min(x_max), y_top)],
+            [(ax.x_lo, 0.0), (ax.removal_days.min(ax.x_max), ax.y_top)],
             FLAG_BG.filled(),
         )))?;
     }
@@ -203,85 +272,121 @@ pub(super) fn tts_ttr<DB: DrawingBackend>(root: &Area<DB>, spec: &StressSpec) ->
         })
         .y_label_formatter(&y_fmt)
         .draw()?;
-    let (px0, py0) = chart.backend_coord(&(x_lo, y_top));
-    let (px1, py1) = chart.backend_coord(&(x_max, 0.0));
-    let mut placer = LabelPlacer::new((px0 + 2, py0 + 2, px1 - 2, py1 - 2));
-    let note_style = font(NOTE_PT).color(&SUBTLE);
-    let mut note_at = |text: &str, (x, y): (i32, i32), right: bool| -> DrawResult<DB> {
-        let w = draw::text_width(root, text, &note_style);
+    Ok(chart)
+}
+
+impl<DB: DrawingBackend> StressPlot<'_, '_, DB> {
+    /// A small note with its top-left corner at `(x, y)` (top-right if `right`), blocked for
+    /// labels.
+    fn note_at(&mut self, text: &str, (x, y): (i32, i32), right: bool) -> DrawResult<DB> {
+        let note_style = font(NOTE_PT).color(&SUBTLE);
+        let w = draw::text_width(self.root, text, &note_style);
         let x0 = if right { x - w } else { x };
-        placer.block_rect((x0, y, x0 + w, y + NOTE_PT as i32));
-        root.draw(&Text::new(
+        self.placer.block_rect((x0, y, x0 + w, y + NOTE_PT as i32));
+        self.root.draw(&Text::new(
             text.to_owned(),
             (x0, y),
-            note_style.clone().pos(Pos::new(HPos::Left, VPos::Top)),
+            note_style.pos(Pos::new(HPos::Left, VPos::Top)),
         ))
-    };
-    if stuck {
-        draw::line(
-            &mut chart,
-            vec![(x_lo, y_cap), (x_max, y_cap)],
-            REFERENCE,
-            1,
-            Some((4, 4)),
-        )?;
-        note_at(
-            "not recovered within the horizon",
-            (px0 + 8, py0 + 4),
-            false,
-        )?;
     }
-    if has_line && d <= x_max {
-        draw::line(
-            &mut chart,
-            vec![(d, 0.0), (d, y_top)],
-            REFERENCE,
-            2,
-            Some((10, 6)),
-        )?;
-        let (x, _) = chart.backend_coord(&(d, 0.0));
-        let (_, y) = chart.backend_coord(&(d, y_cap));
-        note_at(&format!("element back: day {d:.0}"), (x - 6, y + 4), true)?;
-    }
-    let pixel = |p: &MergedPoint| chart.backend_coord(&(p.tts_days, p.ttr_days.unwrap_or(y_stuck)));
-    for p in &spec.points {
-        placer.block(pixel(p), 9);
-    }
-    for p in &spec.points {
-        let st = series_style(p.importer);
-        draw::draw_marker(root, pixel(p), st.marker, st.color, 7)?;
-    }
-    if spec.points.is_empty() {
-        draw::note(
-            &chart.plotting_area().strip_coord_spec(),
-            "no importer and material ran short",
-            NOTE_PT + 5,
-        )?;
-    }
-    // Label the flagged points (all points when they are few), worst first: not recovered,
-    // then the longest recovery after the quickest shortage.
-    let few = spec.points.len() <= MAX_LABELS;
-    let mut candidates: Vec<&MergedPoint> = spec
-        .points
-        .iter()
-        .filter(|p| few || spec.flagged(p))
-        .collect();
-    let badness = |p: &MergedPoint| p.ttr_days.map_or(f64::INFINITY, |r| r - p.tts_days);
-    candidates.sort_by(|a, b| badness(b).total_cmp(&badness(a)));
-    let label_style = font(TICK_PT - 1);
-    let mut labelled = 0;
-    let mut unlabelled_flagged = 0;
-    for p in &candidates {
-        let placed = labelled < MAX_LABELS
-            && placer
-                .place(root, pixel(p), &p.label(spec.n_removals > 1), &label_style)?
-                .is_some();
-        if placed {
-            labelled += 1;
-        } else if spec.flagged(p) {
-            unlabelled_flagged += 1;
+
+    /// The cap of the not-recovered strip and the removal's end, each with its note.
+    fn references(&mut self) -> DrawResult<DB> {
+        let StressAxes {
+            removal_days: d,
+            has_line,
+            x_lo,
+            x_max,
+            y_cap,
+            y_top,
+            stuck,
+            ..
+        } = self.ax;
+        if stuck {
+            draw::line(
+                &mut self.chart,
+                vec![(x_lo, y_cap), (x_max, y_cap)],
+                REFERENCE,
+                1,
+                Some((4, 4)),
+            )?;
+            let (px0, py0) = self.chart.backend_coord(&(x_lo, y_top));
+            self.note_at(
+                "not recovered within the horizon",
+                (px0 + 8, py0 + 4),
+                false,
+            )?;
         }
+        if has_line && d <= x_max {
+            draw::line(
+                &mut self.chart,
+                vec![(d, 0.0), (d, y_top)],
+                REFERENCE,
+                2,
+                Some((10, 6)),
+            )?;
+            let (x, _) = self.chart.backend_coord(&(d, 0.0));
+            let (_, y) = self.chart.backend_coord(&(d, y_cap));
+            self.note_at(&format!("element back: day {d:.0}"), (x - 6, y + 4), true)?;
+        }
+        Ok(())
     }
+
+    /// One marker per merged point, all blocked for labels first.
+    fn points(&mut self, spec: &StressSpec) -> DrawResult<DB> {
+        for p in &spec.points {
+            self.placer
+                .block(self.chart.backend_coord(&self.ax.at(p)), 9);
+        }
+        for p in &spec.points {
+            let st = series_style(p.importer);
+            let px = self.chart.backend_coord(&self.ax.at(p));
+            draw::draw_marker(self.root, px, st.marker, st.color, 7)?;
+        }
+        if spec.points.is_empty() {
+            draw::note(
+                &self.chart.plotting_area().strip_coord_spec(),
+                "no importer and material ran short",
+                NOTE_PT + 5,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Label the flagged points (all points when they are few), worst first: not recovered,
+    /// then the longest recovery after the quickest shortage. Returns how many were labelled
+    /// and how many flagged points were left unlabelled.
+    fn labels(&mut self, spec: &StressSpec) -> Drawn<(usize, usize), DB> {
+        let few = spec.points.len() <= MAX_LABELS;
+        let mut candidates: Vec<&MergedPoint> = spec
+            .points
+            .iter()
+            .filter(|p| few || spec.flagged(p))
+            .collect();
+        let badness = |p: &MergedPoint| p.ttr_days.map_or(f64::INFINITY, |r| r - p.tts_days);
+        candidates.sort_by(|a, b| badness(b).total_cmp(&badness(a)));
+        let label_style = font(TICK_PT - 1);
+        let mut labelled = 0;
+        let mut unlabelled_flagged = 0;
+        for p in &candidates {
+            let px = self.chart.backend_coord(&self.ax.at(p));
+            let placed = labelled < MAX_LABELS
+                && self
+                    .placer
+                    .place(self.root, px, &p.label(spec.n_removals > 1), &label_style)?
+                    .is_some();
+            if placed {
+                labelled += 1;
+            } else if spec.flagged(p) {
+                unlabelled_flagged += 1;
+            }
+        }
+        Ok((labelled, unlabelled_flagged))
+    }
+}
+
+/// The importers with a point, then the removal's end and the shaded region.
+fn stress_legend(spec: &StressSpec) -> Vec<LegendEntry> {
     let mut entries: Vec<LegendEntry> = spec
         .importers
         .iter()
@@ -303,7 +408,12 @@ pub(super) fn tts_ttr<DB: DrawingBackend>(root: &Area<DB>, spec: &StressSpec) ->
         label: "short before it ends".into(),
         swatch: Swatch::Fill(FLAG_BG),
     });
-    draw::legend(&legend_area, Some("importer"), &entries)?;
+    entries
+}
+
+/// How many cases run short before the element is back, how many never ran short, and how
+/// many flagged points the labels left out.
+fn stress_note(spec: &StressSpec, labelled: usize, unlabelled_flagged: usize) -> String {
     let flagged = spec
         .points
         .iter()
@@ -320,5 +430,5 @@ pub(super) fn tts_ttr<DB: DrawingBackend>(root: &Area<DB>, spec: &StressSpec) ->
             " Labels: the {labelled} worst; {unlabelled_flagged} flagged points unlabelled."
         ));
     }
-    draw::legend_note(&legend_area, &note)
+    note
 }

@@ -6,10 +6,10 @@
 
 use plotters::prelude::*;
 
-use super::draw::{self, font, LabelPlacer};
+use super::draw::{self, font};
 use super::{
-    series_style, Area, DrawResult, LegendEntry, Marker, Swatch, AXIS_PT, GRID, NOTE_PT, REFERENCE,
-    TICK_PT,
+    plot_placer, series_style, Area, Chart, DrawResult, Drawn, LegendEntry, Marker, Swatch,
+    AXIS_PT, GRID, NOTE_PT, REFERENCE, TICK_PT,
 };
 use crate::format::{compact, count, display_id, money_axis};
 use crate::report::Summary;
@@ -82,6 +82,14 @@ impl SweepSpec {
     }
 }
 
+/// One of the two stacked panels: its plotting area and its part of the legend.
+struct Panel<DB: DrawingBackend> {
+    plot: Area<DB>,
+    legend: Area<DB>,
+}
+
+/// The response chart: total expected loss on top, value fill rate per importer below, on the
+/// swept values' shared x range.
 pub(super) fn response<DB: DrawingBackend>(root: &Area<DB>, spec: &SweepSpec) -> DrawResult<DB> {
     let title = format!(
         "Sweep of {}: total expected loss and fill rate by importer",
@@ -98,25 +106,45 @@ pub(super) fn response<DB: DrawingBackend>(root: &Area<DB>, spec: &SweepSpec) ->
     let split = h * 52 / 100;
     let (top, bottom) = plot.split_vertically(split);
     let (legend_top, legend_bottom) = legend_area.split_vertically(split);
+    let x = swept_range(spec);
+    let top = Panel {
+        plot: top,
+        legend: legend_top,
+    };
+    total_panel(root, &top, spec, x)?;
+    let bottom = Panel {
+        plot: bottom,
+        legend: legend_bottom,
+    };
+    fill_panel(root, &bottom, spec, x)
+}
 
+/// The x range: the swept values with a little room either side (a fixed pad around a single
+/// value).
+fn swept_range(spec: &SweepSpec) -> (f64, f64) {
     let (v_lo, v_hi) = spec
         .points
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
             (lo.min(p.value), hi.max(p.value))
         });
-    let (x_lo, x_hi) = if !(v_hi > v_lo) {
+    if !(v_hi > v_lo) {
         let c = if v_lo.is_finite() { v_lo } else { 0.0 };
         let pad = (c.abs() * 0.1).max(1.0);
         (c - pad, c + pad)
     } else {
         let pad = (v_hi - v_lo) * 0.06;
         (v_lo - pad, v_hi + pad)
-    };
-    let x_fmt = |v: &f64| compact(*v);
+    }
+}
 
-    // Top: total expected loss, on an axis fitted to the values (the changes are what matter,
-    // and they can be small against the level).
+fn x_tick(v: &f64) -> String {
+    compact(*v)
+}
+
+/// The total-loss axis, fitted to the intervals and the scenario as written (the changes are
+/// what matter, and they can be small against the level).
+fn total_range(spec: &SweepSpec) -> (f64, f64) {
     let (lo, hi) = spec
         .points
         .iter()
@@ -126,7 +154,7 @@ pub(super) fn response<DB: DrawingBackend>(root: &Area<DB>, spec: &SweepSpec) ->
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
             (lo.min(x), hi.max(x))
         });
-    let (y_min, y_max) = if !(hi >= lo) {
+    if !(hi >= lo) {
         (0.0, 1.0)
     } else {
         let span = if hi > lo {
@@ -135,10 +163,21 @@ pub(super) fn response<DB: DrawingBackend>(root: &Area<DB>, spec: &SweepSpec) ->
             (hi.abs() * 0.1).max(1.0)
         };
         ((lo - 0.2 * span).max(0.0), hi + 0.3 * span)
-    };
+    }
+}
+
+/// Top panel: total expected loss against the swept value, with the scenario as written as a
+/// dashed reference.
+fn total_panel<DB: DrawingBackend>(
+    root: &Area<DB>,
+    panel: &Panel<DB>,
+    spec: &SweepSpec,
+    (x_lo, x_hi): (f64, f64),
+) -> DrawResult<DB> {
+    let (y_min, y_max) = total_range(spec);
     let axis_money = money_axis(y_min, y_max, &spec.currency);
     let y_fmt = |v: &f64| axis_money(*v);
-    let mut chart = ChartBuilder::on(&top)
+    let mut chart = ChartBuilder::on(&panel.plot)
         .margin_left(10)
         .margin_right(30)
         .margin_top(6)
@@ -156,7 +195,7 @@ pub(super) fn response<DB: DrawingBackend>(root: &Area<DB>, spec: &SweepSpec) ->
         .label_style(font(TICK_PT))
         .bold_line_style(GRID)
         .light_line_style(TRANSPARENT)
-        .x_label_formatter(&x_fmt)
+        .x_label_formatter(&x_tick)
         .y_label_formatter(&y_fmt)
         .y_labels(6)
         .draw()?;
@@ -169,42 +208,18 @@ pub(super) fn response<DB: DrawingBackend>(root: &Area<DB>, spec: &SweepSpec) ->
             Some((10, 6)),
         )?;
     }
-    let st = series_style(0);
-    let pts: Vec<(f64, f64)> = spec
-        .points
-        .iter()
-        .map(|p| (p.value, p.total_mean))
-        .collect();
-    draw::line(&mut chart, pts, st.color, 3, None)?;
-    let (px0, py0) = chart.backend_coord(&(x_lo, y_max));
-    let (px1, py1) = chart.backend_coord(&(x_hi, y_min));
-    let mut placer = LabelPlacer::new((px0 + 2, py0 + 2, px1 - 2, py1 - 2));
-    let mut centres = Vec::new();
-    for p in &spec.points {
-        let lo = chart.backend_coord(&(p.value, p.total_ci.0.max(y_min)));
-        let hi = chart.backend_coord(&(p.value, p.total_ci.1));
-        draw::error_bar(root, lo.0, lo.1, hi.1, 6, 2)?;
-        placer.block_rect((lo.0 - 7, hi.1 - 1, lo.0 + 7, lo.1 + 1));
-        let c = chart.backend_coord(&(p.value, p.total_mean));
-        draw::draw_marker(root, c, st.marker, st.color, 7)?;
-        placer.block(c, 9);
-        centres.push((hi, axis_money(p.total_mean)));
-    }
-    let label_style = font(TICK_PT - 1);
-    for (hi, text) in centres {
-        placer.place_above(root, hi, &text, &label_style)?;
-    }
+    draw_totals(root, &mut chart, spec, &axis_money)?;
     if spec.points.is_empty() {
-        draw::note(&top, "no swept values", NOTE_PT + 5)?;
+        draw::note(&panel.plot, "no swept values", NOTE_PT + 5)?;
     }
     draw::legend(
-        &legend_top,
+        &panel.legend,
         Some("total loss"),
         &[
             LegendEntry {
                 label: "expected, 95% CI".into(),
                 swatch: Swatch::Line {
-                    color: st.color,
+                    color: series_style(0).color,
                     width: 3,
                     dash: None,
                     marker: Some(Marker::Circle),
@@ -216,8 +231,52 @@ pub(super) fn response<DB: DrawingBackend>(root: &Area<DB>, spec: &SweepSpec) ->
             },
         ],
     )?;
+    Ok(())
+}
 
-    // Bottom: value fill rate per importer.
+/// The total's line through the swept values, each point with its whisker and a value label
+/// (`money` formats it as the axis does).
+fn draw_totals<DB: DrawingBackend>(
+    root: &Area<DB>,
+    chart: &mut Chart<'_, DB>,
+    spec: &SweepSpec,
+    money: &dyn Fn(f64) -> String,
+) -> DrawResult<DB> {
+    let st = series_style(0);
+    let pts: Vec<(f64, f64)> = spec
+        .points
+        .iter()
+        .map(|p| (p.value, p.total_mean))
+        .collect();
+    draw::line(chart, pts, st.color, 3, None)?;
+    // Whiskers are cut at the axis floor.
+    let y_min = chart.y_range().start;
+    let mut placer = plot_placer(chart);
+    let mut centres = Vec::new();
+    for p in &spec.points {
+        let lo = chart.backend_coord(&(p.value, p.total_ci.0.max(y_min)));
+        let hi = chart.backend_coord(&(p.value, p.total_ci.1));
+        draw::error_bar(root, lo.0, lo.1, hi.1, 6, 2)?;
+        placer.block_rect((lo.0 - 7, hi.1 - 1, lo.0 + 7, lo.1 + 1));
+        let c = chart.backend_coord(&(p.value, p.total_mean));
+        draw::draw_marker(root, c, st.marker, st.color, 7)?;
+        placer.block(c, 9);
+        centres.push((hi, money(p.total_mean)));
+    }
+    let label_style = font(TICK_PT - 1);
+    for (hi, text) in centres {
+        placer.place_above(root, hi, &text, &label_style)?;
+    }
+    Ok(())
+}
+
+/// Bottom panel: value fill rate per importer against the swept value, zoomed to the dip.
+fn fill_panel<DB: DrawingBackend>(
+    root: &Area<DB>,
+    panel: &Panel<DB>,
+    spec: &SweepSpec,
+    (x_lo, x_hi): (f64, f64),
+) -> DrawResult<DB> {
     let min = spec
         .points
         .iter()
@@ -229,7 +288,7 @@ pub(super) fn response<DB: DrawingBackend>(root: &Area<DB>, spec: &SweepSpec) ->
     let hi = 1.0 + (1.0 - lo) * 0.05;
     let dec = draw::percent_decimals(1.0 - lo);
     let y_fmt = move |v: &f64| draw::share_tick(*v, dec);
-    let mut chart = ChartBuilder::on(&bottom)
+    let mut chart = ChartBuilder::on(&panel.plot)
         .margin_left(10)
         .margin_right(30)
         .margin_top(10)
@@ -245,10 +304,21 @@ pub(super) fn response<DB: DrawingBackend>(root: &Area<DB>, spec: &SweepSpec) ->
         .label_style(font(TICK_PT))
         .bold_line_style(GRID)
         .light_line_style(TRANSPARENT)
-        .x_label_formatter(&x_fmt)
+        .x_label_formatter(&x_tick)
         .y_label_formatter(&y_fmt)
         .y_labels(6)
         .draw()?;
+    let entries = draw_fills(root, &mut chart, spec)?;
+    draw::legend(&panel.legend, Some("value fill rate"), &entries)?;
+    Ok(())
+}
+
+/// One line with markers per importer; returns their legend entries.
+fn draw_fills<DB: DrawingBackend>(
+    root: &Area<DB>,
+    chart: &mut Chart<'_, DB>,
+    spec: &SweepSpec,
+) -> Drawn<Vec<LegendEntry>, DB> {
     let mut entries = Vec::new();
     for (i, imp) in spec.importers.iter().enumerate() {
         // Series colours from 1: the near-black is the total above.
@@ -259,7 +329,7 @@ pub(super) fn response<DB: DrawingBackend>(root: &Area<DB>, spec: &SweepSpec) ->
             .map(|p| (p.value, p.fill[i]))
             .filter(|p| p.1.is_finite())
             .collect();
-        draw::line(&mut chart, pts.clone(), st.color, 3, st.dash)?;
+        draw::line(chart, pts.clone(), st.color, 3, st.dash)?;
         for p in &pts {
             let c = chart.backend_coord(p);
             draw::draw_marker(root, c, st.marker, st.color, 6)?;
@@ -269,6 +339,5 @@ pub(super) fn response<DB: DrawingBackend>(root: &Area<DB>, spec: &SweepSpec) ->
             swatch: Swatch::series(st),
         });
     }
-    draw::legend(&legend_bottom, Some("value fill rate"), &entries)?;
-    Ok(())
+    Ok(entries)
 }
