@@ -24,12 +24,20 @@ pub struct RunResults<'a> {
     pub costs: Vec<Option<Cost>>,
     pub acc: Accumulated,
     pub trials: u64,
+    /// The seed the trials were drawn from (the scenario's, or the one given instead).
+    pub seed: u64,
 }
 
 impl<'a> RunResults<'a> {
-    /// The results `acc` of `trials` trials of the baseline and the strategies `chosen` (indices
-    /// into `study.strategies`).
-    pub fn new(study: &'a Study, chosen: &[usize], acc: Accumulated, trials: u64) -> Self {
+    /// The results `acc` of `trials` trials drawn from `seed`, of the baseline and the
+    /// strategies `chosen` (indices into `study.strategies`).
+    pub fn new(
+        study: &'a Study,
+        chosen: &[usize],
+        acc: Accumulated,
+        trials: u64,
+        seed: u64,
+    ) -> Self {
         let mut names = vec!["Baseline".to_owned()];
         let mut costs = vec![None];
         for &i in chosen {
@@ -42,11 +50,19 @@ impl<'a> RunResults<'a> {
             costs,
             acc,
             trials,
+            seed,
         }
     }
 
     pub fn summary(&self) -> Summary {
-        report::summarize(&self.plan, &self.costs, &self.names, &self.acc, self.trials)
+        report::summarize(
+            &self.plan,
+            &self.costs,
+            &self.names,
+            &self.acc,
+            self.trials,
+            self.seed,
+        )
     }
 }
 

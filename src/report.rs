@@ -133,13 +133,14 @@ pub struct ImporterSummary {
     pub vs_baseline: Option<ImporterMetrics<Difference>>,
 }
 
-/// Turn accumulated results into the summary.
+/// Turn accumulated results of `trials` trials drawn from `seed` into the summary.
 pub fn summarize(
     plan: &Plan,
     costs: &[Option<Cost>],
     names: &[String],
     acc: &Accumulated,
     trials: u64,
+    seed: u64,
 ) -> Summary {
     let reduced = reduce_blocks(acc);
     let base = plan.models[0];
@@ -225,7 +226,7 @@ pub fn summarize(
         program_version: env!("CARGO_PKG_VERSION"),
         scenario: base.name.clone(),
         description: base.description.clone(),
-        seed: base.seed,
+        seed,
         trials,
         horizon_days: base.horizon_days,
         step_days: base.step_days,

@@ -94,7 +94,7 @@ pub fn run(model: &Model, removals: &Removals, days: f64) -> Result<StressResult
     // No random shock is left: one trial is exact.
     let acc = run_all(&plan, 1, 0);
     let costs = vec![None; labels.len()];
-    let summary = summarize(&plan, &costs, &labels, &acc, 1);
+    let summary = summarize(&plan, &costs, &labels, &acc, 1, 0);
     let mut rows = Vec::new();
     let mut ranked = Vec::new();
     for (v, variant) in summary.variants.iter().enumerate().skip(1) {

@@ -479,12 +479,12 @@ fn run_cmd(loaded: &Loaded, o: &RunOptions) -> Result<(), Failure> {
     match &o.output {
         RunOutput::Part(dir, sh) => write_part(loaded, o, &plan, &acc, dir, *sh),
         RunOutput::Stdout => emit(
-            &RunResults::new(study, &o.strategies, acc, trials),
+            &RunResults::new(study, &o.strategies, acc, trials, o.seed),
             Path::new("-"),
             &o.display,
         ),
         RunOutput::Dir(dir) => emit(
-            &RunResults::new(study, &o.strategies, acc, trials),
+            &RunResults::new(study, &o.strategies, acc, trials, o.seed),
             dir,
             &o.display,
         ),
@@ -585,7 +585,11 @@ fn merge(parts: &[PathBuf], output: &Path, d: &Display) -> Result<(), Failure> {
             })?;
         chosen.push(i);
     }
-    emit(&RunResults::new(study, &chosen, acc, h.trials), output, d)
+    emit(
+        &RunResults::new(study, &chosen, acc, h.trials, h.seed),
+        output,
+        d,
+    )
 }
 
 /// Run every trial of `plan` on `threads` workers, with a progress bar on a terminal.

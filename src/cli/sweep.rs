@@ -49,6 +49,9 @@ pub fn sweep(o: &SweepOptions) -> Result<(), Failure> {
     let loaded = load_scenario(&o.scenario, quiet)?;
     let base = &loaded.study.baseline;
     let trials = o.sampling.trials.unwrap_or(base.trials);
+    if trials == 0 {
+        return Err(Failure::invalid("error: --trials must be at least 1"));
+    }
     let seed = o.sampling.seed.unwrap_or(base.seed);
     let swept = variants(&loaded, spec).map_err(|e| match e {
         VariantError::Key(e) => Failure::invalid(format!("error: {e}")),
@@ -68,7 +71,7 @@ pub fn sweep(o: &SweepOptions) -> Result<(), Failure> {
         quiet,
     )?;
     let costs = vec![None; ids.len()];
-    let summary = report::summarize(&plan, &costs, &ids, &acc, trials);
+    let summary = report::summarize(&plan, &costs, &ids, &acc, trials, seed);
     let json = report::summary_json(&summary);
     match &o.output {
         Some(d) if d.as_os_str() == "-" => {

@@ -41,7 +41,7 @@ pub(crate) fn run(text: &str, trials: u64) -> Run {
     costs.extend(study.strategies.iter().map(|s| Some(s.cost.clone())));
     let ind = crate::indicators::compute(&study.baseline);
     Run {
-        summary: summarize(&plan, &costs, &names, &acc, trials),
+        summary: summarize(&plan, &costs, &names, &acc, trials, study.baseline.seed),
         curves: curve_sets(&plan, &acc, trials),
         losses: loss_samples(&plan, &acc)
             .iter()
@@ -107,7 +107,7 @@ fn sweep_summary(text: &str, key: &str, values: &[f64], trials: u64) -> Summary 
     all.extend(swept.iter().map(|(_, m)| m));
     let plan = Plan::from_models(all, ids.clone());
     let acc = run_all(&plan, trials, base.seed);
-    summarize(&plan, &vec![None; ids.len()], &ids, &acc, trials)
+    summarize(&plan, &vec![None; ids.len()], &ids, &acc, trials, base.seed)
 }
 
 fn render_all(r: &Run) -> Vec<(String, Vec<u8>)> {

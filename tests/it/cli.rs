@@ -305,3 +305,50 @@ fn staging_left_by_a_dead_run_is_removed() {
         assert!(!stale.exists());
     }
 }
+
+/// The seed a run used is the one its results record: `--seed` when given (it was the
+/// scenario's, so a run could not be reproduced from its own record).
+#[test]
+fn results_record_the_seed_the_run_used() {
+    let starter = repo().join("scenarios/starter.toml");
+    let seed_of = |args: &[&str]| -> u64 {
+        let out = Command::cargo_bin("supplyshock")
+            .unwrap()
+            .args(args)
+            .args(["--trials", "20", "--seed", "99", "-q", "-o", "-"])
+            .arg(&starter)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["seed"].as_u64().unwrap()
+    };
+    assert_eq!(seed_of(&["run"]), 99);
+    assert_eq!(
+        seed_of(&["sweep", "--set", "shock.a_ban.rate_per_year=0.1,0.2"]),
+        99
+    );
+}
+
+/// `sweep --trials 0` is refused like `run --trials 0` (it reached an index out of bounds).
+#[test]
+fn sweep_with_no_trials_is_refused() {
+    Command::cargo_bin("supplyshock")
+        .unwrap()
+        .args([
+            "sweep",
+            "--trials",
+            "0",
+            "--set",
+            "shock.a_ban.rate_per_year=0.1,0.2",
+            "-q",
+        ])
+        .arg(repo().join("scenarios/starter.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--trials must be at least 1"));
+}

@@ -131,7 +131,7 @@ fn every_scenario_without_shocks_runs_at_full_service() {
         let calm = supplyshock::stress::stressed(&loaded.study.baseline, Vec::new());
         let plan = Plan::from_models(vec![&calm], vec!["calm".into()]);
         let acc = run_all(&plan, 2, 0);
-        let s = supplyshock::report::summarize(&plan, &[None], &["calm".into()], &acc, 2);
+        let s = supplyshock::report::summarize(&plan, &[None], &["calm".into()], &acc, 2, 0);
         for sl in &s.variants[0].slots {
             assert!(
                 sl.metrics.fill_rate.mean > 1.0 - 1e-9 && sl.metrics.p_shortage.mean == 0.0,

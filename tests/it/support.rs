@@ -27,7 +27,7 @@ pub fn run(text: &str, trials: u64, seed: u64) -> Summary {
     let names: Vec<String> = plan.ids.clone();
     let mut costs = vec![None];
     costs.extend(study.strategies.iter().map(|s| Some(s.cost.clone())));
-    summarize(&plan, &costs, &names, &acc, trials)
+    summarize(&plan, &costs, &names, &acc, trials, seed)
 }
 
 /// One importer, one material, one supplier: a scaffold for closed-form tests. `extra` is
