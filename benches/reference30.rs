@@ -26,7 +26,14 @@ fn main() {
     let start = Instant::now();
     let acc = run_all(&plan, trials, model.seed);
     let secs = start.elapsed().as_secs_f64();
-    let s = summarize(&plan, &[None], &["baseline".into()], &acc, trials);
+    let s = summarize(
+        &plan,
+        &[None],
+        &["baseline".into()],
+        &acc,
+        trials,
+        model.seed,
+    );
     let node_steps = model.n_nodes() as f64 * model.n_steps as f64 * trials as f64;
     let engine = node_steps / secs;
     let fill = s.variants[0].network_fill_rate;
