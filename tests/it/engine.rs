@@ -444,6 +444,17 @@ fn a_lane_of_a_group_is_the_trial_run_alone() {
     });
 }
 
+/// Every shipped scenario.
+const SHIPPED: [&str; 7] = [
+    "bench/reference-30",
+    "japan-eu-critical-materials",
+    "taiwan-advanced-chips",
+    "us-japan-batteries",
+    "rare-earths-2010-replay",
+    "minimal",
+    "starter",
+];
+
 /// The events of trials `first..first + n` (seed 5), one group.
 fn group_events(model: &supplyshock::model::Model, first: u64, n: usize) -> Vec<Vec<Event>> {
     (first..first + n as u64)
@@ -473,16 +484,7 @@ fn for_every_model(names: &[&str], mut f: impl FnMut(&str, &supplyshock::model::
 /// partial groups.
 #[test]
 fn fast_paths_compute_what_the_reference_rules_compute() {
-    let names = [
-        "bench/reference-30",
-        "japan-eu-critical-materials",
-        "taiwan-advanced-chips",
-        "us-japan-batteries",
-        "rare-earths-2010-replay",
-        "minimal",
-        "starter",
-    ];
-    for_every_model(&names, |name, model| {
+    for_every_model(&SHIPPED, |name, model| {
         for (first, n) in [(100u64, LANES), (7, 3)] {
             let events = group_events(model, first, n);
             if let Err(e) = compare_with_reference(model, &events) {
@@ -585,16 +587,7 @@ fn every_instruction_set_computes_the_same_bits() {
         eprintln!("this CPU has only the baseline instruction set: nothing to compare");
         return;
     }
-    let names = [
-        "bench/reference-30",
-        "japan-eu-critical-materials",
-        "taiwan-advanced-chips",
-        "us-japan-batteries",
-        "rare-earths-2010-replay",
-        "minimal",
-        "starter",
-    ];
-    for_every_model(&names, |name, model| {
+    for_every_model(&SHIPPED, |name, model| {
         let n_slots = model.importer_slots().count();
         let run_on = |isa: Isa, events: &[Vec<Event>]| {
             let mut scratch = Scratch::new(model);
