@@ -119,6 +119,30 @@ pub struct PartHeader {
     pub body_sha256: String,
 }
 
+/// Whether `path` holds no part, or a part of the very run `header` describes (the same
+/// scenario, seed, trials, strategies and shard: a shard run again, whose part it may replace).
+/// A part of any other run, or a file that is not a part, is not to be replaced silently.
+pub fn same_run_or_absent(path: &Path, header: &PartHeader) -> bool {
+    let Ok(file) = std::fs::File::open(path) else {
+        return !path.exists();
+    };
+    let mut line = String::new();
+    if std::io::BufRead::read_line(&mut std::io::BufReader::new(file), &mut line).is_err() {
+        return false;
+    }
+    serde_json::from_str::<PartHeader>(&line).is_ok_and(|h| {
+        PartHeader {
+            body_sha256: String::new(),
+            scenario_file: String::new(),
+            ..h
+        } == PartHeader {
+            body_sha256: String::new(),
+            scenario_file: String::new(),
+            ..header.clone()
+        }
+    })
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }

@@ -315,6 +315,10 @@ pub(crate) fn load_scenario(path: &Path, quiet: bool) -> Result<Loaded, Failure>
 
 fn check(path: &Path, format: Format, quiet: bool) -> Result<(), Failure> {
     let loaded = load_scenario(path, quiet)?;
+    if quiet {
+        // Valid: nothing to say but errors, and there are none.
+        return Ok(());
+    }
     let model = &loaded.study.baseline;
     let ind = crate::indicators::compute(model);
     let out = match format {
@@ -429,6 +433,11 @@ impl RunOptions {
                 .map_err(|e| Failure::invalid(format!("error: {e}")))?,
         };
         let output = match shard {
+            Some(_) if dir.as_os_str() == "-" => {
+                return Err(Failure::invalid(
+                    "error: a shard writes a part file into a directory, not to stdout\n  hint: give the parts' directory with -o DIR",
+                ))
+            }
             Some(sh) => RunOutput::Part(dir, sh),
             None if dir.as_os_str() == "-" => RunOutput::Stdout,
             None => {
@@ -518,6 +527,12 @@ fn write_part(
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::runtime(format!("error: cannot create {}: {e}", dir.display())))?;
     let path = dir.join(sh.file_name());
+    if !o.display.force && !crate::shard::same_run_or_absent(&path, &header) {
+        return Err(Failure::invalid(format!(
+            "error: part file {} already exists and holds another run's results\n  hint: write this run's parts to another directory with -o, or pass --force to replace it",
+            path.display()
+        )));
+    }
     output::write_file(&path, &crate::shard::encode(&header, acc))
         .map_err(|e| Failure::runtime(format!("error: {e}")))?;
     if !o.display.quiet {
@@ -686,6 +701,15 @@ pub(crate) fn render_summary(s: &Summary, dir: &Path) -> String {
 const STARTER: &str = include_str!("../../scenarios/starter.toml");
 
 fn init(path: &Path, force: bool, quiet: bool) -> Result<(), Failure> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = parent.filter(|p| !p.is_dir()) {
+        return Err(Failure::invalid(format!(
+            "error: cannot write {}: directory {} does not exist\n  hint: create it first (mkdir -p {}), or choose another path",
+            path.display(),
+            dir.display(),
+            dir.display()
+        )));
+    }
     if path.exists() && !force {
         return Err(Failure::invalid(format!(
             "error: {} already exists\n  hint: choose another name or pass --force",

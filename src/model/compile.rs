@@ -51,6 +51,14 @@ fn compile_inner(raw: &RawScenario, ck: &mut Ck) -> Option<Model> {
     }
     index_by_material(&mut model);
     let importer = declare_importers(raw, ck);
+    if raw.importer.is_empty() {
+        ck.err(
+            0..0,
+            "importer",
+            "the scenario has no importer: nothing demands anything, so there is nothing to simulate",
+            "add an [[importer]] with a region and a demand (see scenarios/README.md)",
+        );
+    }
     let (route, trade_flows) = compile_routes(raw, ck, &mut model, &region);
     check_shared_ids(raw, ck);
     if ck.errors() > 0 {

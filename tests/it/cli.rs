@@ -352,3 +352,66 @@ fn sweep_with_no_trials_is_refused() {
         .code(2)
         .stderr(predicates::str::contains("--trials must be at least 1"));
 }
+
+/// `check -q` on a valid scenario prints nothing (it printed the whole table).
+#[test]
+fn check_quiet_prints_nothing_on_a_valid_scenario() {
+    Command::cargo_bin("supplyshock")
+        .unwrap()
+        .args(["check", "-q"])
+        .arg(repo().join("scenarios/starter.toml"))
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("");
+}
+
+/// `init` into a directory that does not exist says so, with the fix (it named a temporary
+/// file and exited 1).
+#[test]
+fn init_into_a_missing_directory_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("newdir/x.toml");
+    let out = Command::cargo_bin("supplyshock")
+        .unwrap()
+        .arg("init")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not exist") && err.contains("mkdir -p"),
+        "{err}"
+    );
+    assert!(!err.contains(".tmp-"), "{err}");
+}
+
+/// A scenario without importers is refused by `check` with a located error; `run` exits 2
+/// instead of panicking.
+#[test]
+fn a_scenario_without_importers_is_an_error() {
+    let text = std::fs::read_to_string(repo().join("scenarios/minimal.toml")).unwrap();
+    let start = text.find("[[importer]]").unwrap();
+    let end = text[start..].find("\n\n").map_or(text.len(), |e| start + e);
+    let mut cut = format!("{}{}", &text[..start], &text[end..]);
+    // Shocks and strategies that name the importer go too: keep the file otherwise valid.
+    if let Some(s) = cut.find("[[strategy]]") {
+        cut.truncate(s);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("no-importers.toml");
+    std::fs::write(&path, &cut).unwrap();
+    for cmd in ["check", "run"] {
+        let out = Command::cargo_bin("supplyshock")
+            .unwrap()
+            .args([cmd, "-q"])
+            .arg(&path)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(err.contains("no importer"), "{cmd}: {err}");
+    }
+}

@@ -237,3 +237,44 @@ fn a_killed_shard_leaves_no_part_and_rerunning_it_completes_the_set() {
         .success();
     assert!(dir_files(&single) == dir_files(&merged));
 }
+
+/// A shard run again replaces its own part (the same run), but never a part of another run
+/// without --force; and a shard cannot write to stdout (`-o -` made a directory named `-`).
+#[test]
+fn a_part_of_another_run_is_not_overwritten() {
+    let tmp = tempfile::tempdir().unwrap();
+    let parts = tmp.path().join("parts");
+    run_shard(&parts, "64", "3", "0/2");
+    let part = parts_in(&parts).remove(0);
+    let before = std::fs::read(&part).unwrap();
+    run_shard(&parts, "64", "3", "0/2");
+    assert_eq!(std::fs::read(&part).unwrap(), before);
+    bin()
+        .args([
+            "run", "-q", "--trials", "64", "--seed", "4", "--shard", "0/2", "-o",
+        ])
+        .arg(&parts)
+        .arg(starter())
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("another run"));
+    assert_eq!(std::fs::read(&part).unwrap(), before);
+    bin()
+        .args([
+            "run", "-q", "--trials", "64", "--seed", "4", "--shard", "0/2", "--force", "-o",
+        ])
+        .arg(&parts)
+        .arg(starter())
+        .assert()
+        .success();
+    assert_ne!(std::fs::read(&part).unwrap(), before);
+    let here = tmp.path().join("here");
+    std::fs::create_dir(&here).unwrap();
+    bin()
+        .current_dir(&here)
+        .args(["run", "-q", "--trials", "64", "--shard", "0/2", "-o", "-"])
+        .arg(starter())
+        .assert()
+        .code(2);
+    assert_eq!(std::fs::read_dir(&here).unwrap().count(), 0);
+}
