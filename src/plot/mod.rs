@@ -228,7 +228,25 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
             },
         ));
     }
+    unique_stems(&mut out);
     out
+}
+
+/// Make every chart's file name unique: ids may hold `-`, so importer `a-b` with material `c`
+/// and importer `a` with material `b-c` would both be `fan-a-b-c`. A name already taken gets
+/// `-2`, `-3`, ... in reading order (names that do not collide are left as they are).
+fn unique_stems(charts: &mut [ChartInfo]) {
+    let mut taken = std::collections::BTreeSet::new();
+    for c in charts.iter_mut() {
+        if !taken.insert(c.stem.clone()) {
+            let stem = (2..)
+                .map(|k| format!("{}-{k}", c.stem))
+                .find(|s| !taken.contains(s))
+                .expect("some suffix is free");
+            taken.insert(stem.clone());
+            c.stem = stem;
+        }
+    }
 }
 
 /// Every chart of a run as (file name, bytes): a PNG and an SVG for each chart the summary calls

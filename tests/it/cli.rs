@@ -415,3 +415,80 @@ fn a_scenario_without_importers_is_an_error() {
         assert!(err.contains("no importer"), "{cmd}: {err}");
     }
 }
+
+/// Chart file names are unique even where ids with `-` would give the same name (importer
+/// `a-b` with material `c`, importer `a` with material `b-c`): one chart overwrote the other and
+/// report.md showed it twice.
+#[test]
+fn chart_names_are_unique_whatever_the_ids() {
+    let text = r#"
+[scenario]
+name = "Colliding ids"
+trials = 50
+
+[[region]]
+id = "R"
+
+[[material]]
+id = "c"
+value = 10
+
+[[material]]
+id = "b-c"
+value = 10
+
+[[supplier]]
+id = "p1"
+region = "R"
+material = "c"
+capacity = 1000
+
+[[supplier]]
+id = "p2"
+region = "R"
+material = "b-c"
+capacity = 1000
+
+[[importer]]
+id = "a-b"
+region = "R"
+demand = { c = 900 }
+
+[[importer]]
+id = "a"
+region = "R"
+demand = { "b-c" = 900 }
+
+[[shock]]
+id = "outage"
+kind = "capacity_loss"
+target = { supplier = "p1" }
+rate_per_year = 2
+duration_days = 30
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("collide.toml");
+    std::fs::write(&path, text).unwrap();
+    let dir = tmp.path().join("out");
+    Command::cargo_bin("supplyshock")
+        .unwrap()
+        .args(["run", "-q", "-o"])
+        .arg(&dir)
+        .arg(&path)
+        .assert()
+        .success();
+    let files: Vec<String> = dir_files(&dir).into_iter().map(|f| f.0).collect();
+    let fans: Vec<&String> = files
+        .iter()
+        .filter(|n| n.starts_with("fan-") && n.ends_with(".png"))
+        .collect();
+    assert_eq!(fans.len(), 2, "{files:?}");
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    for fan in fans {
+        assert_eq!(
+            report.matches(fan.as_str()).count(),
+            1,
+            "{fan} in report.md"
+        );
+    }
+}
