@@ -4,6 +4,16 @@
 //! Two money styles: [`money`] (three significant digits, for report.md and the charts) and
 //! [`money_terse`] (one decimal, for the terminal tables, whose columns are fixed-width).
 
+/// The first few of `list`, comma-separated, and how many there are in all when it goes on:
+/// for messages that name what they found.
+pub fn preview(list: &[String]) -> String {
+    let mut s = list.iter().take(8).cloned().collect::<Vec<_>>().join(", ");
+    if list.len() > 8 {
+        s.push_str(&format!(", ... ({} in all)", list.len()));
+    }
+    s
+}
+
 /// Three significant digits with a k/m/bn/tn suffix: 4.5bn, 12.3k, 120m, 850.
 pub fn compact(x: f64) -> String {
     if !x.is_finite() {

@@ -138,7 +138,7 @@ pub enum WriteError {
     #[error(
         "output directory {} holds files supplyshock did not write ({}); it never replaces them",
         .dir.display(),
-        preview(.names)
+        crate::format::preview(.names)
     )]
     Foreign { dir: PathBuf, names: Vec<String> },
     #[error("cannot write {path}: {source}")]
@@ -161,14 +161,6 @@ impl WriteError {
             WriteError::Io { .. } => "check the path, the permissions and the free space",
         }
     }
-}
-
-fn preview(names: &[String]) -> String {
-    let mut s = names.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
-    if names.len() > 5 {
-        s += &format!(" and {} more", names.len() - 5);
-    }
-    s
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
@@ -245,11 +237,19 @@ pub fn check_dir(dir: &Path, force: bool) -> Result<(), WriteError> {
     match dir_state(dir)? {
         DirState::Absent | DirState::Empty => Ok(()),
         DirState::Results if force => Ok(()),
-        DirState::Results => Err(WriteError::Exists(dir.to_owned())),
-        DirState::Foreign(names) => Err(WriteError::Foreign {
+        other => Err(refused(dir, other)),
+    }
+}
+
+/// Why results may not be written to `dir`, which holds `state` (results without `force`, or
+/// anything else).
+fn refused(dir: &Path, state: DirState) -> WriteError {
+    match state {
+        DirState::Foreign(names) => WriteError::Foreign {
             dir: dir.to_owned(),
             names,
-        }),
+        },
+        _ => WriteError::Exists(dir.to_owned()),
     }
 }
 
@@ -307,7 +307,11 @@ fn place(
         DirState::Results if force => {
             let old = parent.join(format!(".{name}.old-{}", std::process::id()));
             fs::rename(dir, &old).map_err(io(dir))?;
-            fs::rename(stage, dir).map_err(io(dir))?;
+            if let Err(e) = fs::rename(stage, dir) {
+                // Put the previous results back: a failed write must not lose them.
+                let _ = fs::rename(&old, dir);
+                return Err(io(dir)(e));
+            }
             fs::remove_dir_all(&old).map_err(io(&old))
         }
         DirState::Absent | DirState::Empty => {
@@ -322,7 +326,7 @@ fn place(
                 _ => io(dir)(e),
             })
         }
-        _ => check_dir(dir, force),
+        other => Err(refused(dir, other)),
     }
 }
 
@@ -368,10 +372,12 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
             .map_or("out".into(), |n| n.to_string_lossy().into_owned()),
         std::process::id()
     ));
-    {
-        let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
+    // Errors name the file asked for, not the temporary one.
+    let written = fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
     }
-    fs::rename(&tmp, path).map_err(io(path))
+    written.map_err(io(path))
 }

@@ -3,7 +3,7 @@
 //! what is left over refills the stockpile, and stock above the importer's target tops up the
 //! pool. What stays unmet is the step's shortfall (`outcome.rs` records it).
 
-use super::outcome::{settle, settle_lane};
+use super::outcome::{settle, settle_lane, SlotStep};
 use super::state::Scratch;
 use super::EPS;
 use crate::lanes::{self, Lanes, LANES};
@@ -58,7 +58,7 @@ fn consume_lane(
         // Short of contract supply: the stockpile covers what it can.
         let is_short = short > need * EPS;
         let bit = 1u16 << l;
-        let deficit = &mut s.track.deficit[k * n_steps + t as usize];
+        let deficit = &mut s.track.deficit[SlotStep { k, t, n_steps }.row()];
         *deficit = if is_short {
             *deficit | bit
         } else {
@@ -81,7 +81,8 @@ fn consume_lane(
         let need = s.demand_factor[b].0[l] * s.net.slot_nominal[b];
         let k = b - first;
         let short_now = s.track.short_now[k].0[l];
-        settle_lane(s, k, t, n_steps, l, need, short_now, curves.as_deref_mut());
+        let at = SlotStep { k, t, n_steps };
+        settle_lane(s, at, l, need, short_now, curves.as_deref_mut());
     }
 }
 
@@ -113,7 +114,8 @@ fn consume_lanes(
         }
         // Short lanes draw on the stockpile.
         let is_short = short.gt(need * EPS);
-        s.track.deficit[k * n_steps + t as usize] = is_short.bits();
+        let at = SlotStep { k, t, n_steps };
+        s.track.deficit[at.row()] = is_short.bits();
         let draw = Lanes::select(is_short, short.min(s.stock[b]), Lanes::ZERO);
         s.stock[b] -= draw;
         if s.audit {
@@ -122,7 +124,7 @@ fn consume_lanes(
         s.stock[b] += surplus;
         let short_now = Lanes::select(is_short, short - draw, Lanes::ZERO);
         if settle_now {
-            settle(s, k, t, n_steps, need, short_now, &mut curves);
+            settle(s, at, need, short_now, &mut curves);
         } else {
             s.track.short_now[k] = short_now;
         }
@@ -137,7 +139,7 @@ fn consume_lanes(
         let need = s.demand_factor[b] * s.net.slot_nominal[b];
         let k = b - first;
         let short_now = s.track.short_now[k];
-        settle(s, k, t, n_steps, need, short_now, &mut curves);
+        settle(s, SlotStep { k, t, n_steps }, need, short_now, &mut curves);
     }
 }
 

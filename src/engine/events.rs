@@ -160,7 +160,7 @@ pub(super) struct Marks {
 }
 
 /// The tables in order, with the number of elements of each.
-pub(super) fn table_sizes(model: &Model) -> [(Table, usize); TABLES] {
+fn table_sizes(model: &Model) -> [(Table, usize); TABLES] {
     [
         (Table::Supplier, model.suppliers.len()),
         (Table::Edge, model.edges.len()),

@@ -51,14 +51,27 @@ impl Track {
     }
 }
 
-/// Importer slot `k`, lane `l`, is left `short_now` of its `need` at step `t` (of `n_steps`):
-/// add up its demand, unmet units and fill series, and record its fill in `curves`. The rule.
-#[allow(clippy::too_many_arguments)] // the lane's share of `settle`'s arguments
+/// Importer slot `at.k` at step `at.t`, in the per-step series of a group.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SlotStep {
+    pub k: usize,
+    pub t: u32,
+    pub n_steps: usize,
+}
+
+impl SlotStep {
+    /// The index of this slot and step in the slot-major per-step series.
+    #[inline(always)]
+    pub(super) fn row(self) -> usize {
+        self.k * self.n_steps + self.t as usize
+    }
+}
+
+/// Slot `at`, lane `l`, is left `short_now` of its `need`: add up its demand, unmet units and
+/// fill series, and record its fill in `curves`. The rule.
 pub(super) fn settle_lane(
     s: &mut Scratch,
-    k: usize,
-    t: u32,
-    n_steps: usize,
+    at: SlotStep,
     l: usize,
     need: f64,
     short_now: f64,
@@ -70,12 +83,12 @@ pub(super) fn settle_lane(
         0.0
     };
     let tr = &mut s.track;
-    tr.demand[k].0[l] += need;
-    tr.unmet[k].0[l] += short;
+    tr.demand[at.k].0[l] += need;
+    tr.unmet[at.k].0[l] += short;
     // Below 1 exactly when short: short/need is then above EPS.
     let fill = if need > 0.0 { 1.0 - short / need } else { 1.0 };
-    let i = k * n_steps + t as usize;
-    tr.sums[k].add_lane(l, fill);
+    let i = at.row();
+    tr.sums[at.k].add_lane(l, fill);
     let bit = 1u16 << l;
     tr.short[i] = if 1.0 > fill {
         tr.short[i] | bit
@@ -86,7 +99,7 @@ pub(super) fn settle_lane(
         s.fills[i].0[l] = fill;
     }
     if let Some(c) = curves {
-        c.record(k, t as usize, fill);
+        c.record(at.k, at.t as usize, fill);
     }
 }
 
@@ -94,26 +107,24 @@ pub(super) fn settle_lane(
 #[inline(always)]
 pub(super) fn settle(
     s: &mut Scratch,
-    k: usize,
-    t: u32,
-    n_steps: usize,
+    at: SlotStep,
     need: Lanes,
     short_now: Lanes,
     curves: &mut Option<(&mut CurveAcc, usize)>,
 ) {
     let short = Lanes::select(short_now.gt(need * EPS), short_now, Lanes::ZERO);
     let tr = &mut s.track;
-    tr.demand[k] += need;
-    tr.unmet[k] += short;
+    tr.demand[at.k] += need;
+    tr.unmet[at.k] += short;
     let fill = Lanes::select(need.gt(Lanes::ZERO), Lanes::ONE - short / need, Lanes::ONE);
-    let i = k * n_steps + t as usize;
-    tr.sums[k].add(fill);
+    let i = at.row();
+    tr.sums[at.k].add(fill);
     tr.short[i] = Lanes::ONE.gt(fill).bits();
     if s.audit {
         s.fills[i] = fill;
     }
     if let Some((c, n)) = curves {
-        c.record_lanes(k, t as usize, &fill, *n);
+        c.record_lanes(at.k, at.t as usize, &fill, *n);
     }
 }
 

@@ -206,13 +206,7 @@ impl Ids {
     }
 }
 
-pub(super) fn preview(list: &[String]) -> String {
-    let mut s = list.iter().take(8).cloned().collect::<Vec<_>>().join(", ");
-    if list.len() > 8 {
-        s.push_str(&format!(", ... ({} in all)", list.len()));
-    }
-    s
-}
+pub(super) use crate::format::preview;
 
 pub(super) fn span_or<T>(v: &Spanned<T>, fallback: Range<usize>) -> Range<usize> {
     let s = v.span();

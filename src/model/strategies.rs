@@ -177,28 +177,28 @@ pub(crate) fn apply_changes(
             );
             continue;
         }
-        let allowed = if let Some(id) = &c.importer {
-            change_importer(&mut out, ch, id, &key, ck)
+        let (kind, allowed) = if let Some(id) = &c.importer {
+            ("an importer", change_importer(&mut out, ch, id, &key, ck))
         } else if let Some(id) = &c.supplier {
-            change_supplier(&mut out, ch, id, &key, ck)
+            ("a supplier", change_supplier(&mut out, ch, id, &key, ck))
         } else if let Some(id) = &c.shock {
-            change_shock(&mut out, ch, id, &key, ck)
+            ("a shock", change_shock(&mut out, ch, id, &key, ck))
         } else if let Some(id) = &c.route {
-            change_route(&mut out, ch, id, &key, ck)
+            ("a route", change_route(&mut out, ch, id, &key, ck))
         } else if let Some(id) = &c.pool {
-            change_pool(&mut out, ch, id, &key, ck)
+            ("a pool", change_pool(&mut out, ch, id, &key, ck))
         } else {
             unreachable!("one selector checked above");
         };
         if let Some(allowed) = allowed {
-            check_keys_apply(ch, &key, allowed, ck);
+            check_keys_apply(ch, &key, kind, allowed, ck);
         }
     }
     out
 }
 
-/// Every key a change sets must be one its kind of element can change.
-fn check_keys_apply(ch: &Spanned<RawChange>, key: &str, allowed: &[&str], ck: &mut Ck) {
+/// Every key a change sets must be one its `kind` of element can change.
+fn check_keys_apply(ch: &Spanned<RawChange>, key: &str, kind: &str, allowed: &[&str], ck: &mut Ck) {
     let c = ch.get_ref();
     let mut used: Vec<&str> = Vec::new();
     macro_rules! mark {
@@ -227,17 +227,6 @@ fn check_keys_apply(ch: &Spanned<RawChange>, key: &str, allowed: &[&str], ck: &m
     );
     for u in used {
         if !allowed.contains(&u) {
-            let kind = if c.importer.is_some() {
-                "an importer"
-            } else if c.supplier.is_some() {
-                "a supplier"
-            } else if c.shock.is_some() {
-                "a shock"
-            } else if c.route.is_some() {
-                "a route"
-            } else {
-                "a pool"
-            };
             ck.err(
                 ch.span(),
                 format!("{key}.{u}"),
@@ -265,12 +254,15 @@ fn change_importer(
         "stockpile",
         "recycling",
     ];
-    let ids: Vec<String> = out
-        .importer
-        .iter()
-        .map(|i| i.get_ref().id.get_ref().clone())
-        .collect();
-    let i = find(ck, &ids, id, &format!("{key}.importer"), "importer")?;
+    let i = find(
+        ck,
+        out.importer
+            .iter()
+            .map(|x| x.get_ref().id.get_ref().as_str()),
+        id,
+        &format!("{key}.importer"),
+        "importer",
+    )?;
     let imp = out.importer[i].get_mut();
     if let Some(d) = &c.demand {
         imp.demand.extend(d.clone());
@@ -316,12 +308,15 @@ fn change_supplier(
         "sourcing",
         "priority_regions",
     ];
-    let ids: Vec<String> = out
-        .supplier
-        .iter()
-        .map(|i| i.get_ref().id.get_ref().clone())
-        .collect();
-    let i = find(ck, &ids, id, &format!("{key}.supplier"), "supplier")?;
+    let i = find(
+        ck,
+        out.supplier
+            .iter()
+            .map(|x| x.get_ref().id.get_ref().as_str()),
+        id,
+        &format!("{key}.supplier"),
+        "supplier",
+    )?;
     let sup = out.supplier[i].get_mut();
     if let Some(v) = &c.capacity {
         sup.capacity = v.clone();
@@ -355,12 +350,13 @@ fn change_shock(
 ) -> Option<&'static [&'static str]> {
     let c = ch.get_ref();
     let allowed: &[&str] = &["rate_per_year", "severity", "duration_days", "enabled"];
-    let ids: Vec<String> = out
-        .shock
-        .iter()
-        .map(|i| i.get_ref().id.get_ref().clone())
-        .collect();
-    let i = find(ck, &ids, id, &format!("{key}.shock"), "shock")?;
+    let i = find(
+        ck,
+        out.shock.iter().map(|x| x.get_ref().id.get_ref().as_str()),
+        id,
+        &format!("{key}.shock"),
+        "shock",
+    )?;
     if c.enabled.as_ref().is_some_and(|e| !*e.get_ref()) {
         // A disabled shock keeps its place (so trial streams stay aligned) but never fires.
         let s = out.shock[i].get_mut();
@@ -407,12 +403,13 @@ fn change_route(
 ) -> Option<&'static [&'static str]> {
     let c = ch.get_ref();
     let allowed: &[&str] = &["lead_days"];
-    let ids: Vec<String> = out
-        .route
-        .iter()
-        .map(|i| i.get_ref().id.get_ref().clone())
-        .collect();
-    let i = find(ck, &ids, id, &format!("{key}.route"), "route")?;
+    let i = find(
+        ck,
+        out.route.iter().map(|x| x.get_ref().id.get_ref().as_str()),
+        id,
+        &format!("{key}.route"),
+        "route",
+    )?;
     if let Some(v) = &c.lead_days {
         out.route[i].get_mut().lead_days = Some(v.clone());
     }
@@ -489,11 +486,19 @@ fn merge_stockpile(old: &RawStockpile, new: &RawStockpile) -> RawStockpile {
     }
 }
 
-fn find(ck: &mut Ck, ids: &[String], id: &Spanned<String>, key: &str, kind: &str) -> Option<usize> {
-    if let Some(i) = ids.iter().position(|x| x == id.get_ref()) {
+/// The position of `id` among `ids` (the scenario's elements of one kind); an unknown id is
+/// reported, with the closest known one.
+fn find<'a>(
+    ck: &mut Ck,
+    ids: impl Iterator<Item = &'a str> + Clone,
+    id: &Spanned<String>,
+    key: &str,
+    kind: &str,
+) -> Option<usize> {
+    if let Some(i) = ids.clone().position(|x| x == id.get_ref()) {
         return Some(i);
     }
-    let hint = match did_you_mean(id.get_ref(), ids.iter().map(String::as_str)) {
+    let hint = match did_you_mean(id.get_ref(), ids) {
         Some(b) => format!("did you mean `{b}`?"),
         None => format!("the strategy must change a {kind} declared in the scenario"),
     };

@@ -2,7 +2,7 @@
 
 use assert_cmd::Command;
 
-use crate::support::{dir_files, repo};
+use crate::support::{dir_files, json_output, repo};
 
 fn run_to(dir: &std::path::Path, threads: &str) {
     Command::cargo_bin("supplyshock")
@@ -70,14 +70,10 @@ fn existing_results_are_kept_without_force() {
 
 #[test]
 fn summary_to_stdout_is_json() {
-    let out = Command::cargo_bin("supplyshock")
-        .unwrap()
-        .args(["run", "--trials", "64", "-q", "-o", "-"])
-        .arg(repo().join("scenarios/starter.toml"))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json_output(
+        &["run", "--trials", "64", "-q", "-o", "-"],
+        &repo().join("scenarios/starter.toml"),
+    );
     assert_eq!(v["schema"], "supplyshock.summary/1");
     assert_eq!(v["variants"][1]["id"], "stockpile-90");
 }
@@ -312,20 +308,8 @@ fn staging_left_by_a_dead_run_is_removed() {
 fn results_record_the_seed_the_run_used() {
     let starter = repo().join("scenarios/starter.toml");
     let seed_of = |args: &[&str]| -> u64 {
-        let out = Command::cargo_bin("supplyshock")
-            .unwrap()
-            .args(args)
-            .args(["--trials", "20", "--seed", "99", "-q", "-o", "-"])
-            .arg(&starter)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["seed"].as_u64().unwrap()
+        let args = [args, &["--trials", "20", "--seed", "99", "-q", "-o", "-"]].concat();
+        json_output(&args, &starter)["seed"].as_u64().unwrap()
     };
     assert_eq!(seed_of(&["run"]), 99);
     assert_eq!(

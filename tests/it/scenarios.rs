@@ -2,7 +2,7 @@
 
 use assert_cmd::Command;
 
-use crate::support::repo;
+use crate::support::{json_output, repo};
 
 fn scenario_files() -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
@@ -43,18 +43,10 @@ fn every_scenario_passes_check() {
 
 #[test]
 fn flagship_rare_earths_and_gallium_are_highly_concentrated() {
-    let out = Command::cargo_bin("supplyshock")
-        .unwrap()
-        .args(["check", "--format", "json"])
-        .arg(repo().join("scenarios/japan-eu-critical-materials.toml"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let v = json_output(
+        &["check", "--format", "json"],
+        &repo().join("scenarios/japan-eu-critical-materials.toml"),
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let hhi = |id: &str| {
         v["materials"]
             .as_array()

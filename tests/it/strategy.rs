@@ -6,7 +6,7 @@ use supplyshock::model::variant;
 use supplyshock::shocks::sample_trial;
 use supplyshock::sweep::changes_for;
 
-use crate::support::{load, repo, run, single};
+use crate::support::{json_output, load, repo, run, single};
 
 const BAN: &str = r#"
 [[shock]]
@@ -46,20 +46,12 @@ fn stress_test_times_match_the_hand_computation() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.toml");
     std::fs::write(&path, single(60, "stockpile.m = { days = 7 }", BAN)).unwrap();
-    let out = Command::cargo_bin("supplyshock")
-        .unwrap()
-        .args([
+    let v = json_output(
+        &[
             "stress", "--remove", "s1", "--days", "20", "--format", "json",
-        ])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &path,
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let row = &v["rows"][0];
     assert_eq!(row["tts_days"], 7.0);
     assert_eq!(row["ttr_days"], 13.0);

@@ -6,6 +6,22 @@ use supplyshock::model::{load_str, Loaded};
 use supplyshock::report::{summarize, Summary};
 use supplyshock::runner::{run_all, Plan};
 
+/// Run the binary with `args`, then `path`; it must succeed, and its stdout is JSON.
+pub fn json_output(args: &[&str], path: &std::path::Path) -> serde_json::Value {
+    let out = assert_cmd::Command::cargo_bin("supplyshock")
+        .unwrap()
+        .args(args)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
