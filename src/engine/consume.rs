@@ -1,7 +1,8 @@
 //! Step 5, consumption: each importer meets its demand (its nominal use times any demand
 //! surge) from recycling and this step's arrivals, then from its stockpile, then from its pool;
 //! what is left over refills the stockpile, and stock above the importer's target tops up the
-//! pool. What stays unmet is the step's shortfall (`outcome.rs` records it).
+//! pool; what is still above the target overflows (no stock holds more than its target). What
+//! stays unmet is the step's shortfall (`outcome.rs` records it).
 
 use super::outcome::{settle, settle_lane, SlotStep};
 use super::state::Scratch;
@@ -78,6 +79,9 @@ fn consume_lane(
     }
     pools(model, s, l);
     for b in first..model.slots.len() {
+        cap_stock_lane(s, b, l);
+    }
+    for b in first..model.slots.len() {
         let need = s.demand_factor[b].0[l] * s.net.slot_nominal[b];
         let k = b - first;
         let short_now = s.track.short_now[k].0[l];
@@ -124,6 +128,7 @@ fn consume_lanes(
         s.stock[b] += surplus;
         let short_now = Lanes::select(is_short, short - draw, Lanes::ZERO);
         if settle_now {
+            cap_stock(s, b);
             settle(s, at, need, short_now, &mut curves);
         } else {
             s.track.short_now[k] = short_now;
@@ -136,11 +141,35 @@ fn consume_lanes(
         pools(model, s, l);
     }
     for b in first..model.slots.len() {
+        cap_stock(s, b);
+    }
+    for b in first..model.slots.len() {
         let need = s.demand_factor[b] * s.net.slot_nominal[b];
         let k = b - first;
         let short_now = s.track.short_now[k];
         settle(s, SlotStep { k, t, n_steps }, need, short_now, &mut curves);
     }
+}
+
+/// No stock holds more than its target: what is above it overflows, lane `l` of slot `b`.
+pub(super) fn cap_stock_lane(s: &mut Scratch, b: usize, l: usize) {
+    let stock = s.stock[b].0[l];
+    let capped = lanes::min(stock, s.net.slot_target[b]);
+    if s.audit {
+        s.flow.overflow.0[l] += stock - capped;
+    }
+    s.stock[b].0[l] = capped;
+}
+
+/// [`cap_stock_lane`] for all lanes at once.
+#[inline(always)]
+pub(super) fn cap_stock(s: &mut Scratch, b: usize) {
+    let stock = s.stock[b];
+    let capped = stock.min(Lanes::splat(s.net.slot_target[b]));
+    if s.audit {
+        s.flow.overflow += stock - capped;
+    }
+    s.stock[b] = capped;
 }
 
 /// Pools serve what members' own stockpiles could not, pro rata to that need; members' stock

@@ -162,6 +162,8 @@ pub(super) fn finish(model: &Model, s: &mut Scratch, n: usize) {
             stock_final: s.stock.iter().map(|x| x.0[l]).sum::<f64>()
                 + s.pool_stock.iter().map(|x| x.0[l]).sum::<f64>(),
             used: s.flow.used.0[l],
+            overflow: s.flow.overflow.0[l],
+            over_target: s.flow.over_target.0[l],
         };
     }
 }

@@ -107,7 +107,7 @@ pub(super) fn input_limit_lane(s: &Scratch, si: usize, l: usize) -> f64 {
 }
 
 /// Use up the inputs of `output` units in lane `l`: what arrived joins the input stock, and
-/// the output's share of each input leaves it.
+/// the output's share of each input leaves it; the stock keeps at most its target.
 pub(super) fn use_inputs_lane(s: &mut Scratch, si: usize, output: f64, l: usize) {
     let (i0, i1) = s.net.sup_inputs[si];
     for b in i0 as usize..i1 as usize {
@@ -119,6 +119,7 @@ pub(super) fn use_inputs_lane(s: &mut Scratch, si: usize, output: f64, l: usize)
         }
         s.stock[b].0[l] = lanes::max(stock + arrived - used, 0.0);
         s.arrived[b].0[l] = 0.0;
+        super::consume::cap_stock_lane(s, b, l);
     }
 }
 
@@ -228,5 +229,6 @@ fn use_inputs(s: &mut Scratch, si: usize, output: Lanes) {
         }
         s.stock[b] = (s.stock[b] + s.arrived[b] - used).max(Lanes::ZERO);
         s.arrived[b] = Lanes::ZERO;
+        super::consume::cap_stock(s, b);
     }
 }

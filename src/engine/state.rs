@@ -16,6 +16,9 @@ pub(super) struct Flow {
     pub shipped: Lanes,
     pub arrived: Lanes,
     pub used: Lanes,
+    pub overflow: Lanes,
+    /// The most any stock or pool has held above its target at the end of a step.
+    pub over_target: Lanes,
 }
 
 impl Flow {
@@ -23,7 +26,21 @@ impl Flow {
         shipped: Lanes::ZERO,
         arrived: Lanes::ZERO,
         used: Lanes::ZERO,
+        overflow: Lanes::ZERO,
+        over_target: Lanes::ZERO,
     };
+
+    /// Checks only: note how far any stock sits above its target at the end of a step.
+    pub(super) fn note_stock_peaks(&mut self, model: &Model, stock: &[Lanes], pools: &[Lanes]) {
+        let targets = model
+            .slots
+            .iter()
+            .map(|s| s.stock_target)
+            .chain(model.pools.iter().map(|p| p.stock_target));
+        for (x, target) in stock.iter().chain(pools).zip(targets) {
+            self.over_target = self.over_target.max(*x - Lanes::splat(target));
+        }
+    }
 }
 
 /// Totals for the mass-balance invariant of a trial.
@@ -37,6 +54,11 @@ pub struct Balance {
     pub stock_final: f64,
     /// Goods used up: importers' consumption (recycling excluded) and suppliers' inputs.
     pub used: f64,
+    /// Goods that arrived when a stock was full: passed on outside the network, since no stock
+    /// holds more than its target.
+    pub overflow: f64,
+    /// The most any stock or pool held above its target at the end of a step (zero if none did).
+    pub over_target: f64,
 }
 
 /// Reusable state of a group of up to [`LANES`] trials, sized once for a model.

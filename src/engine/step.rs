@@ -76,6 +76,9 @@ pub(super) fn group<E: AsRef<[Event]>>(
         }
         // 5. Consumption.
         consume(model, s, t, curves.as_deref_mut().map(|c| (c, n)));
+        if s.audit {
+            s.flow.note_stock_peaks(model, &s.stock, &s.pool_stock);
+        }
         advance_clocks(s);
     }
     finish(model, s, n);

@@ -190,11 +190,20 @@ fn stockpile(
     };
     let days = ck.nonneg(days, &format!("{key}.days"), "days of demand held");
     let initial = r.initial_days.as_ref().map_or(days, |d| {
-        ck.nonneg(
+        let initial = ck.nonneg(
             d,
             &format!("{key}.initial_days"),
             "days of demand held at the start",
-        )
+        );
+        if initial > days {
+            ck.err(
+                d.span(),
+                format!("{key}.initial_days"),
+                format!("a stockpile starts at most full: initial_days = {initial} is above days = {days}"),
+                format!("set initial_days to at most {days}, or raise days"),
+            );
+        }
+        initial.min(days)
     });
     let refill_days = r
         .refill_days

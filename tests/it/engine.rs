@@ -255,6 +255,48 @@ changes = [{ shock = "ban", enabled = false }]
     );
 }
 
+/// A stockpile behind a lead time, emptied by a supplier outage, refills to its target and no
+/// further: goods that arrive when it is full overflow (and are counted), the stock never holds
+/// more than its target, and it ends at its target.
+#[test]
+fn a_stockpile_behind_a_lead_time_refills_to_its_target() {
+    let route = r#"
+[[route]]
+id = "sea"
+lead_days = 5
+carries = [{ from = "S", to = "D" }]
+
+[[shock]]
+id = "fire"
+kind = "capacity_loss"
+target = { supplier = "s1" }
+at_day = 10
+duration_days = 20
+"#;
+    // Ten times the demand in capacity: the refill is limited by its own pace (the whole
+    // target in a day), so the position reaches its aim while demand is still going unmet.
+    let text = single(120, "stockpile.m = { days = 5, refill_days = 1 }", route)
+        .replace("capacity = 3650", "capacity = 36500");
+    let loaded = load(&text);
+    let model = &loaded.study.baseline;
+    let mut scratch = Scratch::new(model);
+    let mut events = Vec::new();
+    sample_trial(model, 1, 0, &mut events);
+    run_trial(model, &mut scratch, &events, None);
+    let b = scratch.balance(0).unwrap();
+    // Demand 10 a day: the stockpile holds 50, and 15 days of the outage go unmet.
+    assert!((scratch.outcome(0)[0].unmet - 150.0).abs() < 1e-9, "{b:?}");
+    assert!(
+        b.over_target <= 1e-9,
+        "a stock went above its target: {b:?}"
+    );
+    assert!(
+        (b.stock_initial + b.arrived - b.used - b.overflow - b.stock_final).abs() < 1e-9,
+        "{b:?}"
+    );
+    assert!((b.stock_final - 50.0).abs() < 1e-9, "{b:?}");
+}
+
 /// A route closure holds goods in transit: they arrive late, none are lost.
 #[test]
 fn route_closure_delays_goods_without_losing_them() {
@@ -389,7 +431,8 @@ proptest! {
     }
 
     /// Mass balance in every trial: everything shipped arrived or is in transit; everything that
-    /// arrived was used or is in stock.
+    /// arrived was used, is in stock or overflowed a full stock. No stock ever holds more than
+    /// its target.
     #[test]
     fn mass_balance_holds_in_random_networks(cfg in proptest::collection::vec(0u32..100, 36)) {
         let text = random_scenario(&cfg);
@@ -409,7 +452,8 @@ proptest! {
             let b = scratch.balance(lane).unwrap();
             let scale = 1.0 + b.shipped + b.stock_initial;
             prop_assert!((b.shipped + b.in_transit_initial - b.arrived - b.in_transit_final).abs() < 1e-9 * scale, "transit: {:?}", b);
-            prop_assert!((b.stock_initial + b.arrived - b.used - b.stock_final).abs() < 1e-9 * scale, "stock: {:?}", b);
+            prop_assert!((b.stock_initial + b.arrived - b.used - b.overflow - b.stock_final).abs() < 1e-9 * scale, "stock: {:?}", b);
+            prop_assert!(b.over_target <= 1e-9 * scale, "a stock above its target: {:?}", b);
             for s in scratch.outcome(lane) {
                 prop_assert!(s.unmet >= 0.0 && s.unmet <= s.demand * (1.0 + 1e-12));
             }
