@@ -12,7 +12,7 @@ use crate::lanes::LANES;
 use crate::metrics::{self, ImporterMetrics, SlotMetrics};
 use crate::model::{Model, Study};
 use crate::shocks::{sample_trial, Event};
-use crate::stats::{CurveAcc, Moments, StepHist};
+use crate::stats::{CurveAcc, Moments, StepHist, FILL_BINS};
 
 /// Trials per block: fixed by the trial count alone, so blocks (and float sums) are the same
 /// whatever the threads or shards. At most about 256 blocks.
@@ -22,6 +22,42 @@ pub fn block_size(trials: u64) -> u64 {
 
 pub fn n_blocks(trials: u64) -> u64 {
     trials.div_ceil(block_size(trials))
+}
+
+/// What running `blocks` of a `trials`-trial run of `plan` on `workers` threads needs, estimated
+/// before it starts: memory in bytes, and steps of network nodes (suppliers and importer slots)
+/// to compute, the measure of its work.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    pub bytes: f64,
+    pub node_steps: f64,
+}
+
+pub fn estimate(plan: &Plan, trials: u64, blocks: Range<u64>, workers: usize) -> Estimate {
+    let bs = block_size(trials) as f64;
+    let n_trials = ((blocks.end.saturating_sub(blocks.start)) as f64 * bs).min(trials as f64);
+    let (mut per_worker, mut kept, mut node_steps) = (0.0, 0.0, 0.0);
+    for m in &plan.models {
+        let (k, n) = (m.importer_slots().count() as f64, m.n_steps as f64);
+        // Fill histograms (16-bit counters and a sum per row), and two step histograms per slot.
+        let ints = k * n * (FILL_BINS as f64 * 2.0 + 8.0) + 2.0 * k * (n + 1.0) * 8.0;
+        // A worker's state, sized by the network and the longest lead time.
+        let scratch =
+            (m.slots.len() + m.suppliers.len() + m.edges.len()) as f64 * LANES as f64 * 8.0 * 24.0
+                + m.pipes
+                    .iter()
+                    .map(|p| p.lead_steps as f64 * LANES as f64 * 8.0)
+                    .sum::<f64>();
+        per_worker += ints + scratch;
+        // Losses per trial and importer (f32), and the fill curves drawn (seven per step).
+        kept += n_trials * m.importers.len() as f64 * 4.0 + k * n * 7.0 * 8.0;
+        node_steps += n_trials * (m.slots.len() + m.suppliers.len()) as f64 * n;
+    }
+    Estimate {
+        // Every worker's accumulators, and one more they merge into.
+        bytes: (workers as f64 + 1.0) * per_worker + kept,
+        node_steps,
+    }
 }
 
 /// One variant's sums over one block.

@@ -44,9 +44,9 @@ pub struct Sampling {
     /// Seed (default: the scenario's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Worker threads (default: all cores; at most 1024).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -449,7 +449,7 @@ impl RunOptions {
             scenario: a.scenario,
             trials,
             seed,
-            threads: a.sampling.threads,
+            threads: a.sampling.threads.map(usize::from),
             strategies,
             output,
             display,
@@ -607,6 +607,55 @@ fn merge(parts: &[PathBuf], output: &Path, d: &Display) -> Result<(), Failure> {
     )
 }
 
+/// Node-steps a worker computes per second, on the slow side: the flagship's engine ran at
+/// about 9e7 per second on one busy core when this was set.
+const NODE_STEPS_PER_SECOND: f64 = 5.0e7;
+
+/// Refuse a run that cannot fit in memory (exit 2, with the fix); announce a long one.
+fn check_fits(
+    need: crate::runner::Estimate,
+    available: Option<f64>,
+    workers: usize,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let gb = |b: f64| match b / 1e9 {
+        g if g < 1e4 => format!("{g:.1} GB"),
+        g => format!("{g:.1e} GB"),
+    };
+    if let Some(avail) = available {
+        if need.bytes > avail {
+            return Err(Failure::invalid(format!(
+                "error: this run needs about {} of memory, and {} is available\n  hint: fewer trials per machine (--trials, or --shard K/N and merge), fewer strategies (--strategies), fewer --threads, a longer step_days or a shorter horizon_days",
+                gb(need.bytes),
+                gb(avail)
+            )));
+        }
+    }
+    let seconds = need.node_steps / (NODE_STEPS_PER_SECOND * workers as f64);
+    if seconds > 60.0 && !quiet {
+        let time = if seconds < 3600.0 * 48.0 {
+            format!("{:.0} minutes", (seconds / 60.0).ceil())
+        } else {
+            format!("{:.0} days", (seconds / 86_400.0).ceil())
+        };
+        eprintln!(
+            "note: a long run: about {:.1e} node-steps, roughly {time} at most on {workers} thread{}, and {} of memory; stop it with Ctrl-C (the output directory is only written at the end)",
+            need.node_steps,
+            if workers == 1 { "" } else { "s" },
+            gb(need.bytes)
+        );
+    }
+    Ok(())
+}
+
+/// Memory the system can give this process, in bytes, where it says (Linux).
+fn available_memory() -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024.0)
+}
+
 /// Run every trial of `plan` on `threads` workers, with a progress bar on a terminal.
 pub(crate) fn execute(
     plan: &Plan,
@@ -620,6 +669,9 @@ pub(crate) fn execute(
         .num_threads(threads.unwrap_or(0))
         .build()
         .map_err(|e| Failure::runtime(format!("cannot start worker threads: {e}")))?;
+    let workers = pool.current_num_threads();
+    let need = crate::runner::estimate(plan, trials, blocks.clone(), workers);
+    check_fits(need, available_memory(), workers, quiet)?;
     let progress = AtomicU64::new(0);
     let show_bar = !quiet
         && std::io::stderr().is_terminal()

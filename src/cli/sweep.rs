@@ -67,7 +67,7 @@ pub fn sweep(o: &SweepOptions) -> Result<(), Failure> {
         trials,
         seed,
         0..crate::runner::n_blocks(trials),
-        o.sampling.threads,
+        o.sampling.threads.map(usize::from),
         quiet,
     )?;
     let costs = vec![None; ids.len()];

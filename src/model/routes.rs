@@ -34,6 +34,21 @@ pub(super) fn compile_routes(
             0.0,
             "days in transit on this route",
         );
+        if lead_days > f64::from(model.horizon_days) {
+            if let Some(v) = &r.lead_days {
+                ck.err(
+                    v.span(),
+                    format!("{key}.lead_days"),
+                    format!(
+                        "a lead time of {} days is longer than the horizon ({} days): nothing shipped on this route would arrive",
+                        crate::diag::num(lead_days),
+                        model.horizon_days
+                    ),
+                    "use the days goods spend in transit (weeks, not years), or lengthen horizon_days",
+                );
+            }
+        }
+        let lead_days = lead_days.min(f64::from(model.horizon_days));
         if r.carries.is_empty() {
             ck.err(
                 span.clone(),

@@ -203,6 +203,12 @@ fn severity(ck: &mut Ck, r: &RawShock, key: &str, kind: ShockKind) -> Option<Dis
     }
 }
 
+/// The longest recovery: 100 years, the longest horizon.
+const MAX_RECOVERY_DAYS: f64 = 36_500.0;
+
+/// The most events one event may set off through trigger chains, itself included.
+const MAX_CHAIN_EVENTS: u64 = 10_000;
+
 /// Steps to ramp back to full service after an event ends.
 fn recovery_steps(ck: &mut Ck, r: &RawShock, key: &str, step_days: u32) -> u32 {
     match &r.recovery {
@@ -225,6 +231,20 @@ fn recovery_steps(ck: &mut Ck, r: &RawShock, key: &str, step_days: u32) -> u32 {
                 0.0,
                 "days to ramp back to full service",
             );
+            if days > MAX_RECOVERY_DAYS {
+                if let Some(v) = &rr.days {
+                    ck.err(
+                        v.span(),
+                        format!("{key}.recovery.days"),
+                        format!(
+                            "a recovery of {} days is longer than 100 years",
+                            crate::diag::num(days)
+                        ),
+                        format!("use at most {MAX_RECOVERY_DAYS} days: the days from the end of the event back to full service"),
+                    );
+                }
+            }
+            let days = days.min(MAX_RECOVERY_DAYS);
             if shape == "step" {
                 0
             } else {
@@ -335,6 +355,40 @@ fn check_trigger_cycles(ck: &mut Ck, model: &Model, raw: &RawScenario) {
                 );
                 return;
             }
+        }
+    }
+    check_trigger_fan_out(ck, model, raw);
+}
+
+/// With no loops, an event of shock `i` sets off at most one event per path of triggers from
+/// `i`: bound that count, so a chain cannot blow up a trial's memory.
+fn check_trigger_fan_out(ck: &mut Ck, model: &Model, raw: &RawScenario) {
+    fn events(i: usize, model: &Model, memo: &mut [Option<u64>]) -> u64 {
+        if let Some(n) = memo[i] {
+            return n;
+        }
+        let mut n = 1u64;
+        for t in &model.shocks[i].triggers {
+            n = n.saturating_add(events(t.shock.ix(), model, memo));
+        }
+        memo[i] = Some(n);
+        n
+    }
+    let mut memo = vec![None; model.shocks.len()];
+    for i in 0..model.shocks.len() {
+        let n = events(i, model, &mut memo);
+        if n > MAX_CHAIN_EVENTS {
+            ck.err(
+                raw.shock[i].span(),
+                format!("shock[{i}].triggers"),
+                format!(
+                    "one event of `{}` can set off {} events through its trigger chains (at most {MAX_CHAIN_EVENTS})",
+                    model.shocks[i].id,
+                    if n == u64::MAX { "more than 10^19".to_owned() } else { n.to_string() }
+                ),
+                "chains fan out when several shocks trigger the same ones in turn: trigger one shock per stage, or merge shocks that always fire together",
+            );
+            return;
         }
     }
 }

@@ -476,3 +476,86 @@ duration_days = 30
         );
     }
 }
+
+/// What sizes memory or work is bounded before a run: a trial count that cannot fit in memory
+/// and a thread count beyond any machine are refused with exit 2 and the fix, before any work.
+#[test]
+fn runs_that_cannot_fit_are_refused_before_they_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("supplyshock")
+        .unwrap()
+        .args(["run", "--trials", "18446744073709551615", "-q", "-o"])
+        .arg(tmp.path().join("out"))
+        .arg(repo().join("scenarios/minimal.toml"))
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("of memory") && err.contains("--shard"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("out").exists());
+    Command::cargo_bin("supplyshock")
+        .unwrap()
+        .args(["run", "--threads", "100000", "-q", "-o", "-"])
+        .arg(repo().join("scenarios/minimal.toml"))
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("1..=1024"));
+}
+
+/// Lead times, recoveries and trigger chains that would blow up memory or counters are
+/// located errors (`lead_days = 1e9` tried to allocate 64 GB; `recovery.days = 4294967295`
+/// wrapped a counter and wrote inf into the results; 24 layers of two triggered shocks took
+/// 5.5 GB).
+#[test]
+fn sizes_beyond_reason_are_located_errors() {
+    let base = std::fs::read_to_string(repo().join("scenarios/minimal.toml")).unwrap();
+    let lead = format!(
+        "{base}\n[[route]]\nid = \"r\"\nlead_days = 1e9\ncarries = [{{ from = \"A\", to = \"A\" }}]\n"
+    );
+    let recovery = base.replace(
+        "severity = 0.5 ",
+        "recovery = { days = 4294967295 }\nseverity = 0.5 ",
+    );
+    let mut chain = base.clone();
+    for layer in 0..24 {
+        for j in 0..2 {
+            let triggers = if layer < 23 {
+                format!(
+                    "triggers = [{{ shock = \"s{}_0\", probability = 1 }}, {{ shock = \"s{}_1\", probability = 1 }}]\n",
+                    layer + 1,
+                    layer + 1
+                )
+            } else {
+                String::new()
+            };
+            let timing = if layer == 0 { "at_day = 1\n" } else { "" };
+            chain += &format!(
+                "\n[[shock]]\nid = \"s{layer}_{j}\"\nkind = \"capacity_loss\"\ntarget = {{ supplier = \"plant\" }}\n{timing}duration_days = 1\nseverity = 0.01\n{triggers}"
+            );
+        }
+    }
+    for (text, key) in [
+        (lead, "route[0].lead_days"),
+        (recovery, "shock[0].recovery.days"),
+        (chain, "shock[1].triggers"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("s.toml");
+        std::fs::write(&path, &text).unwrap();
+        let out = Command::cargo_bin("supplyshock")
+            .unwrap()
+            .args(["check"])
+            .arg(&path)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {err}");
+        assert!(err.contains(&format!(": {key}: ")), "{key}: {err}");
+    }
+}
