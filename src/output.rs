@@ -146,6 +146,12 @@ pub enum WriteError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{file}: {what} is not a finite number ({value}); nothing was written")]
+    NonFinite {
+        file: String,
+        what: String,
+        value: String,
+    },
 }
 
 impl WriteError {
@@ -159,6 +165,9 @@ impl WriteError {
                 "choose a new or empty directory with -o (results go in a directory of their own)"
             }
             WriteError::Io { .. } => "check the path, the permissions and the free space",
+            WriteError::NonFinite { .. } => {
+                "a result overflowed: check the scenario for extreme values (demand, capacity, value, costs), and report it with the scenario if they are reasonable"
+            }
         }
     }
 }
@@ -259,6 +268,11 @@ fn refused(dir: &Path, state: DirState) -> WriteError {
 /// replaced. Staging directories left by commands that died are removed first.
 pub fn write_dir(dir: &Path, files: &[(String, Vec<u8>)], force: bool) -> Result<(), WriteError> {
     check_dir(dir, force)?;
+    for (name, bytes) in files {
+        if name.ends_with(".csv") {
+            check_finite_csv(name, bytes)?;
+        }
+    }
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -278,6 +292,43 @@ pub fn write_dir(dir: &Path, files: &[(String, Vec<u8>)], force: bool) -> Result
         let _ = fs::remove_dir_all(&stage);
     }
     staged
+}
+
+/// Columns of supplyshock's CSV files that hold names, not numbers.
+const TEXT_COLUMNS: [&str; 6] = [
+    "variant", "importer", "material", "metric", "removed", "flagged",
+];
+
+/// Every number of a CSV output is finite: inf or NaN is refused, never written.
+pub fn check_finite_csv(name: &str, bytes: &[u8]) -> Result<(), WriteError> {
+    let mut r = csv::Reader::from_reader(bytes);
+    let header: Vec<String> = r
+        .headers()
+        .map(|h| h.iter().map(str::to_owned).collect())
+        .unwrap_or_default();
+    for (row, rec) in r.records().enumerate() {
+        let Ok(rec) = rec else { continue };
+        for (col, field) in rec.iter().enumerate() {
+            let column = header.get(col).map_or("", String::as_str);
+            if TEXT_COLUMNS.contains(&column) {
+                continue;
+            }
+            if field.parse::<f64>().is_ok_and(|x| !x.is_finite()) {
+                let names: Vec<&str> = rec
+                    .iter()
+                    .zip(&header)
+                    .filter(|(_, h)| TEXT_COLUMNS.contains(&h.as_str()))
+                    .map(|(f, _)| f)
+                    .collect();
+                return Err(WriteError::NonFinite {
+                    file: name.to_owned(),
+                    what: format!("row {} ({}), column {column}", row + 2, names.join(", ")),
+                    value: field.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Write `files` and the manifest into `stage`.

@@ -556,7 +556,9 @@ pub(crate) fn write_failure(e: output::WriteError) -> Failure {
         output::WriteError::Exists(_) | output::WriteError::Foreign { .. } => {
             Failure::invalid(text)
         }
-        output::WriteError::Io { .. } => Failure::runtime(text),
+        output::WriteError::Io { .. } | output::WriteError::NonFinite { .. } => {
+            Failure::runtime(text)
+        }
     }
 }
 

@@ -7,6 +7,10 @@ use super::network::{Material, MaterialIdx};
 use crate::diag::{did_you_mean, Diagnostic, Severity, SourceFile};
 use crate::scenario::Spanned;
 
+/// The largest number a scenario may give a quantity, price, cost or duration: products and
+/// sums of such numbers over trials stay far from overflowing.
+pub(super) const MAX_INPUT: f64 = 1e15;
+
 /// Where the diagnostics of one compile go; `prefix` is put before every key (a strategy's name).
 pub(super) struct Ck<'a> {
     pub(super) src: &'a SourceFile,
@@ -57,14 +61,29 @@ impl<'a> Ck<'a> {
         self.diags.push(d.with_hint(hint));
     }
 
+    fn too_large(&mut self, v: &Spanned<f64>, key: &str) {
+        self.err(
+            v.span(),
+            key,
+            format!(
+                "{} is larger than any quantity, price or duration here can be (at most 1e15): results would overflow",
+                crate::diag::num(*v.get_ref())
+            ),
+            "check the unit: quantities per year, money per unit, days",
+        );
+    }
+
     pub(super) fn errors(&self) -> usize {
         self.diags.iter().filter(|d| d.is_error()).count()
     }
 
-    /// A finite number >= 0.
+    /// A finite number >= 0, at most [`MAX_INPUT`].
     pub(super) fn nonneg(&mut self, v: &Spanned<f64>, key: &str, unit_hint: &str) -> f64 {
         let x = *v.get_ref();
-        if x.is_finite() && x >= 0.0 {
+        if x > MAX_INPUT && x.is_finite() {
+            self.too_large(v, key);
+            MAX_INPUT
+        } else if x.is_finite() && x >= 0.0 {
             x
         } else {
             self.err(
@@ -82,7 +101,10 @@ impl<'a> Ck<'a> {
 
     pub(super) fn positive(&mut self, v: &Spanned<f64>, key: &str, hint: &str) -> Option<f64> {
         let x = *v.get_ref();
-        if x.is_finite() && x > 0.0 {
+        if x > MAX_INPUT && x.is_finite() {
+            self.too_large(v, key);
+            None
+        } else if x.is_finite() && x > 0.0 {
             Some(x)
         } else {
             self.err(

@@ -136,18 +136,7 @@ pub(crate) fn compile_strategies(
 }
 
 fn ck_nonneg(ck: &mut Ck, v: &Spanned<f64>, key: &str) -> f64 {
-    let x = *v.get_ref();
-    if x.is_finite() && x >= 0.0 {
-        x
-    } else {
-        ck.err(
-            v.span(),
-            key,
-            format!("expected a finite number >= 0, found {x}"),
-            "costs are yearly amounts or fractions",
-        );
-        0.0
-    }
+    ck.nonneg(v, key, "costs are yearly amounts or fractions")
 }
 
 /// Apply a change set to a copy of the raw scenario. Problems (unknown targets, keys that do not

@@ -559,3 +559,43 @@ fn sizes_beyond_reason_are_located_errors() {
         assert!(err.contains(&format!(": {key}: ")), "{key}: {err}");
     }
 }
+
+/// Extreme inputs are refused where they are written (a demand or value near 1e308 made
+/// results overflow and a chart loop forever), and an output with inf or NaN is never
+/// written.
+#[test]
+fn no_non_finite_number_reaches_an_output() {
+    let base = std::fs::read_to_string(repo().join("scenarios/minimal.toml")).unwrap();
+    for (from, to, key) in [
+        ("value = 1000 ", "value = 1e308 ", "material[0].value"),
+        (
+            "demand = { widget = 900 }",
+            "demand = { widget = 1e300 }",
+            "importer[0].demand.widget",
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("s.toml");
+        std::fs::write(&path, base.replace(from, to)).unwrap();
+        let out = Command::cargo_bin("supplyshock")
+            .unwrap()
+            .args(["run", "-q", "--trials", "20", "-o"])
+            .arg(tmp.path().join("out"))
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(key) && err.contains("1e15"), "{err}");
+        assert!(!tmp.path().join("out").exists());
+    }
+    let csv = b"variant,importer,material,metric,mean,se\nbaseline,inf,m,fill_rate,-inf,0\n";
+    let e = supplyshock::output::check_finite_csv("metrics.csv", csv).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("row 2 (baseline, inf, m, fill_rate), column mean"),
+        "{e}"
+    );
+    let fine = b"variant,importer,material,metric,mean,se\nbaseline,NaN,m,fill_rate,0.5,0\n";
+    assert!(supplyshock::output::check_finite_csv("metrics.csv", fine).is_ok());
+}
