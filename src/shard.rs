@@ -3,9 +3,9 @@
 //!
 //! Shard `k` of `n` (0-based) runs blocks `[k*B/n, (k+1)*B/n)` of the run's `B` blocks (block
 //! size depends on the trial count alone, see `runner::block_size`). A part file is one JSON
-//! header line, then the body (the shard's `Accumulated`) as JSON; the header carries the
-//! scenario text and its SHA-256, the run's parameters, and the body's SHA-256, so a merge can
-//! check that parts belong together and are intact.
+//! header line, then the body (the shard's `Accumulated` as JSON, gzip-compressed); the header
+//! carries the scenario text and its SHA-256, the run's parameters, and one SHA-256 over header
+//! and body (the seal), so a merge can check that parts belong together and are intact.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -17,8 +17,9 @@ use sha2::{Digest, Sha256};
 use crate::runner::{n_blocks, Accumulated};
 
 /// The part-file format. 2: fill histograms in 16-bit counters with sparse carries. 3: their
-/// rows step-major.
-pub const PART_SCHEMA: &str = "supplyshock.part/3";
+/// rows step-major. 4: one seal over header and body, the body compressed, the fill histograms
+/// stored sparsely.
+pub const PART_SCHEMA: &str = "supplyshock.part/4";
 
 /// Which shard this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +31,13 @@ pub struct ShardSpec {
 impl ShardSpec {
     /// Blocks this shard runs.
     pub fn blocks(&self, trials: u64) -> Range<u64> {
-        let b = n_blocks(trials);
-        (self.index * b / self.count)..((self.index + 1) * b / self.count)
+        // In 128 bits: a header read from a file may hold any numbers.
+        let (b, k, n) = (
+            u128::from(n_blocks(trials)),
+            u128::from(self.index),
+            u128::from(self.count),
+        );
+        ((k * b / n) as u64)..(((k + 1) * b / n) as u64)
     }
 
     pub fn file_name(&self) -> String {
@@ -103,6 +109,7 @@ pub fn from_env(
 
 /// Identity and parameters of a shard's run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PartHeader {
     pub schema: String,
     pub program_version: String,
@@ -116,12 +123,15 @@ pub struct PartHeader {
     pub shard: u64,
     pub shards: u64,
     pub blocks: [u64; 2],
-    pub body_sha256: String,
+    /// SHA-256 of this header with this field empty, a newline, and the stored body: see
+    /// [`seal`].
+    pub sha256: String,
 }
 
 /// Whether `path` holds no part, or a part of the very run `header` describes (the same
 /// scenario, seed, trials, strategies and shard: a shard run again, whose part it may replace).
-/// A part of any other run, or a file that is not a part, is not to be replaced silently.
+/// A part of any other run, of another format, or a file that is not a part, is not to be
+/// replaced silently.
 pub fn same_run_or_absent(path: &Path, header: &PartHeader) -> bool {
     let Ok(file) = std::fs::File::open(path) else {
         return !path.exists();
@@ -132,11 +142,11 @@ pub fn same_run_or_absent(path: &Path, header: &PartHeader) -> bool {
     }
     serde_json::from_str::<PartHeader>(&line).is_ok_and(|h| {
         PartHeader {
-            body_sha256: String::new(),
+            sha256: String::new(),
             scenario_file: String::new(),
             ..h
         } == PartHeader {
-            body_sha256: String::new(),
+            sha256: String::new(),
             scenario_file: String::new(),
             ..header.clone()
         }
@@ -147,41 +157,93 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
-/// Serialize a part: header line, newline, body.
-pub fn encode(header: &PartHeader, body: &Accumulated) -> Vec<u8> {
-    let body_bytes = serde_json::to_vec(body).expect("accumulated results serialize");
+/// The seal of a part: the SHA-256 of its header serialized with `sha256` empty (serde_json's
+/// compact form, fields in declaration order), a newline, and the stored (compressed) body.
+pub fn seal(header: &PartHeader, stored_body: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(canonical_header(header));
+    h.update(b"\n");
+    h.update(stored_body);
+    format!("{:x}", h.finalize())
+}
+
+fn canonical_header(header: &PartHeader) -> Vec<u8> {
+    let blank = PartHeader {
+        sha256: String::new(),
+        ..header.clone()
+    };
+    serde_json::to_vec(&blank).expect("header serializes")
+}
+
+/// A part file's bytes from its header and its body's JSON: the header line, sealed, then the
+/// body compressed (gzip). The header's own `sha256` is ignored and replaced.
+pub fn pack(header: &PartHeader, body_json: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(3));
+    std::io::Write::write_all(&mut gz, body_json).expect("compressing into memory");
+    let stored = gz.finish().expect("compressing into memory");
     let header = PartHeader {
-        body_sha256: sha256_hex(&body_bytes),
+        sha256: seal(header, &stored),
         ..header.clone()
     };
     let mut out = serde_json::to_vec(&header).expect("header serializes");
     out.push(b'\n');
-    out.extend_from_slice(&body_bytes);
-    out.push(b'\n');
+    out.extend_from_slice(&stored);
     out
 }
 
-/// Parse and verify a part file's bytes.
-pub fn decode(bytes: &[u8]) -> Result<(PartHeader, Accumulated), String> {
+/// Serialize a part: header line, newline, compressed body.
+pub fn encode(header: &PartHeader, body: &Accumulated) -> Vec<u8> {
+    pack(
+        header,
+        &serde_json::to_vec(body).expect("accumulated results serialize"),
+    )
+}
+
+/// A part file's header and stored body, the header's format checked, nothing verified.
+fn split(bytes: &[u8]) -> Result<(PartHeader, &[u8]), String> {
     let nl = bytes
         .iter()
         .position(|&b| b == b'\n')
-        .ok_or("not a supplyshock part file (no header line)")?;
-    let header: PartHeader = serde_json::from_slice(&bytes[..nl])
+        .ok_or("not a supplyshock part file, or truncated (no header line)")?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes[..nl])
         .map_err(|e| format!("not a supplyshock part file (bad header: {e})"))?;
-    if header.schema != PART_SCHEMA {
-        return Err(format!(
-            "part format `{}` is not `{PART_SCHEMA}`",
-            header.schema
-        ));
+    match value.get("schema").and_then(|s| s.as_str()) {
+        Some(PART_SCHEMA) => {}
+        Some(other) => {
+            return Err(format!(
+                "part format `{other}` is not `{PART_SCHEMA}`, the one this version of supplyshock reads\n  hint: run the shards again with this version"
+            ))
+        }
+        None => return Err("not a supplyshock part file (no `schema` in the header)".into()),
     }
-    let body = bytes[nl + 1..]
-        .strip_suffix(b"\n")
-        .ok_or("the part file is truncated (no final newline)")?;
-    if sha256_hex(body) != header.body_sha256 {
-        return Err("the part file is corrupted or truncated (its checksum does not match)".into());
+    let header: PartHeader = serde_json::from_value(value)
+        .map_err(|e| format!("not a supplyshock part file (bad header: {e})"))?;
+    Ok((header, &bytes[nl + 1..]))
+}
+
+fn decompress(stored: &[u8]) -> Result<Vec<u8>, String> {
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(stored), &mut json)
+        .map_err(|e| format!("the part file's body does not decompress: {e}"))?;
+    Ok(json)
+}
+
+/// A part file's header and its body's JSON, without verifying the seal (to inspect a part, or
+/// to edit one and [`pack`] it again).
+pub fn unpack(bytes: &[u8]) -> Result<(PartHeader, Vec<u8>), String> {
+    let (header, stored) = split(bytes)?;
+    Ok((header, decompress(stored)?))
+}
+
+/// Parse a part file's bytes and verify its seal.
+pub fn decode(bytes: &[u8]) -> Result<(PartHeader, Accumulated), String> {
+    let (header, stored) = split(bytes)?;
+    if seal(&header, stored) != header.sha256 {
+        return Err(
+            "the part file is corrupted, truncated or edited (its checksum does not match)".into(),
+        );
     }
-    let acc: Accumulated = serde_json::from_slice(body)
+    let acc: Accumulated = serde_json::from_slice(&decompress(stored)?)
         .map_err(|e| format!("the part file's body does not parse: {e}"))?;
     Ok((header, acc))
 }
@@ -231,7 +293,7 @@ pub fn merge_parts(
             ));
         }
         match by_shard.get(&h.shard) {
-            Some((p, prev, _)) if prev.body_sha256 != h.body_sha256 => {
+            Some((p, prev, _)) if prev.sha256 != h.sha256 => {
                 return Err(format!(
                     "shard {} appears twice with different results: {} and {}",
                     h.shard,

@@ -522,7 +522,7 @@ fn write_part(
         shard: sh.index,
         shards: sh.count,
         blocks: [blocks.start, blocks.end],
-        body_sha256: String::new(),
+        sha256: String::new(),
     };
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::runtime(format!("error: cannot create {}: {e}", dir.display())))?;

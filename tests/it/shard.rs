@@ -4,6 +4,9 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+use serde_json::Value;
+use supplyshock::shard::PartHeader;
+
 use crate::support::{dir_files, repo};
 
 fn starter() -> PathBuf {
@@ -33,6 +36,19 @@ fn parts_in(dir: &Path) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
+}
+
+/// Write `part`, edited by `edit` (its header, and its body as JSON), to `out`, sealed again the
+/// way the program seals a part: an edit only the consistency checks can catch.
+fn resealed(part: &Path, out: &Path, edit: impl FnOnce(&mut PartHeader, &mut Value)) {
+    let (mut header, json) = supplyshock::shard::unpack(&std::fs::read(part).unwrap()).unwrap();
+    let mut body: Value = serde_json::from_slice(&json).unwrap();
+    edit(&mut header, &mut body);
+    std::fs::write(
+        out,
+        supplyshock::shard::pack(&header, &serde_json::to_vec(&body).unwrap()),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -133,14 +149,11 @@ fn merge_refuses_parts_that_do_not_belong_together() {
         .assert()
         .success();
     // Same shard, different content: refused. A part of shard 1 from a run with other
-    // parameters is refused for those; so forge one with the same header but another body.
-    let text = String::from_utf8(bytes.clone()).unwrap();
-    let (head, body) = text.split_once('\n').unwrap();
-    let body2 = body.replacen("\"block\":", "\"block\": ", 1);
-    let sum = supplyshock::shard::sha256_hex(body2.trim_end_matches('\n').as_bytes());
-    let old: serde_json::Value = serde_json::from_str(head).unwrap();
-    let head2 = head.replace(old["body_sha256"].as_str().unwrap(), &sum);
-    std::fs::write(p("forged.json"), format!("{head2}\n{body2}")).unwrap();
+    // parameters is refused for those; so forge one with the same header but another loss.
+    resealed(&a[1], &p("forged.json"), |_, body| {
+        let loss = &mut body["blocks"][0]["losses"][0][0];
+        *loss = serde_json::json!(loss.as_f64().unwrap() + 1.0);
+    });
     refuse(
         vec![a[0].clone(), a[1].clone(), p("forged.json")],
         "appears twice with different results",
