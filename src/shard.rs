@@ -5,7 +5,12 @@
 //! size depends on the trial count alone, see `runner::block_size`). A part file is one JSON
 //! header line, then the body (the shard's `Accumulated` as JSON, gzip-compressed); the header
 //! carries the scenario text and its SHA-256, the run's parameters, and one SHA-256 over header
-//! and body (the seal), so a merge can check that parts belong together and are intact.
+//! and body (the seal).
+//!
+//! The seal catches corruption and careless edits, but anyone can compute it again: what makes a
+//! merged result right is that a merge trusts no claim of a part it can check. The scenario text
+//! must match its hash, the blocks must be the shard's, the body must hold exactly those blocks
+//! and have every dimension of the scenario's variants, and all parts must describe one run.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -14,7 +19,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::runner::{n_blocks, Accumulated};
+use crate::model::Loaded;
+use crate::runner::{n_blocks, Accumulated, Plan};
 
 /// The part-file format. 2: fill histograms in 16-bit counters with sparse carries. 3: their
 /// rows step-major. 4: one seal over header and body, the body compressed, the fill histograms
@@ -235,7 +241,8 @@ pub fn unpack(bytes: &[u8]) -> Result<(PartHeader, Vec<u8>), String> {
     Ok((header, decompress(stored)?))
 }
 
-/// Parse a part file's bytes and verify its seal.
+/// Parse a part file's bytes and verify its seal. What the header claims is checked by
+/// [`merge_parts`].
 pub fn decode(bytes: &[u8]) -> Result<(PartHeader, Accumulated), String> {
     let (header, stored) = split(bytes)?;
     if seal(&header, stored) != header.sha256 {
@@ -248,17 +255,54 @@ pub fn decode(bytes: &[u8]) -> Result<(PartHeader, Accumulated), String> {
     Ok((header, acc))
 }
 
-/// Check that parts belong together and cover every shard once; merge them in block order.
-/// Identical duplicates are accepted once; differing ones are refused.
-pub fn merge_parts(
-    parts: Vec<(PathBuf, PartHeader, Accumulated)>,
-) -> Result<(PartHeader, Accumulated), String> {
+/// What a header claims on its own: the scenario text is the one hashed, the shard exists, and
+/// its blocks are that shard's.
+fn check_header(h: &PartHeader) -> Result<(), String> {
+    if sha256_hex(h.scenario_text.as_bytes()) != h.scenario_sha256 {
+        return Err(
+            "the header's scenario text does not match its scenario_sha256 (the text was edited)"
+                .into(),
+        );
+    }
+    if h.trials == 0 {
+        return Err("the header says 0 trials".into());
+    }
+    let sh = spec(h.shard, h.shards, "the header").map_err(|e| e.to_string())?;
+    let b = sh.blocks(h.trials);
+    if h.blocks != [b.start, b.end] {
+        return Err(format!(
+            "the header says blocks {}..{} but shard {} of {} of a {}-trial run is blocks {}..{}",
+            h.blocks[0], h.blocks[1], h.shard, h.shards, h.trials, b.start, b.end
+        ));
+    }
+    Ok(())
+}
+
+/// The parts of a sharded run, merged, with the scenario they ran.
+pub struct Merged {
+    /// The header of the first shard.
+    pub header: PartHeader,
+    /// The scenario compiled from the parts' text.
+    pub loaded: Loaded,
+    /// Indices of the run's strategies in the study.
+    pub strategies: Vec<usize>,
+    pub acc: Accumulated,
+}
+
+/// Check that parts are what they claim and belong together, and that they cover every shard
+/// once; merge them in block order. Identical duplicates are accepted once; differing ones are
+/// refused.
+///
+/// Each header must be consistent in itself (scenario text and hash, shard, blocks); all must
+/// describe the same run; and each body must have the shape running its blocks of that
+/// scenario's variants gives ([`Accumulated::check`]). Nothing is merged before all of it holds.
+pub fn merge_parts(parts: Vec<(PathBuf, PartHeader, Accumulated)>) -> Result<Merged, String> {
     let Some((first_path, first, _)) = parts.first() else {
         return Err("no part files given".into());
     };
     let (first_path, first) = (first_path.clone(), first.clone());
-    let mut by_shard: BTreeMap<u64, (PathBuf, PartHeader, Accumulated)> = BTreeMap::new();
-    for (path, h, acc) in parts {
+    for (path, h, _) in &parts {
+        check_header(h).map_err(|e| format!("{}: {e}", path.display()))?;
         let mismatch = |what: &str, a: &dyn std::fmt::Display, b: &dyn std::fmt::Display| {
             format!(
                 "{} and {} come from different runs: {what} {a} vs {b}",
@@ -292,8 +336,48 @@ pub fn merge_parts(
                 &h.strategies.join(","),
             ));
         }
+    }
+    // Every header holds the same text, the one hashed: compile it once.
+    let in_first = |e: String| format!("{}: {e}", first_path.display());
+    let loaded = crate::model::load_str(&first.scenario_file, first.scenario_text.clone())
+        .map_err(|d| {
+            in_first(format!(
+                "the part's scenario does not load:\n{}",
+                crate::diag::render(&d.0)
+            ))
+        })?;
+    let study = &loaded.study;
+    let strategies = first
+        .strategies
+        .iter()
+        .map(|id| {
+            study
+                .strategies
+                .iter()
+                .position(|s| &s.id == id)
+                .ok_or_else(|| {
+                    in_first(format!(
+                        "the header names strategy `{id}`, which its scenario does not have"
+                    ))
+                })
+        })
+        .collect::<Result<Vec<usize>, String>>()?;
+    let plan = Plan::new(study, &strategies);
+    let mut by_shard: BTreeMap<u64, (PathBuf, PartHeader, Accumulated)> = BTreeMap::new();
+    for (path, h, acc) in parts {
+        acc.check(&plan, h.trials, h.blocks[0]..h.blocks[1])
+            .map_err(|e| {
+                format!(
+                    "{}: {e} (shard {} of {} of a {}-trial run of {} variants)",
+                    path.display(),
+                    h.shard,
+                    h.shards,
+                    h.trials,
+                    plan.models.len()
+                )
+            })?;
         match by_shard.get(&h.shard) {
-            Some((p, prev, _)) if prev.sha256 != h.sha256 => {
+            Some((p, prev, prev_acc)) if prev.sha256 != h.sha256 && *prev_acc != acc => {
                 return Err(format!(
                     "shard {} appears twice with different results: {} and {}",
                     h.shard,
@@ -307,15 +391,23 @@ pub fn merge_parts(
             }
         }
     }
-    let missing: Vec<String> = (0..first.shards)
-        .filter(|k| !by_shard.contains_key(k))
-        .map(|k| k.to_string())
-        .collect();
-    if !missing.is_empty() {
+    if by_shard.len() as u64 != first.shards {
+        // The first few gaps: as many steps as parts, whatever the count claims.
+        let missing: Vec<String> = (0..first.shards)
+            .filter(|k| !by_shard.contains_key(k))
+            .take(10)
+            .map(|k| k.to_string())
+            .collect();
+        let n_missing = first.shards - by_shard.len() as u64;
         return Err(format!(
-            "missing shard{} {} of {} (parts from the same run are needed for every shard 0..{})",
-            if missing.len() == 1 { "" } else { "s" },
+            "missing shard{} {}{} of {} (parts from the same run are needed for every shard 0..{})",
+            if n_missing == 1 { "" } else { "s" },
             missing.join(", "),
+            if n_missing > missing.len() as u64 {
+                format!(" and {} more", n_missing - missing.len() as u64)
+            } else {
+                String::new()
+            },
             first.shards,
             first.shards - 1
         ));
@@ -325,7 +417,12 @@ pub fn merge_parts(
     for (_, _, a) in it {
         acc.merge(a);
     }
-    Ok((header, acc))
+    Ok(Merged {
+        header,
+        loaded,
+        strategies,
+        acc,
+    })
 }
 
 /// Read and verify part files.

@@ -280,6 +280,36 @@ impl CurveAcc {
         }
     }
 
+    /// Whether this holds `trials` trials' curves of `n_slots` slots over `n_steps` steps: the
+    /// size, every row's counts adding up to `trials` (each trial records every slot and step
+    /// once), and fixed-point sums no larger than `trials` full fills.
+    pub fn check(&self, n_slots: usize, n_steps: usize, trials: u64) -> Result<(), String> {
+        if (self.n_slots, self.n_steps) != (n_slots, n_steps) {
+            return Err(format!(
+                "fill curves of {} slots by {} steps, expected {n_slots} by {n_steps}",
+                self.n_slots, self.n_steps
+            ));
+        }
+        let full = u128::from(trials) << 32;
+        for step in 0..n_steps {
+            for slot in 0..n_slots {
+                let i = self.row(slot, step);
+                let n: u64 = (0..FILL_BINS).map(|b| self.count(i * FILL_BINS + b)).sum();
+                if n != trials {
+                    return Err(format!(
+                        "the fill curve of slot {slot} at step {step} counts {n} trials, expected {trials}"
+                    ));
+                }
+                if u128::from(self.sum[i]) > full {
+                    return Err(format!(
+                        "the fill curve of slot {slot} at step {step} sums to more than {trials} full fills"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Fill at quantile `q` for (slot, step): the bin's midpoint, or 1 for the full-service bin.
     pub fn quantile(&self, slot: usize, step: usize, q: f64, n: u64) -> f64 {
         let i = self.row(slot, step);
@@ -436,6 +466,26 @@ impl StepHist {
 
     pub fn total(&self) -> u64 {
         self.counts.iter().sum()
+    }
+
+    /// Whether this counts at most `trials` trials over `n_steps` steps (`n_steps + 1` bins).
+    pub fn check(&self, n_steps: usize, trials: u64) -> Result<(), String> {
+        if self.counts.len() != n_steps + 1 {
+            return Err(format!(
+                "{} bins, expected {} (steps 0..{n_steps} and beyond)",
+                self.counts.len(),
+                n_steps + 1
+            ));
+        }
+        let total = self
+            .counts
+            .iter()
+            .try_fold(0u64, |a, &c| a.checked_add(c))
+            .filter(|&t| t <= trials);
+        if total.is_none() {
+            return Err(format!("counts more than the {trials} trials"));
+        }
+        Ok(())
     }
 
     /// Smallest value v with P(X <= v) >= q among the recorded trials.
@@ -602,6 +652,11 @@ mod tests {
         bad(&|j| j["counts"] = serde_json::json!([0]), "pairs");
         bad(&|j| j["n_steps"] = 4.into(), "hold 6 sums");
         bad(&|j| j["n_slots"] = (usize::MAX / 2).into(), "hold 6 sums");
+        assert!(c
+            .check(2, 3, 70_001)
+            .unwrap_err()
+            .contains("slot 1 at step 0"));
+        assert!(c.check(2, 4, 70_001).unwrap_err().contains("2 by 4"));
     }
 
     #[test]
