@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{run_group, Scratch};
 use crate::lanes::LANES;
-use crate::metrics::{self, ImporterMetrics, SlotMetrics};
+use crate::metrics::{self, ImporterMetrics, Record, SlotMetrics};
 use crate::model::{Model, Study};
 use crate::shocks::{sample_trial, Event};
 use crate::stats::{CurveAcc, Moments, StepHist, FILL_BINS};
@@ -110,7 +110,187 @@ pub struct Accumulated {
     pub ints: Vec<VariantInts>,
 }
 
+/// Trials in block `b` of a `trials`-trial run (0 past the last block).
+pub fn block_trials(trials: u64, b: u64) -> u64 {
+    let bs = block_size(trials);
+    let start = b.saturating_mul(bs).min(trials);
+    let end = b.saturating_add(1).saturating_mul(bs).min(trials);
+    end - start
+}
+
 impl Accumulated {
+    /// Whether this is the shape of what [`run_blocks`] gives for blocks `blocks` of a
+    /// `trials`-trial run of `plan`: those blocks, each once and in order; per block and variant,
+    /// a row per slot and importer (paired differences for strategies only), one loss per trial
+    /// and importer, and sums over the block's trials; per variant, histograms over the
+    /// horizon's steps that count the part's trials. [`Accumulated::merge`] and the reports
+    /// assume all of it: a part read from a file is checked before either sees it.
+    pub fn check(&self, plan: &Plan, trials: u64, blocks: Range<u64>) -> Result<(), String> {
+        self.check_block_numbers(&blocks)?;
+        let n_var = plan.models.len();
+        let name = |v: usize| format!("variant `{}`", plan.ids[v]);
+        let count = |what: &str, found: usize, expected: usize| {
+            if found == expected {
+                Ok(())
+            } else {
+                Err(format!("{found} {what}, expected {expected}"))
+            }
+        };
+        let mut part_trials = 0u64;
+        // Per variant and slot: trials that ran short, and that recovered, by the block sums.
+        let mut short: Vec<Vec<u64>> = plan
+            .models
+            .iter()
+            .map(|m| vec![0; m.importer_slots().count()])
+            .collect();
+        let mut recovered = short.clone();
+        for b in &self.blocks {
+            let bt = block_trials(trials, b.block);
+            part_trials += bt;
+            let at = |e: String| format!("block {}: {e}", b.block);
+            count("variants", b.variants.len(), n_var).map_err(at)?;
+            count("variants' losses", b.losses.len(), n_var).map_err(at)?;
+            for (v, (vb, m)) in b.variants.iter().zip(&plan.models).enumerate() {
+                let at = |e: String| format!("block {}, {}: {e}", b.block, name(v));
+                let k = m.importer_slots().count();
+                let ni = m.importers.len();
+                let strategy = v > 0;
+                count("slot rows", vb.slot.len(), k).map_err(at)?;
+                count("time-to-survive rows", vb.tts_days.len(), k).map_err(at)?;
+                count("time-to-recover rows", vb.ttr_days.len(), k).map_err(at)?;
+                count("importer rows", vb.importer.len(), ni).map_err(at)?;
+                count(
+                    "slot difference rows",
+                    vb.diff_slot.len(),
+                    if strategy { k } else { 0 },
+                )
+                .map_err(at)?;
+                count(
+                    "importer difference rows",
+                    vb.diff_importer.len(),
+                    if strategy { ni } else { 0 },
+                )
+                .map_err(at)?;
+                let n_losses = usize::try_from(bt)
+                    .ok()
+                    .and_then(|t| t.checked_mul(ni))
+                    .ok_or_else(|| at("too many trials".into()))?;
+                count("losses", b.losses[v].len(), n_losses).map_err(at)?;
+                let sums = |what: &str, mo: &Moments, expected: u64| {
+                    if mo.n == expected {
+                        Ok(())
+                    } else {
+                        Err(at(format!(
+                            "{what} sums {} trials, but block {} of a {trials}-trial run has {expected}",
+                            mo.n, b.block
+                        )))
+                    }
+                };
+                sums("network fill", &vb.network_fill, bt)?;
+                sums("total loss", &vb.total_loss, bt)?;
+                sums(
+                    "total loss difference",
+                    &vb.diff_total_loss,
+                    if strategy { bt } else { 0 },
+                )?;
+                for (j, row) in vb.slot.iter().enumerate() {
+                    for mo in row.values() {
+                        sums(&format!("slot {j}"), mo, bt)?;
+                    }
+                }
+                for (j, row) in vb.importer.iter().enumerate() {
+                    for mo in row.values() {
+                        sums(&format!("importer {j}"), mo, bt)?;
+                    }
+                }
+                for (j, row) in vb.diff_slot.iter().enumerate() {
+                    let paired = plan.slot_map[v][j].is_some();
+                    for mo in row.values() {
+                        sums(
+                            &format!("slot {j} difference"),
+                            mo,
+                            if paired { bt } else { 0 },
+                        )?;
+                    }
+                }
+                for (j, row) in vb.diff_importer.iter().enumerate() {
+                    let paired = plan.importer_map[v][j].is_some();
+                    for mo in row.values() {
+                        sums(
+                            &format!("importer {j} difference"),
+                            mo,
+                            if paired { bt } else { 0 },
+                        )?;
+                    }
+                }
+                for j in 0..k {
+                    let (tts, ttr) = (vb.tts_days[j].n, vb.ttr_days[j].n);
+                    if tts > bt || ttr > tts {
+                        return Err(at(format!(
+                            "slot {j}: {tts} trials short and {ttr} recovered of {bt}"
+                        )));
+                    }
+                    short[v][j] += tts;
+                    recovered[v][j] += ttr;
+                }
+            }
+        }
+        count("variants' histograms", self.ints.len(), n_var)?;
+        for (v, (ints, m)) in self.ints.iter().zip(&plan.models).enumerate() {
+            let at = |e: String| format!("{}: {e}", name(v));
+            let k = m.importer_slots().count();
+            let n = m.n_steps as usize;
+            ints.curves.check(k, n, part_trials).map_err(at)?;
+            count("time-to-survive histograms", ints.tts.len(), k).map_err(at)?;
+            count("time-to-recover histograms", ints.ttr.len(), k).map_err(at)?;
+            for j in 0..k {
+                let hist = |what: &str, h: &StepHist| {
+                    h.check(n, part_trials)
+                        .map_err(|e| at(format!("slot {j}: the {what} histogram has {e}")))
+                };
+                hist("time-to-survive", &ints.tts[j])?;
+                hist("time-to-recover", &ints.ttr[j])?;
+                let (tts, ttr) = (ints.tts[j].total(), ints.ttr[j].total());
+                let ttr_recovered = ttr - ints.ttr[j].counts[n];
+                if tts != short[v][j] || ttr != short[v][j] || ttr_recovered != recovered[v][j] {
+                    return Err(at(format!(
+                        "slot {j}: the histograms count {tts} trials short and {ttr_recovered} recovered, the block sums {} and {}",
+                        short[v][j], recovered[v][j]
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the blocks are exactly `expected`, each once, in order.
+    fn check_block_numbers(&self, expected: &Range<u64>) -> Result<(), String> {
+        let want = || format!("blocks {}..{}", expected.start, expected.end);
+        for (i, b) in self.blocks.iter().enumerate() {
+            let e = expected.start.saturating_add(i as u64);
+            if b.block == e && e < expected.end {
+                continue;
+            }
+            let what = if !expected.contains(&b.block) {
+                format!("block {}, which is not among {}", b.block, want())
+            } else if self.blocks[..i].iter().any(|p| p.block == b.block) {
+                format!("block {} twice", b.block)
+            } else {
+                format!("block {} where block {e} should be", b.block)
+            };
+            return Err(format!("the body holds {what}"));
+        }
+        let n = self.blocks.len() as u64;
+        if n < expected.end - expected.start {
+            return Err(format!(
+                "the body lacks block {} (it holds {n} of {})",
+                expected.start + n,
+                want()
+            ));
+        }
+        Ok(())
+    }
+
     /// Merge another part (blocks are re-sorted so the order is that of a single run).
     pub fn merge(&mut self, other: Accumulated) {
         self.blocks.extend(other.blocks);

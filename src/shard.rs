@@ -3,9 +3,14 @@
 //!
 //! Shard `k` of `n` (0-based) runs blocks `[k*B/n, (k+1)*B/n)` of the run's `B` blocks (block
 //! size depends on the trial count alone, see `runner::block_size`). A part file is one JSON
-//! header line, then the body (the shard's `Accumulated`) as JSON; the header carries the
-//! scenario text and its SHA-256, the run's parameters, and the body's SHA-256, so a merge can
-//! check that parts belong together and are intact.
+//! header line, then the body (the shard's `Accumulated` as JSON, gzip-compressed); the header
+//! carries the scenario text and its SHA-256, the run's parameters, and one SHA-256 over header
+//! and body (the seal).
+//!
+//! The seal catches corruption and careless edits, but anyone can compute it again: what makes a
+//! merged result right is that a merge trusts no claim of a part it can check. The scenario text
+//! must match its hash, the blocks must be the shard's, the body must hold exactly those blocks
+//! and have every dimension of the scenario's variants, and all parts must describe one run.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -14,11 +19,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::runner::{n_blocks, Accumulated};
+use crate::model::Loaded;
+use crate::runner::{n_blocks, Accumulated, Plan};
 
 /// The part-file format. 2: fill histograms in 16-bit counters with sparse carries. 3: their
-/// rows step-major.
-pub const PART_SCHEMA: &str = "supplyshock.part/3";
+/// rows step-major. 4: one seal over header and body, the body compressed, the fill histograms
+/// stored sparsely.
+pub const PART_SCHEMA: &str = "supplyshock.part/4";
 
 /// Which shard this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +37,13 @@ pub struct ShardSpec {
 impl ShardSpec {
     /// Blocks this shard runs.
     pub fn blocks(&self, trials: u64) -> Range<u64> {
-        let b = n_blocks(trials);
-        (self.index * b / self.count)..((self.index + 1) * b / self.count)
+        // In 128 bits: a header read from a file may hold any numbers.
+        let (b, k, n) = (
+            u128::from(n_blocks(trials)),
+            u128::from(self.index),
+            u128::from(self.count),
+        );
+        ((k * b / n) as u64)..(((k + 1) * b / n) as u64)
     }
 
     pub fn file_name(&self) -> String {
@@ -103,6 +115,7 @@ pub fn from_env(
 
 /// Identity and parameters of a shard's run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PartHeader {
     pub schema: String,
     pub program_version: String,
@@ -116,12 +129,15 @@ pub struct PartHeader {
     pub shard: u64,
     pub shards: u64,
     pub blocks: [u64; 2],
-    pub body_sha256: String,
+    /// SHA-256 of this header with this field empty, a newline, and the stored body: see
+    /// [`seal`].
+    pub sha256: String,
 }
 
 /// Whether `path` holds no part, or a part of the very run `header` describes (the same
 /// scenario, seed, trials, strategies and shard: a shard run again, whose part it may replace).
-/// A part of any other run, or a file that is not a part, is not to be replaced silently.
+/// A part of any other run, of another format, or a file that is not a part, is not to be
+/// replaced silently.
 pub fn same_run_or_absent(path: &Path, header: &PartHeader) -> bool {
     let Ok(file) = std::fs::File::open(path) else {
         return !path.exists();
@@ -132,11 +148,11 @@ pub fn same_run_or_absent(path: &Path, header: &PartHeader) -> bool {
     }
     serde_json::from_str::<PartHeader>(&line).is_ok_and(|h| {
         PartHeader {
-            body_sha256: String::new(),
+            sha256: String::new(),
             scenario_file: String::new(),
             ..h
         } == PartHeader {
-            body_sha256: String::new(),
+            sha256: String::new(),
             scenario_file: String::new(),
             ..header.clone()
         }
@@ -147,56 +163,146 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
-/// Serialize a part: header line, newline, body.
-pub fn encode(header: &PartHeader, body: &Accumulated) -> Vec<u8> {
-    let body_bytes = serde_json::to_vec(body).expect("accumulated results serialize");
+/// The seal of a part: the SHA-256 of its header serialized with `sha256` empty (serde_json's
+/// compact form, fields in declaration order), a newline, and the stored (compressed) body.
+pub fn seal(header: &PartHeader, stored_body: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(canonical_header(header));
+    h.update(b"\n");
+    h.update(stored_body);
+    format!("{:x}", h.finalize())
+}
+
+fn canonical_header(header: &PartHeader) -> Vec<u8> {
+    let blank = PartHeader {
+        sha256: String::new(),
+        ..header.clone()
+    };
+    serde_json::to_vec(&blank).expect("header serializes")
+}
+
+/// A part file's bytes from its header and its body's JSON: the header line, sealed, then the
+/// body compressed (gzip). The header's own `sha256` is ignored and replaced.
+pub fn pack(header: &PartHeader, body_json: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(3));
+    std::io::Write::write_all(&mut gz, body_json).expect("compressing into memory");
+    let stored = gz.finish().expect("compressing into memory");
     let header = PartHeader {
-        body_sha256: sha256_hex(&body_bytes),
+        sha256: seal(header, &stored),
         ..header.clone()
     };
     let mut out = serde_json::to_vec(&header).expect("header serializes");
     out.push(b'\n');
-    out.extend_from_slice(&body_bytes);
-    out.push(b'\n');
+    out.extend_from_slice(&stored);
     out
 }
 
-/// Parse and verify a part file's bytes.
-pub fn decode(bytes: &[u8]) -> Result<(PartHeader, Accumulated), String> {
+/// Serialize a part: header line, newline, compressed body.
+pub fn encode(header: &PartHeader, body: &Accumulated) -> Vec<u8> {
+    pack(
+        header,
+        &serde_json::to_vec(body).expect("accumulated results serialize"),
+    )
+}
+
+/// A part file's header and stored body, the header's format checked, nothing verified.
+fn split(bytes: &[u8]) -> Result<(PartHeader, &[u8]), String> {
     let nl = bytes
         .iter()
         .position(|&b| b == b'\n')
-        .ok_or("not a supplyshock part file (no header line)")?;
-    let header: PartHeader = serde_json::from_slice(&bytes[..nl])
+        .ok_or("not a supplyshock part file, or truncated (no header line)")?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes[..nl])
         .map_err(|e| format!("not a supplyshock part file (bad header: {e})"))?;
-    if header.schema != PART_SCHEMA {
-        return Err(format!(
-            "part format `{}` is not `{PART_SCHEMA}`",
-            header.schema
-        ));
+    match value.get("schema").and_then(|s| s.as_str()) {
+        Some(PART_SCHEMA) => {}
+        Some(other) => {
+            return Err(format!(
+                "part format `{other}` is not `{PART_SCHEMA}`, the one this version of supplyshock reads\n  hint: run the shards again with this version"
+            ))
+        }
+        None => return Err("not a supplyshock part file (no `schema` in the header)".into()),
     }
-    let body = bytes[nl + 1..]
-        .strip_suffix(b"\n")
-        .ok_or("the part file is truncated (no final newline)")?;
-    if sha256_hex(body) != header.body_sha256 {
-        return Err("the part file is corrupted or truncated (its checksum does not match)".into());
+    let header: PartHeader = serde_json::from_value(value)
+        .map_err(|e| format!("not a supplyshock part file (bad header: {e})"))?;
+    Ok((header, &bytes[nl + 1..]))
+}
+
+fn decompress(stored: &[u8]) -> Result<Vec<u8>, String> {
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(stored), &mut json)
+        .map_err(|e| format!("the part file's body does not decompress: {e}"))?;
+    Ok(json)
+}
+
+/// A part file's header and its body's JSON, without verifying the seal (to inspect a part, or
+/// to edit one and [`pack`] it again).
+pub fn unpack(bytes: &[u8]) -> Result<(PartHeader, Vec<u8>), String> {
+    let (header, stored) = split(bytes)?;
+    Ok((header, decompress(stored)?))
+}
+
+/// Parse a part file's bytes and verify its seal. What the header claims is checked by
+/// [`merge_parts`].
+pub fn decode(bytes: &[u8]) -> Result<(PartHeader, Accumulated), String> {
+    let (header, stored) = split(bytes)?;
+    if seal(&header, stored) != header.sha256 {
+        return Err(
+            "the part file is corrupted, truncated or edited (its checksum does not match)".into(),
+        );
     }
-    let acc: Accumulated = serde_json::from_slice(body)
+    let acc: Accumulated = serde_json::from_slice(&decompress(stored)?)
         .map_err(|e| format!("the part file's body does not parse: {e}"))?;
     Ok((header, acc))
 }
 
-/// Check that parts belong together and cover every shard once; merge them in block order.
-/// Identical duplicates are accepted once; differing ones are refused.
-pub fn merge_parts(
-    parts: Vec<(PathBuf, PartHeader, Accumulated)>,
-) -> Result<(PartHeader, Accumulated), String> {
+/// What a header claims on its own: the scenario text is the one hashed, the shard exists, and
+/// its blocks are that shard's.
+fn check_header(h: &PartHeader) -> Result<(), String> {
+    if sha256_hex(h.scenario_text.as_bytes()) != h.scenario_sha256 {
+        return Err(
+            "the header's scenario text does not match its scenario_sha256 (the text was edited)"
+                .into(),
+        );
+    }
+    if h.trials == 0 {
+        return Err("the header says 0 trials".into());
+    }
+    let sh = spec(h.shard, h.shards, "the header").map_err(|e| e.to_string())?;
+    let b = sh.blocks(h.trials);
+    if h.blocks != [b.start, b.end] {
+        return Err(format!(
+            "the header says blocks {}..{} but shard {} of {} of a {}-trial run is blocks {}..{}",
+            h.blocks[0], h.blocks[1], h.shard, h.shards, h.trials, b.start, b.end
+        ));
+    }
+    Ok(())
+}
+
+/// The parts of a sharded run, merged, with the scenario they ran.
+pub struct Merged {
+    /// The header of the first shard.
+    pub header: PartHeader,
+    /// The scenario compiled from the parts' text.
+    pub loaded: Loaded,
+    /// Indices of the run's strategies in the study.
+    pub strategies: Vec<usize>,
+    pub acc: Accumulated,
+}
+
+/// Check that parts are what they claim and belong together, and that they cover every shard
+/// once; merge them in block order. Identical duplicates are accepted once; differing ones are
+/// refused.
+///
+/// Each header must be consistent in itself (scenario text and hash, shard, blocks); all must
+/// describe the same run; and each body must have the shape running its blocks of that
+/// scenario's variants gives ([`Accumulated::check`]). Nothing is merged before all of it holds.
+pub fn merge_parts(parts: Vec<(PathBuf, PartHeader, Accumulated)>) -> Result<Merged, String> {
     let Some((first_path, first, _)) = parts.first() else {
         return Err("no part files given".into());
     };
     let (first_path, first) = (first_path.clone(), first.clone());
-    let mut by_shard: BTreeMap<u64, (PathBuf, PartHeader, Accumulated)> = BTreeMap::new();
-    for (path, h, acc) in parts {
+    for (path, h, _) in &parts {
+        check_header(h).map_err(|e| format!("{}: {e}", path.display()))?;
         let mismatch = |what: &str, a: &dyn std::fmt::Display, b: &dyn std::fmt::Display| {
             format!(
                 "{} and {} come from different runs: {what} {a} vs {b}",
@@ -230,8 +336,48 @@ pub fn merge_parts(
                 &h.strategies.join(","),
             ));
         }
+    }
+    // Every header holds the same text, the one hashed: compile it once.
+    let in_first = |e: String| format!("{}: {e}", first_path.display());
+    let loaded = crate::model::load_str(&first.scenario_file, first.scenario_text.clone())
+        .map_err(|d| {
+            in_first(format!(
+                "the part's scenario does not load:\n{}",
+                crate::diag::render(&d.0)
+            ))
+        })?;
+    let study = &loaded.study;
+    let strategies = first
+        .strategies
+        .iter()
+        .map(|id| {
+            study
+                .strategies
+                .iter()
+                .position(|s| &s.id == id)
+                .ok_or_else(|| {
+                    in_first(format!(
+                        "the header names strategy `{id}`, which its scenario does not have"
+                    ))
+                })
+        })
+        .collect::<Result<Vec<usize>, String>>()?;
+    let plan = Plan::new(study, &strategies);
+    let mut by_shard: BTreeMap<u64, (PathBuf, PartHeader, Accumulated)> = BTreeMap::new();
+    for (path, h, acc) in parts {
+        acc.check(&plan, h.trials, h.blocks[0]..h.blocks[1])
+            .map_err(|e| {
+                format!(
+                    "{}: {e} (shard {} of {} of a {}-trial run of {} variants)",
+                    path.display(),
+                    h.shard,
+                    h.shards,
+                    h.trials,
+                    plan.models.len()
+                )
+            })?;
         match by_shard.get(&h.shard) {
-            Some((p, prev, _)) if prev.body_sha256 != h.body_sha256 => {
+            Some((p, prev, prev_acc)) if prev.sha256 != h.sha256 && *prev_acc != acc => {
                 return Err(format!(
                     "shard {} appears twice with different results: {} and {}",
                     h.shard,
@@ -245,15 +391,23 @@ pub fn merge_parts(
             }
         }
     }
-    let missing: Vec<String> = (0..first.shards)
-        .filter(|k| !by_shard.contains_key(k))
-        .map(|k| k.to_string())
-        .collect();
-    if !missing.is_empty() {
+    if by_shard.len() as u64 != first.shards {
+        // The first few gaps: as many steps as parts, whatever the count claims.
+        let missing: Vec<String> = (0..first.shards)
+            .filter(|k| !by_shard.contains_key(k))
+            .take(10)
+            .map(|k| k.to_string())
+            .collect();
+        let n_missing = first.shards - by_shard.len() as u64;
         return Err(format!(
-            "missing shard{} {} of {} (parts from the same run are needed for every shard 0..{})",
-            if missing.len() == 1 { "" } else { "s" },
+            "missing shard{} {}{} of {} (parts from the same run are needed for every shard 0..{})",
+            if n_missing == 1 { "" } else { "s" },
             missing.join(", "),
+            if n_missing > missing.len() as u64 {
+                format!(" and {} more", n_missing - missing.len() as u64)
+            } else {
+                String::new()
+            },
             first.shards,
             first.shards - 1
         ));
@@ -263,7 +417,12 @@ pub fn merge_parts(
     for (_, _, a) in it {
         acc.merge(a);
     }
-    Ok((header, acc))
+    Ok(Merged {
+        header,
+        loaded,
+        strategies,
+        acc,
+    })
 }
 
 /// Read and verify part files.

@@ -73,8 +73,9 @@ impl SlotTrial {
     }
 }
 
-/// Count, sum and sum of squares; merged in a fixed order.
+/// Count, sum and sum of squares; merged in a fixed order. Stored as `[n, sum, sum_sq]`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "(u64, f64, f64)", into = "(u64, f64, f64)")]
 pub struct Moments {
     pub n: u64,
     pub sum: f64,
@@ -118,6 +119,18 @@ impl Moments {
     }
 }
 
+impl From<(u64, f64, f64)> for Moments {
+    fn from((n, sum, sum_sq): (u64, f64, f64)) -> Moments {
+        Moments { n, sum, sum_sq }
+    }
+}
+
+impl From<Moments> for (u64, f64, f64) {
+    fn from(m: Moments) -> (u64, f64, f64) {
+        (m.n, m.sum, m.sum_sq)
+    }
+}
+
 impl std::ops::AddAssign<&Moments> for Moments {
     fn add_assign(&mut self, o: &Moments) {
         self.n += o.n;
@@ -148,7 +161,13 @@ fn add_counted(low: &mut u16, k: u16, carry: &mut BTreeMap<u32, u32>, c: usize) 
 /// (slot, step) rows of 101 bins per variant: counters are 16 bits, and the multiples of 2^16
 /// carried out of them are kept by counter in `carry` (few: mostly the full-service bins). A
 /// count is `hist[i] + 2^16 * carry[i]`, one representation per count.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialized sparsely (part files): `counts` lists the nonzero counts only, as pairs
+/// `gap, count` flattened into one array, where `gap` is the number of zero counters skipped
+/// since the previous nonzero one (or since the start), the carry folded into the count.
+/// Reading checks the shape: `n_slots * n_steps` sums, counters within the histogram.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "CurveWire<Vec<u64>, Vec<u64>>")]
 pub struct CurveAcc {
     pub n_slots: usize,
     pub n_steps: usize,
@@ -261,6 +280,36 @@ impl CurveAcc {
         }
     }
 
+    /// Whether this holds `trials` trials' curves of `n_slots` slots over `n_steps` steps: the
+    /// size, every row's counts adding up to `trials` (each trial records every slot and step
+    /// once), and fixed-point sums no larger than `trials` full fills.
+    pub fn check(&self, n_slots: usize, n_steps: usize, trials: u64) -> Result<(), String> {
+        if (self.n_slots, self.n_steps) != (n_slots, n_steps) {
+            return Err(format!(
+                "fill curves of {} slots by {} steps, expected {n_slots} by {n_steps}",
+                self.n_slots, self.n_steps
+            ));
+        }
+        let full = u128::from(trials) << 32;
+        for step in 0..n_steps {
+            for slot in 0..n_slots {
+                let i = self.row(slot, step);
+                let n: u64 = (0..FILL_BINS).map(|b| self.count(i * FILL_BINS + b)).sum();
+                if n != trials {
+                    return Err(format!(
+                        "the fill curve of slot {slot} at step {step} counts {n} trials, expected {trials}"
+                    ));
+                }
+                if u128::from(self.sum[i]) > full {
+                    return Err(format!(
+                        "the fill curve of slot {slot} at step {step} sums to more than {trials} full fills"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Fill at quantile `q` for (slot, step): the bin's midpoint, or 1 for the full-service bin.
     pub fn quantile(&self, slot: usize, step: usize, q: f64, n: u64) -> f64 {
         let i = self.row(slot, step);
@@ -284,6 +333,109 @@ impl CurveAcc {
             return 0.0;
         }
         self.sum[self.row(slot, step)] as f64 / FIXED_ONE / n as f64
+    }
+}
+
+/// The stored form of a [`CurveAcc`].
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CurveWire<C, S> {
+    n_slots: usize,
+    n_steps: usize,
+    counts: C,
+    sum: S,
+}
+
+/// The nonzero counts of a [`CurveAcc`], as flattened `gap, count` pairs.
+struct SparseCounts<'a>(&'a CurveAcc);
+
+impl Serialize for SparseCounts<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let mut carry = c.carry.iter().peekable();
+        let mut next = 0usize;
+        let pairs = c.hist.iter().enumerate().filter_map(move |(i, &low)| {
+            let high = match carry.peek() {
+                Some(&(&at, &k)) if at as usize == i => {
+                    carry.next();
+                    u64::from(k)
+                }
+                _ => 0,
+            };
+            let count = u64::from(low) + (high << 16);
+            (count > 0).then(|| {
+                let gap = (i - next) as u64;
+                next = i + 1;
+                [gap, count]
+            })
+        });
+        s.collect_seq(pairs.flatten())
+    }
+}
+
+impl Serialize for CurveAcc {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        CurveWire {
+            n_slots: self.n_slots,
+            n_steps: self.n_steps,
+            counts: SparseCounts(self),
+            sum: &self.sum,
+        }
+        .serialize(s)
+    }
+}
+
+impl TryFrom<CurveWire<Vec<u64>, Vec<u64>>> for CurveAcc {
+    type Error = String;
+
+    fn try_from(w: CurveWire<Vec<u64>, Vec<u64>>) -> Result<CurveAcc, String> {
+        let rows = w.n_slots.checked_mul(w.n_steps);
+        if rows != Some(w.sum.len()) {
+            return Err(format!(
+                "fill curves of {} slots by {} steps hold {} sums",
+                w.n_slots,
+                w.n_steps,
+                w.sum.len()
+            ));
+        }
+        if w.counts.len() % 2 != 0 {
+            return Err("fill curve counts are not gap, count pairs".into());
+        }
+        // The histogram is the size the sums (present in full) imply, so a forged size cannot
+        // make it large.
+        let len = w.sum.len() * FILL_BINS;
+        if u32::try_from(len).is_err() {
+            return Err(format!("fill curves of {} rows are too large", w.sum.len()));
+        }
+        let mut hist = vec![0u16; len];
+        let mut carry = BTreeMap::new();
+        let mut next = 0u64;
+        for pair in w.counts.chunks_exact(2) {
+            let (gap, count) = (pair[0], pair[1]);
+            let at = next.saturating_add(gap);
+            if at >= len as u64 {
+                return Err(format!(
+                    "a fill curve count lies beyond the {len} counters of the histogram"
+                ));
+            }
+            let high = u32::try_from(count >> 16)
+                .map_err(|_| format!("fill curve count {count} is too large"))?;
+            if count == 0 {
+                return Err("fill curve counts list a zero".into());
+            }
+            hist[at as usize] = count as u16;
+            if high > 0 {
+                carry.insert(at as u32, high);
+            }
+            next = at + 1;
+        }
+        Ok(CurveAcc {
+            n_slots: w.n_slots,
+            n_steps: w.n_steps,
+            hist,
+            carry,
+            sum: w.sum,
+        })
     }
 }
 
@@ -314,6 +466,26 @@ impl StepHist {
 
     pub fn total(&self) -> u64 {
         self.counts.iter().sum()
+    }
+
+    /// Whether this counts at most `trials` trials over `n_steps` steps (`n_steps + 1` bins).
+    pub fn check(&self, n_steps: usize, trials: u64) -> Result<(), String> {
+        if self.counts.len() != n_steps + 1 {
+            return Err(format!(
+                "{} bins, expected {} (steps 0..{n_steps} and beyond)",
+                self.counts.len(),
+                n_steps + 1
+            ));
+        }
+        let total = self
+            .counts
+            .iter()
+            .try_fold(0u64, |a, &c| a.checked_add(c))
+            .filter(|&t| t <= trials);
+        if total.is_none() {
+            return Err(format!("counts more than the {trials} trials"));
+        }
+        Ok(())
     }
 
     /// Smallest value v with P(X <= v) >= q among the recorded trials.
@@ -443,6 +615,48 @@ mod tests {
             }
         }
         assert_eq!(lanes, scalar);
+    }
+
+    /// Stored sparsely, carries folded in (one count is exactly 2^16: zero low bits), and read
+    /// back to the same accumulator; malformed forms are errors.
+    #[test]
+    fn curves_are_stored_sparsely_and_read_back() {
+        let mut c = CurveAcc::new(2, 3);
+        for _ in 0..65_536 {
+            c.record(1, 2, 1.0);
+        }
+        for _ in 0..70_000 {
+            c.record(0, 0, 0.0);
+        }
+        c.record(0, 0, 0.5);
+        let json = serde_json::to_value(&c).unwrap();
+        let last = 5 * FILL_BINS + FILL_BINS - 1;
+        assert_eq!(
+            json["counts"],
+            serde_json::json!([0, 70_000, 49, 1, last - 51, 65_536])
+        );
+        assert_eq!(c.hist[last], 0);
+        let back: CurveAcc = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, c);
+        let bad = |edit: &dyn Fn(&mut serde_json::Value), needle: &str| {
+            let mut j = json.clone();
+            edit(&mut j);
+            let e = serde_json::from_value::<CurveAcc>(j)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "expected `{needle}` in {e}");
+        };
+        bad(&|j| j["counts"][4] = last.into(), "beyond");
+        bad(&|j| j["counts"][3] = 0.into(), "zero");
+        bad(&|j| j["counts"][5] = (1u64 << 48).into(), "too large");
+        bad(&|j| j["counts"] = serde_json::json!([0]), "pairs");
+        bad(&|j| j["n_steps"] = 4.into(), "hold 6 sums");
+        bad(&|j| j["n_slots"] = (usize::MAX / 2).into(), "hold 6 sums");
+        assert!(c
+            .check(2, 3, 70_001)
+            .unwrap_err()
+            .contains("slot 1 at step 0"));
+        assert!(c.check(2, 4, 70_001).unwrap_err().contains("2 by 4"));
     }
 
     #[test]

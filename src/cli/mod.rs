@@ -522,7 +522,7 @@ fn write_part(
         shard: sh.index,
         shards: sh.count,
         blocks: [blocks.start, blocks.end],
-        body_sha256: String::new(),
+        sha256: String::new(),
     };
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::runtime(format!("error: cannot create {}: {e}", dir.display())))?;
@@ -585,25 +585,15 @@ fn emit(r: &RunResults, out_dir: &Path, d: &Display) -> Result<(), Failure> {
 fn merge(parts: &[PathBuf], output: &Path, d: &Display) -> Result<(), Failure> {
     let read =
         crate::shard::read_parts(parts).map_err(|e| Failure::invalid(format!("error: {e}")))?;
-    let (h, acc) =
-        crate::shard::merge_parts(read).map_err(|e| Failure::invalid(format!("error: {e}")))?;
-    let loaded = crate::model::load_str(&h.scenario_file, h.scenario_text.clone())?;
-    let study = &loaded.study;
-    let mut chosen = Vec::new();
-    for id in &h.strategies {
-        let i = study
-            .strategies
-            .iter()
-            .position(|s| &s.id == id)
-            .ok_or_else(|| {
-                Failure::invalid(format!(
-                    "error: the parts name strategy `{id}`, which their scenario does not have"
-                ))
-            })?;
-        chosen.push(i);
-    }
+    let m = crate::shard::merge_parts(read).map_err(|e| Failure::invalid(format!("error: {e}")))?;
     emit(
-        &RunResults::new(study, &chosen, acc, h.trials, h.seed),
+        &RunResults::new(
+            &m.loaded.study,
+            &m.strategies,
+            m.acc,
+            m.header.trials,
+            m.header.seed,
+        ),
         output,
         d,
     )
