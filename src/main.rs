@@ -2,10 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = match supplyshock::cli::Cli::try_parse() {
+    let cli = match supplyshock::cli::Cli::parse_args() {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

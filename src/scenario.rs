@@ -14,6 +14,8 @@ pub use toml::Spanned;
 
 use crate::diag::{Diagnostic, SourceFile};
 
+mod recover;
+
 /// A whole scenario file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -366,10 +368,12 @@ pub struct RawStrategy {
     pub cost: Option<Spanned<RawCost>>,
 }
 
-/// Parse TOML text into raw structs. Syntax, type and unknown-key errors come back as one
-/// diagnostic (serde stops at the first); semantic checks in `model::compile` report them all.
+/// Parse TOML text into raw structs. A syntax error comes back alone (the text cannot be read
+/// past it); otherwise every unknown key, wrong type and missing key of the file is reported,
+/// each with its own position and key path, in file order. Semantic checks in `model::compile`
+/// run only on a file that parsed.
 pub fn parse(src: &SourceFile) -> Result<RawScenario, Vec<Diagnostic>> {
-    toml::from_str::<RawScenario>(&src.text).map_err(|e| vec![diagnose_toml_error(src, &e)])
+    recover::parse_all(src)
 }
 
 fn diagnose_toml_error(src: &SourceFile, e: &toml::de::Error) -> Diagnostic {
@@ -451,17 +455,23 @@ fn syntax_hint(msg: &str) -> &'static str {
     }
 }
 
-/// serde says: "unknown field `capacty`, expected one of `id`, `name`, ...".
-fn unknown_field_hint(msg: &str) -> Option<(String, Option<String>)> {
+/// serde says: "unknown field `capacty`, expected one of `id`, `name`, ...". Returns the key,
+/// the allowed key it is likely a typo of, and the hint.
+fn unknown_field(msg: &str) -> Option<(String, Option<String>, String)> {
     let rest = msg.strip_prefix("unknown field `")?;
     let (name, rest) = rest.split_once('`')?;
     let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
-    let hint = match crate::diag::did_you_mean(name, expected.iter().copied()) {
+    let best = crate::diag::did_you_mean(name, expected.iter().copied());
+    let hint = match best {
         Some(best) => format!("did you mean `{best}`?"),
         None if !expected.is_empty() => format!("allowed keys here: {}", expected.join(", ")),
         None => "remove this key".to_owned(),
     };
-    Some((name.to_owned(), Some(hint)))
+    Some((name.to_owned(), best.map(str::to_owned), hint))
+}
+
+fn unknown_field_hint(msg: &str) -> Option<(String, Option<String>)> {
+    unknown_field(msg).map(|(name, _, hint)| (name, Some(hint)))
 }
 
 fn missing_field_hint(msg: &str) -> Option<(String, Option<String>)> {

@@ -79,6 +79,33 @@ fn summary_to_stdout_is_json() {
 }
 
 #[test]
+fn a_mistyped_subcommand_gets_a_suggestion() {
+    // Swapped letters: clap's own similarity measure misses `rnu` for `run`.
+    for (typed, meant) in [("rnu", "run"), ("chekc", "check"), ("sweeep", "sweep")] {
+        let out = Command::cargo_bin("supplyshock")
+            .unwrap()
+            .args([typed, "x.toml"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("a similar subcommand exists: '{meant}'")),
+            "{typed}: {stderr}"
+        );
+    }
+    // A scenario given without a subcommand is not taken for a typo.
+    let out = Command::cargo_bin("supplyshock")
+        .unwrap()
+        .arg("scenario.toml")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("similar subcommand"), "{stderr}");
+}
+
+#[test]
 fn bad_arguments_exit_2() {
     Command::cargo_bin("supplyshock")
         .unwrap()

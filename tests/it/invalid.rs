@@ -1,6 +1,7 @@
 //! Invalid scenarios and the diagnostics they produce.
 //!
-//! Each case is a small scenario with one problem (or, for `several_problems`, several). The
+//! Each case is a small scenario with one problem (or, for `several_problems`,
+//! `two_unknown_keys_in_one_table` and `key_and_type_errors_in_four_tables`, several). The
 //! rendered diagnostics are snapshotted with insta, so every case pins the message, line, column,
 //! key and hint a user sees; a snapshot's name is its case's name in [`CASES`]. Most cases append
 //! to [`base!`], a valid one-material network that ends inside its `[[importer]]` table, so a case
@@ -57,7 +58,7 @@ demand = { oxide = 100 }
 
 /// `(name, scenario text)`; the name is also the snapshot's name.
 const CASES: &[(&str, &str)] = &[
-    // ---- TOML syntax, types and keys (serde reports the first problem only)
+    // ---- TOML syntax, types and keys (a syntax error alone; every key and type error at once)
     (
         "toml_syntax_error",
         r#"[scenario]
@@ -106,6 +107,41 @@ capacity = "lots"
 id = "c_refiner"
 region = "A"
 capacity = 100
+"#
+        ),
+    ),
+    (
+        "two_unknown_keys_in_one_table",
+        concat!(
+            base!(),
+            r#"
+[[supplier]]
+id = "c_refiner"
+region = "A"
+material = "oxide"
+capacty = 100
+spaer = 0.1
+"#
+        ),
+    ),
+    (
+        "key_and_type_errors_in_four_tables",
+        concat!(
+            base!(),
+            r#"switch_days = "ninety"
+
+[[supplier]]
+id = "c_refiner"
+region = "A"
+material = "oxide"
+capacty = 100
+
+[[strategy]]
+id = "expand"
+changes = [{ supplier = "a_refiner", capacity = 1000, spair = 0.2 }]
+
+[setings]
+trials = 10
 "#
         ),
     ),
@@ -808,6 +844,64 @@ fn several_problems_are_reported_together_in_line_order() {
     }
     let lines: Vec<usize> = diags.iter().map(|d| d.line).collect();
     assert!(lines.is_sorted(), "not sorted by line: {lines:?}");
+}
+
+fn case(name: &str) -> &'static str {
+    CASES.iter().find(|(n, _)| *n == name).unwrap().1
+}
+
+#[test]
+fn two_unknown_keys_in_one_table_are_both_reported() {
+    let diags = match load_str(
+        "scenario.toml",
+        case("two_unknown_keys_in_one_table").to_owned(),
+    ) {
+        Ok(_) => panic!("should be rejected"),
+        Err(d) => d.0,
+    };
+    let got: Vec<(usize, usize, &str)> = diags
+        .iter()
+        .map(|d| (d.line, d.column, d.key.as_str()))
+        .collect();
+    // `capacty` stands for `capacity`: the missing `capacity` is not a second problem.
+    assert_eq!(
+        got,
+        [(39, 1, "supplier[2].capacty"), (40, 1, "supplier[2].spaer")],
+        "{}",
+        render(&diags)
+    );
+}
+
+#[test]
+fn check_reports_key_and_type_errors_of_every_table_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("four.toml");
+    std::fs::write(&path, case("key_and_type_errors_in_four_tables")).unwrap();
+    let out = assert_cmd::Command::cargo_bin("supplyshock")
+        .unwrap()
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut at = 0;
+    // In file order: an [[importer]] value, a [[supplier]] key, a key inside a [[strategy]]'s
+    // changes, an unknown top-level table.
+    for want in [
+        "four.toml:34:15: importer[0].switch_days: invalid type: string \"ninety\", expected f64",
+        "four.toml:40:1: supplier[2].capacty: unknown field `capacty`",
+        "hint: did you mean `capacity`?",
+        "four.toml:44:55: strategy[0](expand).changes[0].spair: unknown field `spair`",
+        "hint: did you mean `spare`?",
+        "four.toml:46:2: setings: unknown field `setings`",
+        "4 errors found",
+    ] {
+        match stderr[at..].find(want) {
+            Some(i) => at += i + want.len(),
+            None => panic!("`{want}` not found in order in:\n{stderr}"),
+        }
+    }
 }
 
 #[test]
