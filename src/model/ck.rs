@@ -82,7 +82,7 @@ impl<'a> Ck<'a> {
         let x = *v.get_ref();
         if x > MAX_INPUT && x.is_finite() {
             self.too_large(v, key);
-            MAX_INPUT
+            0.0
         } else if x.is_finite() && x >= 0.0 {
             x
         } else {
