@@ -70,6 +70,23 @@ impl Removals {
     }
 }
 
+/// Days from day 0 to each importer slot's first shortage in the one trial of `model` (whose
+/// shocks are all scheduled); None for a slot never short.
+fn first_shortage_days(model: &Model) -> Vec<Option<f64>> {
+    let mut scratch = crate::engine::Scratch::new(model).unaudited();
+    let mut events = Vec::new();
+    crate::shocks::sample_trial(model, 0, 0, &mut events);
+    crate::engine::run_trial(model, &mut scratch, &events, None);
+    scratch
+        .outcome(0)
+        .iter()
+        .map(|o| {
+            o.had_shortage()
+                .then(|| o.first_short as f64 * f64::from(model.step_days))
+        })
+        .collect()
+}
+
 /// Run a stress test of `model`: each set of `removals` removed at day 0 for `days` days, with
 /// no other shock, in one exact trial; rows per set, importer and material, and the sets
 /// ranked by the loss they cause (worst first, then by label). `days` must be positive.
@@ -101,9 +118,12 @@ pub fn run(model: &Model, removals: &Removals, days: f64) -> Result<StressResult
         let mut total = 0.0;
         let mut min_tts: Option<f64> = None;
         let mut flagged = 0;
-        for sl in &variant.slots {
+        let first_short = first_shortage_days(&models[v]);
+        for (k, sl) in variant.slots.iter().enumerate() {
             let short = sl.metrics.p_shortage.mean > 0.0;
-            let tts = sl.time_to_survive_days.map(|t| t.mean);
+            // Counted from the removal (day 0), not from the onset of the importer's deficit:
+            // a lead time is time the importer survives too.
+            let tts = first_short[k];
             let ttr = sl.time_to_recover_days.map(|t| t.mean);
             let flag = tts.is_some_and(|t| t < days);
             flagged += usize::from(flag);

@@ -95,9 +95,6 @@ pub(super) struct Net {
     pub slot_refill: Vec<f64>,
     /// The most a slot's stock may hold: its stock target (arrivals above it overflow).
     pub slot_target: Vec<f64>,
-    /// Every supply of the slot comes through a pipe (a lead time of a step or more), so what
-    /// arrives this step is known when it orders, and so is the demand it will leave unmet.
-    pub slot_piped: Vec<bool>,
     pub slot_nominal: Vec<f64>,
     pub slot_recycled: Vec<f64>,
     pub slot_pool: Vec<u32>,
@@ -110,22 +107,6 @@ pub(super) struct Net {
     pub ring_offset: Vec<u32>,
     pub instances: Instances,
     pub masks: OutageMasks,
-}
-
-/// Slots whose every contract and spot link has a pipe.
-fn piped_slots(model: &Model) -> Vec<bool> {
-    model
-        .slots
-        .iter()
-        .map(|slot| {
-            let edges = &model.slot_edges[slot.in_edges.start as usize..slot.in_edges.end as usize];
-            let links =
-                &model.spot_links[slot.spot_links.start as usize..slot.spot_links.end as usize];
-            !edges.is_empty()
-                && edges.iter().all(|e| model.edges[e.ix()].pipe.is_some())
-                && links.iter().all(|l| l.pipe.is_some())
-        })
-        .collect()
 }
 
 impl Net {
@@ -192,7 +173,6 @@ impl Net {
                 .collect(),
             slot_refill: model.slots.iter().map(|s| s.refill_per_step).collect(),
             slot_target: model.slots.iter().map(|s| s.stock_target).collect(),
-            slot_piped: piped_slots(model),
             slot_nominal: model.slots.iter().map(|s| s.nominal_use).collect(),
             slot_recycled: model.slots.iter().map(|s| s.recycled).collect(),
             slot_pool: model

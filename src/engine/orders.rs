@@ -1,8 +1,5 @@
 //! Step 3, orders, downstream to upstream: importers order their use plus a stock refill (and
-//! their share of their pool's refill). The refill aims the inventory position (stock, this
-//! step's arrivals, goods in transit) at the stock target plus the steady pipeline. Where every
-//! supply comes through a pipe, this step's arrivals are known when ordering: demand they and
-//! the stock will leave unmet is lost, not used, so the use part leaves it out; each supplier plans the output its unbanned, reachable
+//! their share of their pool's refill); each supplier plans the output its unbanned, reachable
 //! buyers ordered, capped by its effective capacity, and orders the inputs that output needs
 //! plus its own input-stock refill.
 
@@ -31,13 +28,7 @@ fn orders_lane(model: &Model, s: &mut Scratch, l: usize) {
         lanes::positive_min(gap, net.slot_refill[b])
     };
     for b in net.first_importer_slot..model.slots.len() {
-        let base = s.demand_factor[b].0[l] * net.slot_base_order[b];
-        let mut o = base;
-        if net.slot_piped[b] {
-            // Demand this step's arrivals and stock cannot meet is lost, not consumed: it
-            // needs no replacing.
-            o -= lanes::max(base - s.arrived[b].0[l] - s.stock[b].0[l], 0.0);
-        }
+        let mut o = s.demand_factor[b].0[l] * net.slot_base_order[b];
         o += refill(s, b);
         if net.slot_pool[b] != NONE {
             let p = net.slot_pool[b] as usize;
@@ -84,11 +75,7 @@ fn orders_lanes(model: &Model, s: &mut Scratch) {
     let (stock, arrived, in_transit) = (&s.stock[..], &s.arrived[..], &s.in_transit[..]);
     let demand_factor = &s.demand_factor[..];
     for b in net.first_importer_slot..model.slots.len() {
-        let base = demand_factor[b] * net.slot_base_order[b];
-        let mut o = base;
-        if net.slot_piped[b] {
-            o -= (base - arrived[b] - stock[b]).max(Lanes::ZERO);
-        }
+        let mut o = demand_factor[b] * net.slot_base_order[b];
         // A refill capped at zero adds zero.
         if net.slot_refill[b] > 0.0 {
             let gap = Lanes::splat(net.slot_level[b]) - stock[b] - arrived[b] - in_transit[b];

@@ -59,6 +59,35 @@ fn stress_test_times_match_the_hand_computation() {
     assert_eq!(row["flagged"], true);
 }
 
+/// Time to survive counts from the removal, as its definition says: behind a 10-day lead time
+/// and a 7-day stockpile, goods already at sea carry the importer 10 days and the stockpile 7
+/// more, so TTS is 17 (it was 7, counted from the onset of the deficit). A 15-day removal is
+/// not flagged: the importer runs short only after the supplier is back, on the days its
+/// unshipped goods would have arrived (8 days, 80 units).
+#[test]
+fn stress_time_to_survive_counts_from_the_removal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    let route =
+        "[[route]]\nid = \"sea\"\nlead_days = 10\ncarries = [{ from = \"S\", to = \"D\" }]\n";
+    std::fs::write(&path, single(90, "stockpile.m = { days = 7 }", route)).unwrap();
+    let stress = |days: &str| {
+        json_output(
+            &[
+                "stress", "--remove", "s1", "--days", days, "--format", "json",
+            ],
+            &path,
+        )
+    };
+    let row = &stress("30")["rows"][0];
+    assert_eq!(row["tts_days"], 17.0, "{row}");
+    assert_eq!(row["flagged"], true);
+    let row = &stress("15")["rows"][0];
+    assert_eq!(row["tts_days"], 17.0, "{row}");
+    assert_eq!(row["unmet_units"], 80.0, "{row}");
+    assert_eq!(row["flagged"], false);
+}
+
 /// Two sources with shares s and 1 - s, one lost, no spare: fill is exactly s.
 #[test]
 fn losing_one_of_two_sources_leaves_exactly_its_share() {
