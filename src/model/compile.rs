@@ -86,14 +86,53 @@ fn compile_inner(raw: &RawScenario, ck: &mut Ck) -> Option<Model> {
     }
     index_edges(&mut model);
 
-    let edge_flow = steady_state(&mut model);
-    attach_routes(&mut model, &trade_flows, &edge_flow);
+    let steady = steady_state(&mut model);
+    warn_oversubscribed(raw, ck, &model, &steady.oversubscribed);
+    attach_routes(&mut model, &trade_flows, &steady.edge_flow);
     compile_pools(raw, ck, &mut model, &ids);
     compile_shocks(raw, ck, &mut model, &ids);
     if ck.errors() > 0 {
         return None;
     }
     Some(model)
+}
+
+/// A supplier whose contracts ask more than its capacity leaves its buyers short with no shock
+/// at all, from day 0 in every trial: say so where the supplier is declared.
+fn warn_oversubscribed(
+    raw: &RawScenario,
+    ck: &mut Ck,
+    model: &Model,
+    over: &[(super::network::SupplierIdx, f64)],
+) {
+    let per_year = 365.0 / f64::from(model.step_days);
+    for &(s, orders) in over {
+        let sup = &model.suppliers[s.ix()];
+        let Some(i) = raw
+            .supplier
+            .iter()
+            .position(|r| r.get_ref().id.get_ref() == &sup.id)
+        else {
+            continue;
+        };
+        let buyers: Vec<String> = sup
+            .out_edges
+            .clone()
+            .map(|e| model.slot_label(model.edges[e as usize].slot).0)
+            .collect();
+        ck.warn(
+            raw.supplier[i].get_ref().capacity.span(),
+            format!("supplier[{i}].capacity"),
+            format!(
+                "`{}`'s contracts ask {} a year, more than its capacity of {}: its buyers ({}) run short with no shock at all, from day 0 in every trial",
+                sup.id,
+                crate::diag::num(orders * per_year),
+                crate::diag::num(sup.capacity * per_year),
+                crate::format::preview(&buyers)
+            ),
+            "raise capacity, lower the buyers' demand or sourcing shares for it, or add a supplier",
+        );
+    }
 }
 
 /// Regions, suppliers and routes share one namespace: stress tests remove an element by id.

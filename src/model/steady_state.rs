@@ -1,14 +1,22 @@
 //! The steady state: the network with no shocks, from which stocks and pipelines start.
 
-use super::network::{Model, Owner};
+use super::network::{Model, Owner, SupplierIdx};
+
+/// What the steady state found: the flow on each contract edge per step, and the suppliers
+/// whose contracts ask more than their capacity (with what they ask, per step).
+pub(super) struct Steady {
+    pub edge_flow: Vec<f64>,
+    pub oversubscribed: Vec<(SupplierIdx, f64)>,
+}
 
 /// Orders flow upstream from importers, use flows back: set each supplier input slot's use and
-/// its stock (given in days until now). Returns the flow on each contract edge, per step.
-pub(super) fn steady_state(model: &mut Model) -> Vec<f64> {
+/// its stock (given in days until now).
+pub(super) fn steady_state(model: &mut Model) -> Steady {
     let step_days = model.step_days;
     let edges = &model.edges;
     let slots = &mut model.slots;
     let mut edge_flow = vec![0.0; edges.len()];
+    let mut oversubscribed = Vec::new();
     let mut slot_use: Vec<f64> = slots
         .iter()
         .map(|s| {
@@ -28,6 +36,10 @@ pub(super) fn steady_state(model: &mut Model) -> Vec<f64> {
                 .clone()
                 .map(|e| slot_use[edges[e as usize].slot.ix()] * edges[e as usize].share)
                 .sum();
+            // A relative margin: balancing buyers take exactly what others leave.
+            if orders > sup.capacity * (1.0 + 1e-9) {
+                oversubscribed.push((s, orders));
+            }
             let planned = orders.min(sup.capacity);
             for slot in sup.input_slots.clone() {
                 slot_use[slot as usize] = planned * slots[slot as usize].ratio;
@@ -48,5 +60,8 @@ pub(super) fn steady_state(model: &mut Model) -> Vec<f64> {
             slot.refill_per_step = slot.stock_target * step_days as f64 / 30.0;
         }
     }
-    edge_flow
+    Steady {
+        edge_flow,
+        oversubscribed,
+    }
 }

@@ -955,3 +955,23 @@ capacity = -100
     assert!(stderr.contains("supplier[2].capacity"), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
 }
+
+/// Contracts asking more than a supplier's capacity leave buyers short with no shock at all:
+/// `check` warns at the capacity (nothing did), and the file stays valid.
+#[test]
+fn contracts_above_capacity_are_warned_at_the_capacity() {
+    let text = std::fs::read_to_string(crate::support::repo().join("scenarios/minimal.toml"))
+        .unwrap()
+        .replace("capacity = 1000 ", "capacity = 500 ");
+    let loaded = supplyshock::model::load_str("s.toml", text).expect("still valid");
+    let w = &loaded.warnings;
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].key, "supplier[0].capacity");
+    assert_eq!((w[0].line, w[0].column), (22, 12));
+    assert!(
+        w[0].message
+            .contains("ask 900 a year, more than its capacity of 500"),
+        "{}",
+        w[0].message
+    );
+}
