@@ -227,10 +227,21 @@ fn split(bytes: &[u8]) -> Result<(PartHeader, &[u8]), String> {
     Ok((header, &bytes[nl + 1..]))
 }
 
+/// The most a body may expand when decompressed, per stored byte: parts compress about 4 to 1,
+/// and a forged part must not expand into all of memory.
+const MAX_EXPANSION: u64 = 100;
+
 fn decompress(stored: &[u8]) -> Result<Vec<u8>, String> {
+    let limit = (stored.len() as u64).saturating_mul(MAX_EXPANSION) + (1 << 20);
     let mut json = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(stored), &mut json)
+    let gz = flate2::read::GzDecoder::new(stored);
+    std::io::Read::read_to_end(&mut std::io::Read::take(gz, limit + 1), &mut json)
         .map_err(|e| format!("the part file's body does not decompress: {e}"))?;
+    if json.len() as u64 > limit {
+        return Err(format!(
+            "the part file's body expands beyond {MAX_EXPANSION} times its stored size: it is not a part supplyshock wrote"
+        ));
+    }
     Ok(json)
 }
 

@@ -642,3 +642,15 @@ fn merge_refuses_flipped_bytes_and_old_formats() {
         &["part format `supplyshock.part/3` is not `supplyshock.part/4`"],
     );
 }
+
+/// A sealed part whose body expands far beyond what supplyshock writes (a compression bomb) is
+/// refused without expanding it into memory.
+#[test]
+fn merge_refuses_a_body_that_expands_too_far() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = two_shards(&tmp.path().join("a"));
+    let (header, _) = supplyshock::shard::unpack(&std::fs::read(&a[0]).unwrap()).unwrap();
+    let bomb = supplyshock::shard::pack(&header, &vec![b' '; 20 << 20]);
+    let e = supplyshock::shard::unpack(&bomb).unwrap_err();
+    assert!(e.contains("expands beyond"), "{e}");
+}
