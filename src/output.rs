@@ -12,8 +12,22 @@ use crate::report::{self, Summary};
 use crate::runner::{Accumulated, Plan};
 use crate::stress::StressResult;
 
-/// A file of an output directory: its name and bytes.
-pub type File = (String, Vec<u8>);
+/// A file of an output directory: its name and what it holds.
+pub type File<'a> = (String, Content<'a>);
+
+/// A file's content: bytes built in memory, or written straight to the file as it is made
+/// (for files that grow with trials x steps, such as curves.csv, so a long run never holds
+/// them whole).
+pub enum Content<'a> {
+    Bytes(Vec<u8>),
+    Stream(Box<dyn Fn(&mut dyn Write) -> std::io::Result<()> + 'a>),
+}
+
+impl From<Vec<u8>> for Content<'_> {
+    fn from(bytes: Vec<u8>) -> Self {
+        Content::Bytes(bytes)
+    }
+}
 
 /// A finished run of the baseline and some strategies, ready to summarize and write.
 pub struct RunResults<'a> {
@@ -68,14 +82,22 @@ impl<'a> RunResults<'a> {
 
 /// The files of a run (and of a merge): summary.json, metrics.csv, curves.csv, report.md, then
 /// every chart as PNG and SVG.
-pub fn run_files(r: &RunResults, summary: &Summary) -> Vec<File> {
+pub fn run_files<'a>(r: &'a RunResults, summary: &Summary) -> Vec<File<'a>> {
     let (plan, acc, trials) = (&r.plan, &r.acc, r.trials);
-    let mut files = vec![
-        ("summary.json".to_owned(), report::summary_json(summary)),
-        ("metrics.csv".to_owned(), report::metrics_csv(summary)),
+    let mut files: Vec<File<'a>> = vec![
+        (
+            "summary.json".to_owned(),
+            report::summary_json(summary).into(),
+        ),
+        (
+            "metrics.csv".to_owned(),
+            report::metrics_csv(summary).into(),
+        ),
         (
             "curves.csv".to_owned(),
-            report::curves_csv(plan, acc, trials),
+            Content::Stream(Box::new(move |w| {
+                report::write_curves_csv(w, plan, acc, trials)
+            })),
         ),
     ];
     let curves = report::curve_sets(plan, acc, trials);
@@ -90,14 +112,21 @@ pub fn run_files(r: &RunResults, summary: &Summary) -> Vec<File> {
     let chart_names: Vec<String> = charts.iter().map(|(n, _)| n.clone()).collect();
     files.push((
         "report.md".to_owned(),
-        crate::markdown::report_md(summary, &check, &chart_names).into_bytes(),
+        crate::markdown::report_md(summary, &check, &chart_names)
+            .into_bytes()
+            .into(),
     ));
-    files.extend(charts);
+    files.extend(bytes(charts));
     files
 }
 
+/// Files built in memory.
+fn bytes<'a>(files: Vec<(String, Vec<u8>)>) -> impl Iterator<Item = File<'a>> {
+    files.into_iter().map(|(name, b)| (name, Content::Bytes(b)))
+}
+
 /// The files of a stress test: stress.json, stress.csv and its chart.
-pub fn stress_files(result: &StressResult) -> Vec<File> {
+pub fn stress_files(result: &StressResult) -> Vec<File<'static>> {
     let mut files = vec![
         ("stress.json".to_owned(), result.json()),
         ("stress.csv".to_owned(), result.csv()),
@@ -110,18 +139,18 @@ pub fn stress_files(result: &StressResult) -> Vec<File> {
             result.scenario, result.days
         ),
     ));
-    files
+    bytes(files).collect()
 }
 
 /// The files of a sweep of `key` over `values`: sweep.json (a summary), sweep.csv (its
 /// metrics) and its chart.
-pub fn sweep_files(summary: &Summary, key: &str, values: &[f64]) -> Vec<File> {
+pub fn sweep_files(summary: &Summary, key: &str, values: &[f64]) -> Vec<File<'static>> {
     let mut files = vec![
         ("sweep.json".to_owned(), report::summary_json(summary)),
         ("sweep.csv".to_owned(), report::metrics_csv(summary)),
     ];
     files.extend(crate::plot::sweep_chart(summary, key, values));
-    files
+    bytes(files).collect()
 }
 
 /// The manifest every results directory holds: its first line marks the directory as written
@@ -266,10 +295,11 @@ fn refused(dir: &Path, state: DirState) -> WriteError {
 /// renamed into place. Without `force` the rename never replaces anything (another command that
 /// wrote `dir` meanwhile wins, and this one fails); with it, only supplyshock's results are
 /// replaced. Staging directories left by commands that died are removed first.
-pub fn write_dir(dir: &Path, files: &[(String, Vec<u8>)], force: bool) -> Result<(), WriteError> {
+pub fn write_dir(dir: &Path, files: &[File], force: bool) -> Result<(), WriteError> {
     check_dir(dir, force)?;
-    for (name, bytes) in files {
-        if name.ends_with(".csv") {
+    // Streamed files hold fills, ratios of integer counts: always finite.
+    for (name, content) in files {
+        if let (true, Content::Bytes(bytes)) = (name.ends_with(".csv"), content) {
             check_finite_csv(name, bytes)?;
         }
     }
@@ -332,12 +362,18 @@ pub fn check_finite_csv(name: &str, bytes: &[u8]) -> Result<(), WriteError> {
 }
 
 /// Write `files` and the manifest into `stage`.
-fn stage_files(stage: &Path, files: &[(String, Vec<u8>)]) -> Result<(), WriteError> {
+fn stage_files(stage: &Path, files: &[File]) -> Result<(), WriteError> {
     let mut manifest = format!("{MANIFEST_HEADER}\n");
-    for (fname, bytes) in files {
+    for (fname, content) in files {
         let p = stage.join(fname);
-        let mut f = fs::File::create(&p).map_err(io(&p))?;
-        f.write_all(bytes).map_err(io(&p))?;
+        let f = fs::File::create(&p).map_err(io(&p))?;
+        let mut w = std::io::BufWriter::new(f);
+        match content {
+            Content::Bytes(bytes) => w.write_all(bytes),
+            Content::Stream(write) => write(&mut w),
+        }
+        .map_err(io(&p))?;
+        let f = w.into_inner().map_err(|e| io(&p)(e.into_error()))?;
         f.sync_all().map_err(io(&p))?;
         manifest += fname;
         manifest.push('\n');

@@ -298,33 +298,41 @@ fn metric_row(
 }
 
 /// curves.csv: fill percentiles and mean per variant, importer, material and step.
-pub fn curves_csv(plan: &Plan, acc: &Accumulated, trials: u64) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+/// curves.csv, row by row into `out`: fill percentiles and mean per variant, importer,
+/// material and step.
+pub fn write_curves_csv(
+    out: &mut dyn std::io::Write,
+    plan: &Plan,
+    acc: &Accumulated,
+    trials: u64,
+) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
     w.write_record([
         "variant", "importer", "material", "step", "day", "p5", "p25", "p50", "p75", "p95", "mean",
-    ])
-    .unwrap();
+    ])?;
+    let mut row: Vec<String> = Vec::with_capacity(11);
     for (v, model) in plan.models.iter().enumerate() {
         let c = &acc.ints[v].curves;
         for (k, b) in model.importer_slots().enumerate() {
             let (imp, mat) = model.slot_label(b);
             for t in 0..c.n_steps {
-                let mut row = vec![
+                row.clear();
+                row.extend([
                     plan.ids[v].clone(),
                     imp.clone(),
                     mat.clone(),
                     t.to_string(),
                     (t as u64 * model.step_days as u64).to_string(),
-                ];
+                ]);
                 for q in CURVE_QUANTILES {
                     row.push(format!("{}", c.quantile(k, t, q, trials)));
                 }
                 row.push(format!("{:.6}", c.mean(k, t, trials)));
-                w.write_record(&row).unwrap();
+                w.write_record(&row)?;
             }
         }
     }
-    w.into_inner().unwrap()
+    w.flush()
 }
 
 /// One resilience fan: fill percentiles per step for a variant, importer and material.
