@@ -20,8 +20,11 @@ pub type File<'a> = (String, Content<'a>);
 /// them whole).
 pub enum Content<'a> {
     Bytes(Vec<u8>),
-    Stream(Box<dyn Fn(&mut dyn Write) -> std::io::Result<()> + 'a>),
+    Stream(Writer<'a>),
 }
+
+/// Writes a streamed file's content.
+pub type Writer<'a> = Box<dyn Fn(&mut dyn Write) -> std::io::Result<()> + 'a>;
 
 impl From<Vec<u8>> for Content<'_> {
     fn from(bytes: Vec<u8>) -> Self {
