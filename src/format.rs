@@ -2,7 +2,8 @@
 //! `12.3k t`, `17.3%`, `10,000`.
 //!
 //! Two money styles: [`money`] (three significant digits, for report.md and the charts) and
-//! [`money_terse`] (one decimal, for the terminal tables, whose columns are fixed-width).
+//! [`money_terse`] (one decimal, for the terminal tables, where columns line up best with one
+//! number format).
 
 /// The first few of `list`, comma-separated, and how many there are in all when it goes on:
 /// for messages that name what they found.

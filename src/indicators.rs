@@ -15,6 +15,7 @@
 use serde::Serialize;
 
 use crate::model::{Model, Owner};
+use crate::table::{Align, Table};
 
 /// The schema of `check --format json`.
 pub const CHECK_SCHEMA: &str = "supplyshock.check/2";
@@ -198,10 +199,14 @@ pub fn render_table(ind: &Indicators) -> String {
     let mut out = String::new();
     out.push_str(&format!("{}\n\n", ind.scenario));
     out.push_str("Supply concentration by region (capacity)\n");
-    out.push_str(&format!(
-        "{:<22} {:>8} {:<10} {:>7} {:>8}  {}\n",
-        "material", "HHI", "top", "share", "SR", "flags"
-    ));
+    let mut t = Table::new(&[
+        ("material", Align::Left),
+        ("HHI", Align::Right),
+        ("top", Align::Left),
+        ("share", Align::Right),
+        ("SR", Align::Right),
+        ("flags", Align::Left),
+    ]);
     for m in &ind.materials {
         let mut flags = Vec::new();
         if m.hhi_flag {
@@ -210,38 +215,40 @@ pub fn render_table(ind: &Indicators) -> String {
         if m.single_country_flag {
             flags.push(">65% one country");
         }
-        let sr = m.supply_risk.map_or("-".to_owned(), |s| format!("{s:.2}"));
-        out.push_str(&format!(
-            "{:<22} {:>8.0} {:<10} {:>6.1}% {:>8}  {}\n",
-            m.material,
-            m.hhi,
-            m.top_region,
-            m.top_share * 100.0,
-            sr,
-            flags.join(", ")
-        ));
+        t.row([
+            m.material.clone(),
+            format!("{:.0}", m.hhi),
+            m.top_region.clone(),
+            format!("{:.1}%", m.top_share * 100.0),
+            m.supply_risk.map_or("-".to_owned(), |s| format!("{s:.2}")),
+            flags.join(", "),
+        ]);
     }
+    out.push_str(&t.render());
     out.push_str(
-        "\nImporter dependence on one region (direct sourcing / upstream: a foreign region at any \
-         stage of the bill of materials)\n",
+        "\nImporter dependence on one region (direct sourcing / upstream: foreign, through the bill \
+         of materials)\n",
     );
-    out.push_str(&format!(
-        "{:<12} {:<22} {:<16} {:<16} {}\n",
-        "importer", "material", "direct", "upstream", "flag"
-    ));
+    let mut t = Table::new(&[
+        ("importer", Align::Left),
+        ("material", Align::Left),
+        ("direct", Align::Left),
+        ("upstream", Align::Left),
+        ("flag", Align::Left),
+    ]);
     for d in &ind.dependence {
-        out.push_str(&format!(
-            "{:<12} {:<22} {:<16} {:<16} {}\n",
-            d.importer,
-            d.material,
+        t.row([
+            d.importer.clone(),
+            d.material.clone(),
             format!("{} {:.1}%", d.direct_top_region, d.direct_top_share * 100.0),
             match &d.upstream_top_region {
                 Some(r) => format!("{} {:.1}%", r, d.upstream_top_share * 100.0),
                 None => "domestic".to_owned(),
             },
-            if d.flag { ">65% one country" } else { "" }
-        ));
+            if d.flag { ">65% one country" } else { "" }.to_owned(),
+        ]);
     }
+    out.push_str(&t.render());
     out
 }
 
