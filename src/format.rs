@@ -2,7 +2,8 @@
 //! `12.3k t`, `17.3%`, `10,000`.
 //!
 //! Two money styles: [`money`] (three significant digits, for report.md and the charts) and
-//! [`money_terse`] (one decimal, for the terminal tables, whose columns are fixed-width).
+//! [`money_terse`] (one decimal, for the terminal tables, where columns line up best with one
+//! number format).
 
 /// The first few of `list`, comma-separated, and how many there are in all when it goes on:
 /// for messages that name what they found.
@@ -82,16 +83,42 @@ pub fn money(x: f64, currency: &str) -> String {
 }
 
 /// Money in the terminal tables: one decimal with a k/m/bn suffix, `$4.5bn`, `12.3k EUR`,
-/// `-$2.5m`.
+/// `-$2.5m`. Anything that rounds to zero is `$0`, without a sign.
 pub fn money_terse(x: f64, currency: &str) -> String {
+    const STEPS: [(f64, &str); 4] = [(1e9, "bn"), (1e6, "m"), (1e3, "k"), (1.0, "")];
+    if !x.is_finite() {
+        return with_currency(false, format!("{x}"), currency);
+    }
     let a = x.abs();
-    let (v, suffix) = match a {
-        a if a >= 1e9 => (a / 1e9, "bn"),
-        a if a >= 1e6 => (a / 1e6, "m"),
-        a if a >= 1e3 => (a / 1e3, "k"),
-        _ => (a, ""),
-    };
-    with_currency(x < 0.0, format!("{v:.1}{suffix}"), currency)
+    let mut k = STEPS.iter().position(|&(s, _)| a >= s).unwrap_or(3);
+    // 999.96k rounds to 1000.0k: move up one step instead.
+    if k > 0 && (a / STEPS[k].0 * 10.0).round() >= 10_000.0 {
+        k -= 1;
+    }
+    let (scale, suffix) = STEPS[k];
+    let body = fixed(a / scale, 1);
+    if is_zero(&body) {
+        return with_currency(false, "0".to_owned(), currency);
+    }
+    with_currency(x < 0.0, format!("{body}{suffix}"), currency)
+}
+
+/// `x` with `decimals` decimals, never `-0.0`: what rounds to zero is printed without a sign.
+pub fn fixed(x: f64, decimals: usize) -> String {
+    unsigned_zero(format!("{x:.decimals$}"))
+}
+
+/// `s` without its minus sign when the number it shows is zero (`-0.00` -> `0.00`).
+pub fn unsigned_zero(s: String) -> String {
+    match s.strip_prefix('-') {
+        Some(rest) if is_zero(rest) => rest.to_owned(),
+        _ => s,
+    }
+}
+
+/// A formatted number whose digits are all zeros (`0`, `0.00`, `-0.0`).
+fn is_zero(s: &str) -> bool {
+    s.chars().any(|c| c == '0') && !s.chars().any(|c| c.is_ascii_digit() && c != '0')
 }
 
 fn with_currency(negative: bool, body: String, currency: &str) -> String {
@@ -163,7 +190,7 @@ pub fn percent_pm(mean: f64, se: f64) -> String {
     } else {
         1
     };
-    format!("{m:.d$}% ± {s:.d$}%")
+    format!("{}% ± {}%", fixed(m, d), fixed(s, d))
 }
 
 /// An integer with thousands separators: 10,000.
@@ -181,7 +208,7 @@ pub fn count(n: u64) -> String {
 
 /// Days, rounded: `42 d`.
 pub fn days(d: f64) -> String {
-    format!("{d:.0} d")
+    format!("{} d", fixed(d, 0))
 }
 
 /// A display name for an id: short ids are codes (`eu` -> `EU`), others get a capital and spaces
@@ -214,7 +241,6 @@ mod tests {
         assert_eq!(money_terse(4.5e9, "USD"), "$4.5bn");
         assert_eq!(money_terse(12_300.0, "EUR"), "12.3k EUR");
         assert_eq!(money_terse(-2_500_000.0, "USD"), "-$2.5m");
-        assert_eq!(money_terse(-0.0, "USD"), "$0.0");
         let axis = money_axis(1.048e9, 1.062e9, "USD");
         assert_eq!(axis(1.052e9), "$1.052bn");
         assert_eq!(axis(1.054e9), "$1.054bn");
@@ -236,5 +262,41 @@ mod tests {
         assert_eq!(display_id("eu"), "EU");
         assert_eq!(display_id("japan"), "Japan");
         assert_eq!(display_id("rest_of_world"), "Rest of world");
+    }
+
+    #[test]
+    fn zero_has_no_decimals_and_no_sign() {
+        for z in [0.0, -0.0] {
+            assert_eq!(money(z, "USD"), "$0");
+            assert_eq!(money(z, "EUR"), "0 EUR");
+            assert_eq!(money_terse(z, "USD"), "$0");
+            assert_eq!(money_terse(z, "EUR"), "0 EUR");
+            assert_eq!(money_axis(0.0, 1e6, "USD")(z), "$0");
+            assert_eq!(compact(z), "0");
+            assert_eq!(quantity(z, "t"), "0 t");
+            assert_eq!(percent(z), "0%");
+            assert_eq!(percent_pm(z, 0.0), "0.0% ± 0.0%");
+            assert_eq!(days(z), "0 d");
+            assert_eq!(fixed(z, 2), "0.00");
+        }
+        // What rounds to zero is zero, whichever side it came from.
+        assert_eq!(money_terse(-0.01, "USD"), "$0");
+        assert_eq!(money_terse(0.04, "USD"), "$0");
+        assert_eq!(money(-1e-12, "USD"), "$0");
+        assert_eq!(percent_pm(-1e-7, 1e-5), "0.0000% ± 0.0010%");
+        assert_eq!(days(-0.3), "0 d");
+        assert_eq!(fixed(-0.004, 2), "0.00");
+        assert_eq!(fixed(-0.005001, 2), "-0.01");
+        assert_eq!(unsigned_zero("-inf".to_owned()), "-inf");
+    }
+
+    #[test]
+    fn terse_money_moves_up_a_step_instead_of_printing_1000() {
+        assert_eq!(money_terse(999_960.0, "USD"), "$1.0m");
+        assert_eq!(money_terse(999.96, "USD"), "$1.0k");
+        assert_eq!(money_terse(999.94, "USD"), "$999.9");
+        assert_eq!(money_terse(-999_960_000.0, "USD"), "-$1.0bn");
+        assert_eq!(money_terse(2.5e12, "USD"), "$2500.0bn");
+        assert_eq!(money_terse(0.06, "USD"), "$0.1");
     }
 }

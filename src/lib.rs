@@ -27,3 +27,4 @@ pub mod shocks;
 pub mod stats;
 pub mod stress;
 pub mod sweep;
+pub mod table;

@@ -6,7 +6,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::format::{compact, count, days, display_id, money, percent, percent_pm, quantity};
+use crate::format::{
+    compact, count, days, display_id, fixed, money, percent, percent_pm, quantity,
+};
 use crate::plot::{chart_plan, ChartInfo, ChartKind};
 use crate::report::{Difference, Summary, Timing, VariantSummary};
 
@@ -431,11 +433,16 @@ fn points_ci(d: Difference) -> String {
     } else {
         2
     };
+    let mean = fixed(d.mean * 100.0, dec);
+    let mean = if d.mean > 0.0 && !mean.starts_with('-') && mean != fixed(0.0, dec) {
+        format!("+{mean}")
+    } else {
+        mean
+    };
     format!(
-        "{:+.dec$} pp ({:.dec$} to {:.dec$})",
-        d.mean * 100.0,
-        d.low() * 100.0,
-        d.high() * 100.0
+        "{mean} pp ({} to {})",
+        fixed(d.low() * 100.0, dec),
+        fixed(d.high() * 100.0, dec)
     )
 }
 
@@ -450,15 +457,15 @@ fn signed(text: String, x: f64) -> String {
 fn ratio(x: f64) -> String {
     let a = x.abs();
     if a >= 100.0 {
-        format!("{x:.0}")
+        fixed(x, 0)
     } else if a >= 10.0 {
-        format!("{x:.1}")
+        fixed(x, 1)
     } else if a >= 0.1 || a == 0.0 {
-        format!("{x:.2}")
+        fixed(x, 2)
     } else {
         // Two significant digits for small ratios (0.014, not 0.01).
         let d = (1 - a.log10().floor() as i32).clamp(2, 8) as usize;
-        format!("{x:.d$}")
+        fixed(x, d)
     }
 }
 
@@ -569,5 +576,23 @@ mod tests {
         assert_eq!(ratio(0.01394), "0.014");
         assert_eq!(ratio(-0.5), "-0.50");
         assert_eq!(ratio(0.0), "0.00");
+        assert_eq!(ratio(-0.0), "0.00");
+        assert_eq!(ratio(-1e-12), "0.00000000");
+    }
+
+    #[test]
+    fn zero_differences_have_no_sign() {
+        let d = |mean: f64, se: f64| Difference {
+            mean,
+            se,
+            ci95: [mean - 1.96 * se, mean + 1.96 * se],
+        };
+        assert_eq!(points_ci(d(0.0, 0.0)), "0.00 pp (0.00 to 0.00)");
+        assert_eq!(points_ci(d(-0.0, 0.0)), "0.00 pp (0.00 to 0.00)");
+        assert_eq!(points_ci(d(-1e-9, 0.0)), "0.00 pp (0.00 to 0.00)");
+        assert_eq!(points_ci(d(0.0012, 0.0001)), "+0.120 pp (0.100 to 0.140)");
+        assert_eq!(money_ci(d(0.0, 0.0), "USD"), "$0 ($0 to $0)");
+        assert_eq!(money_ci(d(-0.0, 0.0), "EUR"), "0 EUR (0 EUR to 0 EUR)");
+        assert_eq!(money_ci(d(5e6, 1e6), "USD"), "+$5m ($3.04m to $6.96m)");
     }
 }

@@ -18,6 +18,7 @@ use crate::model::{load, Loaded};
 use crate::output::{self, RunResults};
 use crate::report::{self, Summary};
 use crate::runner::{n_blocks, run_blocks, Plan};
+use crate::table::{Align, Table};
 
 /// Exit code 1: the run failed.
 pub const EXIT_RUNTIME: u8 = 1;
@@ -743,40 +744,41 @@ pub(crate) fn render_summary(s: &Summary, dir: &Path) -> String {
         "{}: {} trials, seed {}, {} days\n\n",
         s.scenario, s.trials, s.seed, s.horizon_days
     );
-    out.push_str(&format!(
-        "{:<16} {:<14} {:>11} {:>9} {:>11} {:>11} {:>26} {:>11}\n",
-        "variant",
-        "importer",
-        "value fill",
-        "P(short)",
-        "E[loss]",
-        "CVaR95",
-        "dE[loss] (95% CI)",
-        "cost/yr"
-    ));
+    let mut t = Table::new(&[
+        ("variant", Align::Left),
+        ("importer", Align::Left),
+        ("value fill", Align::Right),
+        ("P(short)", Align::Right),
+        ("E[loss]", Align::Right),
+        ("CVaR95", Align::Right),
+        ("dE[loss] (95% CI)", Align::Right),
+        ("cost/yr", Align::Right),
+    ]);
     for v in &s.variants {
         for im in &v.importers {
             let diff = im.vs_baseline.as_ref().map(|d| d.loss_value);
-            out.push_str(&format!(
-                "{:<16} {:<14} {:>11.4} {:>9.3} {:>11} {:>11} {:>26} {:>11}\n",
-                v.id,
-                im.importer,
-                im.metrics.value_fill_rate.mean,
-                im.metrics.p_shortage.mean,
+            t.row([
+                v.id.clone(),
+                im.importer.clone(),
+                format!("{:.4}", im.metrics.value_fill_rate.mean),
+                format!("{:.3}", im.metrics.p_shortage.mean),
                 money_terse(im.metrics.loss_value.mean, c),
                 money_terse(im.loss_cvar95, c),
-                diff.map_or(String::new(), |d| format!(
-                    "{} [{}, {}]",
-                    money_terse(d.mean, c),
-                    money_terse(d.low(), c),
-                    money_terse(d.high(), c)
-                )),
+                diff.map_or(String::new(), |d| {
+                    format!(
+                        "{} [{}, {}]",
+                        money_terse(d.mean, c),
+                        money_terse(d.low(), c),
+                        money_terse(d.high(), c)
+                    )
+                }),
                 v.yearly_cost
                     .as_ref()
                     .map_or(String::new(), |k| money_terse(k.total, c)),
-            ));
+            ]);
         }
     }
+    out.push_str(&t.render());
     out.push_str(&format!("\nReport with charts: {}/report.md (every metric per material: summary.json, metrics.csv; resilience curves: curves.csv)\n", dir.display()));
     out
 }

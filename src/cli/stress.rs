@@ -7,6 +7,7 @@ use super::{load_scenario, print_stdout, Display, Failure, Format};
 use crate::format::money_terse;
 use crate::output;
 use crate::stress::{Removals, StressResult};
+use crate::table::{Align, Table};
 
 /// A `stress`, resolved and validated.
 #[derive(Debug, Clone)]
@@ -79,35 +80,42 @@ fn render(r: &StressResult, currency: &str, ranking: bool) -> String {
         r.scenario, r.days, r.horizon_days
     );
     if ranking {
-        out.push_str(&format!(
-            "{:<4} {:<24} {:>14} {:>10} {:>8}\n",
-            "rank", "removed", "loss", "min TTS", "flagged"
-        ));
+        let mut t = Table::new(&[
+            ("rank", Align::Right),
+            ("removed", Align::Left),
+            ("loss", Align::Right),
+            ("min TTS", Align::Right),
+            ("flagged", Align::Right),
+        ]);
         for (i, x) in r.removals.iter().enumerate() {
-            out.push_str(&format!(
-                "{:<4} {:<24} {:>14} {:>10} {:>8}\n",
-                i + 1,
-                x.removed,
+            t.row([
+                (i + 1).to_string(),
+                x.removed.clone(),
                 money_terse(x.loss_value, currency),
                 fmt_days(x.min_tts_days, "never"),
-                x.flagged
-            ));
+                x.flagged.to_string(),
+            ]);
         }
+        out.push_str(&t.render());
         out.push('\n');
     }
-    out.push_str(&format!(
-        "{:<24} {:<10} {:<20} {:>8} {:>10} {:>14}  {}\n",
-        "removed", "importer", "material", "TTS", "TTR", "loss", ""
-    ));
+    let mut t = Table::new(&[
+        ("removed", Align::Left),
+        ("importer", Align::Left),
+        ("material", Align::Left),
+        ("TTS", Align::Right),
+        ("TTR", Align::Right),
+        ("loss", Align::Right),
+        ("flag", Align::Left),
+    ]);
     for row in &r.rows {
         if ranking && row.tts_days.is_none() {
             continue; // the ranking already shows them; list only those that run short
         }
-        out.push_str(&format!(
-            "{:<24} {:<10} {:<20} {:>8} {:>10} {:>14}  {}\n",
-            row.removed,
-            row.importer,
-            row.material,
+        t.row([
+            row.removed.clone(),
+            row.importer.clone(),
+            row.material.clone(),
             fmt_days(row.tts_days, "never"),
             if row.tts_days.is_none() {
                 "-".to_owned()
@@ -120,8 +128,10 @@ fn render(r: &StressResult, currency: &str, ranking: bool) -> String {
             } else {
                 ""
             }
-        ));
+            .to_owned(),
+        ]);
     }
+    out.push_str(&t.render());
     out.push_str("\nTTS: days from the removal to the first shortage (never: survives the whole horizon).\nTTR: days from the first shortage to sustained full service (beyond: not within the horizon).\n");
     out
 }

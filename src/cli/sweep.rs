@@ -10,6 +10,7 @@ use crate::output;
 use crate::report;
 use crate::runner::Plan;
 use crate::sweep::{parse, variants, Sweep, VariantError};
+use crate::table::{Align, Table};
 
 /// A `sweep`, resolved and validated.
 #[derive(Debug, Clone)]
@@ -93,36 +94,40 @@ pub fn sweep(o: &SweepOptions) -> Result<(), Failure> {
                 "{}: {} = each value, {trials} trials, seed {seed}, common random numbers\n\n",
                 summary.scenario, spec.key
             );
-            out.push_str(&format!(
-                "{:<12} {:<10} {:<20} {:>16} {:>10} {:>14} {:>22}\n",
-                "value",
-                "importer",
-                "material",
-                "fill rate",
-                "P(short)",
-                "E[loss]",
-                "dE[loss] vs baseline"
-            ));
+            let mut t = Table::new(&[
+                ("value", Align::Left),
+                ("importer", Align::Left),
+                ("material", Align::Left),
+                ("fill rate", Align::Right),
+                ("P(short)", Align::Right),
+                ("E[loss]", Align::Right),
+                ("dE[loss] vs baseline", Align::Right),
+            ]);
+            let cur = &summary.currency;
             for (i, v) in summary.variants.iter().enumerate().skip(1) {
                 for sl in &v.slots {
                     let d = sl.vs_baseline.as_ref().map(|d| d.loss_value);
-                    out.push_str(&format!(
-                        "{:<12} {:<10} {:<20} {:>8.4}±{:<7.4} {:>10.3} {:>14} {:>22}\n",
-                        spec.values[i - 1],
-                        sl.importer,
-                        sl.material,
-                        sl.metrics.fill_rate.mean,
-                        sl.metrics.fill_rate.se,
-                        sl.metrics.p_shortage.mean,
-                        money_terse(sl.metrics.loss_value.mean, &summary.currency),
-                        d.map_or(String::new(), |d| format!(
-                            "{} ±{}",
-                            money_terse(d.mean, &summary.currency),
-                            money_terse(1.96 * d.se, &summary.currency)
-                        ))
-                    ));
+                    t.row([
+                        spec.values[i - 1].to_string(),
+                        sl.importer.clone(),
+                        sl.material.clone(),
+                        format!(
+                            "{:.4} ± {:.4}",
+                            sl.metrics.fill_rate.mean, sl.metrics.fill_rate.se
+                        ),
+                        format!("{:.3}", sl.metrics.p_shortage.mean),
+                        money_terse(sl.metrics.loss_value.mean, cur),
+                        d.map_or(String::new(), |d| {
+                            format!(
+                                "{} ± {}",
+                                money_terse(d.mean, cur),
+                                money_terse(1.96 * d.se, cur)
+                            )
+                        }),
+                    ]);
                 }
             }
+            out.push_str(&t.render());
             print_stdout(&out)
         }
     }

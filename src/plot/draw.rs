@@ -497,7 +497,7 @@ pub(super) fn share_tick(v: f64, decimals: usize) -> String {
     if v > 1.0 + 1e-9 {
         String::new()
     } else {
-        format!("{:.decimals$}%", v * 100.0)
+        format!("{}%", crate::format::fixed(v * 100.0, decimals))
     }
 }
 
@@ -528,5 +528,7 @@ mod tests {
         assert_eq!(share_tick(0.8, percent_decimals(0.2)), "80%");
         assert_eq!(share_tick(1.0, 2), "100.00%");
         assert_eq!(share_tick(1.001, 2), "");
+        assert_eq!(share_tick(-0.0, 1), "0.0%");
+        assert_eq!(share_tick(-1e-12, 0), "0%");
     }
 }

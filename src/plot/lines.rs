@@ -57,7 +57,7 @@ fn share_axes<'a, DB: DrawingBackend>(
         .label_style(font(TICK_PT))
         .bold_line_style(GRID)
         .light_line_style(TRANSPARENT)
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| crate::format::fixed(*v, 0))
         .y_label_formatter(&y_fmt)
         .y_labels(8)
         .draw()?;

@@ -238,7 +238,7 @@ fn stress_axes<'a, DB: DrawingBackend>(
         if *v > y_cap + 1e-9 {
             String::new()
         } else {
-            format!("{v:.0}")
+            crate::format::fixed(*v, 0)
         }
     };
     let mut chart = ChartBuilder::on(plot)
@@ -267,7 +267,7 @@ fn stress_axes<'a, DB: DrawingBackend>(
             if *v < -1e-9 {
                 String::new()
             } else {
-                format!("{v:.0}")
+                crate::format::fixed(*v, 0)
             }
         })
         .y_label_formatter(&y_fmt)

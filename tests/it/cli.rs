@@ -626,3 +626,159 @@ fn no_non_finite_number_reaches_an_output() {
     let fine = b"variant,importer,material,metric,mean,se\nbaseline,NaN,m,fill_rate,0.5,0\n";
     assert!(supplyshock::output::check_finite_csv("metrics.csv", fine).is_ok());
 }
+
+/// A scenario whose ids and names are longer than any column the tables used to reserve.
+const LONG_IDS: &str = r#"
+[scenario]
+name = "Long ids"
+horizon_days = 120
+trials = 200
+seed = 3
+
+[[region]]
+id = "CN"
+[[region]]
+id = "united_states_of_america_incl_territories"
+name = "United States"
+
+[[material]]
+id = "gallium_primary_low_purity_for_compound_semiconductors"
+name = "Gallium"
+value = 500
+
+[[supplier]]
+id = "chinese_primary_gallium_refiners_all_provinces"
+region = "CN"
+material = "gallium_primary_low_purity_for_compound_semiconductors"
+capacity = 1000
+
+[[supplier]]
+id = "us_ga"
+region = "united_states_of_america_incl_territories"
+material = "gallium_primary_low_purity_for_compound_semiconductors"
+capacity = 200
+
+[[importer]]
+id = "us_defence_radar_and_electronic_warfare_programmes"
+name = "US defence radar and electronic warfare programmes, all services"
+region = "united_states_of_america_incl_territories"
+demand = { gallium_primary_low_purity_for_compound_semiconductors = 300 }
+
+[[importer]]
+id = "eu"
+region = "CN"
+demand = { gallium_primary_low_purity_for_compound_semiconductors = 500 }
+
+[[shock]]
+id = "ban"
+kind = "export_ban"
+target = { region = "CN" }
+against = { region = "united_states_of_america_incl_territories" }
+rate_per_year = 2
+duration_days = 30
+
+[[strategy]]
+id = "hold-ninety-days-of-gallium-at-every-defence-programme"
+changes = [{ importer = "us_defence_radar_and_electronic_warfare_programmes", stockpile.gallium_primary_low_purity_for_compound_semiconductors = { days = 90 } }]
+"#;
+
+/// Every row of the text table starting at `header` (up to the first blank line) has its cells
+/// where the header's are: a left-aligned cell starts where its heading starts, a right-aligned
+/// one ends where its heading ends. Cells are separated by two spaces or more.
+fn assert_aligned(out: &str, header: &str) {
+    let spans = |line: &str| -> Vec<(usize, usize)> {
+        let chars: Vec<char> = line.chars().collect();
+        let mut spans = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            if chars[i] == ' ' {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            // A cell runs on over single spaces.
+            while i < chars.len()
+                && !(chars[i] == ' ' && chars.get(i + 1).is_none_or(|c| *c == ' '))
+            {
+                i += 1;
+            }
+            spans.push((start, i));
+        }
+        spans
+    };
+    let mut lines = out.lines().skip_while(|l| !l.starts_with(header));
+    let head = lines
+        .next()
+        .unwrap_or_else(|| panic!("no table {header:?} in:\n{out}"));
+    let columns = spans(head);
+    let mut rows = 0;
+    for line in lines.take_while(|l| !l.trim().is_empty()) {
+        rows += 1;
+        let mut col = 0;
+        for (start, end) in spans(line) {
+            while col < columns.len() && columns[col].0 != start && columns[col].1 != end {
+                col += 1;
+            }
+            assert!(
+                col < columns.len(),
+                "cell {:?} out of line with the header:\n{head}\n{line}",
+                line.chars()
+                    .skip(start)
+                    .take(end - start)
+                    .collect::<String>()
+            );
+            col += 1;
+        }
+    }
+    assert!(rows > 0, "table {header:?} has no rows:\n{out}");
+}
+
+/// Tables size their columns to their content: a 50-character importer id, a 55-character
+/// material id and a long strategy id kept every row of `check`, `run`, `stress` and `sweep`
+/// in line with its header (they pushed the later columns right, row by row).
+#[test]
+fn tables_stay_aligned_with_long_ids_and_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("long.toml");
+    std::fs::write(&path, LONG_IDS).unwrap();
+    let stdout = |args: &[&str]| {
+        let out = Command::cargo_bin("supplyshock")
+            .unwrap()
+            .args(args)
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let check = stdout(&["check"]);
+    assert_aligned(&check, "material ");
+    assert_aligned(&check, "importer ");
+    assert!(check.contains("us_defence_radar_and_electronic_warfare_programmes"));
+    let dir = tmp.path().join("out");
+    let run = stdout(&["run", "-o", dir.to_str().unwrap()]);
+    assert_aligned(&run, "variant ");
+    let stress = stdout(&["stress", "--all", "--days", "60"]);
+    assert_aligned(&stress, "rank ");
+    assert_aligned(&stress, "removed ");
+    let sweep = stdout(&[
+        "sweep",
+        "--trials",
+        "100",
+        "--set",
+        "shock.ban.rate_per_year=1,4",
+    ]);
+    assert_aligned(&sweep, "value ");
+    // Ids this long are still printed whole.
+    for out in [&check, &stress, &sweep] {
+        assert!(
+            out.contains("gallium_primary_low_purity_for_compound_semiconductors  "),
+            "{out}"
+        );
+    }
+    assert!(run.contains("hold-ninety-days-of-gallium-at-every-defence-programme  "));
+}
