@@ -4,6 +4,7 @@ mod cli;
 mod engine;
 mod fuzz;
 mod invalid;
+mod kill;
 mod scenarios;
 mod shard;
 mod strategy;
