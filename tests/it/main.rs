@@ -1,6 +1,7 @@
 //! One integration-test binary: modules by area.
 
 mod cli;
+mod cli_fuzz;
 mod engine;
 mod fuzz;
 mod invalid;
