@@ -273,8 +273,11 @@ pub fn dir_state(dir: &Path) -> Result<DirState, WriteError> {
 }
 
 /// Whether results may be written to `dir`: it is absent or empty, or (with `force`) holds
-/// supplyshock's results alone. Checked before a run starts and again when it writes.
+/// supplyshock's results alone. Checked before a run starts and again when it writes; what
+/// commands that died while writing `dir` left beside it is cleared first ([`remove_stale`]).
 pub fn check_dir(dir: &Path, force: bool) -> Result<(), WriteError> {
+    let (parent, name) = parent_and_name(dir);
+    remove_stale(parent, &name);
     match dir_state(dir)? {
         DirState::Absent | DirState::Empty => Ok(()),
         DirState::Results if force => Ok(()),
@@ -306,15 +309,8 @@ pub fn write_dir(dir: &Path, files: &[File], force: bool) -> Result<(), WriteErr
             check_finite_csv(name, bytes)?;
         }
     }
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let (parent, name) = parent_and_name(dir);
     fs::create_dir_all(parent).map_err(io(parent))?;
-    let name = dir
-        .file_name()
-        .map_or("out".into(), |n| n.to_string_lossy().into_owned());
-    remove_stale(parent, &name);
     let stage = parent.join(format!(".{name}.partial-{}", std::process::id()));
     if stage.exists() {
         fs::remove_dir_all(&stage).map_err(io(&stage))?;
@@ -420,24 +416,45 @@ fn place(
     }
 }
 
-/// Remove staging and old directories of `name` in `parent` left by commands that no longer run
-/// (their process id is gone). Best effort: a directory that cannot be removed stays.
+/// The directory `dir` is written in (staged beside it), and its name.
+fn parent_and_name(dir: &Path) -> (&Path, String) {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = dir
+        .file_name()
+        .map_or("out".into(), |n| n.to_string_lossy().into_owned());
+    (parent, name)
+}
+
+/// Clear what commands that no longer run (their process id is gone) left beside `name` in
+/// `parent`: staging directories are removed, and so are previous results moved aside for
+/// replacement, unless nothing took their place (the command died between its two renames):
+/// those are put back. Best effort: a directory that cannot be moved or removed stays.
 fn remove_stale(parent: &Path, name: &str) {
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
     for entry in entries.flatten() {
         let fname = entry.file_name().to_string_lossy().into_owned();
-        let pid = [".partial-", ".old-"].iter().find_map(|tag| {
+        let found = [".partial-", ".old-"].into_iter().find_map(|tag| {
             fname
                 .strip_prefix(&format!(".{name}{tag}"))
                 .and_then(|p| p.parse::<u32>().ok())
+                .map(|pid| (tag, pid))
         });
-        if let Some(pid) = pid {
-            if pid != std::process::id() && !process_alive(pid) {
-                let _ = fs::remove_dir_all(entry.path());
-            }
+        let Some((tag, pid)) = found else { continue };
+        if pid == std::process::id() || process_alive(pid) {
+            continue;
         }
+        let dir = parent.join(name);
+        let vacant =
+            fs::symlink_metadata(&dir).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+        if tag == ".old-" && vacant && fs::rename(entry.path(), &dir).is_ok() {
+            continue;
+        }
+        let _ = fs::remove_dir_all(entry.path());
     }
 }
 

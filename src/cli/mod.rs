@@ -657,7 +657,7 @@ fn check_fits(
     if let Some(avail) = available {
         if need.bytes > avail {
             return Err(Failure::invalid(format!(
-                "error: this run needs about {} of memory, and {} is available\n  hint: fewer trials per machine (--trials, or --shard K/N and merge), fewer strategies (--strategies), fewer --threads, a longer step_days or a shorter horizon_days",
+                "error: this run needs about {} of memory, and {} is available\n  hint: fewer trials per machine (--trials, or --shard K/N and merge), fewer strategies (--strategy ID, repeated), fewer --threads, a longer step_days or a shorter horizon_days",
                 gb(need.bytes),
                 gb(avail)
             )));

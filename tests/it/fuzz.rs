@@ -54,7 +54,7 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
 
 /// One edit to a scenario's bytes; indices are taken modulo whatever they index.
 #[derive(Debug, Clone)]
-enum Mutation {
+pub(crate) enum Mutation {
     DeleteLine(Index),
     DuplicateLine(Index),
     SwapLines(Index, Index),
@@ -65,7 +65,7 @@ enum Mutation {
 
 /// Replacement numbers: any f64 as Rust prints it (`NaN`, `inf`, `1e-300`), TOML's special
 /// floats, and integers at and past the i64 limits.
-fn number() -> impl Strategy<Value = String> {
+pub(crate) fn number() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<f64>().prop_map(|x| format!("{x:?}")),
         any::<i64>().prop_map(|x| x.to_string()),
@@ -97,7 +97,7 @@ fn number() -> impl Strategy<Value = String> {
     ]
 }
 
-fn mutation() -> impl Strategy<Value = Mutation> {
+pub(crate) fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         any::<Index>().prop_map(Mutation::DeleteLine),
         any::<Index>().prop_map(Mutation::DuplicateLine),
@@ -130,7 +130,7 @@ fn numbers(text: &[u8]) -> Vec<std::ops::Range<usize>> {
     out
 }
 
-fn apply(text: &mut Vec<u8>, m: &Mutation) {
+pub(crate) fn apply(text: &mut Vec<u8>, m: &Mutation) {
     let len = text.len();
     match m {
         Mutation::ReplaceNumber(i, n) => {

@@ -1,9 +1,11 @@
 //! One integration-test binary: modules by area.
 
 mod cli;
+mod cli_fuzz;
 mod engine;
 mod fuzz;
 mod invalid;
+mod kill;
 mod scenarios;
 mod shard;
 mod strategy;
