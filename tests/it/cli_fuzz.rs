@@ -540,6 +540,7 @@ const MAY_BE_NULL: &[&str] = &[
     "ttr_days",
     "min_tts_days",
     "supply_risk",
+    "upstream_top_region",
 ];
 
 fn json_finite(v: &Value, at: &str) -> Result<(), String> {
