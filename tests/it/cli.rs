@@ -804,7 +804,7 @@ fn run_summary_uses_names_and_files_keep_ids() {
         .find(|l| l.starts_with("baseline") && l.contains("US defence"))
         .unwrap_or_else(|| panic!("no row for the named importer:\n{table}"));
     assert!(
-        row.contains("US defence radar and electronic warfare programmes, all services…"),
+        row.contains("US defence radar and electronic warfare programmes, all service…  "),
         "{row}"
     );
     assert!(!row.contains("us_defence_radar"), "{row}");
