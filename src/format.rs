@@ -225,6 +225,17 @@ pub fn display_id(id: &str) -> String {
     }
 }
 
+/// What report.md and the charts call an element: the `name` the scenario gives it, or, when it
+/// gives none (the name is the id), [`display_id`] of the id.
+pub fn display_name(id: &str, name: &str) -> String {
+    let name = name.trim();
+    if name.is_empty() || name == id {
+        display_id(id)
+    } else {
+        name.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +273,12 @@ mod tests {
         assert_eq!(display_id("eu"), "EU");
         assert_eq!(display_id("japan"), "Japan");
         assert_eq!(display_id("rest_of_world"), "Rest of world");
+        assert_eq!(
+            display_name("us_def", "US defence radar programmes"),
+            "US defence radar programmes"
+        );
+        assert_eq!(display_name("us_def", "us_def"), "Us def");
+        assert_eq!(display_name("eu", ""), "EU");
     }
 
     #[test]

@@ -36,11 +36,14 @@ pub struct Indicators {
 #[derive(Debug, Clone, Serialize)]
 pub struct MaterialConcentration {
     pub material: String,
+    /// The material's `name` (its id when the scenario gives none).
+    pub name: String,
     pub capacity_per_year: f64,
     pub unit: String,
     pub hhi: f64,
     pub hhi_flag: bool,
     pub top_region: String,
+    pub top_region_name: String,
     pub top_share: f64,
     pub single_country_flag: bool,
     /// Supply shares by region, largest first.
@@ -54,14 +57,20 @@ pub struct MaterialConcentration {
 #[derive(Debug, Clone, Serialize)]
 pub struct ImporterDependence {
     pub importer: String,
+    /// The importer's `name` (its id when the scenario gives none).
+    pub importer_name: String,
     pub material: String,
+    /// The material's `name` (its id when the scenario gives none).
+    pub material_name: String,
     /// Direct sourcing: share bought from suppliers in the top region.
     pub direct_top_region: String,
+    pub direct_top_region_name: String,
     pub direct_top_share: f64,
     /// Through the bill of materials: the foreign region (not the importer's own) that the
     /// largest share of its supply depends on at some stage, and that share; None when nothing
     /// it buys depends on another region.
     pub upstream_top_region: Option<String>,
+    pub upstream_top_region_name: Option<String>,
     pub upstream_top_share: f64,
     /// The upstream share is above [`SINGLE_COUNTRY_THRESHOLD`].
     pub flag: bool,
@@ -108,11 +117,13 @@ pub fn compute(model: &Model) -> Indicators {
         });
         materials.push(MaterialConcentration {
             material: mat.id.clone(),
+            name: mat.name.clone(),
             capacity_per_year: total * 365.0 / model.step_days as f64,
             unit: mat.unit.clone(),
             hhi,
             hhi_flag: hhi > HHI_THRESHOLD,
             top_region: model.regions[top].id.clone(),
+            top_region_name: model.regions[top].name.clone(),
             top_share,
             single_country_flag: top_share > SINGLE_COUNTRY_THRESHOLD,
             shares: listed,
@@ -166,10 +177,14 @@ pub fn compute(model: &Model) -> Indicators {
         let us = us.max(0.0);
         dependence.push(ImporterDependence {
             importer: model.importers[ii.ix()].id.clone(),
+            importer_name: model.importers[ii.ix()].name.clone(),
             material: model.materials[slot.material.ix()].id.clone(),
+            material_name: model.materials[slot.material.ix()].name.clone(),
             direct_top_region: model.regions[dr].id.clone(),
+            direct_top_region_name: model.regions[dr].name.clone(),
             direct_top_share: ds,
             upstream_top_region: (us > 0.0).then(|| model.regions[ur].id.clone()),
+            upstream_top_region_name: (us > 0.0).then(|| model.regions[ur].name.clone()),
             upstream_top_share: us,
             flag: us > SINGLE_COUNTRY_THRESHOLD,
         });
@@ -194,7 +209,7 @@ fn argmax(xs: &[f64]) -> (usize, f64) {
         })
 }
 
-/// Plain-text tables for a terminal.
+/// Plain-text tables for a terminal, by id: `check` speaks of the scenario as written.
 pub fn render_table(ind: &Indicators) -> String {
     let mut out = String::new();
     out.push_str(&format!("{}\n\n", ind.scenario));

@@ -7,16 +7,17 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::format::{
-    compact, count, days, display_id, fixed, money, percent, percent_pm, quantity,
+    compact, count, days, display_name, fixed, money, percent, percent_pm, quantity,
 };
+use crate::indicators::Indicators;
 use crate::plot::{chart_plan, ChartInfo, ChartKind};
 use crate::report::{Difference, Summary, Timing, VariantSummary};
 
-/// report.md for a run: `check_table` is the rendered static concentration table; charts are
+/// report.md for a run: `indicators` are the static concentration figures; charts are
 /// embedded for the files in `chart_files` (names relative to report.md; any directory part is
 /// dropped). Charts the run calls for come in reading order, PNG preferred over SVG; other files
 /// (a sweep or stress chart) follow at the end.
-pub fn report_md(summary: &Summary, check_table: &str, chart_files: &[String]) -> String {
+pub fn report_md(summary: &Summary, indicators: &Indicators, chart_files: &[String]) -> String {
     let s = summary;
     let names: Vec<String> = chart_files
         .iter()
@@ -34,7 +35,7 @@ pub fn report_md(summary: &Summary, check_table: &str, chart_files: &[String]) -
     let mut out = String::new();
     title_section(&mut out, s);
     run_section(&mut out, s);
-    concentration_section(&mut out, check_table);
+    concentration_section(&mut out, indicators);
     if let Some(base) = s.variants.first() {
         headline_section(&mut out, s, base);
         loss_section(&mut out, &mut charts);
@@ -127,17 +128,60 @@ fn run_section(out: &mut String, s: &Summary) {
     );
 }
 
-/// The static concentration table, fenced as text.
-fn concentration_section(out: &mut String, check_table: &str) {
+/// The static concentration indicators: per material, then per importer and material.
+fn concentration_section(out: &mut String, ind: &Indicators) {
     out.push_str(
         "## Supply concentration\n\nStatic indicators from the scenario's capacities and \
-         sourcing, before any simulation.\n\n",
+         sourcing, before any simulation. By material: the Herfindahl-Hirschman index of \
+         capacity by supplier region (flagged above 2500), the top region's share (flagged above \
+         65%, the EU Critical Raw Materials Act's single-country benchmark) and the EU-style \
+         supply-risk index where governance scores are given.\n\n",
     );
-    let fence = fence_for(check_table);
-    out.push_str(&format!(
-        "{fence}text\n{}\n{fence}\n\n",
-        check_table.trim_end()
-    ));
+    out.push_str(
+        "| material | HHI | top region | top share | supply risk | flags |\n\
+         |---|--:|---|--:|--:|---|\n",
+    );
+    for m in &ind.materials {
+        let mut flags = Vec::new();
+        if m.hhi_flag {
+            flags.push("HHI > 2500");
+        }
+        if m.single_country_flag {
+            flags.push("> 65% one country");
+        }
+        out.push_str(&format!(
+            "| {} | {:.0} | {} | {} | {} | {} |\n",
+            cell(&m.name),
+            m.hhi,
+            cell(&m.top_region_name),
+            percent(m.top_share),
+            m.supply_risk.map_or("–".to_owned(), |s| format!("{s:.2}")),
+            flags.join(", ")
+        ));
+    }
+    out.push_str(
+        "\nBy importer and material: the region it buys most from (direct), and the foreign \
+         region the largest share of its supply depends on at any stage of the bill of \
+         materials (upstream; a product made at home counts where its inputs come from), \
+         flagged above 65%.\n\n\
+         | importer | material | direct | upstream, foreign | flag |\n\
+         |---|---|---|---|---|\n",
+    );
+    for d in &ind.dependence {
+        out.push_str(&format!(
+            "| {} | {} | {} {} | {} | {} |\n",
+            cell(&display_name(&d.importer, &d.importer_name)),
+            cell(&d.material_name),
+            cell(&d.direct_top_region_name),
+            percent(d.direct_top_share),
+            match &d.upstream_top_region_name {
+                Some(r) => format!("{} {}", cell(r), percent(d.upstream_top_share)),
+                None => "domestic".to_owned(),
+            },
+            if d.flag { "> 65% one country" } else { "" }
+        ));
+    }
+    out.push('\n');
 }
 
 /// The baseline's headline metrics, one row per importer.
@@ -178,7 +222,7 @@ fn importer_sections(out: &mut String, base: &VariantSummary, s: &Summary, chart
          (P95).\n\n",
     );
     for im in &base.importers {
-        out.push_str(&format!("### {}\n\n", display_id(&im.importer)));
+        out.push_str(&format!("### {}\n\n", display_name(&im.importer, &im.name)));
         out.push_str(&slot_table(s, base, &im.importer));
         out.push('\n');
         charts.embed(out, |c| {
@@ -270,7 +314,7 @@ fn headline_table(s: &Summary, v: &VariantSummary) -> String {
     for im in &v.importers {
         t.push_str(&format!(
             "| {} | {} | {} | {} ± {} | {} | {} | {} | {} |\n",
-            cell(&display_id(&im.importer)),
+            cell(&display_name(&im.importer, &im.name)),
             percent_pm(
                 im.metrics.value_fill_rate.mean,
                 im.metrics.value_fill_rate.se
@@ -297,7 +341,7 @@ fn slot_table(s: &Summary, v: &VariantSummary, importer: &str) -> String {
     for sl in v.slots.iter().filter(|sl| sl.importer == importer) {
         t.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} |\n",
-            cell(&sl.material),
+            cell(&sl.material_name),
             percent_pm(sl.metrics.fill_rate.mean, sl.metrics.fill_rate.se),
             percent(sl.metrics.p_shortage.mean),
             quantity(sl.metrics.unmet_units.mean, &sl.unit),
@@ -405,7 +449,7 @@ fn importer_diff_table(s: &Summary) -> String {
             t.push_str(&format!(
                 "| {} | {} | {} | {} | {} |\n",
                 cell(&v.id),
-                cell(&display_id(&im.importer)),
+                cell(&display_name(&im.importer, &im.name)),
                 d.map_or("–".to_owned(), |d| money_ci(d.loss_value, cur)),
                 pp(d.map(|d| d.value_fill_rate)),
                 pp(d.map(|d| d.p_shortage)),
@@ -479,21 +523,6 @@ fn alt(s: &str) -> String {
     s.replace('[', "(").replace(']', ")").replace('\n', " ")
 }
 
-/// A code fence longer than any run of backticks in `text`.
-fn fence_for(text: &str) -> String {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in text.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    "`".repeat((longest + 1).max(3))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,18 +533,19 @@ mod tests {
         let r = starter(300);
         let files = crate::plot::charts(&r.summary, &r.curves, &r.loss_samples(), &r.sourcing);
         let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
-        let md = report_md(&r.summary, &r.check_table, &names);
+        let md = report_md(&r.summary, &r.indicators, &names);
         assert!(md.starts_with("# Starter scenario\n\nOne importer buying"));
         for needle in [
             "| seed | 1 |",
             "| trials | 300 |",
             "supplyshock 0.1.0",
             "## Supply concentration",
-            "```text\n",
+            "| Refined oxide | 6800 | Country A | 80% |",
+            "| Home | Refined oxide | Country A 80% | Country A 80% | > 65% one country |",
             "## Headline by importer",
             "| Home |",
             "### Home",
-            "| oxide |",
+            "| Refined oxide |",
             "## Strategies",
             "**stockpile-90**: Hold 90 days of oxide",
             "Δ total expected loss (95% CI)",
@@ -542,12 +572,45 @@ mod tests {
         assert!(!md.contains("](/"), "no absolute paths");
     }
 
+    /// An importer's `name` is what report.md and the charts call it (they said "Us def", the
+    /// id made pretty); ids stay in file names. Without a name, the id is made pretty as before.
+    #[test]
+    fn display_names_replace_ids_where_given() {
+        let text = include_str!("../scenarios/starter.toml").replace(
+            "id = \"home\"\n",
+            "id = \"us_def\"\nname = \"US defence radar programmes\"\n",
+        );
+        let text = text.replace("importer = \"home\"", "importer = \"us_def\"");
+        let r = crate::plot::tests::run(&text, 200);
+        let files = crate::plot::charts(&r.summary, &r.curves, &r.loss_samples(), &r.sourcing);
+        let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
+        let md = report_md(&r.summary, &r.indicators, &names);
+        for needle in [
+            "### US defence radar programmes\n",
+            "\n| US defence radar programmes | ",
+            "| stockpile-90 | US defence radar programmes |",
+            "| US defence radar programmes | Refined oxide | Country A 80% |",
+            "![US defence radar programmes — Refined oxide: share of demand met",
+            "](fan-us_def-oxide.png)",
+        ] {
+            assert!(md.contains(needle), "{needle:?} missing from:\n{md}");
+        }
+        assert!(!md.contains("Us def"), "{md}");
+        let svg = |stem: &str| {
+            let f = files.iter().find(|f| f.0 == format!("{stem}.svg")).unwrap();
+            String::from_utf8(f.1.clone()).unwrap()
+        };
+        assert!(svg("loss-exceedance-us_def").contains("US defence radar programmes:"));
+        let sourcing = svg("sourcing-us_def-oxide");
+        assert!(sourcing.contains("Country A") && sourcing.contains("Country B"));
+    }
+
     #[test]
     fn unknown_files_go_last_and_missing_charts_are_skipped() {
         let r = starter(200);
         let md = report_md(
             &r.summary,
-            "table",
+            &r.indicators,
             &[
                 "/tmp/out/sweep.png".to_owned(),
                 "sweep.svg".to_owned(),
@@ -569,8 +632,6 @@ mod tests {
 
     #[test]
     fn small_pieces() {
-        assert_eq!(fence_for("a ``` b"), "````");
-        assert_eq!(fence_for("plain"), "```");
         assert_eq!(cell("a|b"), "a\\|b");
         assert_eq!(ratio(2.444), "2.44");
         assert_eq!(ratio(0.01394), "0.014");

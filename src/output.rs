@@ -111,11 +111,11 @@ pub fn run_files<'a>(r: &'a RunResults, summary: &Summary) -> Vec<File<'a>> {
         &report::sourcing_shares(plan),
     );
     let base = plan.models[0];
-    let check = crate::indicators::render_table(&crate::indicators::compute(base));
+    let indicators = crate::indicators::compute(base);
     let chart_names: Vec<String> = charts.iter().map(|(n, _)| n.clone()).collect();
     files.push((
         "report.md".to_owned(),
-        crate::markdown::report_md(summary, &check, &chart_names)
+        crate::markdown::report_md(summary, &indicators, &chart_names)
             .into_bytes()
             .into(),
     ));

@@ -94,7 +94,11 @@ impl From<&Moments> for Difference {
 #[derive(Debug, Clone, Serialize)]
 pub struct SlotSummary {
     pub importer: String,
+    /// The importer's `name` (its id when the scenario gives none).
+    pub importer_name: String,
     pub material: String,
+    /// The material's `name` (its id when the scenario gives none).
+    pub material_name: String,
     pub unit: String,
     /// Every slot metric, each a key of its own.
     #[serde(flatten)]
@@ -120,6 +124,8 @@ pub struct Timing {
 #[derive(Debug, Clone, Serialize)]
 pub struct ImporterSummary {
     pub importer: String,
+    /// The importer's `name` (its id when the scenario gives none).
+    pub name: String,
     /// Every importer metric, each a key of its own.
     #[serde(flatten)]
     pub metrics: ImporterMetrics<Estimate>,
@@ -151,6 +157,7 @@ pub fn summarize(
         let mut slots = Vec::new();
         for (k, b) in model.importer_slots().enumerate() {
             let (importer, material) = model.slot_label(b);
+            let (importer_name, material_name) = model.slot_names(b);
             let m = &red.slot[k];
             let timing = |mo: &Moments, h: &crate::stats::StepHist| {
                 (mo.n > 0).then(|| Timing {
@@ -164,6 +171,8 @@ pub fn summarize(
             let censored = ttr_hist.counts.pop().unwrap_or(0);
             slots.push(SlotSummary {
                 importer,
+                importer_name,
+                material_name,
                 unit: model.materials[model.slots[b.ix()].material.ix()]
                     .unit
                     .clone(),
@@ -196,6 +205,7 @@ pub fn summarize(
                 let m = &red.importer[i];
                 ImporterSummary {
                     importer: imp.id.clone(),
+                    name: imp.name.clone(),
                     metrics: m.map(|x| Estimate::from(x)),
                     loss_p50: quantile_sorted(&losses, 0.5),
                     loss_p95: quantile_sorted(&losses, 0.95),
@@ -454,6 +464,8 @@ pub struct SourcingShares {
     pub material: String,
     /// (region id, share), largest first.
     pub shares: Vec<(String, f64)>,
+    /// The `name` of each region in `shares`, in the same order (its id when it has none).
+    pub region_names: Vec<String>,
 }
 
 pub fn sourcing_shares(plan: &Plan) -> Vec<SourcingShares> {
@@ -473,11 +485,22 @@ pub fn sourcing_shares(plan: &Plan) -> Vec<SourcingShares> {
                 .map(|(r, &s)| (model.regions[r].id.clone(), s))
                 .collect();
             shares.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let region_names = shares
+                .iter()
+                .map(|(id, _)| {
+                    model
+                        .regions
+                        .iter()
+                        .find(|r| &r.id == id)
+                        .map_or_else(|| id.clone(), |r| r.name.clone())
+                })
+                .collect();
             out.push(SourcingShares {
                 variant: plan.ids[v].clone(),
                 importer,
                 material,
                 shares,
+                region_names,
             });
         }
     }

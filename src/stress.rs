@@ -19,7 +19,11 @@ pub const STRESS_SCHEMA: &str = "supplyshock.stress/1";
 pub struct StressRow {
     pub removed: String,
     pub importer: String,
+    /// The importer's `name` (its id when the scenario gives none).
+    pub importer_name: String,
     pub material: String,
+    /// The material's `name` (its id when the scenario gives none).
+    pub material_name: String,
     /// Days from the removal to the first shortage; None when it never runs short.
     pub tts_days: Option<f64>,
     /// Days from the first shortage to sustained full service; None when it never ran short or
@@ -134,7 +138,9 @@ pub fn run(model: &Model, removals: &Removals, days: f64) -> Result<StressResult
             rows.push(StressRow {
                 removed: variant.id.clone(),
                 importer: sl.importer.clone(),
+                importer_name: sl.importer_name.clone(),
                 material: sl.material.clone(),
+                material_name: sl.material_name.clone(),
                 tts_days: tts,
                 ttr_days: ttr,
                 recovered: !short || ttr.is_some(),
@@ -174,6 +180,7 @@ impl StressResult {
             .map(|r| crate::plot::StressPoint {
                 removed: r.removed.clone(),
                 importer: r.importer.clone(),
+                importer_name: r.importer_name.clone(),
                 material: r.material.clone(),
                 tts_days: r.tts_days,
                 ttr_days: r.ttr_days,

@@ -736,8 +736,9 @@ pub(crate) fn execute(
     Ok(acc)
 }
 
-/// One screen: per variant and importer, value-weighted fill, shortage probability, expected
-/// loss and its tail, and each strategy's paired change in expected loss; then where the files are.
+/// One screen: per variant (by id, as `--strategies` takes it) and importer (by name),
+/// value-weighted fill, shortage probability, expected loss and its tail, and each strategy's
+/// paired change in expected loss; then where the files are.
 pub(crate) fn render_summary(s: &Summary, dir: &Path) -> String {
     let c = s.currency.as_str();
     let mut out = format!(
@@ -759,7 +760,7 @@ pub(crate) fn render_summary(s: &Summary, dir: &Path) -> String {
             let diff = im.vs_baseline.as_ref().map(|d| d.loss_value);
             t.row([
                 v.id.clone(),
-                im.importer.clone(),
+                im.name.clone(),
                 format!("{:.4}", im.metrics.value_fill_rate.mean),
                 format!("{:.3}", im.metrics.p_shortage.mean),
                 money_terse(im.metrics.loss_value.mean, c),

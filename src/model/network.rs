@@ -284,6 +284,16 @@ impl Model {
         (owner, self.materials[s.material.ix()].id.clone())
     }
 
+    /// The `name`s of a slot's owner and material, as [`Model::slot_label`] gives their ids.
+    pub fn slot_names(&self, slot: SlotIdx) -> (String, String) {
+        let s = &self.slots[slot.ix()];
+        let owner = match s.owner {
+            Owner::Importer(i) => self.importers[i.ix()].name.clone(),
+            Owner::Supplier(i) => self.suppliers[i.ix()].name.clone(),
+        };
+        (owner, self.materials[s.material.ix()].name.clone())
+    }
+
     /// Slots that belong to importers, in importer then material order.
     pub fn importer_slots(&self) -> impl Iterator<Item = SlotIdx> + '_ {
         self.importers

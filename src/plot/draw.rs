@@ -65,8 +65,12 @@ fn shrink_to_fit<DB: DrawingBackend>(
     pt
 }
 
+/// The smallest a title shrinks to on one line before it takes two.
+const TITLE_MIN_PT: u32 = 19;
+
 /// Draw the chart title across the top, and under it the subtitle in a smaller grey font
-/// (each shrinking its font if it is too wide); returns the area below them.
+/// (each shrinking its font if it is too wide, the title taking two lines if that is not
+/// enough); returns the area below them.
 pub(super) fn title<DB: DrawingBackend>(
     root: &Area<DB>,
     title: &str,
@@ -74,14 +78,33 @@ pub(super) fn title<DB: DrawingBackend>(
 ) -> Result<Area<DB>, DrawingAreaErrorKind<DB::ErrorType>> {
     let (w, _) = root.dim_in_pixel();
     let max_w = w as i32 - 40;
-    let pt = shrink_to_fit(root, title, TITLE_PT, 15, max_w, bold);
+    // One line, smaller if need be; a title too long for that (long names) takes two lines.
+    let pt = shrink_to_fit(root, title, TITLE_PT, TITLE_MIN_PT, max_w, bold);
     let style = bold(pt);
-    root.draw(&Text::new(
-        fit(root, title, &style, max_w),
-        (w as i32 / 2, 12),
-        style.pos(Pos::new(HPos::Center, VPos::Top)),
-    ))?;
-    let mut y = 12 + TITLE_PT as i32 + 6;
+    let mut y = 12;
+    if text_width(root, title, &style) <= max_w {
+        root.draw(&Text::new(
+            title.to_owned(),
+            (w as i32 / 2, y),
+            style.pos(Pos::new(HPos::Center, VPos::Top)),
+        ))?;
+        y += TITLE_PT as i32 + 6;
+    } else {
+        let mut lines = wrap(root, title, &style, max_w);
+        if lines.len() > 2 {
+            let rest = lines.split_off(1).join(" ");
+            lines.push(rest);
+        }
+        for line in &lines {
+            root.draw(&Text::new(
+                fit(root, line, &style, max_w),
+                (w as i32 / 2, y),
+                style.clone().pos(Pos::new(HPos::Center, VPos::Top)),
+            ))?;
+            y += pt as i32 + 5;
+        }
+        y += 1;
+    }
     if !subtitle.is_empty() {
         let grey = |pt| font(pt).color(&SUBTLE);
         let pt = shrink_to_fit(root, subtitle, SUBTITLE_PT, 12, max_w, grey);

@@ -29,7 +29,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::format::{count, display_id};
+use crate::format::{count, display_name};
 use crate::report::{CurveSet, LossSample, SourcingShares, Summary};
 
 /// Chart size in pixels (PNG) and user units (SVG).
@@ -135,7 +135,7 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
         material: Some(mat.to_owned()),
     };
     for im in &base.importers {
-        let who = display_id(&im.importer);
+        let who = display_name(&im.importer, &im.name);
         out.push(ChartInfo {
             kind: ChartKind::LossExceedance,
             stem: format!("loss-exceedance-{}", safe(&im.importer)),
@@ -160,7 +160,7 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
         material: None,
     });
     for sl in &base.slots {
-        let who = display_id(&sl.importer);
+        let who = display_name(&sl.importer, &sl.importer_name);
         out.push(slot_chart(
             ChartKind::Fan,
             "fan",
@@ -168,7 +168,7 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
             &sl.material,
             format!(
                 "{who} — {}: share of demand met each day, baseline",
-                sl.material
+                sl.material_name
             ),
             format!(
                 "Across {n} trials: median, 25th–75th and 5th–95th percentile of the day's fill, \
@@ -191,7 +191,7 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
             material: None,
         });
         for sl in &base.slots {
-            let who = display_id(&sl.importer);
+            let who = display_name(&sl.importer, &sl.importer_name);
             out.push(slot_chart(
                 ChartKind::Strategies,
                 "strategies",
@@ -199,7 +199,7 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
                 &sl.material,
                 format!(
                     "{who} — {}: mean share of demand met each day, by strategy",
-                    sl.material
+                    sl.material_name
                 ),
                 format!(
                     "Mean over the same {n} trials for every strategy (common random numbers); \
@@ -209,7 +209,7 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
         }
     }
     for sl in &base.slots {
-        let who = display_id(&sl.importer);
+        let who = display_name(&sl.importer, &sl.importer_name);
         out.push(slot_chart(
             ChartKind::Sourcing,
             "sourcing",
@@ -217,7 +217,7 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
             &sl.material,
             format!(
                 "{who} — {}: contracted supply by supplier region, {by}",
-                sl.material
+                sl.material_name
             ),
             if multi {
                 "Share of the importer's contracted sourcing by the supplier's region: the \
@@ -259,7 +259,18 @@ pub fn charts(
     losses: &[LossSample<'_>],
     sourcing: &[SourcingShares],
 ) -> Vec<(String, Vec<u8>)> {
-    let regions = region_colours(summary, sourcing);
+    let regions = Regions {
+        colours: region_colours(summary, sourcing),
+        names: sourcing
+            .iter()
+            .flat_map(|x| {
+                x.shares
+                    .iter()
+                    .map(|r| r.0.clone())
+                    .zip(x.region_names.clone())
+            })
+            .collect(),
+    };
     let mut out = Vec::new();
     for info in chart_plan(summary) {
         let Some(spec) = spec_for(&info, summary, curves, losses, sourcing, &regions) else {
@@ -276,6 +287,8 @@ pub struct StressPoint {
     /// The removed element (or elements, joined by `+`).
     pub removed: String,
     pub importer: String,
+    /// The importer's `name` (its id when the scenario gives none).
+    pub importer_name: String,
     pub material: String,
     /// Time to survive in days; `None` when the pair never ran short.
     pub tts_days: Option<f64>,
@@ -342,7 +355,7 @@ enum Spec<'a> {
     Sourcing {
         info: &'a ChartInfo,
         shares: Vec<&'a SourcingShares>,
-        regions: &'a BTreeMap<String, usize>,
+        regions: &'a Regions,
     },
     Stress(stress::StressSpec),
     Sweep(sweep::SweepSpec),
@@ -354,7 +367,7 @@ fn spec_for<'a>(
     curves: &'a [CurveSet],
     losses: &'a [LossSample<'a>],
     sourcing: &'a [SourcingShares],
-    regions: &'a BTreeMap<String, usize>,
+    regions: &'a Regions,
 ) -> Option<Spec<'a>> {
     let base = &s.variants.first()?.id;
     let imp = info.importer.as_deref();
@@ -487,6 +500,19 @@ fn register_fonts() {
         let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
         let _ = plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
     });
+}
+
+/// Every region a sourcing chart shows: its colour index and its name, by id.
+pub(crate) struct Regions {
+    pub colours: BTreeMap<String, usize>,
+    pub names: BTreeMap<String, String>,
+}
+
+impl Regions {
+    /// What a chart calls a region: its `name` (its id when the scenario gives none).
+    pub fn name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.names.get(id).map_or(id, String::as_str)
+    }
 }
 
 /// A colour index per region: regions ordered by their total baseline share over all importers

@@ -6,7 +6,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::draw::{self, font};
-use super::{Area, ChartInfo, DrawResult, LegendEntry, Swatch, AXIS_PT, GRID, TEXT, TICK_PT};
+use super::{
+    Area, ChartInfo, DrawResult, LegendEntry, Regions, Swatch, AXIS_PT, GRID, TEXT, TICK_PT,
+};
 use crate::format::percent;
 use crate::report::SourcingShares;
 
@@ -49,7 +51,7 @@ pub(super) fn sourcing<DB: DrawingBackend>(
     root: &Area<DB>,
     info: &ChartInfo,
     shares: &[&SourcingShares],
-    regions: &BTreeMap<String, usize>,
+    regions: &Regions,
 ) -> DrawResult<DB> {
     let body = draw::title(root, &info.title, &info.subtitle)?;
     let (plot, legend_area) = draw::split_legend(&body);
@@ -99,7 +101,7 @@ pub(super) fn sourcing<DB: DrawingBackend>(
                 (
                     r.as_str(),
                     *v,
-                    regions.get(r).copied().unwrap_or(usize::MAX),
+                    regions.colours.get(r).copied().unwrap_or(usize::MAX),
                 )
             })
             .collect();
@@ -128,11 +130,16 @@ pub(super) fn sourcing<DB: DrawingBackend>(
             let (l, yc) = chart.backend_coord(&(acc, y_mid));
             let (r_px, _) = chart.backend_coord(&(acc + v, y_mid));
             let room = r_px - l - 8;
-            let long = format!("{r} {}", percent(v));
-            let short = percent(v);
-            let text = [long, short, r.to_owned()]
-                .into_iter()
-                .find(|t| draw::text_width(root, t, &seg_style) <= room);
+            // The region's name with its share where it fits, else its id, else less.
+            let name = regions.name(r);
+            let text = [
+                format!("{name} {}", percent(v)),
+                format!("{r} {}", percent(v)),
+                percent(v),
+                r.to_owned(),
+            ]
+            .into_iter()
+            .find(|t| draw::text_width(root, t, &seg_style) <= room);
             if let Some(t) = text {
                 let c = if is_dark(color) { WHITE } else { TEXT };
                 root.draw(&Text::new(
@@ -154,7 +161,11 @@ pub(super) fn sourcing<DB: DrawingBackend>(
         ))?;
     }
     used.sort_unstable();
-    let by_index: BTreeMap<usize, &str> = regions.iter().map(|(r, &i)| (i, r.as_str())).collect();
+    let by_index: BTreeMap<usize, &str> = regions
+        .colours
+        .iter()
+        .map(|(r, &i)| (i, regions.name(r)))
+        .collect();
     let entries: Vec<LegendEntry> = used
         .iter()
         .map(|i| LegendEntry {

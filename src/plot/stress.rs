@@ -15,7 +15,7 @@ use super::{
     plot_placer, series_style, Area, Chart, DrawResult, Drawn, LegendEntry, Swatch, AXIS_PT,
     FLAG_BG, GRID, NOTE_PT, REFERENCE, SUBTLE, TICK_PT,
 };
-use crate::format::display_id;
+use crate::format::display_name;
 
 /// Labels drawn at most; the rest of the flagged points are counted in the note.
 const MAX_LABELS: usize = 16;
@@ -68,7 +68,8 @@ impl MergedPoint {
 pub(super) struct StressSpec {
     title: String,
     removal_days: f64,
-    importers: Vec<String>,
+    /// What the legend calls each importer, in order of first appearance.
+    labels: Vec<String>,
     points: Vec<MergedPoint>,
     n_rows: usize,
     n_never: usize,
@@ -78,6 +79,7 @@ pub(super) struct StressSpec {
 impl StressSpec {
     pub(super) fn new(rows: &[super::StressPoint], removal_days: f64, title: &str) -> Self {
         let mut importers: Vec<String> = Vec::new();
+        let mut labels: Vec<String> = Vec::new();
         let mut removals: Vec<&str> = Vec::new();
         // Keyed by (importer, TTS bits, TTR bits): identical points become one marker.
         let mut merged: BTreeMap<(usize, u64, Option<u64>), MergedPoint> = BTreeMap::new();
@@ -85,6 +87,7 @@ impl StressSpec {
         for super::StressPoint {
             removed,
             importer,
+            importer_name,
             material,
             tts_days: tts,
             ttr_days: ttr,
@@ -97,6 +100,7 @@ impl StressSpec {
                 Some(i) => i,
                 None => {
                     importers.push(importer.clone());
+                    labels.push(display_name(importer, importer_name));
                     importers.len() - 1
                 }
             };
@@ -127,7 +131,7 @@ impl StressSpec {
         StressSpec {
             title: title.to_owned(),
             removal_days,
-            importers,
+            labels,
             points,
             n_rows: rows.len(),
             n_never,
@@ -388,14 +392,14 @@ impl<DB: DrawingBackend> StressPlot<'_, '_, DB> {
 /// The importers with a point, then the removal's end and the shaded region.
 fn stress_legend(spec: &StressSpec) -> Vec<LegendEntry> {
     let mut entries: Vec<LegendEntry> = spec
-        .importers
+        .labels
         .iter()
         .enumerate()
         .filter(|(i, _)| spec.points.iter().any(|p| p.importer == *i))
-        .map(|(i, imp)| {
+        .map(|(i, label)| {
             let st = series_style(i);
             LegendEntry {
-                label: display_id(imp),
+                label: label.clone(),
                 swatch: Swatch::Marker(st.color, st.marker),
             }
         })

@@ -11,7 +11,7 @@ use super::{
     plot_placer, series_style, Area, Chart, DrawResult, Drawn, LegendEntry, Marker, Swatch,
     AXIS_PT, GRID, NOTE_PT, REFERENCE, TICK_PT,
 };
-use crate::format::{compact, count, display_id, money_axis};
+use crate::format::{compact, count, display_name, money_axis};
 use crate::report::Summary;
 
 struct SweepPoint {
@@ -20,7 +20,7 @@ struct SweepPoint {
     /// 95% interval of the total from the paired change against the scenario as written (on
     /// common random numbers, far narrower than the total's own interval).
     total_ci: (f64, f64),
-    /// Value fill rate per importer, in `SweepSpec::importers` order (NaN if missing).
+    /// Value fill rate per importer, in `SweepSpec::labels` order (NaN if missing).
     fill: Vec<f64>,
 }
 
@@ -31,17 +31,19 @@ pub(super) struct SweepSpec {
     trials: u64,
     base_total: Option<f64>,
     base_fill: Vec<f64>,
-    importers: Vec<String>,
+    /// What the legend calls each importer, in the order of `SweepPoint::fill`.
+    labels: Vec<String>,
     points: Vec<SweepPoint>,
 }
 
 impl SweepSpec {
     pub(super) fn new(s: &Summary, key: &str, values: &[f64]) -> Self {
-        let importers: Vec<String> = s
-            .variants
-            .first()
-            .map(|v| v.importers.iter().map(|i| i.importer.clone()).collect())
-            .unwrap_or_default();
+        let first = s.variants.first().map_or(&[][..], |v| &v.importers[..]);
+        let importers: Vec<String> = first.iter().map(|i| i.importer.clone()).collect();
+        let labels = first
+            .iter()
+            .map(|i| display_name(&i.importer, &i.name))
+            .collect();
         let fill_of = |v: &crate::report::VariantSummary| -> Vec<f64> {
             importers
                 .iter()
@@ -76,7 +78,7 @@ impl SweepSpec {
             trials: s.trials,
             base_total: s.variants.first().map(|v| v.total_loss.mean),
             base_fill: s.variants.first().map(fill_of).unwrap_or_default(),
-            importers,
+            labels,
             points,
         }
     }
@@ -320,7 +322,7 @@ fn draw_fills<DB: DrawingBackend>(
     spec: &SweepSpec,
 ) -> Drawn<Vec<LegendEntry>, DB> {
     let mut entries = Vec::new();
-    for (i, imp) in spec.importers.iter().enumerate() {
+    for (i, label) in spec.labels.iter().enumerate() {
         // Series colours from 1: the near-black is the total above.
         let st = series_style(i + 1);
         let pts: Vec<(f64, f64)> = spec
@@ -335,7 +337,7 @@ fn draw_fills<DB: DrawingBackend>(
             draw::draw_marker(root, c, st.marker, st.color, 6)?;
         }
         entries.push(LegendEntry {
-            label: display_id(imp),
+            label: label.clone(),
             swatch: Swatch::series(st),
         });
     }

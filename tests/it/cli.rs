@@ -660,7 +660,7 @@ capacity = 200
 
 [[importer]]
 id = "us_defence_radar_and_electronic_warfare_programmes"
-name = "US defence radar and electronic warfare programmes, all services"
+name = "US defence radar and electronic warfare programmes, all services and agencies"
 region = "united_states_of_america_incl_territories"
 demand = { gallium_primary_low_purity_for_compound_semiconductors = 300 }
 
@@ -781,4 +781,62 @@ fn tables_stay_aligned_with_long_ids_and_names() {
         );
     }
     assert!(run.contains("hold-ninety-days-of-gallium-at-every-defence-programme  "));
+}
+
+/// The run summary calls an importer by its `name`, cut with an ellipsis when very long; the
+/// machine outputs keep the id as the key and carry the name beside it.
+#[test]
+fn run_summary_uses_names_and_files_keep_ids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("long.toml");
+    std::fs::write(&path, LONG_IDS).unwrap();
+    let dir = tmp.path().join("out");
+    let out = Command::cargo_bin("supplyshock")
+        .unwrap()
+        .args(["run", "-o", dir.to_str().unwrap()])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("baseline") && l.contains("US defence"))
+        .unwrap_or_else(|| panic!("no row for the named importer:\n{table}"));
+    assert!(
+        row.contains("US defence radar and electronic warfare programmes, all service…  "),
+        "{row}"
+    );
+    assert!(!row.contains("us_defence_radar"), "{row}");
+    // The importer without a name is shown by its id, as before.
+    assert!(table
+        .lines()
+        .any(|l| l.starts_with("baseline") && l.contains("  eu  ")));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let im = &summary["variants"][0]["importers"][0];
+    assert_eq!(
+        im["importer"],
+        "us_defence_radar_and_electronic_warfare_programmes"
+    );
+    assert_eq!(
+        im["name"],
+        "US defence radar and electronic warfare programmes, all services and agencies"
+    );
+    let slot = &summary["variants"][0]["slots"][0];
+    assert_eq!(
+        slot["material"],
+        "gallium_primary_low_purity_for_compound_semiconductors"
+    );
+    assert_eq!(slot["material_name"], "Gallium");
+    assert_eq!(summary["variants"][0]["importers"][1]["name"], "eu");
+    let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    assert!(metrics.contains(
+        "baseline,us_defence_radar_and_electronic_warfare_programmes,gallium_primary_low_purity_for_compound_semiconductors,"
+    ));
+    assert!(!metrics.contains("US defence"));
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains(
+        "### US defence radar and electronic warfare programmes, all services and agencies"
+    ));
 }
