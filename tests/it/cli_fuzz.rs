@@ -541,6 +541,7 @@ const MAY_BE_NULL: &[&str] = &[
     "min_tts_days",
     "supply_risk",
     "upstream_top_region",
+    "upstream_top_region_name",
 ];
 
 fn json_finite(v: &Value, at: &str) -> Result<(), String> {
