@@ -41,13 +41,15 @@ pub fn estimate(plan: &Plan, trials: u64, blocks: Range<u64>, workers: usize) ->
         let (k, n) = (m.importer_slots().count() as f64, m.n_steps as f64);
         // Fill histograms (16-bit counters and a sum per row), and two step histograms per slot.
         let ints = k * n * (FILL_BINS as f64 * 2.0 + 8.0) + 2.0 * k * (n + 1.0) * 8.0;
-        // A worker's state, sized by the network and the longest lead time.
-        let scratch =
-            (m.slots.len() + m.suppliers.len() + m.edges.len()) as f64 * LANES as f64 * 8.0 * 24.0
-                + m.pipes
-                    .iter()
-                    .map(|p| p.lead_steps as f64 * LANES as f64 * 8.0)
-                    .sum::<f64>();
+        // A worker's state (`Scratch`): a lane-vector per field, eight per slot, five per
+        // supplier and three per edge, and a pipe cell per step of lead time.
+        let scratch = (8 * m.slots.len() + 5 * m.suppliers.len() + 3 * m.edges.len()) as f64
+            * LANES as f64
+            * 8.0
+            + m.pipes
+                .iter()
+                .map(|p| p.lead_steps as f64 * LANES as f64 * 8.0)
+                .sum::<f64>();
         per_worker += ints + scratch;
         // Losses per trial and importer (f32), and the fill curves drawn (seven per step).
         kept += n_trials * m.importers.len() as f64 * 4.0 + k * n * 7.0 * 8.0;
