@@ -1,7 +1,8 @@
 //! Step 3, orders, downstream to upstream: importers order their use plus a stock refill (and
 //! their share of their pool's refill); each supplier plans the output its unbanned, reachable
 //! buyers ordered, capped by its effective capacity, and orders the inputs that output needs
-//! plus its own input-stock refill.
+//! plus its own input-stock refill. Each order's use part is kept apart (`use_order`):
+//! allocation serves it before any refill part.
 
 use super::state::Scratch;
 use super::NONE;
@@ -28,7 +29,9 @@ fn orders_lane(model: &Model, s: &mut Scratch, l: usize) {
         lanes::positive_min(gap, net.slot_refill[b])
     };
     for b in net.first_importer_slot..model.slots.len() {
-        let mut o = s.demand_factor[b].0[l] * net.slot_base_order[b];
+        let use_ = s.demand_factor[b].0[l] * net.slot_base_order[b];
+        s.use_order[b].0[l] = use_;
+        let mut o = use_;
         o += refill(s, b);
         if net.slot_pool[b] != NONE {
             let p = net.slot_pool[b] as usize;
@@ -59,7 +62,9 @@ fn orders_lane(model: &Model, s: &mut Scratch, l: usize) {
         s.planned[si].0[l] = planned;
         let (i0, i1) = net.sup_inputs[si];
         for b in i0 as usize..i1 as usize {
-            s.order[b].0[l] = planned * net.slot_ratio[b] + refill(s, b);
+            let use_ = planned * net.slot_ratio[b];
+            s.use_order[b].0[l] = use_;
+            s.order[b].0[l] = use_ + refill(s, b);
         }
     }
 }
@@ -71,11 +76,14 @@ fn orders_lanes(model: &Model, s: &mut Scratch) {
     // register instead of reloading it after each store.
     let net = &s.net;
     let order = &mut s.order[..];
+    let use_order = &mut s.use_order[..];
     let contract_shipped = &mut s.contract_shipped[..];
     let (stock, arrived, in_transit) = (&s.stock[..], &s.arrived[..], &s.in_transit[..]);
     let demand_factor = &s.demand_factor[..];
     for b in net.first_importer_slot..model.slots.len() {
-        let mut o = demand_factor[b] * net.slot_base_order[b];
+        let use_ = demand_factor[b] * net.slot_base_order[b];
+        use_order[b] = use_;
+        let mut o = use_;
         // A refill capped at zero adds zero.
         if net.slot_refill[b] > 0.0 {
             let gap = Lanes::splat(net.slot_level[b]) - stock[b] - arrived[b] - in_transit[b];
@@ -128,7 +136,9 @@ fn orders_lanes(model: &Model, s: &mut Scratch) {
         planned_out[si] = planned;
         let (i0, i1) = net.sup_inputs[si];
         for b in i0 as usize..i1 as usize {
-            let mut o = planned * net.slot_ratio[b];
+            let use_ = planned * net.slot_ratio[b];
+            use_order[b] = use_;
+            let mut o = use_;
             if net.slot_refill[b] > 0.0 {
                 let gap = Lanes::splat(net.slot_level[b]) - stock[b] - arrived[b] - in_transit[b];
                 o += gap.positive_min(net.slot_refill[b]);

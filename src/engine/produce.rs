@@ -19,14 +19,18 @@ pub(super) fn produce(model: &Model, s: &mut Scratch, si: usize) {
                 produce_lane(model, s, si, l);
             }
         }
-        Alloc::SameStep => {
+        alloc @ (Alloc::SameStep | Alloc::ProRata) => {
             let output = output_lanes(s, si);
-            pro_rata_same_step(s, si, output);
-            use_inputs_lanes(s, si, output);
-        }
-        Alloc::ProRata => {
-            let output = output_lanes(s, si);
-            pro_rata(model, s, si, output);
+            if rations(s, si, output) {
+                // Some lane serves use before refill: the reference allocation, lane by lane.
+                for l in 0..LANES {
+                    allocate_lane(model, s, si, output.0[l], l);
+                }
+            } else if alloc == Alloc::SameStep {
+                pro_rata_same_step(s, si, output);
+            } else {
+                pro_rata(model, s, si, output);
+            }
             use_inputs_lanes(s, si, output);
         }
         Alloc::ByLane => {
@@ -53,8 +57,10 @@ fn produce_lane(model: &Model, s: &mut Scratch, si: usize, l: usize) {
     }
 }
 
-/// Ship supplier `si`'s `output` in lane `l` to its buyers: priority regions first, pro rata
-/// among them, the rest sharing what is left; through pipes where routes have lead times.
+/// Ship supplier `si`'s `output` in lane `l` to its buyers, through pipes where routes have
+/// lead times. When the output falls short of the orders, it serves in two passes: the use part
+/// of every order, then the stock-refill parts; in each pass, buyers in the supplier's priority
+/// regions first, pro rata among them, the rest sharing what is left.
 fn allocate_lane(model: &Model, s: &mut Scratch, si: usize, output: f64, l: usize) {
     if output <= 0.0 {
         return;
@@ -62,35 +68,71 @@ fn allocate_lane(model: &Model, s: &mut Scratch, si: usize, output: f64, l: usiz
     let servable = s.servable[si].0[l];
     let (e0, e1) = s.net.sup_edges[si];
     let (e0, e1) = (e0 as usize, e1 as usize);
-    let pro_rata = lanes::min(output / servable, 1.0);
-    let (r_prio, r_rest) = if output >= servable * (1.0 - EPS) {
-        (pro_rata, pro_rata)
-    } else {
-        let prio: f64 = (e0..e1)
-            .filter(|&e| s.net.e_priority[e])
-            .map(|e| s.eff_order[e].0[l])
-            .sum();
-        if prio <= 0.0 {
-            (pro_rata, pro_rata)
-        } else {
-            let r_prio = lanes::min(output / prio, 1.0);
-            let left = lanes::max(output - prio * r_prio, 0.0);
-            let rest = servable - prio;
-            let r_rest = if rest > 0.0 {
-                lanes::min(left / rest, 1.0)
-            } else {
-                0.0
-            };
-            (r_prio, r_rest)
+    if output >= servable * (1.0 - EPS) {
+        let r = lanes::min(output / servable, 1.0);
+        for e in e0..e1 {
+            let q = s.eff_order[e].0[l] * r;
+            deliver(model, s, e, q, l);
         }
+        return;
+    }
+    // Each edge's order splits into its use part and the rest (refill).
+    let use_of = |s: &Scratch, e: usize| {
+        s.use_order[s.net.e_slot[e] as usize].0[l] * s.net.e_share[e] * s.gate[e].0[l]
     };
+    let (mut prio_use, mut all_use, mut prio_refill, mut all_refill) = (0.0, 0.0, 0.0, 0.0);
     for e in e0..e1 {
-        let q = s.eff_order[e].0[l] * if s.net.e_priority[e] { r_prio } else { r_rest };
-        if q > 0.0 {
-            let b = s.net.e_slot[e] as usize;
-            s.contract_shipped[b].0[l] += q;
-            ship(model, s, b, s.net.e_pipe[e], q, l);
+        let (u, q) = (use_of(s, e), s.eff_order[e].0[l]);
+        all_use += u;
+        all_refill += q - u;
+        if s.net.e_priority[e] {
+            prio_use += u;
+            prio_refill += q - u;
         }
+    }
+    let (use_prio, use_rest, left) = pass(output, prio_use, all_use);
+    let (refill_prio, refill_rest, _) = pass(left, prio_refill, all_refill);
+    for e in e0..e1 {
+        let (u, q) = (use_of(s, e), s.eff_order[e].0[l]);
+        let (r_use, r_refill) = if s.net.e_priority[e] {
+            (use_prio, refill_prio)
+        } else {
+            (use_rest, refill_rest)
+        };
+        deliver(model, s, e, u * r_use + (q - u) * r_refill, l);
+    }
+}
+
+/// One allocation pass: `amount` shared among orders summing to `total`, of which `prio` is
+/// in priority regions and served first. Returns the ratios of the priority orders and the
+/// rest, and what is left.
+fn pass(amount: f64, prio: f64, total: f64) -> (f64, f64, f64) {
+    if prio <= 0.0 {
+        let r = if total > 0.0 {
+            lanes::min(amount / total, 1.0)
+        } else {
+            0.0
+        };
+        (r, r, lanes::max(amount - total * r, 0.0))
+    } else {
+        let r_prio = lanes::min(amount / prio, 1.0);
+        let left = lanes::max(amount - prio * r_prio, 0.0);
+        let rest = total - prio;
+        let r_rest = if rest > 0.0 {
+            lanes::min(left / rest, 1.0)
+        } else {
+            0.0
+        };
+        (r_prio, r_rest, lanes::max(left - rest * r_rest, 0.0))
+    }
+}
+
+/// Ship `q` along contract edge `e` in lane `l`.
+fn deliver(model: &Model, s: &mut Scratch, e: usize, q: f64, l: usize) {
+    if q > 0.0 {
+        let b = s.net.e_slot[e] as usize;
+        s.contract_shipped[b].0[l] += q;
+        ship(model, s, b, s.net.e_pipe[e], q, l);
     }
 }
 
@@ -147,6 +189,15 @@ fn use_inputs_lanes(s: &mut Scratch, si: usize, output: Lanes) {
     if s.net.sup_spot[si] {
         s.spot_avail[si] = (s.cap_factor[si] * s.net.sup_capacity[si] - output).max(Lanes::ZERO);
     }
+}
+
+/// Whether some lane's `output` of supplier `si` falls short of its orders, so that
+/// [`allocate_lane`] serves use before refill there (the fast paths below share output in one
+/// ratio, which is the same bits only where nothing is short).
+#[inline(always)]
+fn rations(s: &Scratch, si: usize, output: Lanes) -> bool {
+    let servable = s.servable[si];
+    (0..LANES).any(|l| output.0[l] > 0.0 && output.0[l] < servable.0[l] * (1.0 - EPS))
 }
 
 /// Fast path `same_step_suppliers`: every buyer gets the same share of its order, all arriving

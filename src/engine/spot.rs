@@ -2,7 +2,8 @@
 //! (`switch_days`) and have been short of contract supply for that long ask for their unmet
 //! need; every supplier of the material offers what its contracts left unused plus spare
 //! capacity that comes online over its ramp, pro rata to what buyers ask of it, along spot
-//! links that bans and closed routes can cut. Written per lane: it is the reference rule and,
+//! links that bans and closed routes can cut. As in contract allocation, the unmet use part of
+//! every buyer's need is served before any refill part. Written per lane: it is the reference rule and,
 //! as shortfalls are rare and differ between lanes, also the fast one.
 
 use super::produce::{input_limit_lane, use_inputs_lane};
@@ -25,6 +26,8 @@ pub(super) fn spot_market(model: &Model, s: &mut Scratch, m: usize, t: u32, l: u
             let switch = model.slots[b].switch_steps.unwrap_or(u32::MAX);
             if t - s.short_since[b][l] >= switch {
                 s.spot_need[b].0[l] = shortfall;
+                let use_short = s.use_order[b].0[l] - s.contract_shipped[b].0[l];
+                s.spot_use[b].0[l] = use_short.clamp(0.0, shortfall);
                 any = true;
                 continue;
             }
@@ -73,26 +76,52 @@ pub(super) fn spot_market(model: &Model, s: &mut Scratch, m: usize, t: u32, l: u
         if offer <= 0.0 {
             continue;
         }
-        let ratio = (offer / asked).min(1.0);
+        // Two passes: unmet use, then unmet refill (the need beyond use).
         let mut sold = 0.0;
-        for i in 0..s.net.switch_slots[m].len() {
-            let b = s.net.switch_slots[m][i] as usize;
-            let x = model.slots[b].spot_links.start as usize + pos;
-            if s.spot_need[b].0[l] <= 0.0 || !link_open(s, x) {
+        for refill in [false, true] {
+            let part = |s: &Scratch, b: usize| {
+                let (need, use_) = (s.spot_need[b].0[l], s.spot_use[b].0[l]);
+                if refill {
+                    need - use_
+                } else {
+                    use_
+                }
+            };
+            let mut asked = 0.0;
+            for &b in &s.net.switch_slots[m] {
+                let b = b as usize;
+                let x = model.slots[b].spot_links.start as usize + pos;
+                if s.spot_need[b].0[l] > 0.0 && link_open(s, x) {
+                    asked += part(s, b) * s.spot_factor[x].0[l];
+                }
+            }
+            let left = offer - sold;
+            if asked <= 0.0 || left <= 0.0 {
                 continue;
             }
-            let q = s.spot_need[b].0[l] * s.spot_factor[x].0[l] * ratio;
-            if q > 0.0 {
-                s.spot_need[b].0[l] -= q;
-                sold += q;
-                ship(
-                    model,
-                    s,
-                    b,
-                    model.spot_links[x].pipe.map_or(NONE, |p| p.0),
-                    q,
-                    l,
-                );
+            let ratio = (left / asked).min(1.0);
+            for i in 0..s.net.switch_slots[m].len() {
+                let b = s.net.switch_slots[m][i] as usize;
+                let x = model.slots[b].spot_links.start as usize + pos;
+                if s.spot_need[b].0[l] <= 0.0 || !link_open(s, x) {
+                    continue;
+                }
+                let q = part(s, b) * s.spot_factor[x].0[l] * ratio;
+                if q > 0.0 {
+                    s.spot_need[b].0[l] -= q;
+                    if !refill {
+                        s.spot_use[b].0[l] -= q;
+                    }
+                    sold += q;
+                    ship(
+                        model,
+                        s,
+                        b,
+                        model.spot_links[x].pipe.map_or(NONE, |p| p.0),
+                        q,
+                        l,
+                    );
+                }
             }
         }
         s.flow.shipped.0[l] += sold;

@@ -255,6 +255,73 @@ changes = [{ shock = "ban", enabled = false }]
     );
 }
 
+/// Use before refill: a supplier cut to half its output serves every buyer's use pro rata
+/// first, and a stockholder's refill takes only what is left. Capacity 120 a day, cut to 60
+/// for 40 days; A uses 60 a day, B 40. Each gets 60% of its use: B is 16 a day short (640 in
+/// all) whether or not A holds a stockpile that it is trying to refill; A is 24 a day short,
+/// and a stock of 600 covers 25 of the 40 days (360 unmet).
+#[test]
+fn refill_never_takes_supply_from_another_buyers_use() {
+    let text = |stockpile: &str| {
+        format!(
+            r#"
+[scenario]
+name = "use-first"
+horizon_days = 120
+
+[[region]]
+id = "S"
+
+[[region]]
+id = "D"
+
+[[material]]
+id = "m"
+value = 10
+
+[[supplier]]
+id = "s1"
+region = "S"
+material = "m"
+capacity = 43800  # 120 a day
+
+[[importer]]
+id = "a"
+region = "D"
+demand = {{ m = 21900 }}  # 60 a day
+{stockpile}
+
+[[importer]]
+id = "b"
+region = "D"
+demand = {{ m = 14600 }}  # 40 a day
+
+[[shock]]
+id = "cut"
+kind = "capacity_loss"
+target = {{ supplier = "s1" }}
+at_day = 10
+duration_days = 40
+severity = 0.5
+"#
+        )
+    };
+    let unmet = |text: &str| {
+        let s = run(text, 8, 1);
+        let slot = |id: &str| {
+            let x = s.variants[0].slots.iter().find(|x| x.importer == id).unwrap();
+            x.metrics.unmet_units.mean
+        };
+        (slot("a"), slot("b"))
+    };
+    let (a_bare, b_bare) = unmet(&text(""));
+    let (a_held, b_held) = unmet(&text("stockpile.m = { days = 10, refill_days = 5 }"));
+    assert!((b_bare - 640.0).abs() < 1e-9, "{b_bare}");
+    assert_eq!(b_held, b_bare, "A's refill took supply from B");
+    assert!((a_bare - 960.0).abs() < 1e-9, "{a_bare}");
+    assert!((a_held - 360.0).abs() < 1e-9, "{a_held}");
+}
+
 /// A stockpile behind a lead time, emptied by a supplier outage, refills to its target and no
 /// further: goods that arrive when it is full overflow (and are counted), the stock never holds
 /// more than its target, and it ends at its target.
