@@ -80,6 +80,9 @@ pub(super) struct Net {
     /// are needed).
     pub sup_spot: Vec<bool>,
     pub any_spot: bool,
+    /// Some contract buyer of the supplier can order a refill (a stockpile, a pool or an input
+    /// stock that refills): only then can its allocation take two passes (use, then refill).
+    pub sup_refills: Vec<bool>,
     pub sup_alloc: Vec<Alloc>,
     pub e_slot: Vec<u32>,
     pub e_share: Vec<f64>,
@@ -137,6 +140,7 @@ impl Net {
             sup_gated: gated_suppliers(model, paths),
             any_spot: sup_spot.contains(&true),
             sup_spot,
+            sup_refills: refilling_suppliers(model),
             sup_alloc: allocation_rules(model, paths),
             e_slot: model.edges.iter().map(|e| e.slot.0).collect(),
             e_share: model.edges.iter().map(|e| e.share).collect(),
@@ -192,6 +196,25 @@ impl Net {
             masks,
         }
     }
+}
+
+/// Per supplier: whether some contract buyer of it can order a refill.
+fn refilling_suppliers(model: &Model) -> Vec<bool> {
+    let refills = |b: usize| {
+        let slot = &model.slots[b];
+        slot.refill_per_step > 0.0
+            || slot
+                .pool
+                .is_some_and(|p| model.pools[p.ix()].refill_per_step > 0.0)
+    };
+    model
+        .suppliers
+        .iter()
+        .map(|s| {
+            (s.out_edges.start..s.out_edges.end)
+                .any(|e| refills(model.edges[e as usize].slot.ix()))
+        })
+        .collect()
 }
 
 /// Suppliers in production order (inputs before outputs), and where each material's end.

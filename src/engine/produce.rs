@@ -7,7 +7,7 @@ use super::net::Alloc;
 use super::state::Scratch;
 use super::transport::{ring_index, ship};
 use super::{EPS, NONE};
-use crate::lanes::{self, Lanes, LANES};
+use crate::lanes::{self, Lanes, Mask, LANES};
 use crate::model::Model;
 
 /// Step 4 for supplier `si`, every lane of the group.
@@ -19,18 +19,16 @@ pub(super) fn produce(model: &Model, s: &mut Scratch, si: usize) {
                 produce_lane(model, s, si, l);
             }
         }
-        alloc @ (Alloc::SameStep | Alloc::ProRata) => {
+        Alloc::SameStep => {
             let output = output_lanes(s, si);
-            if rations(s, si, output) {
-                // Some lane serves use before refill: the reference allocation, lane by lane.
-                for l in 0..LANES {
-                    allocate_lane(model, s, si, output.0[l], l);
-                }
-            } else if alloc == Alloc::SameStep {
-                pro_rata_same_step(s, si, output);
-            } else {
-                pro_rata(model, s, si, output);
-            }
+            let split = Split::new(s, si, output);
+            pro_rata_same_step(s, si, &split);
+            use_inputs_lanes(s, si, output);
+        }
+        Alloc::ProRata => {
+            let output = output_lanes(s, si);
+            let split = Split::new(s, si, output);
+            pro_rata(model, s, si, &split);
             use_inputs_lanes(s, si, output);
         }
         Alloc::ByLane => {
@@ -191,22 +189,116 @@ fn use_inputs_lanes(s: &mut Scratch, si: usize, output: Lanes) {
     }
 }
 
-/// Whether some lane's `output` of supplier `si` falls short of its orders, so that
-/// [`allocate_lane`] serves use before refill there (the fast paths below share output in one
-/// ratio, which is the same bits only where nothing is short).
-#[inline(always)]
-fn rations(s: &Scratch, si: usize, output: Lanes) -> bool {
-    let servable = s.servable[si];
-    (0..LANES).any(|l| output.0[l] > 0.0 && output.0[l] < servable.0[l] * (1.0 - EPS))
+/// How a supplier without priority regions shares its output among its orders, in lane
+/// arithmetic: one ratio of every order (`r`) where output covers the orders, or where it falls
+/// short but nobody orders a refill; two passes ([`allocate_lane`]'s use, then refill) in the
+/// lanes (`two_pass`) where it falls short and some buyer orders a refill. Without refill parts
+/// the use parts are the orders, so one ratio is the same bits as the two passes.
+struct Split {
+    r: Lanes,
+    two_pass: Option<TwoPass>,
 }
 
-/// Fast path `same_step_suppliers`: every buyer gets the same share of its order, all arriving
-/// now.
+struct TwoPass {
+    lanes: Mask,
+    r_use: Lanes,
+    r_refill: Lanes,
+}
+
+impl Split {
+    #[inline(always)]
+    fn new(s: &Scratch, si: usize, output: Lanes) -> Split {
+        let servable = s.servable[si];
+        let r = (output / servable).min(Lanes::ONE);
+        if !s.net.sup_refills[si] {
+            return Split { r, two_pass: None };
+        }
+        let short = (0..LANES).fold(0u8, |acc, l| {
+            let (o, v) = (output.0[l], servable.0[l]);
+            acc | (u8::from(o > 0.0 && o < v * (1.0 - EPS)) << l)
+        });
+        if short == 0 {
+            return Split { r, two_pass: None };
+        }
+        Split {
+            r,
+            two_pass: two_pass(s, si, output, short),
+        }
+    }
+
+    /// What edge `e` (order `eff`) ships.
+    #[inline(always)]
+    fn of(&self, s: &Scratch, e: usize, eff: Lanes) -> Lanes {
+        match &self.two_pass {
+            None => eff * self.r,
+            Some(tp) => {
+                let u = use_part(s, e);
+                Lanes::select(tp.lanes, u * tp.r_use + (eff - u) * tp.r_refill, eff * self.r)
+            }
+        }
+    }
+}
+
+/// The use part of edge `e`'s order, as [`allocate_lane`] computes it.
 #[inline(always)]
-fn pro_rata_same_step(s: &mut Scratch, si: usize, output: Lanes) {
+fn use_part(s: &Scratch, e: usize) -> Lanes {
+    s.use_order[s.net.e_slot[e] as usize] * s.net.e_share[e] * s.gate[e]
+}
+
+/// The two-pass ratios of [`allocate_lane`] in the `short` lanes (bit `l`) where some buyer
+/// orders a refill; None if there is no such lane.
+#[cold]
+fn two_pass(s: &Scratch, si: usize, output: Lanes, short: u8) -> Option<TwoPass> {
     let (e0, e1) = s.net.sup_edges[si];
     let (e0, e1) = (e0 as usize, e1 as usize);
-    let r = (output / s.servable[si]).min(Lanes::ONE);
+    let mut refill = 0u8;
+    for e in e0..e1 {
+        let b = s.net.e_slot[e] as usize;
+        for l in 0..LANES {
+            refill |= u8::from(s.order[b].0[l] != s.use_order[b].0[l]) << l;
+        }
+    }
+    let lanes = short & refill;
+    if lanes == 0 {
+        return None;
+    }
+    let (mut all_use, mut all_refill) = (Lanes::ZERO, Lanes::ZERO);
+    for e in e0..e1 {
+        let u = use_part(s, e);
+        all_use += u;
+        all_refill += s.eff_order[e] - u;
+    }
+    let (mut r_use, mut r_refill) = (Lanes::ZERO, Lanes::ZERO);
+    for l in 0..LANES {
+        if lanes >> l & 1 != 0 {
+            let (ru, _, left) = pass(output.0[l], 0.0, all_use.0[l]);
+            let (rr, _, _) = pass(left, 0.0, all_refill.0[l]);
+            (r_use.0[l], r_refill.0[l]) = (ru, rr);
+        }
+    }
+    Some(TwoPass {
+        lanes: Lanes::select_bits(lanes, 1.0, 0.0).gt(Lanes::ZERO),
+        r_use,
+        r_refill,
+    })
+}
+
+/// Fast path `same_step_suppliers`: every buyer gets the same share of its order (or, where
+/// output falls short and refills are ordered, of its use part first), all arriving now.
+#[inline(always)]
+fn pro_rata_same_step(s: &mut Scratch, si: usize, split: &Split) {
+    let (e0, e1) = s.net.sup_edges[si];
+    let (e0, e1) = (e0 as usize, e1 as usize);
+    if split.two_pass.is_some() {
+        for e in e0..e1 {
+            let q = split.of(s, e, s.eff_order[e]);
+            let b = s.net.e_slot[e] as usize;
+            s.arrived[b] += q;
+            s.contract_shipped[b] += q;
+        }
+        return;
+    }
+    let r = split.r;
     let (eff, e_slot) = (&s.eff_order[e0..e1], &s.net.e_slot[e0..e1]);
     let (arrived, shipped) = (&mut s.arrived[..], &mut s.contract_shipped[..]);
     if s.net.sup_spot[si] {
@@ -226,11 +318,10 @@ fn pro_rata_same_step(s: &mut Scratch, si: usize, output: Lanes) {
 /// Pro rata, some buyers through pipes: the shares are lane arithmetic; a pipe's cell depends
 /// on the lane's route clock. (Lanes with no output add zeros.)
 #[inline(always)]
-fn pro_rata(model: &Model, s: &mut Scratch, si: usize, output: Lanes) {
+fn pro_rata(model: &Model, s: &mut Scratch, si: usize, split: &Split) {
     let (e0, e1) = s.net.sup_edges[si];
-    let r = (output / s.servable[si]).min(Lanes::ONE);
     for e in e0 as usize..e1 as usize {
-        let q = s.eff_order[e] * r;
+        let q = split.of(s, e, s.eff_order[e]);
         let b = s.net.e_slot[e] as usize;
         s.contract_shipped[b] += q;
         let pipe = s.net.e_pipe[e];
