@@ -14,6 +14,7 @@ pub mod format;
 pub mod indicators;
 pub mod lanes;
 pub mod markdown;
+pub mod market;
 pub mod metrics;
 pub mod model;
 pub mod output;

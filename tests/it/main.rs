@@ -6,6 +6,7 @@ mod engine;
 mod fuzz;
 mod invalid;
 mod kill;
+mod market;
 mod scenarios;
 mod shard;
 mod strategy;

@@ -1,0 +1,185 @@
+//! Market clearing against its closed forms (`docs/model.md`, "Markets").
+
+use proptest::prelude::*;
+use supplyshock::market::{consumer_loss, extra_spend, Clearing, Curve};
+
+const CURVE: Curve = Curve {
+    demand_elasticity: 0.15,
+    supply_elasticity: 0.05,
+    min_price: 0.5,
+    max_price: 8.0,
+};
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+}
+
+/// One class, demand D0 = 1 at the reference price, supply cut by s: (1 - s) D0 x^es = D0
+/// x^-ed, so x = (1 - s)^(-1 / (ed + es)); everything demanded at that price is bought.
+#[test]
+fn a_supply_cut_raises_the_price_to_the_closed_form() {
+    for s in [0.0, 0.05, 0.2, 0.3] {
+        let mut m = Clearing::default();
+        m.reset(1);
+        m.class(0, 1.0, 0.0);
+        let p = m.portion(1, 1.0 - s, f64::INFINITY);
+        m.solve(&CURVE);
+        let want = (1.0 - s).powf(-1.0 / (CURVE.demand_elasticity + CURVE.supply_elasticity));
+        assert!(close(m.price(0), want), "s {s}: {} vs {want}", m.price(0));
+        assert_eq!(m.fill(0), 1.0);
+        assert!(close(m.sold(p).0, m.bought(0, &CURVE)));
+        assert!(close(m.bought(0, &CURVE), want.powf(-CURVE.demand_elasticity)));
+    }
+}
+
+/// A cut deep enough that the clearing price would pass the ceiling: the price sits at the
+/// ceiling and what is unmet is demand at the ceiling minus supply at the ceiling.
+#[test]
+fn at_the_ceiling_the_shortfall_is_demand_at_the_ceiling_minus_supply() {
+    let s = 0.5;
+    // (0.5)^(-1/0.2) = 32 > 8.
+    let mut m = Clearing::default();
+    m.reset(1);
+    m.class(0, 1.0, 0.0);
+    m.portion(1, 1.0 - s, f64::INFINITY);
+    m.solve(&CURVE);
+    let top = CURVE.max_price;
+    assert_eq!(m.price(0), top);
+    let demand = top.powf(-CURVE.demand_elasticity);
+    let supply = (1.0 - s) * top.powf(CURVE.supply_elasticity);
+    assert!(close(m.bought(0, &CURVE), supply));
+    assert!(close(
+        m.demand(0, top, &CURVE) - m.bought(0, &CURVE),
+        demand - supply
+    ));
+}
+
+/// A region holding share r of supply bans buyers holding share b of demand. Classes: home
+/// (1 - b) and barred (b); portions: the banning region's r (home only) and the free 1 - r
+/// (both). (Shares are chosen so that both prices stay within the floor and the ceiling.)
+/// Sellers go where the price is higher, so while free supply cannot close the barred
+/// side's gap (1 - r < b), all of it goes there: b x^-ed = (1 - r) x^es, so the barred price is
+/// ((1 - r) / b)^(-1/(ed+es)) > 1; the home side clears on the banning region's output alone:
+/// (1 - b) x^-ed = r x^es, so its price is (r / (1 - b))^(-1/(ed+es)) < 1. With 1 - r >= b
+/// free supply can serve both sides and there is one price, the reference price.
+#[test]
+fn a_ban_splits_the_market_into_two_tiers_only_when_free_supply_falls_short() {
+    let e = CURVE.demand_elasticity + CURVE.supply_elasticity;
+    for (r, b) in [(0.65, 0.4), (0.85, 0.2), (0.55, 0.5)] {
+        let mut m = Clearing::default();
+        m.reset(2);
+        m.class(0, 1.0 - b, 0.0);
+        m.class(1, b, 0.0);
+        m.portion(0b01, r, f64::INFINITY);
+        m.portion(0b11, 1.0 - r, f64::INFINITY);
+        m.solve(&CURVE);
+        let home = (r / (1.0 - b)).powf(-1.0 / e);
+        let barred = ((1.0 - r) / b).powf(-1.0 / e);
+        assert!(close(m.price(0), home), "r {r} b {b}: {} vs {home}", m.price(0));
+        assert!(close(m.price(1), barred), "r {r} b {b}: {} vs {barred}", m.price(1));
+        assert!(m.price(0) < 1.0 && m.price(1) > 1.0);
+    }
+    for (r, b) in [(0.7, 0.2), (0.5, 0.5), (0.3, 0.6)] {
+        let mut m = Clearing::default();
+        m.reset(2);
+        m.class(0, 1.0 - b, 0.0);
+        m.class(1, b, 0.0);
+        m.portion(0b01, r, f64::INFINITY);
+        m.portion(0b11, 1.0 - r, f64::INFINITY);
+        m.solve(&CURVE);
+        assert_eq!((m.price(0), m.price(1)), (1.0, 1.0), "r {r} b {b}");
+    }
+}
+
+/// Demand that does not respond and a capacity that binds: no closed form, so the price is
+/// found by bisection; the market still clears to within float noise.
+#[test]
+fn fixed_demand_and_binding_capacity_still_clear() {
+    let mut m = Clearing::default();
+    m.reset(1);
+    m.class(0, 0.6, 0.4);
+    m.portion(1, 0.5, 0.52);
+    m.portion(1, 0.3, f64::INFINITY);
+    m.solve(&CURVE);
+    let x = m.price(0);
+    let supply = (0.5 * x.powf(0.05)).min(0.52) + 0.3 * x.powf(0.05);
+    assert!(x > 1.0 && x < CURVE.max_price);
+    assert!((m.demand(0, x, &CURVE) - supply).abs() < 1e-12, "{x}");
+}
+
+/// The consumer loss of a price rise is the area under the demand curve between the two
+/// prices; checked against Simpson's rule on D0 p0 x^-ed, and split into extra spend and
+/// surplus lost, neither negative for a rise.
+#[test]
+fn consumer_loss_is_the_area_under_the_demand_curve() {
+    for ed in [0.0, 0.15, 0.5, 1.0, 1.5] {
+        for x1 in [0.6, 1.0, 1.3, 4.0] {
+            let n = 2000;
+            let h = (x1 - 1.0) / n as f64;
+            let f = |x: f64| 100.0 * x.powf(-ed);
+            let mut area = f(1.0) + f(x1);
+            for i in 1..n {
+                area += f(1.0 + i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
+            }
+            area *= h / 3.0;
+            let loss = consumer_loss(100.0, x1, ed);
+            assert!((loss - area).abs() < 1e-9, "ed {ed} x {x1}: {loss} vs {area}");
+            if x1 >= 1.0 {
+                let spend = extra_spend(100.0, x1, ed);
+                assert!(spend >= 0.0 && loss - spend >= -1e-12, "ed {ed} x {x1}");
+            }
+        }
+    }
+}
+
+proptest! {
+    /// In random markets every price is within its bounds; no class buys more than it demands;
+    /// sales add up to purchases; a portion sells only to a group it may reach, at the highest
+    /// price among the classes it reaches (sellers go where the price is highest).
+    #[test]
+    fn random_markets_clear_within_bounds_and_sellers_chase_the_price(
+        demand in proptest::collection::vec((0.0f64..10.0, 0.0f64..3.0), 1..5),
+        supply in proptest::collection::vec((1u32..32, 0.0f64..10.0, 0.5f64..20.0), 0..6),
+        ed in 0.0f64..1.2,
+        es in 0.0f64..0.6,
+    ) {
+        let curve = Curve { demand_elasticity: ed, supply_elasticity: es, min_price: 0.5, max_price: 8.0 };
+        let n = demand.len();
+        let mut m = Clearing::default();
+        m.reset(n);
+        for (c, &(d0, fixed)) in demand.iter().enumerate() {
+            m.class(c, d0, fixed);
+        }
+        let mask = (1u32 << n) - 1;
+        let portions: Vec<_> = supply
+            .iter()
+            .filter(|(reach, _, _)| reach & mask != 0)
+            .map(|&(reach, s0, cap)| (m.portion(reach & mask, s0, cap), reach & mask))
+            .collect();
+        m.solve(&curve);
+        let mut sold = 0.0;
+        for &(p, reach) in &portions {
+            let (q, to) = m.sold(p);
+            prop_assert!(q >= 0.0);
+            // It sells to a group of classes at one price, at least one of which it reaches.
+            prop_assert!(to & reach != 0 || q == 0.0, "sold outside its reach");
+            sold += q;
+            if q > 0.0 {
+                let c = to.trailing_zeros() as usize;
+                for k in 0..n {
+                    if reach >> k & 1 != 0 {
+                        prop_assert!(m.price(k) <= m.price(c) * (1.0 + 1e-9), "sold below the best price it reaches");
+                    }
+                }
+            }
+        }
+        let mut bought = 0.0;
+        for c in 0..n {
+            let x = m.price(c);
+            prop_assert!((0.5..=8.0).contains(&x), "price {x}");
+            prop_assert!(m.bought(c, &curve) <= m.demand(c, x, &curve) * (1.0 + 1e-12));
+            bought += m.bought(c, &curve);
+        }
+        prop_assert!((sold - bought).abs() <= 1e-6 * bought.max(1.0), "sold {sold} bought {bought}");
+    }
+}
