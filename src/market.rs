@@ -177,6 +177,13 @@ impl Clearing {
     /// The price at which the classes in `g` clear against the unsold portions that reach them.
     fn set_price(&self, g: u32, curve: &Curve) -> SetPrice {
         let excess = |x: f64| self.set_demand(g, x, curve) - self.set_supply(g, x, curve);
+        let interior = |price| SetPrice { price, fill: 1.0 };
+        // The reference price when supply meets demand there (up to float noise): the calm
+        // case, first.
+        let d1 = self.set_demand(g, 1.0, curve);
+        if excess(1.0).abs() <= 1e-12 * d1 {
+            return interior(1.0);
+        }
         let (lo, hi) = (curve.min_price, curve.max_price);
         let at_max = excess(hi);
         if at_max > 0.0 {
@@ -186,14 +193,8 @@ impl Clearing {
                 fill: (d - at_max) / d,
             };
         }
-        let interior = |price| SetPrice { price, fill: 1.0 };
         if excess(lo) <= 0.0 {
             return interior(lo);
-        }
-        // The reference price when supply meets demand there (up to float noise).
-        let d1 = self.set_demand(g, 1.0, curve);
-        if excess(1.0).abs() <= 1e-12 * d1 {
-            return interior(1.0);
         }
         // Closed form when nothing is fixed and no cap binds.
         let e = curve.demand_elasticity + curve.supply_elasticity;
@@ -204,7 +205,10 @@ impl Clearing {
                 fixed += k.fixed;
             }
         }
-        let reach = self.portions.iter().filter(|p| p.to == 0 && p.reach & g != 0);
+        let reach = self
+            .portions
+            .iter()
+            .filter(|p| p.to == 0 && p.reach & g != 0);
         let s0: f64 = reach.clone().map(|p| p.s0).sum();
         if fixed == 0.0 && e > 0.0 && s0 > 0.0 {
             let x = (d0 / s0).powf(1.0 / e);

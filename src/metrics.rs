@@ -119,7 +119,7 @@ metric_record! {
         unmet_units,
         /// Units short times the material's value.
         unmet_value,
-        /// See [`loss_value`].
+        /// See [`slot_loss`].
         loss_value,
         /// Days with unmet demand.
         days_short,
@@ -148,6 +148,18 @@ pub fn loss_value(unmet: f64, mat: &Material) -> f64 {
     unmet * mat.value * mat.loss_multiplier
 }
 
+/// One trial's loss of an importer slot of material `mat`: its unmet demand's
+/// [`loss_value`], plus, for a material with a market, the price losses (extra spend and
+/// surplus lost on demand given up).
+pub fn slot_loss(r: &SlotTrial, mat: &Material) -> f64 {
+    let unmet = loss_value(r.unmet, mat);
+    if mat.market.is_some() {
+        unmet + r.extra_spend + r.surplus_lost
+    } else {
+        unmet
+    }
+}
+
 fn indicator(b: bool) -> f64 {
     if b {
         1.0
@@ -164,7 +176,7 @@ impl SlotMetrics<f64> {
             p_shortage: indicator(r.had_shortage()),
             unmet_units: r.unmet,
             unmet_value: r.unmet * mat.value,
-            loss_value: loss_value(r.unmet, mat),
+            loss_value: slot_loss(r, mat),
             days_short: r.steps_short as f64 * step_days,
             max_depth: r.max_depth,
             resilience_loss_days: r.shortfall_frac_sum * step_days,
@@ -183,7 +195,7 @@ impl ImporterMetrics<f64> {
             let mat = &model.materials[model.slots[b as usize].material.ix()];
             dv += r.demand * mat.value;
             uv += r.unmet * mat.value;
-            loss += loss_value(r.unmet, mat);
+            loss += slot_loss(r, mat);
             short |= r.had_shortage();
         }
         ImporterMetrics {

@@ -82,6 +82,23 @@ pub struct RawMaterial {
     pub recycling_input_rate: Option<Spanned<f64>>,
     /// Substitution index (0 = easily substituted .. 1 = no substitute), for the supply-risk index.
     pub substitution_index: Option<Spanned<f64>>,
+    /// Prices that clear (`[material.market]`); without it the material is rationed by
+    /// quantity alone.
+    pub market: Option<Spanned<RawMarket>>,
+}
+
+/// `[material.market]`: the material's price response.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMarket {
+    /// Short-run own-price elasticity of importers' demand (>= 0).
+    pub demand_elasticity: Spanned<f64>,
+    /// Short-run price elasticity of suppliers' output (>= 0).
+    pub supply_elasticity: Spanned<f64>,
+    /// Price ceiling, a multiple of `value` (>= 1).
+    pub max_price: Option<Spanned<f64>>,
+    /// Price floor, a multiple of `value` (in (0, 1]).
+    pub min_price: Option<Spanned<f64>>,
 }
 
 /// `sourcing.<material> = { supplier = share, ... }`

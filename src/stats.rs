@@ -21,6 +21,13 @@ const NONE: u32 = u32::MAX;
 pub struct SlotTrial {
     pub demand: f64,
     pub unmet: f64,
+    /// Market materials: extra spend on what was bought, (p - p0) x quantity, in currency.
+    pub extra_spend: f64,
+    /// Market materials: consumer surplus lost on the demand given up, in currency.
+    pub surplus_lost: f64,
+    /// Market materials: the highest price paid, a multiple of the reference price (1
+    /// elsewhere).
+    pub peak_price: f64,
     pub steps_short: u32,
     /// Sum over steps of (1 - fill): the resilience triangle, in steps.
     pub shortfall_frac_sum: f64,
@@ -38,6 +45,9 @@ impl Default for SlotTrial {
         SlotTrial {
             demand: 0.0,
             unmet: 0.0,
+            extra_spend: 0.0,
+            surplus_lost: 0.0,
+            peak_price: 1.0,
             steps_short: 0,
             shortfall_frac_sum: 0.0,
             max_depth: 0.0,

@@ -2,7 +2,8 @@
 //! surge) from recycling and this step's arrivals, then from its stockpile, then from its pool;
 //! what is left over refills the stockpile, and stock above the importer's target tops up the
 //! pool; what is still above the target overflows (no stock holds more than its target). What
-//! stays unmet is the step's shortfall (`outcome.rs` records it).
+//! stays unmet is the step's shortfall (`outcome.rs` records it). For a material with a market,
+//! the need is the demand at this step's price.
 
 use super::outcome::{settle, settle_lane, SlotStep};
 use super::state::Scratch;
@@ -45,7 +46,7 @@ fn consume_lane(
     let first = s.net.first_importer_slot;
     for b in first..model.slots.len() {
         let k = b - first;
-        let need = s.demand_factor[b].0[l] * s.net.slot_nominal[b];
+        let need = need_lane(s, b, l);
         let recycled = need * s.net.slot_recycled[b];
         let arrived = s.arrived[b].0[l];
         s.arrived[b].0[l] = 0.0;
@@ -82,7 +83,7 @@ fn consume_lane(
         cap_stock_lane(s, b, l);
     }
     for b in first..model.slots.len() {
-        let need = s.demand_factor[b].0[l] * s.net.slot_nominal[b];
+        let need = need_lane(s, b, l);
         let k = b - first;
         let short_now = s.track.short_now[k].0[l];
         let at = SlotStep { k, t, n_steps };
@@ -105,7 +106,7 @@ fn consume_lanes(
     let settle_now = model.pools.is_empty() && s.net.paths.settle_without_pools;
     for b in first..model.slots.len() {
         let k = b - first;
-        let need = s.demand_factor[b] * s.net.slot_nominal[b];
+        let need = need_lanes(s, b);
         let recycled = need * s.net.slot_recycled[b];
         let arrived = s.arrived[b];
         s.arrived[b] = Lanes::ZERO;
@@ -144,10 +145,33 @@ fn consume_lanes(
         cap_stock(s, b);
     }
     for b in first..model.slots.len() {
-        let need = s.demand_factor[b] * s.net.slot_nominal[b];
+        let need = need_lanes(s, b);
         let k = b - first;
         let short_now = s.track.short_now[k];
         settle(s, SlotStep { k, t, n_steps }, need, short_now, &mut curves);
+    }
+}
+
+/// Importer slot `b`'s need in lane `l`: its nominal use times any demand surge, and, for a
+/// material with a market, times its demand's response to this step's price.
+#[inline(always)]
+fn need_lane(s: &Scratch, b: usize, l: usize) -> f64 {
+    let need = s.demand_factor[b].0[l] * s.net.slot_nominal[b];
+    if s.net.slot_market[b] {
+        need * s.slot_mult[b].0[l]
+    } else {
+        need
+    }
+}
+
+/// [`need_lane`] for all lanes at once.
+#[inline(always)]
+fn need_lanes(s: &Scratch, b: usize) -> Lanes {
+    let need = s.demand_factor[b] * s.net.slot_nominal[b];
+    if s.net.slot_market[b] {
+        need * s.slot_mult[b]
+    } else {
+        need
     }
 }
 

@@ -13,8 +13,9 @@
 //! - `events.rs`: a lane's events turned into factors on the elements they target;
 //!   `kinds.rs`: what each shock kind does to its elements, in one place;
 //! - `transport.rs` (arrivals, shipping through pipes), `orders.rs`, `produce.rs` (production
-//!   and contract allocation), `spot.rs` (re-sourcing on the spot market), `consume.rs`
-//!   (consumption, stockpiles and pools): the flow steps;
+//!   and contract allocation), `spot.rs` (re-sourcing on the spot market), `market.rs` (prices
+//!   and deliveries of a material with a market), `consume.rs` (consumption, stockpiles and
+//!   pools): the flow steps;
 //! - `outcome.rs`: a trial's outcomes from its fill series;
 //! - `isa.rs`: the instruction-set dispatch (the crate's one `unsafe` block).
 //!
@@ -31,6 +32,7 @@ mod consume;
 mod events;
 mod isa;
 mod kinds;
+mod market;
 mod net;
 mod orders;
 mod outcome;

@@ -103,8 +103,14 @@ pub(super) struct Net {
     pub slot_pool: Vec<u32>,
     pub pool_share: Vec<f64>,
     pub first_importer_slot: usize,
-    /// Importer slots that can switch to the spot market (re-source), per material.
+    /// Importer slots that can switch to the spot market (re-source), per material without a
+    /// market.
     pub switch_slots: Vec<Vec<u32>>,
+    /// Per material with a market, its buyers (importer and supplier input slots).
+    pub market_buyers: Vec<Vec<u32>>,
+    /// Per slot: the slot's material has a market.
+    pub slot_market: Vec<bool>,
+    pub any_market: bool,
     /// Position of each supplier among its material's suppliers (indexes spot links).
     pub sup_pos: Vec<u32>,
     pub ring_offset: Vec<u32>,
@@ -190,6 +196,13 @@ impl Net {
                 .first()
                 .map_or(model.slots.len(), |i| i.slots.start as usize),
             switch_slots,
+            market_buyers: market_buyers(model),
+            any_market: model.materials.iter().any(|m| m.market.is_some()),
+            slot_market: model
+                .slots
+                .iter()
+                .map(|s| model.materials[s.material.ix()].market.is_some())
+                .collect(),
             sup_pos: supplier_positions(model),
             ring_offset: ring_offsets(model),
             instances,
@@ -211,8 +224,7 @@ fn refilling_suppliers(model: &Model) -> Vec<bool> {
         .suppliers
         .iter()
         .map(|s| {
-            (s.out_edges.start..s.out_edges.end)
-                .any(|e| refills(model.edges[e as usize].slot.ix()))
+            (s.out_edges.start..s.out_edges.end).any(|e| refills(model.edges[e as usize].slot.ix()))
         })
         .collect()
 }
@@ -244,11 +256,24 @@ fn ring_offsets(model: &Model) -> Vec<u32> {
 fn switch_slots(model: &Model) -> Vec<Vec<u32>> {
     let mut switch_slots = vec![Vec::new(); model.materials.len()];
     for (si, s) in model.slots.iter().enumerate() {
-        if s.switch_steps.is_some() && !s.spot_links.is_empty() {
+        let market = model.materials[s.material.ix()].market.is_some();
+        if s.switch_steps.is_some() && !s.spot_links.is_empty() && !market {
             switch_slots[s.material.ix()].push(si as u32);
         }
     }
     switch_slots
+}
+
+/// Per material with a market, its buyers (importer and supplier input slots); empty for the
+/// others.
+fn market_buyers(model: &Model) -> Vec<Vec<u32>> {
+    let mut buyers = vec![Vec::new(); model.materials.len()];
+    for (si, s) in model.slots.iter().enumerate() {
+        if model.materials[s.material.ix()].market.is_some() && !s.spot_links.is_empty() {
+            buyers[s.material.ix()].push(si as u32);
+        }
+    }
+    buyers
 }
 
 fn supplier_positions(model: &Model) -> Vec<u32> {

@@ -24,6 +24,10 @@ pub(super) struct Track {
     /// Per importer slot and step, one bit per lane: fill below 1. Slot-major.
     short: Vec<u16>,
     sums: Vec<SeriesSums>,
+    /// Market materials: extra spend, surplus lost, highest price.
+    pub extra_spend: Vec<Lanes>,
+    pub surplus_lost: Vec<Lanes>,
+    pub peak_price: Vec<Lanes>,
 }
 
 impl Track {
@@ -35,6 +39,9 @@ impl Track {
             deficit: vec![0; k * n_steps],
             short: vec![0; k * n_steps],
             sums: vec![SeriesSums::ZERO; k],
+            extra_spend: vec![Lanes::ZERO; k],
+            surplus_lost: vec![Lanes::ZERO; k],
+            peak_price: vec![Lanes::ONE; k],
         }
     }
 
@@ -44,9 +51,16 @@ impl Track {
     }
 
     pub(super) fn reset(&mut self) {
-        for v in [&mut self.demand, &mut self.unmet, &mut self.short_now] {
+        for v in [
+            &mut self.demand,
+            &mut self.unmet,
+            &mut self.short_now,
+            &mut self.extra_spend,
+            &mut self.surplus_lost,
+        ] {
             v.fill(Lanes::ZERO);
         }
+        self.peak_price.fill(Lanes::ONE);
         self.sums.fill(SeriesSums::ZERO);
     }
 }
@@ -148,6 +162,9 @@ pub(super) fn finish(model: &Model, s: &mut Scratch, n: usize) {
             s.outcomes[l * k_slots + k] = SlotTrial {
                 demand: s.track.demand[k].0[l],
                 unmet: s.track.unmet[k].0[l],
+                extra_spend: s.track.extra_spend[k].0[l],
+                surplus_lost: s.track.surplus_lost[k].0[l],
+                peak_price: s.track.peak_price[k].0[l],
                 ..read_series(short, deficit, sums, l, model.sustain_steps.max(1))
             };
         }

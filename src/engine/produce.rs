@@ -233,7 +233,11 @@ impl Split {
             None => eff * self.r,
             Some(tp) => {
                 let u = use_part(s, e);
-                Lanes::select(tp.lanes, u * tp.r_use + (eff - u) * tp.r_refill, eff * self.r)
+                Lanes::select(
+                    tp.lanes,
+                    u * tp.r_use + (eff - u) * tp.r_refill,
+                    eff * self.r,
+                )
             }
         }
     }

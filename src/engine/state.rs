@@ -2,6 +2,7 @@
 //! once for a model and reused.
 
 use super::events::{Active, Marks, Touch};
+use super::market::MarketScratch;
 use super::net::{Net, Paths};
 use super::outcome::Track;
 use super::{Steps, NONE};
@@ -94,6 +95,11 @@ pub struct Scratch {
     pub(super) ring: Vec<f64>,
     pub(super) route_clock: Vec<[u32; LANES]>,
     pub(super) pool_stock: Vec<Lanes>,
+    /// Per slot of a material with a market: the price it paid this step (a multiple of the
+    /// reference price; 1 elsewhere), and its demand multiplier at that price.
+    pub(super) slot_price: Vec<Lanes>,
+    pub(super) slot_mult: Vec<Lanes>,
+    pub(super) market: MarketScratch,
     /// Per lane, this group's events that are not on an outage mask, sorted by start.
     pub(super) general: Vec<Vec<Event>>,
     /// Per outage mask and step, the lanes in which one of its events is in force (bit `l`).
@@ -163,6 +169,9 @@ impl Scratch {
             ring: vec![0.0; *net.ring_offset.last().unwrap() as usize * LANES],
             route_clock: vec![[0; LANES]; nr],
             pool_stock: vec![Lanes::ZERO; model.pools.len()],
+            slot_price: vec![Lanes::ONE; n_slots],
+            slot_mult: vec![Lanes::ONE; n_slots],
+            market: MarketScratch::default(),
             general: vec![Vec::new(); LANES],
             mask_on: vec![0; net.masks.factor.len() * model.n_steps as usize],
             active: vec![Vec::new(); LANES],
@@ -219,6 +228,8 @@ impl Scratch {
         self.short_since.fill([NONE; LANES]);
         self.spare_online.fill(Lanes::ZERO);
         self.route_clock.fill([0; LANES]);
+        self.slot_price.fill(Lanes::ONE);
+        self.slot_mult.fill(Lanes::ONE);
         for a in &mut self.active {
             a.clear();
         }

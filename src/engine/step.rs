@@ -10,12 +10,15 @@
 //!    plan capped by inputs on hand (Leontief), shipped pro rata to orders (priority regions
 //!    first when the supplier has them); then the material's spot market offers leftover and
 //!    ramped spare capacity to buyers short of contract supply for longer than `switch_days`,
-//!    pro rata to their unmet need;
+//!    pro rata to their unmet need. A material with a market clears instead: a price per
+//!    access class, demand that responds to it, supply that follows it, rationing only at the
+//!    ceiling;
 //! 5. consumption: importers meet demand from recycling and arrivals, then their stockpile,
 //!    then their pool; surplus refills the stockpile and overflow tops up the pool.
 
 use super::consume::consume;
 use super::events::{apply_masks, lay_out, step_shocks};
+use super::market::{market, price_losses};
 use super::orders::orders;
 use super::outcome::finish;
 use super::produce::produce;
@@ -63,6 +66,12 @@ pub(super) fn group<E: AsRef<[Event]>>(
         let mut begin = 0usize;
         for i in 0..s.net.material_ends.len() {
             let (m, end) = s.net.material_ends[i];
+            if model.materials[m as usize].market.is_some() {
+                // A market replaces contract allocation and the spot market.
+                market(model, s, m as usize);
+                begin = end as usize;
+                continue;
+            }
             for p in begin..end as usize {
                 let si = s.net.prod[p] as usize;
                 produce(model, s, si);
@@ -76,6 +85,9 @@ pub(super) fn group<E: AsRef<[Event]>>(
         }
         // 5. Consumption.
         consume(model, s, t, curves.as_deref_mut().map(|c| (c, n)));
+        if s.net.any_market {
+            price_losses(model, s);
+        }
         if s.audit {
             s.flow.note_stock_peaks(model, &s.stock, &s.pool_stock);
         }

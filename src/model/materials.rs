@@ -1,8 +1,10 @@
 //! Materials and the bill of materials: what each is made from, and an order inputs-first.
 
 use super::ck::{Ck, Ids};
-use super::network::{Material, MaterialIdx, Model};
-use crate::scenario::RawScenario;
+use super::network::{Market, Material, MaterialIdx, Model};
+use crate::market::Curve;
+use crate::scenario::{RawMarket, RawScenario};
+use toml::Spanned;
 
 /// Declare the materials, check their bills of materials and add them to the model in an order
 /// where every input comes before what is made from it. Returns their ids, or None on a cycle.
@@ -72,6 +74,10 @@ pub(super) fn compile_materials(raw: &RawScenario, ck: &mut Ck, model: &mut Mode
                     "substitution index",
                 )
             }),
+            market: m
+                .market
+                .as_ref()
+                .map(|mk| market(ck, mk.get_ref(), &format!("{key}.market"))),
         });
     }
     let material_order = match topo_order(&materials) {
@@ -90,6 +96,79 @@ pub(super) fn compile_materials(raw: &RawScenario, ck: &mut Ck, model: &mut Mode
     model.material_order = material_order;
     Some(material_ids)
 }
+
+/// A `[material.market]` block, checked.
+fn market(ck: &mut Ck, m: &RawMarket, key: &str) -> Market {
+    let elasticity = |ck: &mut Ck, v: &Spanned<f64>, name: &str| {
+        let x = ck.nonneg(
+            v,
+            &format!("{key}.{name}"),
+            "a short-run elasticity, e.g. 0.1",
+        );
+        if x > 20.0 {
+            ck.err(
+                v.span(),
+                format!("{key}.{name}"),
+                format!("an elasticity of {x} is not a short-run elasticity"),
+                "short-run elasticities of critical materials are below 1; at most 20 is accepted",
+            );
+        }
+        x
+    };
+    let demand_elasticity = elasticity(ck, &m.demand_elasticity, "demand_elasticity");
+    let supply_elasticity = elasticity(ck, &m.supply_elasticity, "supply_elasticity");
+    let mut multiple = |v: &Option<Spanned<f64>>,
+                        name: &str,
+                        default: f64,
+                        ok: fn(f64) -> bool,
+                        want: &str,
+                        hint: &str| {
+        let Some(v) = v else { return default };
+        let x = *v.get_ref();
+        if x.is_finite() && ok(x) {
+            x
+        } else {
+            ck.err(
+                v.span(),
+                format!("{key}.{name}"),
+                format!("expected {want}, found {}", crate::diag::num(x)),
+                hint.to_owned(),
+            );
+            default
+        }
+    };
+    let max_price = multiple(
+        &m.max_price,
+        "max_price",
+        DEFAULT_MAX_PRICE,
+        |x| (1.0..=1e6).contains(&x),
+        "a ceiling of at least 1 (and at most 1e6)",
+        "a multiple of the material's `value`, e.g. 8 for eight times it",
+    );
+    let min_price = multiple(
+        &m.min_price,
+        "min_price",
+        DEFAULT_MIN_PRICE,
+        |x| x > 0.0 && x <= 1.0,
+        "a floor above 0 and at most 1",
+        "a multiple of the material's `value`, e.g. 0.5 for half of it",
+    );
+    Market {
+        curve: Curve {
+            demand_elasticity,
+            supply_elasticity,
+            min_price,
+            max_price,
+        },
+        refill_below: DEFAULT_REFILL_BELOW,
+    }
+}
+
+/// Defaults of `[material.market]`, and the price at or below which stocks refill (all as
+/// multiples of the material's `value`; docs/model.md, "Markets").
+pub const DEFAULT_MAX_PRICE: f64 = 10.0;
+pub const DEFAULT_MIN_PRICE: f64 = 0.5;
+pub const DEFAULT_REFILL_BELOW: f64 = 1.05;
 
 /// Kahn's algorithm; on a cycle, returns the materials on it in order.
 fn topo_order(materials: &[Material]) -> Result<Vec<MaterialIdx>, Vec<MaterialIdx>> {

@@ -83,6 +83,16 @@ pub struct Material {
     pub inputs: Vec<(MaterialIdx, f64)>,
     pub recycling_input_rate: Option<f64>,
     pub substitution_index: Option<f64>,
+    /// Prices that clear, or None: rationing by quantity alone.
+    pub market: Option<Market>,
+}
+
+/// A material's market (`[material.market]`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Market {
+    pub curve: crate::market::Curve,
+    /// Stocks refill only while the price is at most this multiple of the reference price.
+    pub refill_below: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +106,8 @@ pub struct Supplier {
     /// Extra output for new customers, fraction of capacity.
     pub spare: f64,
     pub ramp_steps: u32,
+    /// Output per step in the steady state (what its contracts take, up to capacity).
+    pub base_output: f64,
     pub input_slots: Range<u32>,
     pub out_edges: Range<u32>,
     /// Buyers in these regions are served first when output is short.

@@ -149,8 +149,11 @@ pub(super) fn attach_routes(model: &mut Model, trade_flows: &TradeFlows, edge_fl
     let mut spot_links = Vec::new();
     for si in 0..slots.len() {
         let start = spot_links.len() as u32;
-        if slots[si].switch_steps.is_some() {
-            for &s in &model.material_suppliers[slots[si].material.ix()] {
+        // Re-sourcing buyers, and every buyer of a material with a market (which trades with
+        // every supplier of the material, on the market's terms).
+        let m = slots[si].material.ix();
+        if slots[si].switch_steps.is_some() || model.materials[m].market.is_some() {
+            for &s in &model.material_suppliers[m] {
                 let (route, pipe) = router.route_for(s, SlotIdx(si as u32), slots, &mut pipes);
                 spot_links.push(SpotLink {
                     supplier: s,

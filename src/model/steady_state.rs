@@ -17,6 +17,7 @@ pub(super) fn steady_state(model: &mut Model) -> Steady {
     let slots = &mut model.slots;
     let mut edge_flow = vec![0.0; edges.len()];
     let mut oversubscribed = Vec::new();
+    let mut base_output = vec![0.0; model.suppliers.len()];
     let mut slot_use: Vec<f64> = slots
         .iter()
         .map(|s| {
@@ -44,7 +45,11 @@ pub(super) fn steady_state(model: &mut Model) -> Steady {
             for slot in sup.input_slots.clone() {
                 slot_use[slot as usize] = planned * slots[slot as usize].ratio;
             }
+            base_output[s.ix()] = planned;
         }
+    }
+    for (sup, x) in model.suppliers.iter_mut().zip(base_output) {
+        sup.base_output = x;
     }
     for (ei, e) in edges.iter().enumerate() {
         edge_flow[ei] = slot_use[e.slot.ix()] * e.share;

@@ -71,6 +71,7 @@ pub(super) fn compile_suppliers(
             capacity: capacity * per_step,
             spare,
             ramp_steps: days_to_steps(ramp_days, model.step_days),
+            base_output: 0.0, // set by the steady state
             input_slots: 0..0,
             out_edges: 0..0,
             priority_regions,

@@ -309,7 +309,11 @@ severity = 0.5
     let unmet = |text: &str| {
         let s = run(text, 8, 1);
         let slot = |id: &str| {
-            let x = s.variants[0].slots.iter().find(|x| x.importer == id).unwrap();
+            let x = s.variants[0]
+                .slots
+                .iter()
+                .find(|x| x.importer == id)
+                .unwrap();
             x.metrics.unmet_units.mean
         };
         (slot("a"), slot("b"))
@@ -436,10 +440,24 @@ fn random_scenario(cfg: &[u32]) -> String {
     for r in ["A", "B", "C"] {
         t += &format!("[[region]]\nid = \"{r}\"\n");
     }
-    t += "[[material]]\nid = \"ore\"\nvalue = 5\n";
+    // Some networks have markets, on either material or both.
+    let market = |k: u32| {
+        if k % 3 == 0 {
+            format!(
+                "[material.market]\ndemand_elasticity = {}\nsupply_elasticity = {}\nmax_price = {}\n",
+                k as f64 / 100.0,
+                (k % 7) as f64 / 20.0,
+                1.5 + (k % 5) as f64
+            )
+        } else {
+            String::new()
+        }
+    };
+    t += &format!("[[material]]\nid = \"ore\"\nvalue = 5\n{}", market(c(3)));
     t += &format!(
-        "[[material]]\nid = \"metal\"\nvalue = 50\ninputs = {{ ore = {} }}\n",
-        0.5 + c(1) as f64 / 10.0
+        "[[material]]\nid = \"metal\"\nvalue = 50\ninputs = {{ ore = {} }}\n{}",
+        0.5 + c(1) as f64 / 10.0,
+        market(c(4))
     );
     for i in 0..3 {
         t += &format!("[[supplier]]\nid = \"ore{i}\"\nregion = \"{}\"\nmaterial = \"ore\"\ncapacity = {}\nspare = {}\nramp_days = {}\n", ["A", "B", "C"][i], 500 + c(2 + i) * 40, c(5 + i) as f64 / 20.0, c(8 + i) % 30);
@@ -521,8 +539,19 @@ proptest! {
             prop_assert!((b.shipped + b.in_transit_initial - b.arrived - b.in_transit_final).abs() < 1e-9 * scale, "transit: {:?}", b);
             prop_assert!((b.stock_initial + b.arrived - b.used - b.overflow - b.stock_final).abs() < 1e-9 * scale, "stock: {:?}", b);
             prop_assert!(b.over_target <= 1e-9 * scale, "a stock above its target: {:?}", b);
-            for s in scratch.outcome(lane) {
+            let first = model.importers[0].slots.start as usize;
+            for (k, s) in scratch.outcome(lane).iter().enumerate() {
                 prop_assert!(s.unmet >= 0.0 && s.unmet <= s.demand * (1.0 + 1e-12));
+                // Markets: the highest price within the ceiling, the surplus part never
+                // negative, and no price loss without a market.
+                let mat = &model.materials[model.slots[first + k].material.ix()];
+                match mat.market {
+                    Some(m) => {
+                        prop_assert!(s.peak_price >= 1.0 && s.peak_price <= m.curve.max_price, "{:?}", s);
+                        prop_assert!(s.surplus_lost >= -1e-9 * (1.0 + s.extra_spend.abs()), "{:?}", s);
+                    }
+                    None => prop_assert!(s.peak_price == 1.0 && s.extra_spend == 0.0 && s.surplus_lost == 0.0),
+                }
             }
         }
     }

@@ -779,6 +779,38 @@ material = "oxide"
 capacity = nan
 "#,
     ),
+    // ---- markets
+    (
+        "market_out_of_bounds",
+        concat!(
+            base!(),
+            r#"
+[[material]]
+id = "gallium"
+value = 300000
+[material.market]
+demand_elasticity = -0.2
+supply_elasticity = 50
+max_price = 0.5
+min_price = 2
+"#
+        ),
+    ),
+    (
+        "market_unknown_key",
+        concat!(
+            base!(),
+            r#"
+[[material]]
+id = "gallium"
+value = 300000
+[material.market]
+demand_elasticity = 0.2
+supply_elasticity = 0.05
+adjust_days = 5
+"#
+        ),
+    ),
 ];
 
 /// Load `input`, assert it fails with well-formed diagnostics, and snapshot what the user sees.

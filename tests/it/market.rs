@@ -28,7 +28,10 @@ fn a_supply_cut_raises_the_price_to_the_closed_form() {
         assert!(close(m.price(0), want), "s {s}: {} vs {want}", m.price(0));
         assert_eq!(m.fill(0), 1.0);
         assert!(close(m.sold(p).0, m.bought(0, &CURVE)));
-        assert!(close(m.bought(0, &CURVE), want.powf(-CURVE.demand_elasticity)));
+        assert!(close(
+            m.bought(0, &CURVE),
+            want.powf(-CURVE.demand_elasticity)
+        ));
     }
 }
 
@@ -75,8 +78,16 @@ fn a_ban_splits_the_market_into_two_tiers_only_when_free_supply_falls_short() {
         m.solve(&CURVE);
         let home = (r / (1.0 - b)).powf(-1.0 / e);
         let barred = ((1.0 - r) / b).powf(-1.0 / e);
-        assert!(close(m.price(0), home), "r {r} b {b}: {} vs {home}", m.price(0));
-        assert!(close(m.price(1), barred), "r {r} b {b}: {} vs {barred}", m.price(1));
+        assert!(
+            close(m.price(0), home),
+            "r {r} b {b}: {} vs {home}",
+            m.price(0)
+        );
+        assert!(
+            close(m.price(1), barred),
+            "r {r} b {b}: {} vs {barred}",
+            m.price(1)
+        );
         assert!(m.price(0) < 1.0 && m.price(1) > 1.0);
     }
     for (r, b) in [(0.7, 0.2), (0.5, 0.5), (0.3, 0.6)] {
@@ -123,7 +134,10 @@ fn consumer_loss_is_the_area_under_the_demand_curve() {
             }
             area *= h / 3.0;
             let loss = consumer_loss(100.0, x1, ed);
-            assert!((loss - area).abs() < 1e-9, "ed {ed} x {x1}: {loss} vs {area}");
+            assert!(
+                (loss - area).abs() < 1e-9,
+                "ed {ed} x {x1}: {loss} vs {area}"
+            );
             if x1 >= 1.0 {
                 let spend = extra_spend(100.0, x1, ed);
                 assert!(spend >= 0.0 && loss - spend >= -1e-12, "ed {ed} x {x1}");
@@ -182,4 +196,180 @@ proptest! {
         }
         prop_assert!((sold - bought).abs() <= 1e-6 * bought.max(1.0), "sold {sold} bought {bought}");
     }
+}
+
+/// A scenario with one market: `suppliers` and `importers` as TOML, a shock, 120 days.
+fn scenario(market: &str, body: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "market"
+horizon_days = 120
+
+[[region]]
+id = "CN"
+
+[[region]]
+id = "X"
+
+[[region]]
+id = "JP"
+
+[[material]]
+id = "m"
+value = 100
+[material.market]
+{market}
+{body}
+"#
+    )
+}
+
+/// Run one trial (the shocks here are scheduled) and return its importer-slot outcomes.
+fn one_trial(text: &str) -> Vec<supplyshock::stats::SlotTrial> {
+    let loaded = crate::support::load(text);
+    let model = &loaded.study.baseline;
+    let mut s = supplyshock::engine::Scratch::new(model);
+    let mut events = Vec::new();
+    supplyshock::shocks::sample_trial(model, 1, 0, &mut events);
+    supplyshock::engine::run_trial(model, &mut s, &events, None);
+    let b = s.balance(0).unwrap();
+    assert!(
+        (b.stock_initial + b.in_transit_initial + b.shipped
+            - b.used
+            - b.overflow
+            - b.stock_final
+            - b.in_transit_final)
+            .abs()
+            < 1e-6,
+        "mass balance: {b:?}"
+    );
+    s.outcome(0).to_vec()
+}
+
+const ONE_SUPPLIER: &str = r#"
+[[supplier]]
+id = "s1"
+region = "X"
+material = "m"
+capacity = 73000   # twice demand: room for supply to respond
+
+[[importer]]
+id = "a"
+region = "JP"
+demand = { m = 21900 }   # 60 a day
+
+[[importer]]
+id = "b"
+region = "JP"
+demand = { m = 14600 }   # 40 a day
+
+[[shock]]
+id = "cut"
+kind = "capacity_loss"
+target = { supplier = "s1" }
+at_day = 10
+duration_days = 40
+"#;
+
+/// The engine, one group, a cut s for 40 days: the price every step of the cut is
+/// (1 - s)^(-1/(ed+es)) (its peak, and the loss, which adds up 40 steps at that price), no
+/// demand goes unmet, and each buyer's loss is 40 times the closed-form consumer loss.
+#[test]
+fn the_engine_prices_a_cut_at_the_closed_form_without_rationing() {
+    let s = 0.2;
+    let text = scenario(
+        "demand_elasticity = 0.15\nsupply_elasticity = 0.05\nmax_price = 8",
+        &format!("{ONE_SUPPLIER}severity = {s}\n"),
+    );
+    let out = one_trial(&text);
+    let x = (1.0f64 - s).powf(-1.0 / 0.2);
+    for (r, per_day) in out.iter().zip([60.0, 40.0]) {
+        assert!(
+            (r.peak_price - x).abs() < 1e-12 * x,
+            "{} vs {x}",
+            r.peak_price
+        );
+        assert_eq!(r.unmet, 0.0);
+        let want = 40.0 * consumer_loss(per_day * 100.0, x, 0.15);
+        let got = r.extra_spend + r.surplus_lost;
+        assert!((got - want).abs() < 1e-9 * want, "{got} vs {want}");
+        assert!(r.extra_spend >= 0.0 && r.surplus_lost >= 0.0);
+    }
+}
+
+/// At the ceiling: a cut of a half would need a price of 32 > 8. Each step of the cut the
+/// price sits at 8 and what goes unmet is demand at 8 less supply at 8.
+#[test]
+fn the_engine_rations_only_at_the_ceiling() {
+    let text = scenario(
+        "demand_elasticity = 0.15\nsupply_elasticity = 0.05\nmax_price = 8",
+        &format!("{ONE_SUPPLIER}severity = 0.5\n"),
+    );
+    let out = one_trial(&text);
+    let unmet: f64 = out.iter().map(|r| r.unmet).sum();
+    let (d, sup) = (100.0 * 8f64.powf(-0.15), 50.0 * 8f64.powf(0.05));
+    let want = 40.0 * (d - sup);
+    assert!((unmet - want).abs() < 1e-9 * want, "{unmet} vs {want}");
+    assert!(out.iter().all(|r| r.peak_price == 8.0));
+}
+
+/// A ban by CN (share r = 0.65 of supply at the reference price) against JP (share b = 0.4 of
+/// demand), free supply from X unable to close the gap: JP pays ((1 - r)/b)^(-1/(ed+es)),
+/// CN's home market ((r/(1 - b))^(-1/(ed+es)) (see the two-tier test above), every step of the
+/// 40-day ban; JP's loss is 40 times its consumer loss at its price, CN's a gain (negative).
+#[test]
+fn the_engine_splits_a_banned_market_into_two_tiers() {
+    let body = r#"
+[[supplier]]
+id = "cn"
+region = "CN"
+material = "m"
+capacity = 47450   # twice its 65 a day
+
+[[supplier]]
+id = "x"
+region = "X"
+material = "m"
+capacity = 25550   # twice its 35 a day
+
+[[importer]]
+id = "home"
+region = "CN"
+demand = { m = 21900 }   # 60 a day, all from cn
+sourcing.m = { cn = 1.0 }
+
+[[importer]]
+id = "jp"
+region = "JP"
+demand = { m = 14600 }   # 40 a day: 5 from cn, 35 from x
+sourcing.m = { cn = 0.125, x = 0.875 }
+
+[[shock]]
+id = "ban"
+kind = "export_ban"
+target = { region = "CN" }
+against = { region = "JP" }
+at_day = 10
+duration_days = 40
+"#;
+    let text = scenario("demand_elasticity = 0.15\nsupply_elasticity = 0.05", body);
+    let out = one_trial(&text);
+    let e = 0.2;
+    let (r, b) = (0.65f64, 0.4f64);
+    let home = (r / (1.0 - b)).powf(-1.0 / e);
+    let barred = ((1.0 - r) / b).powf(-1.0 / e);
+    let (h, j) = (&out[0], &out[1]);
+    assert!(
+        (j.peak_price - barred).abs() < 1e-9 * barred,
+        "{} vs {barred}",
+        j.peak_price
+    );
+    assert_eq!(h.peak_price, 1.0, "the home price never rises");
+    let jp_loss = 40.0 * consumer_loss(40.0 * 100.0, barred, 0.15);
+    let home_gain = 40.0 * consumer_loss(60.0 * 100.0, home, 0.15);
+    assert!((j.extra_spend + j.surplus_lost - jp_loss).abs() < 1e-6 * jp_loss);
+    assert!((h.extra_spend + h.surplus_lost - home_gain).abs() < 1e-6 * home_gain.abs());
+    assert!(home_gain < 0.0);
+    assert_eq!((h.unmet, j.unmet), (0.0, 0.0));
 }

@@ -1,0 +1,246 @@
+//! Step 4 for a material with a market, in place of contract allocation and the spot market:
+//! its buyers are grouped into access classes (buyers barred from the same suppliers, to the
+//! same degree, by bans and closed routes), each supplier's offer is split into portions by
+//! whom it may reach, and the market clears ([`crate::market::Clearing`]): a price per class,
+//! what each class buys, what each portion sells. Deliveries then go along each buyer's link to
+//! each supplier (through its route's pipe), and each supplier uses the inputs of what it sold.
+//! Written per lane: classes and prices differ between lanes.
+
+use super::produce::{input_limit_lane, use_inputs_lane};
+use super::state::Scratch;
+use super::transport::ship;
+use super::NONE;
+use crate::lanes::LANES;
+use crate::market::{consumer_loss, extra_spend, Clearing, MAX_CLASSES};
+use crate::model::{Model, Owner};
+
+/// Reused buffers of the market step.
+#[derive(Debug, Clone, Default)]
+pub(super) struct MarketScratch {
+    clearing: Clearing,
+    /// Per class, its access factor to each supplier (class-major).
+    keys: Vec<f64>,
+    /// This buyer's access factors.
+    factors: Vec<f64>,
+    /// Per buyer: its class, price-responsive and fixed demand, what it still wants.
+    class_of: Vec<usize>,
+    d0: Vec<f64>,
+    fixed: Vec<f64>,
+    want: Vec<f64>,
+    /// Per class: demand multiplier at its price.
+    mult: Vec<f64>,
+    /// Per portion: its supplier (position) and reach.
+    portion_seller: Vec<usize>,
+    portion_reach: Vec<u32>,
+    /// Portions, most restricted first.
+    by_reach: Vec<usize>,
+    levels: Vec<f64>,
+    /// Per supplier (position): what it sold.
+    sold: Vec<f64>,
+}
+
+/// Material `m`'s market, every lane.
+pub(super) fn market(model: &Model, s: &mut Scratch, m: usize) {
+    let mut w = std::mem::take(&mut s.market);
+    for l in 0..LANES {
+        market_lane(model, s, &mut w, m, l);
+    }
+    s.market = w;
+}
+
+/// Lane `l` of material `m`'s market.
+fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, l: usize) {
+    let mk = model.materials[m].market.expect("a material with a market");
+    let curve = mk.curve;
+    let sellers = &model.material_suppliers[m];
+    let n_sel = sellers.len();
+    let n_buy = s.net.market_buyers[m].len();
+    let link = |b: usize, j: usize| model.slots[b].spot_links.start as usize + j;
+    // 1. Access classes.
+    w.keys.clear();
+    w.class_of.clear();
+    let mut n_classes = 0;
+    for i in 0..n_buy {
+        let b = s.net.market_buyers[m][i] as usize;
+        w.factors.clear();
+        for j in 0..n_sel {
+            let x = link(b, j);
+            let open = model.spot_links[x]
+                .route
+                .is_none_or(|r| s.route_open[r.ix()][l]);
+            w.factors
+                .push(if open { s.spot_factor[x].0[l] } else { 0.0 });
+        }
+        let c = (0..n_classes)
+            .find(|&c| w.keys[c * n_sel..(c + 1) * n_sel] == w.factors[..])
+            .unwrap_or_else(|| {
+                if n_classes < MAX_CLASSES {
+                    w.keys.extend_from_slice(&w.factors);
+                    n_classes += 1;
+                    n_classes - 1
+                } else {
+                    nearest(&w.keys, &w.factors, n_classes)
+                }
+            });
+        w.class_of.push(c);
+    }
+    // 2. Demand: importers' use responds to price, their refill waits for a calm price;
+    // processors' input orders do not respond.
+    w.clearing.reset(n_classes);
+    w.d0.clear();
+    w.fixed.clear();
+    for i in 0..n_buy {
+        let b = s.net.market_buyers[m][i] as usize;
+        let (d0, fixed) = match model.slots[b].owner {
+            Owner::Importer(_) => {
+                let use_ = s.use_order[b].0[l];
+                let calm = s.slot_price[b].0[l] <= mk.refill_below;
+                (use_, if calm { s.order[b].0[l] - use_ } else { 0.0 })
+            }
+            Owner::Supplier(_) => (0.0, s.order[b].0[l]),
+        };
+        w.d0.push(d0);
+        w.fixed.push(fixed);
+        w.clearing.class(w.class_of[i], d0, fixed);
+    }
+    // 3. Supply: each supplier's offer, split by the classes it may reach.
+    w.portion_seller.clear();
+    w.portion_reach.clear();
+    for (j, &sup) in sellers.iter().enumerate() {
+        let si = sup.ix();
+        let supplier = &model.suppliers[si];
+        let limit = input_limit_lane(s, si, l);
+        let up = s.cap_factor[si].0[l];
+        let s0 = (supplier.base_output * up).min(limit);
+        let cap = (up * supplier.capacity * (1.0 + supplier.spare)).min(limit);
+        w.levels.clear();
+        w.levels.extend(
+            (0..n_classes)
+                .map(|c| w.keys[c * n_sel + j])
+                .filter(|&f| f > 0.0),
+        );
+        w.levels.sort_by(f64::total_cmp);
+        w.levels.dedup();
+        let mut below = 0.0;
+        for k in 0..w.levels.len() {
+            let v = w.levels[k];
+            let reach = (0..n_classes).fold(0u32, |acc, c| {
+                acc | (u32::from(w.keys[c * n_sel + j] >= v) << c)
+            });
+            let share = v - below;
+            w.clearing.portion(reach, s0 * share, cap * share);
+            w.portion_seller.push(j);
+            w.portion_reach.push(reach);
+            below = v;
+        }
+    }
+    // 4. Prices.
+    w.clearing.solve(&curve);
+    w.mult.clear();
+    for c in 0..n_classes {
+        w.mult
+            .push(w.clearing.price(c).powf(-curve.demand_elasticity));
+    }
+    w.want.clear();
+    for i in 0..n_buy {
+        let b = s.net.market_buyers[m][i] as usize;
+        let c = w.class_of[i];
+        let price = w.clearing.price(c);
+        w.want
+            .push((w.d0[i] * w.mult[c] + w.fixed[i]) * w.clearing.fill(c));
+        s.slot_price[b].0[l] = price;
+        s.slot_mult[b].0[l] = w.mult[c];
+    }
+    // 5. Deliveries: each portion to the buyers it reaches in the group that bought it, pro
+    // rata to what they still want, the most restricted portions first.
+    w.by_reach.clear();
+    w.by_reach.extend(0..w.portion_seller.len());
+    let reach = &w.portion_reach;
+    w.by_reach.sort_by_key(|&p| (reach[p].count_ones(), p));
+    w.sold.clear();
+    w.sold.resize(n_sel, 0.0);
+    for k in 0..w.by_reach.len() {
+        let p = w.by_reach[k];
+        let (amount, to) = w.clearing.sold(p);
+        let mask = to & w.portion_reach[p];
+        if amount <= 0.0 {
+            continue;
+        }
+        let total: f64 = (0..n_buy)
+            .filter(|&i| mask >> w.class_of[i] & 1 != 0)
+            .map(|i| w.want[i])
+            .sum();
+        if total <= 0.0 {
+            continue;
+        }
+        let r = (amount / total).min(1.0);
+        let j = w.portion_seller[p];
+        for i in 0..n_buy {
+            if mask >> w.class_of[i] & 1 == 0 || w.want[i] <= 0.0 {
+                continue;
+            }
+            let q = w.want[i] * r;
+            w.want[i] -= q;
+            w.sold[j] += q;
+            let b = s.net.market_buyers[m][i] as usize;
+            let pipe = model.spot_links[link(b, j)].pipe.map_or(NONE, |p| p.0);
+            ship(model, s, b, pipe, q, l);
+        }
+    }
+    // 6. Suppliers use the inputs of what they sold.
+    for (j, &sup) in sellers.iter().enumerate() {
+        if s.audit {
+            s.flow.shipped.0[l] += w.sold[j];
+        }
+        use_inputs_lane(s, sup.ix(), w.sold[j], l);
+    }
+}
+
+/// Step 5's price losses of every importer slot of a material with a market, every lane: the
+/// extra spend and the surplus lost on demand given up at this step's price (against its
+/// nominal use times any surge, at the reference price), and the highest price so far.
+pub(super) fn price_losses(model: &Model, s: &mut Scratch) {
+    let first = s.net.first_importer_slot;
+    for b in first..model.slots.len() {
+        if !s.net.slot_market[b] {
+            continue;
+        }
+        let k = b - first;
+        let mat = &model.materials[model.slots[b].material.ix()];
+        let ed = mat.market.expect("a market").curve.demand_elasticity;
+        for l in 0..LANES {
+            let x = s.slot_price[b].0[l];
+            if x == 1.0 {
+                continue;
+            }
+            let spend0 = s.demand_factor[b].0[l] * s.net.slot_nominal[b] * mat.value;
+            let whole = consumer_loss(spend0, x, ed);
+            let spend = extra_spend(spend0, x, ed);
+            s.track.extra_spend[k].0[l] += spend;
+            // Non-negative in exact arithmetic for a rise; rounding can leave a hair below.
+            s.track.surplus_lost[k].0[l] += if x > 1.0 {
+                (whole - spend).max(0.0)
+            } else {
+                whole - spend
+            };
+            let peak = &mut s.track.peak_price[k].0[l];
+            *peak = peak.max(x);
+        }
+    }
+}
+
+/// The class whose access factors are closest to `factors` (when there are more patterns than
+/// one clearing handles).
+fn nearest(keys: &[f64], factors: &[f64], n_classes: usize) -> usize {
+    let n = factors.len();
+    let distance = |c: usize| -> f64 {
+        keys[c * n..(c + 1) * n]
+            .iter()
+            .zip(factors)
+            .map(|(a, b)| (a - b).abs())
+            .sum()
+    };
+    (0..n_classes)
+        .min_by(|&a, &b| distance(a).total_cmp(&distance(b)))
+        .unwrap_or(0)
+}
