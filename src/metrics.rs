@@ -110,7 +110,7 @@ macro_rules! metric_record {
 
 metric_record! {
     /// Per importer and material (an importer slot).
-    SlotMetrics[8] {
+    SlotMetrics[12] {
         /// Units met over units demanded over the horizon.
         fill_rate,
         /// 1 if any step had unmet demand.
@@ -127,6 +127,15 @@ metric_record! {
         max_depth,
         /// Area between full service and the fill curve, in days of full demand.
         resilience_loss_days,
+        /// The part of `loss_value` from unmet demand: unmet units x value x loss multiplier.
+        unmet_loss,
+        /// Markets: extra spend on what was bought, (price - reference) x quantity.
+        extra_spend,
+        /// Markets: consumer surplus lost on the demand given up.
+        surplus_lost,
+        /// Markets: the highest price paid, a multiple of the reference price (1 without a
+        /// market).
+        peak_price,
     }
 }
 
@@ -180,6 +189,10 @@ impl SlotMetrics<f64> {
             days_short: r.steps_short as f64 * step_days,
             max_depth: r.max_depth,
             resilience_loss_days: r.shortfall_frac_sum * step_days,
+            unmet_loss: loss_value(r.unmet, mat),
+            extra_spend: r.extra_spend,
+            surplus_lost: r.surplus_lost,
+            peak_price: r.peak_price,
         }
     }
 }
@@ -270,7 +283,11 @@ mod tests {
                 "loss_value",
                 "days_short",
                 "max_depth",
-                "resilience_loss_days"
+                "resilience_loss_days",
+                "unmet_loss",
+                "extra_spend",
+                "surplus_lost",
+                "peak_price"
             ]
         );
         assert_eq!(

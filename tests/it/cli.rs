@@ -74,7 +74,7 @@ fn summary_to_stdout_is_json() {
         &["run", "--trials", "64", "-q", "-o", "-"],
         &repo().join("scenarios/starter.toml"),
     );
-    assert_eq!(v["schema"], "supplyshock.summary/1");
+    assert_eq!(v["schema"], "supplyshock.summary/2");
     assert_eq!(v["variants"][1]["id"], "stockpile-90");
 }
 

@@ -634,12 +634,12 @@ fn merge_refuses_flipped_bytes_and_old_formats() {
         std::fs::write(p(name), &bad).unwrap();
         refused(&[a[0].clone(), p(name)], &p(name), &["checksum"]);
     }
-    let old = supplyshock::shard::PART_SCHEMA.replace("/4", "/3");
+    let old = supplyshock::shard::PART_SCHEMA.replace("/5", "/3");
     edited_bytes(&a[1], &p("old.json"), supplyshock::shard::PART_SCHEMA, &old);
     refused(
         &[a[0].clone(), p("old.json")],
         &p("old.json"),
-        &["part format `supplyshock.part/3` is not `supplyshock.part/4`"],
+        &["part format `supplyshock.part/3` is not `supplyshock.part/5`"],
     );
 }
 
