@@ -34,6 +34,12 @@ pub(super) struct MarketScratch {
     portion_reach: Vec<u32>,
     /// Portions, most restricted first.
     by_reach: Vec<usize>,
+    /// Per portion: what is still to deliver.
+    left: Vec<f64>,
+    /// Per supplier (position): its portions.
+    seller_portions: Vec<(usize, usize)>,
+    /// Per buyer: what it wants at its price before deliveries.
+    want0: Vec<f64>,
     levels: Vec<f64>,
     /// Per supplier (position): what it sold.
     sold: Vec<f64>,
@@ -106,7 +112,9 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
     // 3. Supply: each supplier's offer, split by the classes it may reach.
     w.portion_seller.clear();
     w.portion_reach.clear();
+    w.seller_portions.clear();
     for (j, &sup) in sellers.iter().enumerate() {
+        let start = w.portion_seller.len();
         let si = sup.ix();
         let supplier = &model.suppliers[si];
         let limit = input_limit_lane(s, si, l);
@@ -133,6 +141,7 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
             w.portion_reach.push(reach);
             below = v;
         }
+        w.seller_portions.push((start, w.portion_seller.len()));
     }
     // 4. Prices.
     w.clearing.solve(&curve);
@@ -151,18 +160,56 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
         s.slot_price[b].0[l] = price;
         s.slot_mult[b].0[l] = w.mult[c];
     }
-    // 5. Deliveries: each portion to the buyers it reaches in the group that bought it, pro
-    // rata to what they still want, the most restricted portions first.
+    // 5. Deliveries. First along contracts: each buyer gets its contract share of what it
+    // wants from each contract supplier, through the contract's route, as far as that
+    // supplier's sales to the buyer's group go (in calm this is every delivery, on the same
+    // routes as without a market). Then the rest of each portion to the buyers it reaches in
+    // the group that bought it, pro rata to what they still want, most restricted first.
+    w.left.clear();
+    w.left
+        .extend((0..w.portion_seller.len()).map(|p| w.clearing.sold(p).0));
+    w.want0.clear();
+    w.want0.extend_from_slice(&w.want);
+    w.sold.clear();
+    w.sold.resize(n_sel, 0.0);
+    for (j, &sup) in sellers.iter().enumerate() {
+        let (p0, p1) = w.seller_portions[j];
+        let edges = model.suppliers[sup.ix()].out_edges.clone();
+        for e in edges.start as usize..edges.end as usize {
+            let b = s.net.e_slot[e] as usize;
+            let i = s.net.market_buyer_index[b];
+            if i == NONE {
+                continue;
+            }
+            let i = i as usize;
+            let c = w.class_of[i];
+            let mut q = (w.want0[i] * s.net.e_share[e]).min(w.want[i]);
+            let mut got = 0.0;
+            for p in p0..p1 {
+                let serves = (w.clearing.sold(p).1 & w.portion_reach[p]) >> c & 1 != 0;
+                if q <= 0.0 || w.left[p] <= 0.0 || !serves {
+                    continue;
+                }
+                let take = q.min(w.left[p]);
+                w.left[p] -= take;
+                q -= take;
+                got += take;
+            }
+            if got > 0.0 {
+                w.want[i] -= got;
+                w.sold[j] += got;
+                ship(model, s, b, s.net.e_pipe[e], got, l);
+            }
+        }
+    }
     w.by_reach.clear();
     w.by_reach.extend(0..w.portion_seller.len());
     let reach = &w.portion_reach;
     w.by_reach.sort_by_key(|&p| (reach[p].count_ones(), p));
-    w.sold.clear();
-    w.sold.resize(n_sel, 0.0);
     for k in 0..w.by_reach.len() {
         let p = w.by_reach[k];
-        let (amount, to) = w.clearing.sold(p);
-        let mask = to & w.portion_reach[p];
+        let amount = w.left[p];
+        let mask = w.clearing.sold(p).1 & w.portion_reach[p];
         if amount <= 0.0 {
             continue;
         }

@@ -110,6 +110,8 @@ pub(super) struct Net {
     pub market_buyers: Vec<Vec<u32>>,
     /// Per slot: the slot's material has a market.
     pub slot_market: Vec<bool>,
+    /// Per slot: its index among its material's `market_buyers`, or `NONE`.
+    pub market_buyer_index: Vec<u32>,
     pub any_market: bool,
     /// Position of each supplier among its material's suppliers (indexes spot links).
     pub sup_pos: Vec<u32>,
@@ -197,6 +199,7 @@ impl Net {
                 .map_or(model.slots.len(), |i| i.slots.start as usize),
             switch_slots,
             market_buyers: market_buyers(model),
+            market_buyer_index: market_buyer_index(model),
             any_market: model.materials.iter().any(|m| m.market.is_some()),
             slot_market: model
                 .slots
@@ -274,6 +277,17 @@ fn market_buyers(model: &Model) -> Vec<Vec<u32>> {
         }
     }
     buyers
+}
+
+/// Per slot: its index among its material's market buyers ([`market_buyers`]), or `NONE`.
+fn market_buyer_index(model: &Model) -> Vec<u32> {
+    let mut index = vec![NONE; model.slots.len()];
+    for list in market_buyers(model) {
+        for (i, &b) in list.iter().enumerate() {
+            index[b as usize] = i as u32;
+        }
+    }
+    index
 }
 
 fn supplier_positions(model: &Model) -> Vec<u32> {
