@@ -24,6 +24,12 @@ impl Mask {
     }
 
     /// One bit per lane, lane 0 lowest.
+    /// The mask with lane `l` set where bit `l` of `bits` is.
+    #[inline(always)]
+    pub fn from_bits(bits: u8) -> Mask {
+        BIT_MASKS[bits as usize]
+    }
+
     #[inline(always)]
     pub fn bits(self) -> u16 {
         (0..LANES).fold(0, |acc, l| acc | (u16::from(self.0[l] != 0) << l))

@@ -154,6 +154,13 @@ impl Clearing {
 
     /// Demand of the classes in `g` at price `x`.
     fn set_demand(&self, g: u32, x: f64, curve: &Curve) -> f64 {
+        let (d0, fixed) = self.set_parts(g);
+        d0 * x.powf(-curve.demand_elasticity) + fixed
+    }
+
+    /// The classes in `g`: demand at the reference price that responds to price, and fixed
+    /// demand.
+    fn set_parts(&self, g: u32) -> (f64, f64) {
         let (mut d0, mut fixed) = (0.0, 0.0);
         for (c, k) in self.classes.iter().enumerate() {
             if g >> c & 1 != 0 {
@@ -161,7 +168,7 @@ impl Clearing {
                 fixed += k.fixed;
             }
         }
-        d0 * x.powf(-curve.demand_elasticity) + fixed
+        (d0, fixed)
     }
 
     /// Supply of the unsold portions that reach `g`, at price `x`.
@@ -198,13 +205,7 @@ impl Clearing {
         }
         // Closed form when nothing is fixed and no cap binds.
         let e = curve.demand_elasticity + curve.supply_elasticity;
-        let (mut d0, mut fixed) = (0.0, 0.0);
-        for (c, k) in self.classes.iter().enumerate() {
-            if g >> c & 1 != 0 {
-                d0 += k.d0;
-                fixed += k.fixed;
-            }
-        }
+        let (d0, fixed) = self.set_parts(g);
         let reach = self
             .portions
             .iter()

@@ -14,6 +14,10 @@ use crate::lanes::LANES;
 use crate::market::{consumer_loss, extra_spend, Clearing, MAX_CLASSES};
 use crate::model::{Model, Owner};
 
+/// Stocks of a material with a market refill only while the price their holder paid last step
+/// was at most this multiple of the reference price (docs/model.md, "Markets").
+const REFILL_BELOW: f64 = 1.05;
+
 /// Reused buffers of the market step.
 #[derive(Debug, Clone, Default)]
 pub(super) struct MarketScratch {
@@ -56,8 +60,10 @@ pub(super) fn market(model: &Model, s: &mut Scratch, m: usize) {
 
 /// Lane `l` of material `m`'s market.
 fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, l: usize) {
-    let mk = model.materials[m].market.expect("a material with a market");
-    let curve = mk.curve;
+    let curve = model.materials[m]
+        .market
+        .expect("a material with a market")
+        .curve;
     let sellers = &model.material_suppliers[m];
     let n_sel = sellers.len();
     let n_buy = s.net.market_buyers[m].len();
@@ -100,7 +106,7 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
         let (d0, fixed) = match model.slots[b].owner {
             Owner::Importer(_) => {
                 let use_ = s.use_order[b].0[l];
-                let calm = s.slot_price[b].0[l] <= mk.refill_below;
+                let calm = s.slot_price[b].0[l] <= REFILL_BELOW;
                 (use_, if calm { s.order[b].0[l] - use_ } else { 0.0 })
             }
             Owner::Supplier(_) => (0.0, s.order[b].0[l]),
@@ -127,7 +133,7 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
                 .map(|c| w.keys[c * n_sel + j])
                 .filter(|&f| f > 0.0),
         );
-        w.levels.sort_by(f64::total_cmp);
+        w.levels.sort_unstable_by(f64::total_cmp);
         w.levels.dedup();
         let mut below = 0.0;
         for k in 0..w.levels.len() {
@@ -205,7 +211,9 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
     w.by_reach.clear();
     w.by_reach.extend(0..w.portion_seller.len());
     let reach = &w.portion_reach;
-    w.by_reach.sort_by_key(|&p| (reach[p].count_ones(), p));
+    // Keys are unique: an unstable sort (it allocates nothing) gives the one order.
+    w.by_reach
+        .sort_unstable_by_key(|&p| (reach[p].count_ones(), p));
     for k in 0..w.by_reach.len() {
         let p = w.by_reach[k];
         let amount = w.left[p];

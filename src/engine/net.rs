@@ -124,6 +124,7 @@ impl Net {
     pub(super) fn new(model: &Model, paths: Paths) -> Net {
         let (prod, material_ends) = production_order(model);
         let switch_slots = switch_slots(model);
+        let market_buyers = market_buyers(model);
         let sup_spot: Vec<bool> = model
             .suppliers
             .iter()
@@ -198,8 +199,8 @@ impl Net {
                 .first()
                 .map_or(model.slots.len(), |i| i.slots.start as usize),
             switch_slots,
-            market_buyers: market_buyers(model),
-            market_buyer_index: market_buyer_index(model),
+            market_buyer_index: market_buyer_index(model, &market_buyers),
+            market_buyers,
             any_market: model.materials.iter().any(|m| m.market.is_some()),
             slot_market: model
                 .slots
@@ -280,9 +281,9 @@ fn market_buyers(model: &Model) -> Vec<Vec<u32>> {
 }
 
 /// Per slot: its index among its material's market buyers ([`market_buyers`]), or `NONE`.
-fn market_buyer_index(model: &Model) -> Vec<u32> {
+fn market_buyer_index(model: &Model, market_buyers: &[Vec<u32>]) -> Vec<u32> {
     let mut index = vec![NONE; model.slots.len()];
-    for list in market_buyers(model) {
+    for list in market_buyers {
         for (i, &b) in list.iter().enumerate() {
             index[b as usize] = i as u32;
         }

@@ -281,7 +281,7 @@ fn two_pass(s: &Scratch, si: usize, output: Lanes, short: u8) -> Option<TwoPass>
         }
     }
     Some(TwoPass {
-        lanes: Lanes::select_bits(lanes, 1.0, 0.0).gt(Lanes::ZERO),
+        lanes: Mask::from_bits(lanes),
         r_use,
         r_refill,
     })

@@ -160,15 +160,13 @@ fn market(ck: &mut Ck, m: &RawMarket, key: &str) -> Market {
             min_price,
             max_price,
         },
-        refill_below: DEFAULT_REFILL_BELOW,
     }
 }
 
-/// Defaults of `[material.market]`, and the price at or below which stocks refill (all as
-/// multiples of the material's `value`; docs/model.md, "Markets").
+/// Defaults of `[material.market]` (multiples of the material's `value`; docs/model.md,
+/// "Markets").
 pub const DEFAULT_MAX_PRICE: f64 = 10.0;
 pub const DEFAULT_MIN_PRICE: f64 = 0.5;
-pub const DEFAULT_REFILL_BELOW: f64 = 1.05;
 
 /// Kahn's algorithm; on a cycle, returns the materials on it in order.
 fn topo_order(materials: &[Material]) -> Result<Vec<MaterialIdx>, Vec<MaterialIdx>> {

@@ -91,8 +91,6 @@ pub struct Material {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Market {
     pub curve: crate::market::Curve,
-    /// Stocks refill only while the price is at most this multiple of the reference price.
-    pub refill_below: f64,
 }
 
 #[derive(Debug, Clone)]

@@ -68,7 +68,7 @@ fn at_the_ceiling_the_shortfall_is_demand_at_the_ceiling_minus_supply() {
 #[test]
 fn a_ban_splits_the_market_into_two_tiers_only_when_free_supply_falls_short() {
     let e = CURVE.demand_elasticity + CURVE.supply_elasticity;
-    for (r, b) in [(0.65, 0.4), (0.85, 0.2), (0.55, 0.5)] {
+    let cleared = |r: f64, b: f64| {
         let mut m = Clearing::default();
         m.reset(2);
         m.class(0, 1.0 - b, 0.0);
@@ -76,6 +76,10 @@ fn a_ban_splits_the_market_into_two_tiers_only_when_free_supply_falls_short() {
         m.portion(0b01, r, f64::INFINITY);
         m.portion(0b11, 1.0 - r, f64::INFINITY);
         m.solve(&CURVE);
+        m
+    };
+    for (r, b) in [(0.65, 0.4), (0.85, 0.2), (0.55, 0.5)] {
+        let m = cleared(r, b);
         let home = (r / (1.0 - b)).powf(-1.0 / e);
         let barred = ((1.0 - r) / b).powf(-1.0 / e);
         assert!(
@@ -91,13 +95,7 @@ fn a_ban_splits_the_market_into_two_tiers_only_when_free_supply_falls_short() {
         assert!(m.price(0) < 1.0 && m.price(1) > 1.0);
     }
     for (r, b) in [(0.7, 0.2), (0.5, 0.5), (0.3, 0.6)] {
-        let mut m = Clearing::default();
-        m.reset(2);
-        m.class(0, 1.0 - b, 0.0);
-        m.class(1, b, 0.0);
-        m.portion(0b01, r, f64::INFINITY);
-        m.portion(0b11, 1.0 - r, f64::INFINITY);
-        m.solve(&CURVE);
+        let m = cleared(r, b);
         assert_eq!((m.price(0), m.price(1)), (1.0, 1.0), "r {r} b {b}");
     }
 }
