@@ -109,7 +109,7 @@ impl Clearing {
     /// What class `c` demands at price `x`.
     pub fn demand(&self, c: usize, x: f64, curve: &Curve) -> f64 {
         let k = &self.classes[c];
-        k.d0 * x.powf(-curve.demand_elasticity) + k.fixed
+        k.d0 * pow(x, -curve.demand_elasticity) + k.fixed
     }
 
     /// What class `c` buys: its demand at its price times its fill.
@@ -155,7 +155,7 @@ impl Clearing {
     /// Demand of the classes in `g` at price `x`.
     fn set_demand(&self, g: u32, x: f64, curve: &Curve) -> f64 {
         let (d0, fixed) = self.set_parts(g);
-        d0 * x.powf(-curve.demand_elasticity) + fixed
+        d0 * pow(x, -curve.demand_elasticity) + fixed
     }
 
     /// The classes in `g`: demand at the reference price that responds to price, and fixed
@@ -173,7 +173,7 @@ impl Clearing {
 
     /// Supply of the unsold portions that reach `g`, at price `x`.
     fn set_supply(&self, g: u32, x: f64, curve: &Curve) -> f64 {
-        let scale = x.powf(curve.supply_elasticity);
+        let scale = pow(x, curve.supply_elasticity);
         self.portions
             .iter()
             .filter(|p| p.to == 0 && p.reach & g != 0)
@@ -183,16 +183,43 @@ impl Clearing {
 
     /// The price at which the classes in `g` clear against the unsold portions that reach them.
     fn set_price(&self, g: u32, curve: &Curve) -> SetPrice {
-        let excess = |x: f64| self.set_demand(g, x, curve) - self.set_supply(g, x, curve);
+        let (d0, fixed) = self.set_parts(g);
+        let (ed, es) = (curve.demand_elasticity, curve.supply_elasticity);
+        let reach = || {
+            self.portions
+                .iter()
+                .filter(move |p| p.to == 0 && p.reach & g != 0)
+        };
+        // Excess demand at the log price `y`, and its slope in `y` (negative: demand falls
+        // and supply rises with the price).
+        let excess = |y: f64| -> (f64, f64) {
+            let (demand_mult, scale) = if y == 0.0 {
+                (1.0, 1.0)
+            } else {
+                ((-ed * y).exp(), (es * y).exp())
+            };
+            let (mut supply, mut slope) = (0.0, 0.0);
+            for p in reach() {
+                let q = p.s0 * scale;
+                if q < p.cap {
+                    supply += q;
+                    slope += es * q;
+                } else {
+                    supply += p.cap;
+                }
+            }
+            let responsive = d0 * demand_mult;
+            (responsive + fixed - supply, -ed * responsive - slope)
+        };
         let interior = |price| SetPrice { price, fill: 1.0 };
         // The reference price when supply meets demand there (up to float noise): the calm
         // case, first.
-        let d1 = self.set_demand(g, 1.0, curve);
-        if excess(1.0).abs() <= 1e-12 * d1 {
+        if excess(0.0).0.abs() <= 1e-12 * (d0 + fixed) {
             return interior(1.0);
         }
         let (lo, hi) = (curve.min_price, curve.max_price);
-        let at_max = excess(hi);
+        let (a, b) = (lo.ln(), hi.ln());
+        let at_max = excess(b).0;
         if at_max > 0.0 {
             let d = self.set_demand(g, hi, curve);
             return SetPrice {
@@ -200,38 +227,57 @@ impl Clearing {
                 fill: (d - at_max) / d,
             };
         }
-        if excess(lo) <= 0.0 {
+        if excess(a).0 <= 0.0 {
             return interior(lo);
         }
         // Closed form when nothing is fixed and no cap binds.
-        let e = curve.demand_elasticity + curve.supply_elasticity;
-        let (d0, fixed) = self.set_parts(g);
-        let reach = self
-            .portions
-            .iter()
-            .filter(|p| p.to == 0 && p.reach & g != 0);
-        let s0: f64 = reach.clone().map(|p| p.s0).sum();
+        let e = ed + es;
+        let s0: f64 = reach().map(|p| p.s0).sum();
         if fixed == 0.0 && e > 0.0 && s0 > 0.0 {
             let x = (d0 / s0).powf(1.0 / e);
-            let scale = x.powf(curve.supply_elasticity);
-            if (lo..=hi).contains(&x) && reach.clone().all(|p| p.s0 * scale <= p.cap) {
+            let scale = x.powf(es);
+            if (lo..=hi).contains(&x) && reach().all(|p| p.s0 * scale <= p.cap) {
                 return interior(x);
             }
         }
-        // Bisection on the log of the price: excess falls as the price rises.
-        let (mut a, mut b) = (lo.ln(), hi.ln());
+        // Newton's method on the log price, kept inside a bracket [a, b] with excess above
+        // zero at a and below at b; a step that would leave the bracket bisects it instead.
+        let (mut a, mut b) = (a, b);
+        let guess = if e > 0.0 && s0 > 0.0 {
+            ((d0 + fixed) / s0).ln() / e
+        } else {
+            f64::NAN
+        };
+        let mut y = if guess > a && guess < b {
+            guess
+        } else {
+            0.5 * (a + b)
+        };
         for _ in 0..200 {
-            let m = 0.5 * (a + b);
-            if m <= a || m >= b {
+            let (f, slope) = excess(y);
+            if f == 0.0 {
                 break;
             }
-            if excess(m.exp()) > 0.0 {
-                a = m;
+            if f > 0.0 {
+                a = y;
             } else {
-                b = m;
+                b = y;
+            }
+            let newton = y - f / slope;
+            let next = if slope < 0.0 && newton > a && newton < b {
+                newton
+            } else {
+                0.5 * (a + b)
+            };
+            let done = (next - y).abs() <= 4.0 * f64::EPSILON * y.abs().max(1.0)
+                || next <= a
+                || next >= b;
+            y = next;
+            if done {
+                break;
             }
         }
-        interior((0.5 * (a + b)).exp())
+        interior(y.exp())
     }
 
     /// Give the classes in `g` their price, and the portions that reach them to them.
@@ -244,7 +290,7 @@ impl Clearing {
         } else {
             1.0
         };
-        let scale = p.price.powf(curve.supply_elasticity);
+        let scale = pow(p.price, curve.supply_elasticity);
         for q in &mut self.portions {
             if q.to == 0 && q.reach & g != 0 {
                 q.sold = (q.s0 * scale).min(q.cap) * share;
@@ -281,5 +327,14 @@ pub fn extra_spend(spend0: f64, x: f64, ed: f64) -> f64 {
         0.0
     } else {
         (x - 1.0) * spend0 * x.powf(-ed)
+    }
+}
+
+/// `x^e`, without the call at the reference price (the calm case; the same bits).
+pub fn pow(x: f64, e: f64) -> f64 {
+    if x == 1.0 {
+        1.0
+    } else {
+        x.powf(e)
     }
 }

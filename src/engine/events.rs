@@ -28,6 +28,8 @@ pub(super) struct Instance {
     elems: (u32, u32),
     /// Spot links (export bans).
     spots: (u32, u32),
+    /// Materials with a market that the elements belong to, in [`Instances::markets`].
+    markets: (u32, u32),
 }
 
 /// Every shock instance of a model, flattened: instance `i` of shock `k` is
@@ -37,6 +39,7 @@ pub(super) struct Instances {
     list: Vec<Instance>,
     first: Vec<u32>,
     elems: Vec<u32>,
+    markets: Vec<u32>,
     /// Per instance: its outage mask, or `NONE` (see [`OutageMasks`]).
     mask: Vec<u32>,
 }
@@ -65,12 +68,24 @@ impl Instances {
                 x.elems.extend(elems);
                 let b = x.elems.len() as u32;
                 x.elems.extend(spots);
+                let c = x.elems.len() as u32;
+                let m0 = x.markets.len();
+                for (t, range) in [(table, a..b), (Table::Spot, b..c)] {
+                    for i in range {
+                        let elem = x.elems[i as usize] as usize;
+                        x.markets.extend(materials_of(model, t, elem));
+                    }
+                }
+                x.markets[m0..].sort_unstable();
+                let kept = m0 + partition_dedup(&mut x.markets[m0..]);
+                x.markets.truncate(kept);
                 x.list.push(Instance {
                     kind: shock.kind,
                     recovery: shock.recovery_steps,
                     table,
                     elems: (a, b),
-                    spots: (b, x.elems.len() as u32),
+                    spots: (b, c),
+                    markets: (m0 as u32, x.markets.len() as u32),
                 });
             }
         }
@@ -129,6 +144,43 @@ impl Instances {
     pub(super) fn mask(&self, i: u32) -> u32 {
         self.mask[i as usize]
     }
+}
+
+/// The materials with a market that element `x` of table `t` belongs to (a route: every
+/// material whose contracts or spot links take it).
+fn materials_of(model: &Model, t: Table, x: usize) -> Vec<u32> {
+    let of_supplier = |si: usize| model.suppliers[si].material.ix();
+    let ms: Vec<usize> = match t {
+        Table::Supplier => vec![of_supplier(x)],
+        Table::Edge => vec![of_supplier(model.edges[x].supplier.ix())],
+        Table::Spot => vec![of_supplier(model.spot_links[x].supplier.ix())],
+        Table::Slot => vec![model.slots[x].material.ix()],
+        Table::Route => {
+            let edges = model.edges.iter().map(|e| (e.route, e.supplier));
+            let links = model.spot_links.iter().map(|k| (k.route, k.supplier));
+            edges
+                .chain(links)
+                .filter(|(r, _)| r.is_some_and(|r| r.ix() == x))
+                .map(|(_, si)| of_supplier(si.ix()))
+                .collect()
+        }
+    };
+    ms.into_iter()
+        .filter(|&m| model.materials[m].market.is_some())
+        .map(|m| m as u32)
+        .collect()
+}
+
+/// Move the distinct values of a sorted slice to its front; returns how many there are.
+fn partition_dedup(v: &mut [u32]) -> usize {
+    let mut n = 0;
+    for i in 0..v.len() {
+        if n == 0 || v[i] != v[n - 1] {
+            v[n] = v[i];
+            n += 1;
+        }
+    }
+    n
 }
 
 /// An event in force or easing off, in a lane's active list.
@@ -270,8 +322,14 @@ pub(super) fn step_shocks(s: &mut Scratch, l: usize, t: u32) {
     s.shocks_due[l] = next_start.min(first_end);
 }
 
-/// Count an event in (or out of) the elements it targets, in lane `l`.
+/// Count an event in (or out of) the elements it targets, and the materials with a market
+/// they belong to, in lane `l`.
 fn touch(s: &mut Scratch, inst: &Instance, l: usize, add: bool) {
+    for i in inst.markets.0..inst.markets.1 {
+        let m = s.net.instances.markets[i as usize] as usize;
+        let n = &mut s.market_touch[m][l];
+        *n = if add { *n + 1 } else { *n - 1 };
+    }
     for (t, (a, z)) in [(inst.table, inst.elems), (Table::Spot, inst.spots)] {
         for i in a..z {
             let x = s.net.instances.elems[i as usize] as usize;

@@ -6,12 +6,13 @@
 //! each supplier (through its route's pipe), and each supplier uses the inputs of what it sold.
 //! Written per lane: classes and prices differ between lanes.
 
-use super::produce::{input_limit_lane, use_inputs_lane};
+use super::produce::{input_limit, input_limit_lane, use_inputs, use_inputs_lane};
 use super::state::Scratch;
-use super::transport::ship;
+use super::transport::{ring_index, ship};
 use super::NONE;
-use crate::lanes::LANES;
-use crate::market::{consumer_loss, extra_spend, Clearing, MAX_CLASSES};
+use std::ops::Range;
+use crate::lanes::{Lanes, Mask, LANES};
+use crate::market::{consumer_loss, extra_spend, pow, Clearing, MAX_CLASSES};
 use crate::model::{Model, Owner};
 
 /// Stocks of a material with a market refill only while the price their holder paid last step
@@ -49,13 +50,123 @@ pub(super) struct MarketScratch {
     sold: Vec<f64>,
 }
 
-/// Material `m`'s market, every lane.
-pub(super) fn market(model: &Model, s: &mut Scratch, m: usize) {
-    let mut w = std::mem::take(&mut s.market);
-    for l in 0..LANES {
-        market_lane(model, s, &mut w, m, l);
+/// Material `m`'s market, every lane. `prod` is where its suppliers are in the net's
+/// production order.
+///
+/// A calm market ([`calm_lanes`]) clears at the reference price with every order met, so it
+/// delivers along contracts as a material without a market does ([`calm_deliver`]); the other
+/// lanes clear in [`market_lane`].
+pub(super) fn market(model: &Model, s: &mut Scratch, m: usize, prod: Range<usize>) {
+    let calm = calm_lanes(model, s, m, prod.clone());
+    if calm != 0 {
+        for p in prod {
+            calm_deliver(model, s, s.net.prod[p] as usize, calm);
+        }
+        for &b in &s.net.market_buyers[m] {
+            let b = b as usize;
+            for l in 0..LANES {
+                if calm >> l & 1 != 0 {
+                    s.slot_price[b].0[l] = 1.0;
+                    s.slot_mult[b].0[l] = 1.0;
+                }
+            }
+        }
     }
-    s.market = w;
+    if calm != ALL_LANES {
+        let mut w = std::mem::take(&mut s.market);
+        for l in 0..LANES {
+            if calm >> l & 1 == 0 {
+                market_lane(model, s, &mut w, m, l);
+            }
+        }
+        s.market = w;
+    }
+}
+
+/// In the calm lanes (bits of `calm`), supplier `si` makes and ships what it was ordered, along
+/// its contracts, and uses the inputs of it (what contract allocation does when output meets
+/// the orders). The other lanes get zeros.
+fn calm_deliver(model: &Model, s: &mut Scratch, si: usize, calm: u8) {
+    let mask = Mask::from_bits(calm);
+    let (e0, e1) = s.net.sup_edges[si];
+    for e in e0 as usize..e1 as usize {
+        let q = Lanes::select(mask, s.eff_order[e], Lanes::ZERO);
+        let b = s.net.e_slot[e] as usize;
+        let pipe = s.net.e_pipe[e];
+        if pipe == NONE {
+            s.arrived[b] += q;
+        } else {
+            let (pipe, offset) = (
+                &model.pipes[pipe as usize],
+                s.net.ring_offset[pipe as usize],
+            );
+            let clock = &s.route_clock[pipe.route.ix()];
+            for (l, (&c, &q)) in clock.iter().zip(&q.0).enumerate() {
+                s.ring[ring_index(pipe, offset, c, l)] += q;
+            }
+            s.in_transit[b] += q;
+        }
+    }
+    let output = Lanes::select(mask, s.planned[si], Lanes::ZERO);
+    if s.audit {
+        s.flow.shipped += output;
+    }
+    let (i0, i1) = s.net.sup_inputs[si];
+    if i0 == i1 {
+        // A raw-material supplier uses no inputs.
+    } else if calm == ALL_LANES {
+        use_inputs(s, si, output);
+    } else {
+        for l in 0..LANES {
+            if calm >> l & 1 != 0 {
+                use_inputs_lane(s, si, output.0[l], l);
+            }
+        }
+    }
+}
+
+/// Every lane, as bits.
+const ALL_LANES: u8 = u8::MAX;
+
+/// The lanes (bit `l`) in which material `m`'s market is calm: no shock targets it (no ban,
+/// closure, capacity loss or demand surge on its suppliers, links, routes or buyers), every
+/// supplier can make what it was ordered, every importer that orders a refill may refill (its
+/// last price at most [`REFILL_BELOW`]), and the orders, all told, equal the suppliers'
+/// reference supply (to 1e-12, as in the clearing). Such a market clears at the reference
+/// price and meets every order.
+fn calm_lanes(model: &Model, s: &Scratch, m: usize, prod: Range<usize>) -> u8 {
+    let mut calm = s.market_touch[m].map(|n| n == 0);
+    if !calm.contains(&true) {
+        return 0;
+    }
+    let mut demand = [0.0; LANES];
+    let mut supply = [0.0; LANES];
+    for p in prod {
+        let si = s.net.prod[p] as usize;
+        // Masked outages set capacity factors without counting in `market_touch`.
+        let full = s.cap_factor[si].0.map(|f| f == 1.0);
+        let (planned, servable) = (&s.planned[si].0, &s.servable[si].0);
+        let base = model.suppliers[si].base_output;
+        let limit = input_limit(s, si);
+        for l in 0..LANES {
+            calm[l] &= full[l] & (planned[l] == servable[l]) & (limit.0[l] >= planned[l]);
+            demand[l] += servable[l];
+            supply[l] += base;
+        }
+    }
+    for l in 0..LANES {
+        calm[l] &= (demand[l] - supply[l]).abs() <= 1e-12 * demand[l];
+    }
+    for &b in &s.net.market_buyers[m] {
+        let b = b as usize;
+        if let Owner::Importer(_) = model.slots[b].owner {
+            for l in 0..LANES {
+                calm[l] &= (s.order[b].0[l] == s.use_order[b].0[l])
+                    | (s.slot_price[b].0[l] <= REFILL_BELOW);
+            }
+        }
+    }
+    (0..LANES).fold(0, |bits, l| bits | u8::from(calm[l]) << l)
 }
 
 /// Lane `l` of material `m`'s market.
@@ -72,7 +183,14 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
     w.keys.clear();
     w.class_of.clear();
     let mut n_classes = 0;
-    for i in 0..n_buy {
+    if s.market_touch[m][l] == 0 && n_buy > 0 {
+        // No shock targets this market: every buyer reaches every supplier in full, one class
+        // (what the patterns below come to, without reading them).
+        w.keys.resize(n_sel, 1.0);
+        w.class_of.resize(n_buy, 0);
+        n_classes = 1;
+    }
+    for i in 0..if n_classes == 0 { n_buy } else { 0 } {
         let b = s.net.market_buyers[m][i] as usize;
         w.factors.clear();
         for j in 0..n_sel {
@@ -154,7 +272,7 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
     w.mult.clear();
     for c in 0..n_classes {
         w.mult
-            .push(w.clearing.price(c).powf(-curve.demand_elasticity));
+            .push(pow(w.clearing.price(c), -curve.demand_elasticity));
     }
     w.want.clear();
     for i in 0..n_buy {

@@ -347,7 +347,7 @@ fn pro_rata(model: &Model, s: &mut Scratch, si: usize, split: &Split) {
 
 /// [`input_limit_lane`] for all lanes at once.
 #[inline(always)]
-fn input_limit(s: &Scratch, si: usize) -> Lanes {
+pub(super) fn input_limit(s: &Scratch, si: usize) -> Lanes {
     let (i0, i1) = s.net.sup_inputs[si];
     let mut limit = Lanes::splat(f64::INFINITY);
     for b in i0 as usize..i1 as usize {
@@ -365,7 +365,7 @@ fn input_limit(s: &Scratch, si: usize) -> Lanes {
 
 /// [`use_inputs_lane`] for all lanes at once.
 #[inline(always)]
-fn use_inputs(s: &mut Scratch, si: usize, output: Lanes) {
+pub(super) fn use_inputs(s: &mut Scratch, si: usize, output: Lanes) {
     let (i0, i1) = s.net.sup_inputs[si];
     for b in i0 as usize..i1 as usize {
         let used = output * s.net.slot_ratio[b];

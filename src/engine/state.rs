@@ -110,6 +110,8 @@ pub struct Scratch {
     /// First step at which each lane's shocks change anything (an event starts, ends or eases).
     pub(super) shocks_due: Steps,
     pub(super) touch: Touch,
+    /// Per material and lane: the active events that target an element of its market.
+    pub(super) market_touch: Vec<Steps>,
     pub(super) marks: Marks,
     pub(super) track: Track,
     /// Keep the mass balance (`flow`, `balances`) and the fill series: for checks, off in
@@ -178,6 +180,7 @@ impl Scratch {
             next_event: [0; LANES],
             shocks_due: [0; LANES],
             touch: Touch::new(model),
+            market_touch: vec![[0; LANES]; model.materials.len()],
             marks: Marks::new(model),
             track: Track::new(k, model.n_steps as usize),
             audit: true,
@@ -238,6 +241,7 @@ impl Scratch {
         for v in &mut self.touch.0 {
             v.fill([0; LANES]);
         }
+        self.market_touch.fill([0; LANES]);
         for (b, s) in model.slots.iter().enumerate() {
             self.stock[b] = Lanes::splat(s.stock_initial);
         }

@@ -68,7 +68,7 @@ pub(super) fn group<E: AsRef<[Event]>>(
             let (m, end) = s.net.material_ends[i];
             if model.materials[m as usize].market.is_some() {
                 // A market replaces contract allocation and the spot market.
-                market(model, s, m as usize);
+                market(model, s, m as usize, begin..end as usize);
                 begin = end as usize;
                 continue;
             }

@@ -372,24 +372,13 @@ duration_days = 40
     assert_eq!((h.unmet, j.unmet), (0.0, 0.0));
 }
 
-/// With no shock, every market of the flagship (a market added to each of its materials) stays
-/// at its reference price: no price loss, no unmet demand (deliveries follow the contracts'
-/// routes, so nothing is delayed).
+/// With no shock, every market of the flagship (each of its materials has one) stays at its
+/// reference price: no price loss, no unmet demand (deliveries follow the contracts' routes, so
+/// nothing is delayed).
 #[test]
 fn a_calm_flagship_pays_the_reference_price_everywhere() {
     let path = crate::support::repo().join("scenarios/japan-eu-critical-materials.toml");
     let text = std::fs::read_to_string(path).unwrap();
-    // Materials are consecutive: end each one's block with a market.
-    let market = "[material.market]\ndemand_elasticity = 0.1\nsupply_elasticity = 0.1\n\n";
-    let first = text.find("\n[[material]]").unwrap();
-    let (head, tail) = text.split_at(first + 1);
-    let tail = tail.replacen("[[material]]", "[[material-first]]", 1);
-    let tail = tail.replace("\n[[material]]", &format!("\n{market}[[material]]"));
-    let tail = tail.replacen("\n[[supplier]]", &format!("\n{market}[[supplier]]"), 1);
-    let text = format!(
-        "{head}{}",
-        tail.replacen("[[material-first]]", "[[material]]", 1)
-    );
     let loaded = crate::support::load(&text);
     let model = &loaded.study.baseline;
     assert!(model.materials.iter().all(|m| m.market.is_some()));
