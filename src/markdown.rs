@@ -412,12 +412,15 @@ fn strategy_table(s: &Summary) -> String {
             Some(d) => (
                 money_ci(d, cur),
                 match v.loss_avoided_per_cost {
-                    Some(r) if total > 0.0 => format!(
-                        "{} ({} to {})",
-                        ratio(r),
-                        ratio(-d.high() / total),
-                        ratio(-d.low() / total)
-                    ),
+                    Some(r) if total > 0.0 => {
+                        let (lo, hi) = (-d.high() / total, -d.low() / total);
+                        if [r, lo, hi].iter().all(|x| x.is_finite()) {
+                            format!("{} ({} to {})", ratio(r), ratio(lo), ratio(hi))
+                        } else {
+                            // A cost so near zero that the ratio overflows.
+                            "– (cost near zero)".to_owned()
+                        }
+                    }
                     _ => "– (no cost)".to_owned(),
                 },
             ),

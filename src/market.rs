@@ -52,12 +52,39 @@ struct Portion {
     to: u32,
 }
 
-/// One material's market in one step: fill it with [`Clearing::class`] and
-/// [`Clearing::portion`], then [`Clearing::solve`].
+/// A stock refill that buys only at a price at most `below`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Refill {
+    class: usize,
+    amount: f64,
+    below: f64,
+    /// Share bought (set by the solve).
+    share: f64,
+}
+
+/// A stock that serves its holder's own demand (`d0` at the reference price) once the price
+/// exceeds `above`, up to `stock`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Release {
+    class: usize,
+    d0: f64,
+    stock: f64,
+    above: f64,
+    /// Share of what it can release that it releases (set by the solve).
+    share: f64,
+}
+
+/// One material's market in one step: fill it with [`Clearing::class`],
+/// [`Clearing::portion`] and any stock bids ([`Clearing::refill`], [`Clearing::release`]),
+/// then [`Clearing::solve`].
 #[derive(Debug, Clone, Default)]
 pub struct Clearing {
     classes: Vec<Class>,
     portions: Vec<Portion>,
+    refills: Vec<Refill>,
+    releases: Vec<Release>,
+    /// Stock thresholds of the set being priced, sorted.
+    thresholds: Vec<f64>,
 }
 
 /// The clearing of one set of classes against the portions that reach it.
@@ -66,6 +93,51 @@ struct SetPrice {
     price: f64,
     /// Share of demand at `price` that supply meets (1 unless at the ceiling).
     fill: f64,
+    /// Shares of the refills and releases whose threshold is `price` (the price sits at it).
+    refill_share: f64,
+    release_share: f64,
+}
+
+/// Which stock bids count at a price: refills with `below` at least `refill_from` (strictly
+/// above it with `refill_strict`), releases with `above` below `release_to` (at most it with
+/// `release_inclusive`).
+#[derive(Debug, Clone, Copy)]
+struct Side {
+    refill_from: f64,
+    refill_strict: bool,
+    release_to: f64,
+    release_inclusive: bool,
+}
+
+impl Side {
+    /// The bids in force at the price `x` itself: refills at or below their threshold,
+    /// releases above theirs.
+    fn at(x: f64) -> Side {
+        Side {
+            refill_from: x,
+            refill_strict: false,
+            release_to: x,
+            release_inclusive: false,
+        }
+    }
+
+    /// Just above the threshold `x`: its refills off, its releases in full.
+    fn above(x: f64) -> Side {
+        Side {
+            refill_from: x,
+            refill_strict: true,
+            release_to: x,
+            release_inclusive: true,
+        }
+    }
+
+    fn refills(&self, below: f64) -> bool {
+        below > self.refill_from || (!self.refill_strict && below == self.refill_from)
+    }
+
+    fn releases(&self, above: f64) -> bool {
+        above < self.release_to || (self.release_inclusive && above == self.release_to)
+    }
 }
 
 impl Clearing {
@@ -75,6 +147,46 @@ impl Clearing {
         self.classes.clear();
         self.classes.resize(n, Class::default());
         self.portions.clear();
+        self.refills.clear();
+        self.releases.clear();
+    }
+
+    /// A stock refill of `amount` in class `c` that buys only at a price at most `below`.
+    /// Returns its index.
+    pub fn refill(&mut self, c: usize, amount: f64, below: f64) -> usize {
+        self.refills.push(Refill {
+            class: c,
+            amount,
+            below,
+            share: 0.0,
+        });
+        self.refills.len() - 1
+    }
+
+    /// A stock in class `c` that serves its holder's demand (`d0` at the reference price,
+    /// already added with [`Clearing::class`]) once the price exceeds `above`, up to `stock`:
+    /// its holder then buys that much less. Returns its index.
+    pub fn release(&mut self, c: usize, d0: f64, stock: f64, above: f64) -> usize {
+        self.releases.push(Release {
+            class: c,
+            d0,
+            stock,
+            above,
+            share: 0.0,
+        });
+        self.releases.len() - 1
+    }
+
+    /// What refill `k` buys, before its class's fill.
+    pub fn refill_bought(&self, k: usize) -> f64 {
+        self.refills[k].amount * self.refills[k].share
+    }
+
+    /// What release `k` serves from stock (its holder buys that much less).
+    pub fn released(&self, k: usize, curve: &Curve) -> f64 {
+        let r = &self.releases[k];
+        let x = self.classes[r.class].price;
+        r.share * r.stock.min(r.d0 * pow(x, -curve.demand_elasticity))
     }
 
     /// Add demand to class `c`: `d0` at the reference price that responds to price, `fixed`
@@ -152,10 +264,35 @@ impl Clearing {
         }
     }
 
-    /// Demand of the classes in `g` at price `x`.
+    /// Demand of the classes in `g` at price `x`, the stock bids in force there included.
     fn set_demand(&self, g: u32, x: f64, curve: &Curve) -> f64 {
         let (d0, fixed) = self.set_parts(g);
-        d0 * pow(x, -curve.demand_elasticity) + fixed
+        let stocks = self.stock_demand(g, x, Side::at(x), curve).0;
+        d0 * pow(x, -curve.demand_elasticity) + fixed + stocks
+    }
+
+    /// The stock bids of the classes in `g` at price `x`, counting those `side` admits:
+    /// refills bought less stock released, and its slope in the log price.
+    fn stock_demand(&self, g: u32, x: f64, side: Side, curve: &Curve) -> (f64, f64) {
+        let ed = curve.demand_elasticity;
+        let (mut net, mut slope) = (0.0, 0.0);
+        for r in &self.refills {
+            if g >> r.class & 1 != 0 && side.refills(r.below) {
+                net += r.amount;
+            }
+        }
+        for r in &self.releases {
+            if g >> r.class & 1 != 0 && side.releases(r.above) {
+                let want = r.d0 * pow(x, -ed);
+                if want < r.stock {
+                    net -= want;
+                    slope += ed * want;
+                } else {
+                    net -= r.stock;
+                }
+            }
+        }
+        (net, slope)
     }
 
     /// The classes in `g`: demand at the reference price that responds to price, and fixed
@@ -182,67 +319,175 @@ impl Clearing {
     }
 
     /// The price at which the classes in `g` clear against the unsold portions that reach them.
-    fn set_price(&self, g: u32, curve: &Curve) -> SetPrice {
+    ///
+    /// Without stock bids excess demand is continuous and falls as the price rises. A refill
+    /// adds a step down at its threshold (bought at or below it), a release another (its
+    /// holder's demand served from stock above it); between thresholds excess is continuous.
+    /// The price is where excess crosses zero: inside a stretch between thresholds, or at a
+    /// threshold whose step straddles zero, where the refills at it buy (and then the releases
+    /// at it release) just what closes the gap.
+    fn set_price(&mut self, g: u32, curve: &Curve) -> SetPrice {
+        // At a price that is no stock threshold, or at one where the bids are what they are
+        // at the price itself: refills at it buy, releases at it wait.
+        let interior = |price| SetPrice {
+            price,
+            fill: 1.0,
+            refill_share: 1.0,
+            release_share: 0.0,
+        };
+        // The reference price when supply meets demand there (up to float noise): the calm
+        // case, first.
         let (d0, fixed) = self.set_parts(g);
+        let at_one = self.excess(g, 0.0, Side::at(1.0), curve).0;
+        let d1 = d0 + fixed + self.stock_demand(g, 1.0, Side::at(1.0), curve).0;
+        if at_one.abs() <= 1e-12 * d1 {
+            return interior(1.0);
+        }
+        let (lo, hi) = (curve.min_price, curve.max_price);
+        let at_max = self.excess(g, hi.ln(), Side::at(hi), curve).0;
+        if at_max > 0.0 {
+            let d = self.set_demand(g, hi, curve);
+            return SetPrice {
+                fill: (d - at_max) / d,
+                ..interior(hi)
+            };
+        }
+        if self.excess(g, lo.ln(), Side::at(lo), curve).0 <= 0.0 {
+            return interior(lo);
+        }
+        // The stretch holding the root: below the first threshold at which excess is no
+        // longer positive, or at that threshold.
+        self.thresholds.clear();
+        for r in &self.refills {
+            if g >> r.class & 1 != 0 && r.below > lo && r.below < hi {
+                self.thresholds.push(r.below);
+            }
+        }
+        for r in &self.releases {
+            if g >> r.class & 1 != 0 && r.above > lo && r.above < hi {
+                self.thresholds.push(r.above);
+            }
+        }
+        self.thresholds.sort_unstable_by(f64::total_cmp);
+        self.thresholds.dedup();
+        let mut from = lo;
+        let mut to = hi;
+        for &th in &self.thresholds {
+            let left = self.excess(g, th.ln(), Side::at(th), curve).0;
+            if left < 0.0 {
+                to = th;
+                break;
+            }
+            let right = self.excess(g, th.ln(), Side::above(th), curve).0;
+            if right <= 0.0 {
+                return self.at_threshold(g, th, left, curve);
+            }
+            from = th;
+        }
+        // Inside (from, to), the bids in force are those of any price strictly between.
+        let side = Side {
+            refill_from: from,
+            refill_strict: true,
+            release_to: from,
+            release_inclusive: true,
+        };
+        interior(self.root(g, from, to, side, curve))
+    }
+
+    /// The price sits at threshold `th`, where excess is `left` (> 0) with its refills bought
+    /// and its releases not yet made: its refills buy less, then its releases serve, until
+    /// excess is 0.
+    fn at_threshold(&self, g: u32, th: f64, left: f64, curve: &Curve) -> SetPrice {
+        let ed = curve.demand_elasticity;
+        let refills: f64 = self
+            .refills
+            .iter()
+            .filter(|r| g >> r.class & 1 != 0 && r.below == th)
+            .map(|r| r.amount)
+            .sum();
+        let releases: f64 = self
+            .releases
+            .iter()
+            .filter(|r| g >> r.class & 1 != 0 && r.above == th)
+            .map(|r| r.stock.min(r.d0 * pow(th, -ed)))
+            .sum();
+        let cut = left.min(refills);
+        SetPrice {
+            price: th,
+            fill: 1.0,
+            refill_share: if refills > 0.0 {
+                1.0 - cut / refills
+            } else {
+                1.0
+            },
+            release_share: if releases > 0.0 {
+                ((left - cut) / releases).min(1.0)
+            } else {
+                0.0
+            },
+        }
+    }
+
+    /// Excess demand of the classes in `g` at the log price `y`, the stock bids `side` admits
+    /// included, and its slope in `y` (negative: demand falls and supply rises with price).
+    fn excess(&self, g: u32, y: f64, side: Side, curve: &Curve) -> (f64, f64) {
         let (ed, es) = (curve.demand_elasticity, curve.supply_elasticity);
+        let (d0, fixed) = self.set_parts(g);
+        let (demand_mult, scale, x) = if y == 0.0 {
+            (1.0, 1.0, 1.0)
+        } else {
+            ((-ed * y).exp(), (es * y).exp(), y.exp())
+        };
+        let (mut supply, mut slope) = (0.0, 0.0);
+        for p in &self.portions {
+            if p.to != 0 || p.reach & g == 0 {
+                continue;
+            }
+            let q = p.s0 * scale;
+            if q < p.cap {
+                supply += q;
+                slope += es * q;
+            } else {
+                supply += p.cap;
+            }
+        }
+        let responsive = d0 * demand_mult;
+        let (stocks, stock_slope) = if self.refills.is_empty() && self.releases.is_empty() {
+            (0.0, 0.0)
+        } else {
+            self.stock_demand(g, x, side, curve)
+        };
+        (
+            responsive + fixed + stocks - supply,
+            -ed * responsive + stock_slope - slope,
+        )
+    }
+
+    /// The price in `(from, to)` where excess, with the stock bids of `side`, is zero (it is
+    /// positive at `from` and at most zero at `to`).
+    fn root(&self, g: u32, from: f64, to: f64, side: Side, curve: &Curve) -> f64 {
+        let (ed, es) = (curve.demand_elasticity, curve.supply_elasticity);
+        let (d0, fixed) = self.set_parts(g);
+        let e = ed + es;
         let reach = || {
             self.portions
                 .iter()
                 .filter(move |p| p.to == 0 && p.reach & g != 0)
         };
-        // Excess demand at the log price `y`, and its slope in `y` (negative: demand falls
-        // and supply rises with the price).
-        let excess = |y: f64| -> (f64, f64) {
-            let (demand_mult, scale) = if y == 0.0 {
-                (1.0, 1.0)
-            } else {
-                ((-ed * y).exp(), (es * y).exp())
-            };
-            let (mut supply, mut slope) = (0.0, 0.0);
-            for p in reach() {
-                let q = p.s0 * scale;
-                if q < p.cap {
-                    supply += q;
-                    slope += es * q;
-                } else {
-                    supply += p.cap;
-                }
-            }
-            let responsive = d0 * demand_mult;
-            (responsive + fixed - supply, -ed * responsive - slope)
-        };
-        let interior = |price| SetPrice { price, fill: 1.0 };
-        // The reference price when supply meets demand there (up to float noise): the calm
-        // case, first.
-        if excess(0.0).0.abs() <= 1e-12 * (d0 + fixed) {
-            return interior(1.0);
-        }
-        let (lo, hi) = (curve.min_price, curve.max_price);
-        let (a, b) = (lo.ln(), hi.ln());
-        let at_max = excess(b).0;
-        if at_max > 0.0 {
-            let d = self.set_demand(g, hi, curve);
-            return SetPrice {
-                price: hi,
-                fill: (d - at_max) / d,
-            };
-        }
-        if excess(a).0 <= 0.0 {
-            return interior(lo);
-        }
-        // Closed form when nothing is fixed and no cap binds.
-        let e = ed + es;
         let s0: f64 = reach().map(|p| p.s0).sum();
-        if fixed == 0.0 && e > 0.0 && s0 > 0.0 {
+        let bids = self.refills.iter().any(|r| g >> r.class & 1 != 0)
+            || self.releases.iter().any(|r| g >> r.class & 1 != 0);
+        // Closed form when nothing is fixed, no stock bids and no cap binds.
+        if fixed == 0.0 && !bids && e > 0.0 && s0 > 0.0 {
             let x = (d0 / s0).powf(1.0 / e);
             let scale = x.powf(es);
-            if (lo..=hi).contains(&x) && reach().all(|p| p.s0 * scale <= p.cap) {
-                return interior(x);
+            if (from..=to).contains(&x) && reach().all(|p| p.s0 * scale <= p.cap) {
+                return x;
             }
         }
         // Newton's method on the log price, kept inside a bracket [a, b] with excess above
         // zero at a and below at b; a step that would leave the bracket bisects it instead.
-        let (mut a, mut b) = (a, b);
+        let (mut a, mut b) = (from.ln(), to.ln());
         let guess = if e > 0.0 && s0 > 0.0 {
             ((d0 + fixed) / s0).ln() / e
         } else {
@@ -254,7 +499,7 @@ impl Clearing {
             0.5 * (a + b)
         };
         for _ in 0..200 {
-            let (f, slope) = excess(y);
+            let (f, slope) = self.excess(g, y, side, curve);
             if f == 0.0 {
                 break;
             }
@@ -269,20 +514,20 @@ impl Clearing {
             } else {
                 0.5 * (a + b)
             };
-            let done = (next - y).abs() <= 4.0 * f64::EPSILON * y.abs().max(1.0)
-                || next <= a
-                || next >= b;
+            let done =
+                (next - y).abs() <= 4.0 * f64::EPSILON * y.abs().max(1.0) || next <= a || next >= b;
             y = next;
             if done {
                 break;
             }
         }
-        interior(y.exp())
+        y.exp()
     }
 
-    /// Give the classes in `g` their price, and the portions that reach them to them.
+    /// Give the classes in `g` their price, the portions that reach them to them, and their
+    /// stock bids their shares.
     fn settle(&mut self, g: u32, p: SetPrice, curve: &Curve) {
-        let demand = self.set_demand(g, p.price, curve);
+        let demand = self.set_demand_settled(g, p, curve);
         let supply = self.set_supply(g, p.price, curve);
         // At the floor supply may exceed demand: every portion sells the same share.
         let share = if supply > demand && supply > 0.0 {
@@ -303,6 +548,59 @@ impl Clearing {
                 k.fill = p.fill;
             }
         }
+        let x = p.price;
+        for r in &mut self.refills {
+            if g >> r.class & 1 != 0 {
+                r.share = refill_share(r.below, x, p.refill_share);
+            }
+        }
+        for r in &mut self.releases {
+            if g >> r.class & 1 != 0 {
+                r.share = release_share(r.above, x, p.release_share);
+            }
+        }
+    }
+
+    /// Demand of the classes in `g` at their settled price, stock bids at their shares.
+    fn set_demand_settled(&self, g: u32, p: SetPrice, curve: &Curve) -> f64 {
+        let (d0, fixed) = self.set_parts(g);
+        let mult = pow(p.price, -curve.demand_elasticity);
+        let mut d = d0 * mult + fixed;
+        for r in &self.refills {
+            if g >> r.class & 1 != 0 {
+                d += r.amount * refill_share(r.below, p.price, p.refill_share);
+            }
+        }
+        for r in &self.releases {
+            if g >> r.class & 1 != 0 {
+                let can = r.stock.min(r.d0 * mult);
+                d -= can * release_share(r.above, p.price, p.release_share);
+            }
+        }
+        d
+    }
+}
+
+/// The share a refill with threshold `below` buys at price `x` (`at`: the share of those whose
+/// threshold is the price).
+fn refill_share(below: f64, x: f64, at: f64) -> f64 {
+    if below > x {
+        1.0
+    } else if below == x {
+        at
+    } else {
+        0.0
+    }
+}
+
+/// The share of what it can release that a release with threshold `above` releases at `x`.
+fn release_share(above: f64, x: f64, at: f64) -> f64 {
+    if above < x {
+        1.0
+    } else if above == x {
+        at
+    } else {
+        0.0
     }
 }
 

@@ -224,7 +224,10 @@ pub fn summarize(
             total_loss: (&red.total_loss).into(),
             total_loss_vs_baseline: (v > 0).then(|| (&red.diff_total_loss).into()),
             loss_avoided_per_cost: match (&costs[v], v > 0) {
-                (Some(c), true) if c.total > 0.0 => Some(-red.diff_total_loss.mean() / c.total),
+                // None too where a cost near zero makes the ratio overflow.
+                (Some(c), true) if c.total > 0.0 => {
+                    Some(-red.diff_total_loss.mean() / c.total).filter(|r| r.is_finite())
+                }
                 _ => None,
             },
             slots,

@@ -126,7 +126,7 @@ pub struct RawSupplier {
     pub tags: Vec<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStockpile {
     /// Target stock, in days of demand.
@@ -137,6 +137,12 @@ pub struct RawStockpile {
     pub refill_days: Option<Spanned<f64>>,
     /// `false`: drawn down but never refilled.
     pub refill: Option<Spanned<bool>>,
+    /// Material with a market: serve the holder's own use from stock once the price exceeds
+    /// this multiple of the reference price (default: only when short).
+    pub release_above: Option<Spanned<f64>>,
+    /// Material with a market: refill only at a price at most this multiple of the reference
+    /// price (default 1.05).
+    pub refill_below: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -325,6 +331,9 @@ pub struct RawPool {
     /// Target stock, in days of the members' combined demand.
     pub days: Spanned<f64>,
     pub refill_days: Option<Spanned<f64>>,
+    /// Material with a market: refill only at a price at most this multiple of the reference
+    /// price (default 1.05).
+    pub refill_below: Option<Spanned<f64>>,
 }
 
 /// One edit a strategy (or a sweep value) makes to the baseline. Exactly one selector
@@ -361,6 +370,7 @@ pub struct RawChange {
     pub material: Option<Spanned<String>>,
     pub days: Option<Spanned<f64>>,
     pub refill_days: Option<Spanned<f64>>,
+    pub refill_below: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -2,11 +2,13 @@
 //! same random numbers as the baseline, so the table reads as a clean response curve.
 //!
 //! Keys name one scalar of the scenario by kind, id and key path:
-//! `importer.<id>.stockpile.<material>.days`, `importer.<id>.switch_days`,
+//! `importer.<id>.stockpile.<material>.days` (and `.release_above`, `.refill_below`),
+//! `importer.<id>.switch_days`,
 //! `importer.<id>.demand.<material>`, `importer.<id>.recycling.<material>`,
 //! `supplier.<id>.capacity`, `supplier.<id>.spare`, `supplier.<id>.ramp_days`,
 //! `supplier.<id>.stock_days.<material>`, `shock.<id>.rate_per_year`, `shock.<id>.severity`,
-//! `shock.<id>.duration_days`, `route.<id>.lead_days`, `pool.<id>.days`.
+//! `shock.<id>.duration_days`, `route.<id>.lead_days`, `pool.<id>.days`,
+//! `pool.<id>.refill_below`.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +19,8 @@ use crate::scenario::{RawChange, RawDist, RawStockpile, Spanned};
 /// The keys `--set` accepts, for messages.
 pub const KEYS: &[&str] = &[
     "importer.<id>.stockpile.<material>.days",
+    "importer.<id>.stockpile.<material>.release_above",
+    "importer.<id>.stockpile.<material>.refill_below",
     "importer.<id>.switch_days",
     "importer.<id>.demand.<material>",
     "importer.<id>.recycling.<material>",
@@ -29,6 +33,7 @@ pub const KEYS: &[&str] = &[
     "shock.<id>.duration_days",
     "route.<id>.lead_days",
     "pool.<id>.days",
+    "pool.<id>.refill_below",
 ];
 
 /// A parsed `--set KEY=V1,V2,...`.
@@ -104,17 +109,15 @@ pub fn change_for(key: &str, value: f64) -> Result<RawChange, String> {
     let mut c = RawChange::default();
     let one = |m: &str| BTreeMap::from([(m.to_owned(), s(value))]);
     match parts.as_slice() {
-        ["importer", id, "stockpile", m, "days"] => {
+        ["importer", id, "stockpile", m, field @ ("days" | "release_above" | "refill_below")] => {
             c.importer = Some(s(id.to_string()));
-            c.stockpile = Some(BTreeMap::from([(
-                m.to_string(),
-                s(RawStockpile {
-                    days: Some(s(value)),
-                    initial_days: None,
-                    refill_days: None,
-                    refill: None,
-                }),
-            )]));
+            let mut sp = RawStockpile::default();
+            match *field {
+                "days" => sp.days = Some(s(value)),
+                "release_above" => sp.release_above = Some(s(value)),
+                _ => sp.refill_below = Some(s(value)),
+            }
+            c.stockpile = Some(BTreeMap::from([(m.to_string(), s(sp))]));
         }
         ["importer", id, "switch_days"] => {
             c.importer = Some(s(id.to_string()));
@@ -152,9 +155,13 @@ pub fn change_for(key: &str, value: f64) -> Result<RawChange, String> {
             c.route = Some(s(id.to_string()));
             c.lead_days = Some(s(value));
         }
-        ["pool", id, "days"] => {
+        ["pool", id, field @ ("days" | "refill_below")] => {
             c.pool = Some(s(id.to_string()));
-            c.days = Some(s(value));
+            if *field == "days" {
+                c.days = Some(s(value));
+            } else {
+                c.refill_below = Some(s(value));
+            }
         }
         _ => return Err(bad()),
     }

@@ -10,14 +10,10 @@ use super::produce::{input_limit, input_limit_lane, use_inputs, use_inputs_lane}
 use super::state::Scratch;
 use super::transport::{ring_index, ship};
 use super::NONE;
-use std::ops::Range;
-use crate::lanes::{Lanes, Mask, LANES};
+use crate::lanes::{self, Lanes, Mask, LANES};
 use crate::market::{consumer_loss, extra_spend, pow, Clearing, MAX_CLASSES};
 use crate::model::{Model, Owner};
-
-/// Stocks of a material with a market refill only while the price their holder paid last step
-/// was at most this multiple of the reference price (docs/model.md, "Markets").
-const REFILL_BELOW: f64 = 1.05;
+use std::ops::Range;
 
 /// Reused buffers of the market step.
 #[derive(Debug, Clone, Default)]
@@ -48,7 +44,15 @@ pub(super) struct MarketScratch {
     levels: Vec<f64>,
     /// Per supplier (position): what it sold.
     sold: Vec<f64>,
+    /// Per buyer: its stockpile's and its pool share's refill bids, and its stock's release
+    /// (indices in the clearing, or `usize::MAX`).
+    refill_own: Vec<usize>,
+    refill_pool: Vec<usize>,
+    release: Vec<usize>,
 }
+
+/// No bid.
+const NO_BID: usize = usize::MAX;
 
 /// Material `m`'s market, every lane. `prod` is where its suppliers are in the net's
 /// production order.
@@ -130,10 +134,11 @@ const ALL_LANES: u8 = u8::MAX;
 
 /// The lanes (bit `l`) in which material `m`'s market is calm: no shock targets it (no ban,
 /// closure, capacity loss or demand surge on its suppliers, links, routes or buyers), every
-/// supplier can make what it was ordered, every importer that orders a refill may refill (its
-/// last price at most [`REFILL_BELOW`]), and the orders, all told, equal the suppliers'
-/// reference supply (to 1e-12, as in the clearing). Such a market clears at the reference
-/// price and meets every order.
+/// supplier can make what it was ordered, no importer orders a refill (a refill bids the price
+/// up, to its threshold at most), and the orders, all told, equal the suppliers' reference
+/// supply (to 1e-12, as in the clearing). Such a market clears at the reference price and
+/// meets every order. (No stock releases there: release thresholds are above the reference
+/// price.)
 fn calm_lanes(model: &Model, s: &Scratch, m: usize, prod: Range<usize>) -> u8 {
     let mut calm = s.market_touch[m].map(|n| n == 0);
     if !calm.contains(&true) {
@@ -160,9 +165,11 @@ fn calm_lanes(model: &Model, s: &Scratch, m: usize, prod: Range<usize>) -> u8 {
     for &b in &s.net.market_buyers[m] {
         let b = b as usize;
         if let Owner::Importer(_) = model.slots[b].owner {
-            for l in 0..LANES {
-                calm[l] &= (s.order[b].0[l] == s.use_order[b].0[l])
-                    | (s.slot_price[b].0[l] <= REFILL_BELOW);
+            for (c, (o, u)) in calm
+                .iter_mut()
+                .zip(s.order[b].0.iter().zip(&s.use_order[b].0))
+            {
+                *c &= o == u;
             }
         }
     }
@@ -214,24 +221,58 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
             });
         w.class_of.push(c);
     }
-    // 2. Demand: importers' use responds to price, their refill waits for a calm price;
-    // processors' input orders do not respond.
+    // 2. Demand: importers' use responds to price, their stock refills bid only up to their
+    // thresholds and their stocks may serve their use above theirs; processors' input orders
+    // do not respond.
     w.clearing.reset(n_classes);
     w.d0.clear();
     w.fixed.clear();
+    w.refill_own.clear();
+    w.refill_pool.clear();
+    w.release.clear();
     for i in 0..n_buy {
         let b = s.net.market_buyers[m][i] as usize;
-        let (d0, fixed) = match model.slots[b].owner {
+        let c = w.class_of[i];
+        let slot = &model.slots[b];
+        let (mut own, mut pooled, mut release) = (NO_BID, NO_BID, NO_BID);
+        let (d0, fixed) = match slot.owner {
             Owner::Importer(_) => {
                 let use_ = s.use_order[b].0[l];
-                let calm = s.slot_price[b].0[l] <= REFILL_BELOW;
-                (use_, if calm { s.order[b].0[l] - use_ } else { 0.0 })
+                let refill = s.order[b].0[l] - use_;
+                if refill > 0.0 {
+                    // The pool share's refill, as the order counted it; the rest is the
+                    // stockpile's.
+                    let p = s.net.slot_pool[b];
+                    let pool_part = if p == NONE {
+                        0.0
+                    } else {
+                        let pool = &model.pools[p as usize];
+                        let gap = pool.stock_target - s.pool_stock[p as usize].0[l];
+                        lanes::positive_min(gap, pool.refill_per_step) * s.net.pool_share[b]
+                    };
+                    let mine = refill - pool_part;
+                    if mine > 0.0 {
+                        own = w.clearing.refill(c, mine, slot.refill_below);
+                    }
+                    if pool_part > 0.0 {
+                        let below = model.pools[p as usize].refill_below;
+                        pooled = w.clearing.refill(c, pool_part, below);
+                    }
+                }
+                let stock = s.stock[b].0[l];
+                if slot.release_above.is_finite() && stock > 0.0 {
+                    release = w.clearing.release(c, use_, stock, slot.release_above);
+                }
+                (use_, 0.0)
             }
             Owner::Supplier(_) => (0.0, s.order[b].0[l]),
         };
         w.d0.push(d0);
         w.fixed.push(fixed);
-        w.clearing.class(w.class_of[i], d0, fixed);
+        w.refill_own.push(own);
+        w.refill_pool.push(pooled);
+        w.release.push(release);
+        w.clearing.class(c, d0, fixed);
     }
     // 3. Supply: each supplier's offer, split by the classes it may reach.
     w.portion_seller.clear();
@@ -279,8 +320,16 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
         let b = s.net.market_buyers[m][i] as usize;
         let c = w.class_of[i];
         let price = w.clearing.price(c);
-        w.want
-            .push((w.d0[i] * w.mult[c] + w.fixed[i]) * w.clearing.fill(c));
+        let mut want = w.d0[i] * w.mult[c] + w.fixed[i];
+        for k in [w.refill_own[i], w.refill_pool[i]] {
+            if k != NO_BID {
+                want += w.clearing.refill_bought(k);
+            }
+        }
+        if w.release[i] != NO_BID {
+            want = (want - w.clearing.released(w.release[i], &curve)).max(0.0);
+        }
+        w.want.push(want * w.clearing.fill(c));
         s.slot_price[b].0[l] = price;
         s.slot_mult[b].0[l] = w.mult[c];
     }

@@ -77,6 +77,91 @@ impl<'a> Ck<'a> {
         self.diags.iter().filter(|d| d.is_error()).count()
     }
 
+    /// A stock's price thresholds (`refill_below`, `release_above`, multiples of the reference
+    /// price) for a material whose market is `market` (`None`: it has none, and the keys are
+    /// an error). Returns them with their defaults: 1.05, and infinite (release only when
+    /// short).
+    pub(super) fn stock_thresholds(
+        &mut self,
+        refill_below: Option<&Spanned<f64>>,
+        release_above: Option<&Spanned<f64>>,
+        key: &str,
+        material: &Material,
+    ) -> (f64, f64) {
+        let default = (super::network::DEFAULT_REFILL_BELOW, f64::INFINITY);
+        let Some(market) = &material.market else {
+            for (v, name) in [
+                (refill_below, "refill_below"),
+                (release_above, "release_above"),
+            ] {
+                if let Some(v) = v {
+                    self.err(
+                        v.span(),
+                        format!("{key}.{name}"),
+                        format!(
+                            "`{name}` is a price threshold, and `{}` has no market",
+                            material.id
+                        ),
+                        format!(
+                            "add a [material.market] table to `{}`, or remove `{name}`",
+                            material.id
+                        ),
+                    );
+                }
+            }
+            return default;
+        };
+        let (lo, hi) = (market.curve.min_price, market.curve.max_price);
+        let mut within = |v: &Spanned<f64>, name: &str, what: &str| -> Option<f64> {
+            let x = *v.get_ref();
+            if x.is_finite() && x >= lo && x <= hi {
+                Some(x)
+            } else {
+                self.err(
+                    v.span(),
+                    format!("{key}.{name}"),
+                    format!("{name} = {} is outside the market's price range", crate::diag::num(x)),
+                    format!("{what}: a multiple of the reference price from min_price = {} to max_price = {}", fmt_num(lo), fmt_num(hi)),
+                );
+                None
+            }
+        };
+        let below = refill_below
+            .and_then(|v| within(v, "refill_below", "refill only at or below this price"))
+            .unwrap_or(default.0);
+        let above = release_above
+            .and_then(|v| {
+                within(
+                    v,
+                    "release_above",
+                    "serve own use from stock above this price",
+                )
+            })
+            .unwrap_or(default.1);
+        if let Some(v) = release_above.filter(|_| above < 1.0) {
+            self.err(
+                v.span(),
+                format!("{key}.release_above"),
+                format!("release_above = {} is below the reference price", fmt_num(above)),
+                "a stock serves its holder's use above the reference price: use 1 or more (e.g. 1.5)",
+            );
+        }
+        if above <= below {
+            let v = release_above.expect("a finite release threshold was given");
+            self.err(
+                v.span(),
+                format!("{key}.release_above"),
+                format!(
+                    "release_above = {} is not above refill_below = {}: the stock would refill and release at the same prices",
+                    fmt_num(above),
+                    fmt_num(below)
+                ),
+                "set release_above above refill_below (e.g. release_above = 1.5, refill_below = 1.05)",
+            );
+        }
+        (below, above)
+    }
+
     /// A finite number >= 0, at most [`MAX_INPUT`].
     pub(super) fn nonneg(&mut self, v: &Spanned<f64>, key: &str, unit_hint: &str) -> f64 {
         let x = *v.get_ref();

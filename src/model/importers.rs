@@ -4,6 +4,7 @@ use super::ck::{check_keys_are, Ck, Ids};
 use super::contracts::SlotSource;
 use super::network::{
     days_to_steps, Importer, ImporterIdx, MaterialIdx, Model, Owner, RegionIdx, Slot,
+    DEFAULT_REFILL_BELOW,
 };
 use crate::scenario::{self, RawImporter, RawScenario, Spanned};
 
@@ -139,6 +140,15 @@ fn compile_importer<'r>(
                 model.step_days,
             ),
         };
+        let (refill_below, release_above) = match r.stockpile.get(mid) {
+            None => (DEFAULT_REFILL_BELOW, f64::INFINITY),
+            Some(sp) => ck.stock_thresholds(
+                sp.get_ref().refill_below.as_ref(),
+                sp.get_ref().release_above.as_ref(),
+                &format!("{key}.stockpile.{mid}"),
+                &model.materials[m.ix()],
+            ),
+        };
         model.slots.push(Slot {
             owner: Owner::Importer(ImporterIdx(i as u32)),
             material: m,
@@ -148,6 +158,8 @@ fn compile_importer<'r>(
             stock_target: target,
             stock_initial: initial,
             refill_per_step: refill,
+            refill_below,
+            release_above,
             pipeline_nominal: 0.0,
             switch_steps,
             recycled,

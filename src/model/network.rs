@@ -129,6 +129,10 @@ pub enum Owner {
     Supplier(SupplierIdx),
 }
 
+/// The price multiple at or below which a stock of a material with a market refills, unless
+/// its scenario says otherwise.
+pub const DEFAULT_REFILL_BELOW: f64 = 1.05;
+
 /// A buyer's position in one material: orders, receives, stocks and uses it.
 #[derive(Debug, Clone)]
 pub struct Slot {
@@ -143,6 +147,12 @@ pub struct Slot {
     pub stock_initial: f64,
     /// Largest refill ordered per step; 0 = never refilled.
     pub refill_per_step: f64,
+    /// Material with a market: the stock refills only at a price at most this multiple of the
+    /// reference price.
+    pub refill_below: f64,
+    /// Material with a market: the stock serves the holder's use once the price exceeds this
+    /// multiple of the reference price (infinite: only when short).
+    pub release_above: f64,
     /// Goods in transit to this slot in the steady state (counted in its inventory position).
     pub pipeline_nominal: f64,
     /// Steps short of contract supply before the spot market serves it; None = never re-sources.
@@ -282,6 +292,9 @@ pub struct Pool {
     pub slots: Vec<SlotIdx>,
     pub stock_target: f64,
     pub refill_per_step: f64,
+    /// Material with a market: the pool refills only at a price at most this multiple of the
+    /// reference price.
+    pub refill_below: f64,
 }
 
 impl Model {

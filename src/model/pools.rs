@@ -93,6 +93,12 @@ pub(super) fn compile_pools(raw: &RawScenario, ck: &mut Ck, model: &mut Model, i
             pslots.push(SlotIdx(slot));
         }
         let target = days * daily;
+        let (refill_below, _) = ck.stock_thresholds(
+            p.refill_below.as_ref(),
+            None,
+            &key,
+            &model.materials[m.ix()],
+        );
         model.pools.push(Pool {
             id: p.id.get_ref().clone(),
             name: p.name.clone().unwrap_or_else(|| p.id.get_ref().clone()),
@@ -101,6 +107,7 @@ pub(super) fn compile_pools(raw: &RawScenario, ck: &mut Ck, model: &mut Model, i
             slots: pslots,
             stock_target: target,
             refill_per_step: target * model.step_days as f64 / refill_days,
+            refill_below,
         });
     }
 }

@@ -415,7 +415,7 @@ fn change_pool(
     ck: &mut Ck,
 ) -> Option<&'static [&'static str]> {
     let c = ch.get_ref();
-    let allowed: &[&str] = &["members", "material", "days", "refill_days"];
+    let allowed: &[&str] = &["members", "material", "days", "refill_days", "refill_below"];
     match out
         .pool
         .iter()
@@ -435,6 +435,9 @@ fn change_pool(
             if let Some(v) = &c.refill_days {
                 p.refill_days = Some(v.clone());
             }
+            if let Some(v) = &c.refill_below {
+                p.refill_below = Some(v.clone());
+            }
         }
         None => {
             // A new pool.
@@ -452,6 +455,7 @@ fn change_pool(
                     material: material.clone(),
                     days: days.clone(),
                     refill_days: c.refill_days.clone(),
+                    refill_below: c.refill_below.clone(),
                 },
             ));
         }
@@ -472,6 +476,14 @@ fn merge_stockpile(old: &RawStockpile, new: &RawStockpile) -> RawStockpile {
         }),
         refill_days: new.refill_days.clone().or_else(|| old.refill_days.clone()),
         refill: new.refill.clone().or_else(|| old.refill.clone()),
+        release_above: new
+            .release_above
+            .clone()
+            .or_else(|| old.release_above.clone()),
+        refill_below: new
+            .refill_below
+            .clone()
+            .or_else(|| old.refill_below.clone()),
     }
 }
 

@@ -5,6 +5,7 @@ use super::ck::{check_keys_are, Ck, Ids};
 use super::contracts::SlotSource;
 use super::network::{
     days_to_steps, MaterialIdx, Model, Owner, RegionIdx, Slot, Supplier, SupplierIdx,
+    DEFAULT_REFILL_BELOW,
 };
 use crate::scenario::RawScenario;
 
@@ -142,6 +143,8 @@ pub(super) fn input_slots<'r>(
                 stock_target: stock_days, // days for now; scaled once steady-state use is known
                 stock_initial: stock_days,
                 refill_per_step: 0.0,
+                refill_below: DEFAULT_REFILL_BELOW,
+                release_above: f64::INFINITY,
                 pipeline_nominal: 0.0,
                 switch_steps: None,
                 recycled: 0.0,
