@@ -10,8 +10,9 @@ use crate::format::{
     compact, count, days, display_name, fixed, money, percent, percent_pm, quantity,
 };
 use crate::indicators::Indicators;
+use crate::metrics::SlotMetrics;
 use crate::plot::{chart_plan, ChartInfo, ChartKind};
-use crate::report::{Difference, Summary, Timing, VariantSummary};
+use crate::report::{Difference, Estimate, Summary, Timing, VariantSummary};
 
 /// report.md for a run: `indicators` are the static concentration figures; charts are
 /// embedded for the files in `chart_files` (names relative to report.md; any directory part is
@@ -331,25 +332,47 @@ fn headline_table(s: &Summary, v: &VariantSummary) -> String {
     t
 }
 
-/// One importer's materials: fill, P(shortage), expected shortfall and loss, TTS and TTR.
+/// One importer's materials: fill, P(shortage), expected shortfall and loss, TTS and TTR; where
+/// any material's price moved in the run, the loss split into its unmet and price parts, with
+/// the mean peak price.
 fn slot_table(s: &Summary, v: &VariantSummary, importer: &str) -> String {
     let cur = &s.currency;
-    let mut t = String::from(
+    let priced = |m: &SlotMetrics<Estimate>| {
+        m.peak_price.mean != 1.0 || m.extra_spend.mean != 0.0 || m.surplus_lost.mean != 0.0
+    };
+    let prices = v.slots.iter().any(|sl| priced(&sl.metrics));
+    let mut t = String::from(if prices {
+        "| material | fill rate | P(shortage) | E[unmet] | E[loss] | of which unmet | of which price | mean peak price | TTS | TTR |\n\
+         |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+    } else {
         "| material | fill rate | P(shortage) | E[unmet] | E[loss] | TTS | TTR |\n\
-         |---|--:|--:|--:|--:|--:|--:|\n",
-    );
+         |---|--:|--:|--:|--:|--:|--:|\n"
+    });
     for sl in v.slots.iter().filter(|sl| sl.importer == importer) {
+        let m = &sl.metrics;
+        let split = if !prices {
+            String::new()
+        } else if priced(m) {
+            format!(
+                " {} | {} | {}x |",
+                money(m.unmet_loss.mean, cur),
+                money(m.extra_spend.mean + m.surplus_lost.mean, cur),
+                fixed(m.peak_price.mean, 2)
+            )
+        } else {
+            format!(" {} | – | – |", money(m.unmet_loss.mean, cur))
+        };
         t.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} |{split} {} | {} |\n",
             cell(&sl.material_name),
-            percent_pm(sl.metrics.fill_rate.mean, sl.metrics.fill_rate.se),
-            percent(sl.metrics.p_shortage.mean),
-            quantity(sl.metrics.unmet_units.mean, &sl.unit),
-            money(sl.metrics.loss_value.mean, cur),
-            tts(sl.time_to_survive_days, sl.metrics.p_shortage.mean),
+            percent_pm(m.fill_rate.mean, m.fill_rate.se),
+            percent(m.p_shortage.mean),
+            quantity(m.unmet_units.mean, &sl.unit),
+            money(m.loss_value.mean, cur),
+            tts(sl.time_to_survive_days, m.p_shortage.mean),
             ttr(
                 sl.time_to_recover_days,
-                sl.metrics.p_shortage.mean,
+                m.p_shortage.mean,
                 sl.not_recovered_share
             ),
         ));
@@ -530,6 +553,23 @@ fn alt(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::plot::tests::starter;
+
+    /// A material whose price moved gets its loss split into the unmet and price parts, with
+    /// its mean peak price; a run without price moves keeps the plain table.
+    #[test]
+    fn moved_prices_split_the_loss_in_the_material_table() {
+        let mut r = starter(50);
+        let plain = slot_table(&r.summary, &r.summary.variants[0], "home");
+        assert!(!plain.contains("of which price"), "{plain}");
+        let m = &mut r.summary.variants[0].slots[0].metrics;
+        m.peak_price.mean = 1.5;
+        m.extra_spend.mean = 2e6;
+        m.surplus_lost.mean = 1e6;
+        m.unmet_loss.mean = 4e6;
+        let split = slot_table(&r.summary, &r.summary.variants[0], "home");
+        assert!(split.contains("| of which unmet | of which price | mean peak price |"));
+        assert!(split.contains("| $4m | $3m | 1.50x |"), "{split}");
+    }
 
     #[test]
     fn report_has_every_section_and_chart_in_order() {
