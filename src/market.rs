@@ -236,6 +236,10 @@ impl Clearing {
 
     /// Prices, fills and sales, from the top group down.
     pub fn solve(&mut self, curve: &Curve) {
+        // A refill whose threshold is at or above the ceiling bids up to the ceiling only.
+        for r in &mut self.refills {
+            r.below = r.below.min(curve.max_price);
+        }
         let n = self.classes.len();
         let mut open: u32 = (1u32 << n) - 1;
         while open != 0 {
@@ -262,13 +266,6 @@ impl Clearing {
             self.settle(g, p, curve);
             open &= !g;
         }
-    }
-
-    /// Demand of the classes in `g` at price `x`, the stock bids in force there included.
-    fn set_demand(&self, g: u32, x: f64, curve: &Curve) -> f64 {
-        let (d0, fixed) = self.set_parts(g);
-        let stocks = self.stock_demand(g, x, Side::at(x), curve).0;
-        d0 * pow(x, -curve.demand_elasticity) + fixed + stocks
     }
 
     /// The stock bids of the classes in `g` at price `x`, counting those `side` admits:
@@ -344,11 +341,23 @@ impl Clearing {
             return interior(1.0);
         }
         let (lo, hi) = (curve.min_price, curve.max_price);
-        let at_max = self.excess(g, hi.ln(), Side::at(hi), curve).0;
+        // At the ceiling, refills bid for nothing: use is rationed, and a refill never takes
+        // supply from it (a refill whose threshold is at or above the ceiling counts as one at
+        // the ceiling, below).
+        let rationed = Side {
+            refill_from: hi,
+            refill_strict: true,
+            release_to: hi,
+            release_inclusive: false,
+        };
+        let at_max = self.excess(g, hi.ln(), rationed, curve).0;
         if at_max > 0.0 {
-            let d = self.set_demand(g, hi, curve);
+            let d = d0 * pow(hi, -curve.demand_elasticity)
+                + fixed
+                + self.stock_demand(g, hi, rationed, curve).0;
             return SetPrice {
                 fill: (d - at_max) / d,
+                refill_share: 0.0,
                 ..interior(hi)
             };
         }
@@ -359,7 +368,7 @@ impl Clearing {
         // longer positive, or at that threshold.
         self.thresholds.clear();
         for r in &self.refills {
-            if g >> r.class & 1 != 0 && r.below > lo && r.below < hi {
+            if g >> r.class & 1 != 0 && r.below > lo {
                 self.thresholds.push(r.below);
             }
         }

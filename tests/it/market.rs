@@ -562,3 +562,24 @@ demand = { m = 14600 }
         120.0 * spare
     );
 }
+
+/// Use before refill at the ceiling: a cut of a half rations use at the ceiling of 8; a refill
+/// bidding up to the ceiling buys nothing and leaves every buyer's fill as without it.
+#[test]
+fn at_the_ceiling_a_refill_takes_nothing_from_use() {
+    let run = |refill: f64| {
+        let mut m = Clearing::default();
+        m.reset(1);
+        m.class(0, 1.0, 0.0);
+        let k = m.refill(0, refill, CURVE.max_price);
+        m.portion(1, 0.5, f64::INFINITY);
+        m.solve(&CURVE);
+        (m.price(0), m.fill(0), m.refill_bought(k))
+    };
+    let (x0, fill0, _) = run(0.0);
+    let (x, fill, bought) = run(0.3);
+    assert_eq!((x, x0), (CURVE.max_price, CURVE.max_price));
+    assert_eq!(bought, 0.0);
+    assert_eq!(fill, fill0);
+    assert!(fill < 1.0);
+}
