@@ -618,22 +618,27 @@ fn release_share(above: f64, x: f64, at: f64) -> f64 {
 /// curve between the two prices, `spend0 (x^(1-ed) - 1) / (1 - ed)` (`spend0 ln x` at ed = 1).
 /// Negative below the reference price (a gain).
 pub fn consumer_loss(spend0: f64, x: f64, ed: f64) -> f64 {
-    if x == 1.0 {
-        0.0
-    } else if (ed - 1.0).abs() < 1e-12 {
-        spend0 * x.ln()
-    } else {
-        spend0 * (x.powf(1.0 - ed) - 1.0) / (1.0 - ed)
-    }
+    loss_parts(spend0, x, pow(x, -ed), ed).0
 }
 
 /// The part of [`consumer_loss`] that is extra spend on what is still bought:
 /// `(x - 1) spend0 x^-ed`. The rest is surplus lost on the demand given up.
 pub fn extra_spend(spend0: f64, x: f64, ed: f64) -> f64 {
+    loss_parts(spend0, x, pow(x, -ed), ed).1
+}
+
+/// [`consumer_loss`] and [`extra_spend`] at once, given `mult = x^-ed` (the demand response
+/// the market step already computed).
+pub fn loss_parts(spend0: f64, x: f64, mult: f64, ed: f64) -> (f64, f64) {
     if x == 1.0 {
-        0.0
+        (0.0, 0.0)
+    } else if (ed - 1.0).abs() < 1e-12 {
+        (spend0 * x.ln(), (x - 1.0) * spend0 * mult)
     } else {
-        (x - 1.0) * spend0 * x.powf(-ed)
+        (
+            spend0 * (x * mult - 1.0) / (1.0 - ed),
+            (x - 1.0) * spend0 * mult,
+        )
     }
 }
 

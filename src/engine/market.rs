@@ -11,7 +11,7 @@ use super::state::Scratch;
 use super::transport::{ring_index, ship};
 use super::NONE;
 use crate::lanes::{self, Lanes, Mask, LANES};
-use crate::market::{consumer_loss, extra_spend, pow, Clearing, MAX_CLASSES};
+use crate::market::{loss_parts, pow, Clearing, MAX_CLASSES};
 use crate::model::{Model, Owner};
 use std::ops::Range;
 
@@ -436,8 +436,7 @@ pub(super) fn price_losses(model: &Model, s: &mut Scratch) {
                 continue;
             }
             let spend0 = s.demand_factor[b].0[l] * s.net.slot_nominal[b] * mat.value;
-            let whole = consumer_loss(spend0, x, ed);
-            let spend = extra_spend(spend0, x, ed);
+            let (whole, spend) = loss_parts(spend0, x, s.slot_mult[b].0[l], ed);
             s.track.extra_spend[k].0[l] += spend;
             // Non-negative in exact arithmetic for a rise; rounding can leave a hair below.
             s.track.surplus_lost[k].0[l] += if x > 1.0 {
