@@ -8,7 +8,7 @@
 
 use super::produce::{input_limit, input_limit_lane, use_inputs, use_inputs_lane};
 use super::state::Scratch;
-use super::transport::{ring_index, ship};
+use super::transport::{ship, ship_lanes};
 use super::NONE;
 use crate::lanes::{self, Lanes, Mask, LANES};
 use crate::market::{loss_parts, pow, Clearing, MAX_CLASSES};
@@ -96,20 +96,7 @@ fn calm_deliver(model: &Model, s: &mut Scratch, si: usize, calm: u8) {
     for e in e0 as usize..e1 as usize {
         let q = Lanes::select(mask, s.eff_order[e], Lanes::ZERO);
         let b = s.net.e_slot[e] as usize;
-        let pipe = s.net.e_pipe[e];
-        if pipe == NONE {
-            s.arrived[b] += q;
-        } else {
-            let (pipe, offset) = (
-                &model.pipes[pipe as usize],
-                s.net.ring_offset[pipe as usize],
-            );
-            let clock = &s.route_clock[pipe.route.ix()];
-            for (l, (&c, &q)) in clock.iter().zip(&q.0).enumerate() {
-                s.ring[ring_index(pipe, offset, c, l)] += q;
-            }
-            s.in_transit[b] += q;
-        }
+        ship_lanes(model, s, b, s.net.e_pipe[e], q);
     }
     let output = Lanes::select(mask, s.planned[si], Lanes::ZERO);
     if s.audit {

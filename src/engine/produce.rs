@@ -5,8 +5,8 @@
 
 use super::net::Alloc;
 use super::state::Scratch;
-use super::transport::{ring_index, ship};
-use super::{EPS, NONE};
+use super::transport::{ship, ship_lanes};
+use super::EPS;
 use crate::lanes::{self, Lanes, Mask, LANES};
 use crate::model::Model;
 
@@ -328,20 +328,7 @@ fn pro_rata(model: &Model, s: &mut Scratch, si: usize, split: &Split) {
         let q = split.of(s, e, s.eff_order[e]);
         let b = s.net.e_slot[e] as usize;
         s.contract_shipped[b] += q;
-        let pipe = s.net.e_pipe[e];
-        if pipe == NONE {
-            s.arrived[b] += q;
-        } else {
-            let (pipe, offset) = (
-                &model.pipes[pipe as usize],
-                s.net.ring_offset[pipe as usize],
-            );
-            let clock = &s.route_clock[pipe.route.ix()];
-            for (l, (&c, &q)) in clock.iter().zip(&q.0).enumerate() {
-                s.ring[ring_index(pipe, offset, c, l)] += q;
-            }
-            s.in_transit[b] += q;
-        }
+        ship_lanes(model, s, b, s.net.e_pipe[e], q);
     }
 }
 

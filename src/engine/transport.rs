@@ -4,7 +4,7 @@
 
 use super::state::Scratch;
 use super::NONE;
-use crate::lanes::LANES;
+use crate::lanes::{Lanes, LANES};
 use crate::model::{Model, Pipe};
 
 /// Step 2: goods whose lead time is up arrive, on every route that is open.
@@ -36,6 +36,22 @@ pub(super) fn ship(model: &Model, s: &mut Scratch, b: usize, pipe: u32, q: f64, 
         let clock = s.route_clock[model.pipes[p].route.ix()][l];
         s.ring[ring_index(&model.pipes[p], s.net.ring_offset[p], clock, l)] += q;
         s.in_transit[b].0[l] += q;
+    }
+}
+
+/// [`ship`] for every lane at once: `q` per lane (lanes with nothing to send add zeros).
+#[inline(always)]
+pub(super) fn ship_lanes(model: &Model, s: &mut Scratch, b: usize, pipe: u32, q: Lanes) {
+    if pipe == NONE {
+        s.arrived[b] += q;
+    } else {
+        let p = pipe as usize;
+        let (pipe, offset) = (&model.pipes[p], s.net.ring_offset[p]);
+        let clock = &s.route_clock[pipe.route.ix()];
+        for (l, (&c, &q)) in clock.iter().zip(&q.0).enumerate() {
+            s.ring[ring_index(pipe, offset, c, l)] += q;
+        }
+        s.in_transit[b] += q;
     }
 }
 
