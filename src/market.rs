@@ -218,13 +218,14 @@ impl Clearing {
         self.classes[c].fill
     }
 
-    /// What class `c` demands at price `x`.
+    /// What class `c` demands at price `x` (stock bids apart).
     pub fn demand(&self, c: usize, x: f64, curve: &Curve) -> f64 {
         let k = &self.classes[c];
         k.d0 * pow(x, -curve.demand_elasticity) + k.fixed
     }
 
-    /// What class `c` buys: its demand at its price times its fill.
+    /// What class `c` buys: its demand at its price times its fill (stock bids apart: see
+    /// [`Clearing::refill_bought`] and [`Clearing::released`]).
     pub fn bought(&self, c: usize, curve: &Curve) -> f64 {
         self.demand(c, self.classes[c].price, curve) * self.classes[c].fill
     }
@@ -268,9 +269,10 @@ impl Clearing {
         }
     }
 
-    /// The stock bids of the classes in `g` at price `x`, counting those `side` admits:
-    /// refills bought less stock released, and its slope in the log price.
-    fn stock_demand(&self, g: u32, x: f64, side: Side, curve: &Curve) -> (f64, f64) {
+    /// The stock bids of the classes in `g` at a price whose demand response is `mult`
+    /// (`x^-ed`), counting those `side` admits: refills bought less stock released, and its
+    /// slope in the log price.
+    fn stock_demand(&self, g: u32, mult: f64, side: Side, curve: &Curve) -> (f64, f64) {
         let ed = curve.demand_elasticity;
         let (mut net, mut slope) = (0.0, 0.0);
         for r in &self.refills {
@@ -280,7 +282,7 @@ impl Clearing {
         }
         for r in &self.releases {
             if g >> r.class & 1 != 0 && side.releases(r.above) {
-                let want = r.d0 * pow(x, -ed);
+                let want = r.d0 * mult;
                 if want < r.stock {
                     net -= want;
                     slope += ed * want;
@@ -352,9 +354,8 @@ impl Clearing {
         };
         let at_max = self.excess(g, hi.ln(), rationed, curve).0;
         if at_max > 0.0 {
-            let d = d0 * pow(hi, -curve.demand_elasticity)
-                + fixed
-                + self.stock_demand(g, hi, rationed, curve).0;
+            let mult = pow(hi, -curve.demand_elasticity);
+            let d = d0 * mult + fixed + self.stock_demand(g, mult, rationed, curve).0;
             return SetPrice {
                 fill: (d - at_max) / d,
                 refill_share: 0.0,
@@ -393,14 +394,9 @@ impl Clearing {
             }
             from = th;
         }
-        // Inside (from, to), the bids in force are those of any price strictly between.
-        let side = Side {
-            refill_from: from,
-            refill_strict: true,
-            release_to: from,
-            release_inclusive: true,
-        };
-        interior(self.root(g, from, to, side, curve))
+        // Inside (from, to), the bids in force are those of any price strictly between: those
+        // just above `from`.
+        interior(self.root(g, from, to, Side::above(from), curve))
     }
 
     /// The price sits at threshold `th`, where excess is `left` (> 0) with its refills bought
@@ -442,10 +438,10 @@ impl Clearing {
     fn excess(&self, g: u32, y: f64, side: Side, curve: &Curve) -> (f64, f64) {
         let (ed, es) = (curve.demand_elasticity, curve.supply_elasticity);
         let (d0, fixed) = self.set_parts(g);
-        let (demand_mult, scale, x) = if y == 0.0 {
-            (1.0, 1.0, 1.0)
+        let (demand_mult, scale) = if y == 0.0 {
+            (1.0, 1.0)
         } else {
-            ((-ed * y).exp(), (es * y).exp(), y.exp())
+            ((-ed * y).exp(), (es * y).exp())
         };
         let (mut supply, mut slope) = (0.0, 0.0);
         for p in &self.portions {
@@ -464,7 +460,7 @@ impl Clearing {
         let (stocks, stock_slope) = if self.refills.is_empty() && self.releases.is_empty() {
             (0.0, 0.0)
         } else {
-            self.stock_demand(g, x, side, curve)
+            self.stock_demand(g, demand_mult, side, curve)
         };
         (
             responsive + fixed + stocks - supply,

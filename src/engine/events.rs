@@ -70,15 +70,14 @@ impl Instances {
                 x.elems.extend(spots);
                 let c = x.elems.len() as u32;
                 let m0 = x.markets.len();
-                for (t, range) in [(table, a..b), (Table::Spot, b..c)] {
-                    for i in range {
-                        let elem = x.elems[i as usize] as usize;
-                        x.markets.extend(materials_of(model, t, elem));
-                    }
-                }
-                x.markets[m0..].sort_unstable();
-                let kept = m0 + partition_dedup(&mut x.markets[m0..]);
-                x.markets.truncate(kept);
+                let mut markets: Vec<u32> = [(table, a..b), (Table::Spot, b..c)]
+                    .into_iter()
+                    .flat_map(|(t, range)| range.map(move |i| (t, i)))
+                    .flat_map(|(t, i)| materials_of(model, t, x.elems[i as usize] as usize))
+                    .collect();
+                markets.sort_unstable();
+                markets.dedup();
+                x.markets.extend(markets);
                 x.list.push(Instance {
                     kind: shock.kind,
                     recovery: shock.recovery_steps,
@@ -169,18 +168,6 @@ fn materials_of(model: &Model, t: Table, x: usize) -> Vec<u32> {
         .filter(|&m| model.materials[m].market.is_some())
         .map(|m| m as u32)
         .collect()
-}
-
-/// Move the distinct values of a sorted slice to its front; returns how many there are.
-fn partition_dedup(v: &mut [u32]) -> usize {
-    let mut n = 0;
-    for i in 0..v.len() {
-        if n == 0 || v[i] != v[n - 1] {
-            v[n] = v[i];
-            n += 1;
-        }
-    }
-    n
 }
 
 /// An event in force or easing off, in a lane's active list.

@@ -6,11 +6,12 @@
 //! each supplier (through its route's pipe), and each supplier uses the inputs of what it sold.
 //! Written per lane: classes and prices differ between lanes.
 
+use super::orders::pool_refill;
 use super::produce::{input_limit, input_limit_lane, use_inputs, use_inputs_lane};
 use super::state::Scratch;
 use super::transport::{ship, ship_lanes};
 use super::NONE;
-use crate::lanes::{self, Lanes, Mask, LANES};
+use crate::lanes::{Lanes, Mask, LANES};
 use crate::market::{loss_parts, pow, Clearing, MAX_CLASSES};
 use crate::model::{Model, Owner};
 use std::ops::Range;
@@ -177,14 +178,16 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
     w.keys.clear();
     w.class_of.clear();
     let mut n_classes = 0;
-    if s.market_touch[m][l] == 0 && n_buy > 0 {
-        // No shock targets this market: every buyer reaches every supplier in full, one class
-        // (what the patterns below come to, without reading them).
+    // No shock targets this market: every buyer reaches every supplier in full, one class
+    // (what the patterns below come to, without reading them).
+    let untouched = s.market_touch[m][l] == 0 && n_buy > 0;
+    if untouched {
         w.keys.resize(n_sel, 1.0);
         w.class_of.resize(n_buy, 0);
         n_classes = 1;
     }
-    for i in 0..if n_classes == 0 { n_buy } else { 0 } {
+    let patterns = if untouched { 0 } else { n_buy };
+    for i in 0..patterns {
         let b = s.net.market_buyers[m][i] as usize;
         w.factors.clear();
         for j in 0..n_sel {
@@ -229,20 +232,13 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
                 if refill > 0.0 {
                     // The pool share's refill, as the order counted it; the rest is the
                     // stockpile's.
-                    let p = s.net.slot_pool[b];
-                    let pool_part = if p == NONE {
-                        0.0
-                    } else {
-                        let pool = &model.pools[p as usize];
-                        let gap = pool.stock_target - s.pool_stock[p as usize].0[l];
-                        lanes::positive_min(gap, pool.refill_per_step) * s.net.pool_share[b]
-                    };
+                    let pool_part = pool_refill(model, s, b, l);
                     let mine = refill - pool_part;
                     if mine > 0.0 {
                         own = w.clearing.refill(c, mine, slot.refill_below);
                     }
                     if pool_part > 0.0 {
-                        let below = model.pools[p as usize].refill_below;
+                        let below = model.pools[s.net.slot_pool[b] as usize].refill_below;
                         pooled = w.clearing.refill(c, pool_part, below);
                     }
                 }

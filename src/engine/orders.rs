@@ -33,12 +33,7 @@ fn orders_lane(model: &Model, s: &mut Scratch, l: usize) {
         s.use_order[b].0[l] = use_;
         let mut o = use_;
         o += refill(s, b);
-        if net.slot_pool[b] != NONE {
-            let p = net.slot_pool[b] as usize;
-            let pool = &model.pools[p];
-            let gap = pool.stock_target - s.pool_stock[p].0[l];
-            o += lanes::positive_min(gap, pool.refill_per_step) * net.pool_share[b];
-        }
+        o += pool_refill(model, s, b, l);
         s.order[b].0[l] = o;
     }
     if net.any_spot {
@@ -67,6 +62,17 @@ fn orders_lane(model: &Model, s: &mut Scratch, l: usize) {
             s.order[b].0[l] = use_ + refill(s, b);
         }
     }
+}
+
+/// Importer slot `b`'s share of its pool's refill in lane `l` (0 outside a pool).
+pub(super) fn pool_refill(model: &Model, s: &Scratch, b: usize, l: usize) -> f64 {
+    let p = s.net.slot_pool[b];
+    if p == NONE {
+        return 0.0;
+    }
+    let pool = &model.pools[p as usize];
+    let gap = pool.stock_target - s.pool_stock[p as usize].0[l];
+    lanes::positive_min(gap, pool.refill_per_step) * s.net.pool_share[b]
 }
 
 /// Fast path `lane_arithmetic` (and `ungated_edges`): [`orders_lane`] for all lanes at once.

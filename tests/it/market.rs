@@ -225,6 +225,16 @@ value = 100
 
 /// Run one trial (the shocks here are scheduled) and return its importer-slot outcomes.
 fn one_trial(text: &str) -> Vec<supplyshock::stats::SlotTrial> {
+    one_trial_balance(text).0
+}
+
+/// [`one_trial`], with the trial's mass balance (checked to hold).
+fn one_trial_balance(
+    text: &str,
+) -> (
+    Vec<supplyshock::stats::SlotTrial>,
+    supplyshock::engine::Balance,
+) {
     let loaded = crate::support::load(text);
     let model = &loaded.study.baseline;
     let mut s = supplyshock::engine::Scratch::new(model);
@@ -242,7 +252,7 @@ fn one_trial(text: &str) -> Vec<supplyshock::stats::SlotTrial> {
             < 1e-6,
         "mass balance: {b:?}"
     );
-    s.outcome(0).to_vec()
+    (s.outcome(0).to_vec(), b.clone())
 }
 
 const ONE_SUPPLIER: &str = r#"
@@ -477,12 +487,12 @@ proptest! {
         for (c, &(d0, fixed)) in classes.iter().enumerate() {
             m.class(c, d0, fixed);
         }
-        let rel: Vec<(usize, f64)> = releases
+        let rel: Vec<(usize, f64, usize)> = releases
             .iter()
             .map(|&(c, d0, stock, above)| {
                 let c = c % n;
                 m.class(c, d0, 0.0);
-                (m.release(c, d0, stock, above), above)
+                (m.release(c, d0, stock, above), above, c)
             })
             .collect();
         let refs: Vec<(usize, f64, usize)> = refills
@@ -503,8 +513,7 @@ proptest! {
                 prop_assert!(m.price(c) <= below);
             }
         }
-        for (i, &(k, above)) in rel.iter().enumerate() {
-            let c = releases[i].0 % n;
+        for &(k, above, c) in &rel {
             if m.released(k, &CURVE) > 0.0 {
                 prop_assert!(m.price(c) >= above);
             }
@@ -540,18 +549,13 @@ demand = { m = 14600 }
         "demand_elasticity = 0.15\nsupply_elasticity = 0.05\nmax_price = 8",
         body,
     );
-    let loaded = crate::support::load(&text);
-    let model = &loaded.study.baseline;
-    let mut s = supplyshock::engine::Scratch::new(model);
-    supplyshock::engine::run_trial(model, &mut s, &[], None);
-    let out = s.outcome(0);
-    for r in out {
+    let (out, b) = one_trial_balance(&text);
+    for r in &out {
         // The refill (360 a day wanted, far more than the 0.97 a day the market spares at
         // 1.05) holds the price at the threshold exactly.
         assert_eq!(r.peak_price, 1.05, "{r:?}");
         assert_eq!(r.unmet, 0.0);
     }
-    let b = s.balance(0).unwrap();
     // Supply spare at 1.05 over the 120 days: (100 * 1.05^0.05 - 100 * 1.05^-0.15) a day.
     let spare = 100.0 * (1.05f64.powf(0.05) - 1.05f64.powf(-0.15));
     assert!(b.stock_final > 0.0);
