@@ -334,7 +334,7 @@ fn headline_table(s: &Summary, v: &VariantSummary) -> String {
 
 /// One importer's materials: fill, P(shortage), expected shortfall and loss, TTS and TTR; where
 /// any material's price moved in the run, the loss split into its unmet and price parts, with
-/// the mean peak price.
+/// the peak price's mean and 95th percentile.
 fn slot_table(s: &Summary, v: &VariantSummary, importer: &str) -> String {
     let cur = &s.currency;
     let priced = |m: &SlotMetrics<Estimate>| {
@@ -342,7 +342,7 @@ fn slot_table(s: &Summary, v: &VariantSummary, importer: &str) -> String {
     };
     let prices = v.slots.iter().any(|sl| priced(&sl.metrics));
     let mut t = String::from(if prices {
-        "| material | fill rate | P(shortage) | E[unmet] | E[loss] | of which unmet | of which price | mean peak price | TTS | TTR |\n\
+        "| material | fill rate | P(shortage) | E[unmet] | E[loss] | of which unmet | of which price | peak price: mean, P95 | TTS | TTR |\n\
          |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
     } else {
         "| material | fill rate | P(shortage) | E[unmet] | E[loss] | TTS | TTR |\n\
@@ -354,10 +354,12 @@ fn slot_table(s: &Summary, v: &VariantSummary, importer: &str) -> String {
             String::new()
         } else if priced(m) {
             format!(
-                " {} | {} | {}x |",
+                " {} | {} | {}x, {} |",
                 money(m.unmet_loss.mean, cur),
                 money(m.extra_spend.mean + m.surplus_lost.mean, cur),
-                fixed(m.peak_price.mean, 2)
+                fixed(m.peak_price.mean, 2),
+                sl.peak_price_p95
+                    .map_or("–".to_owned(), |p| format!("{}x", fixed(p, 2)))
             )
         } else {
             format!(" {} | – | – |", money(m.unmet_loss.mean, cur))
@@ -555,7 +557,7 @@ mod tests {
     use crate::plot::tests::starter;
 
     /// A material whose price moved gets its loss split into the unmet and price parts, with
-    /// its mean peak price; a run without price moves keeps the plain table.
+    /// its peak price's mean and P95; a run without price moves keeps the plain table.
     #[test]
     fn moved_prices_split_the_loss_in_the_material_table() {
         let mut r = starter(50);
@@ -566,15 +568,22 @@ mod tests {
         m.extra_spend.mean = 2e6;
         m.surplus_lost.mean = 1e6;
         m.unmet_loss.mean = 4e6;
+        r.summary.variants[0].slots[0].peak_price_p95 = Some(2.75);
         let split = slot_table(&r.summary, &r.summary.variants[0], "home");
-        assert!(split.contains("| of which unmet | of which price | mean peak price |"));
-        assert!(split.contains("| $4m | $3m | 1.50x |"), "{split}");
+        assert!(split.contains("| of which unmet | of which price | peak price: mean, P95 |"));
+        assert!(split.contains("| $4m | $3m | 1.50x, 2.75x |"), "{split}");
     }
 
     #[test]
     fn report_has_every_section_and_chart_in_order() {
         let r = starter(300);
-        let files = crate::plot::charts(&r.summary, &r.curves, &r.loss_samples(), &r.sourcing);
+        let files = crate::plot::charts(
+            &r.summary,
+            &r.curves,
+            &r.prices,
+            &r.loss_samples(),
+            &r.sourcing,
+        );
         let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
         let md = report_md(&r.summary, &r.indicators, &names);
         assert!(md.starts_with("# Starter scenario\n\nOne importer buying"));
@@ -625,7 +634,13 @@ mod tests {
         );
         let text = text.replace("importer = \"home\"", "importer = \"us_def\"");
         let r = crate::plot::tests::run(&text, 200);
-        let files = crate::plot::charts(&r.summary, &r.curves, &r.loss_samples(), &r.sourcing);
+        let files = crate::plot::charts(
+            &r.summary,
+            &r.curves,
+            &r.prices,
+            &r.loss_samples(),
+            &r.sourcing,
+        );
         let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
         let md = report_md(&r.summary, &r.indicators, &names);
         for needle in [

@@ -103,10 +103,20 @@ pub fn run_files<'a>(r: &'a RunResults, summary: &Summary) -> Vec<File<'a>> {
             })),
         ),
     ];
+    if acc.ints.iter().any(|i| !i.prices.is_empty()) {
+        files.push((
+            "prices.csv".to_owned(),
+            Content::Stream(Box::new(move |w| {
+                report::write_prices_csv(w, plan, acc, trials)
+            })),
+        ));
+    }
     let curves = report::curve_sets(plan, acc, trials);
+    let prices = report::price_sets(plan, acc, trials);
     let charts = crate::plot::charts(
         summary,
         &curves,
+        &prices,
         &report::loss_samples(plan, acc),
         &report::sourcing_shares(plan),
     );

@@ -6,9 +6,9 @@ use serde::Serialize;
 use crate::metrics::{self, ImporterMetrics, SlotMetrics};
 use crate::model::Cost;
 use crate::runner::{losses_of, reduce_blocks, Accumulated, Plan};
-use crate::stats::{quantile_sorted, var_cvar, Moments};
+use crate::stats::{quantile_sorted, var_cvar, Moments, PriceAcc};
 
-pub const SUMMARY_SCHEMA: &str = "supplyshock.summary/2";
+pub const SUMMARY_SCHEMA: &str = "supplyshock.summary/3";
 /// Percentiles of the resilience curves.
 pub const CURVE_QUANTILES: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
 
@@ -109,6 +109,10 @@ pub struct SlotSummary {
     pub time_to_recover_days: Option<Timing>,
     /// Trials that ran short and had not recovered by the horizon.
     pub not_recovered_share: f64,
+    /// Markets: the 95th percentile over trials of the peak price, a multiple of the reference
+    /// price (to the resolution of the price histograms: 1, the ceiling, or a bin's midpoint,
+    /// within 1.6%); None without a market.
+    pub peak_price_p95: Option<f64>,
     /// Paired differences from the baseline (strategies only), as `[name, difference]` pairs.
     #[serde(serialize_with = "metrics::named_pairs")]
     pub vs_baseline: Option<SlotMetrics<Difference>>,
@@ -137,6 +141,11 @@ pub struct ImporterSummary {
     /// Paired differences from the baseline (strategies only), as `[name, difference]` pairs.
     #[serde(serialize_with = "metrics::named_pairs")]
     pub vs_baseline: Option<ImporterMetrics<Difference>>,
+}
+
+/// The price rows of importer slot `k` in `prices`, if its material has a market.
+fn priced(prices: &PriceAcc, k: usize) -> Option<usize> {
+    prices.slots.iter().position(|&s| s as usize == k)
 }
 
 /// Turn accumulated results of `trials` trials drawn from `seed` into the summary.
@@ -190,6 +199,11 @@ pub fn summarize(
                 } else {
                     0.0
                 },
+                peak_price_p95: priced(&ints.prices, k).map(|j| {
+                    ints.prices
+                        .row(j, ints.prices.n_steps, trials)
+                        .quantile(0.95)
+                }),
                 vs_baseline: (v > 0).then(|| red.diff_slot[k].map(|x| Difference::from(x))),
             });
         }
@@ -346,6 +360,69 @@ pub fn write_curves_csv(
         }
     }
     w.flush()
+}
+
+/// prices.csv, row by row into `out`: price percentiles and mean per variant, importer,
+/// material (those with a market) and step, as multiples of the material's reference price.
+pub fn write_prices_csv(
+    out: &mut dyn std::io::Write,
+    plan: &Plan,
+    acc: &Accumulated,
+    trials: u64,
+) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "variant", "importer", "material", "step", "day", "p5", "p25", "p50", "p75", "p95", "mean",
+    ])?;
+    for set in price_sets(plan, acc, trials) {
+        for t in 0..set.day.len() {
+            let mut row = vec![
+                set.variant.clone(),
+                set.importer.clone(),
+                set.material.clone(),
+                t.to_string(),
+                format!("{}", set.day[t]),
+            ];
+            // Bin midpoints, good to 1.6%: four decimals say all they know.
+            for q in [&set.p5, &set.p25, &set.p50, &set.p75, &set.p95] {
+                row.push(format!("{:.4}", q[t]));
+            }
+            row.push(format!("{:.6}", set.mean[t]));
+            w.write_record(&row)?;
+        }
+    }
+    w.flush()
+}
+
+/// Price fans: per variant and importer slot whose material has a market, the price's
+/// percentiles and mean per step (multiples of the reference price; `unit` is empty).
+pub fn price_sets(plan: &Plan, acc: &Accumulated, trials: u64) -> Vec<CurveSet> {
+    let mut out = Vec::new();
+    for (v, model) in plan.models.iter().enumerate() {
+        let c = &acc.ints[v].prices;
+        for (k, b) in model.importer_slots().enumerate() {
+            let Some(j) = priced(c, k) else { continue };
+            let (importer, material) = model.slot_label(b);
+            let rows: Vec<_> = (0..c.n_steps).map(|t| c.row(j, t, trials)).collect();
+            let q = |p: f64| rows.iter().map(|r| r.quantile(p)).collect::<Vec<_>>();
+            out.push(CurveSet {
+                variant: plan.ids[v].clone(),
+                importer,
+                material,
+                unit: String::new(),
+                day: (0..c.n_steps)
+                    .map(|t| (t as u64 * model.step_days as u64) as f64)
+                    .collect(),
+                p5: q(0.05),
+                p25: q(0.25),
+                p50: q(0.5),
+                p75: q(0.75),
+                p95: q(0.95),
+                mean: rows.iter().map(|r| r.mean).collect(),
+            });
+        }
+    }
+    out
 }
 
 /// One resilience fan: fill percentiles per step for a variant, importer and material.

@@ -12,7 +12,7 @@ use crate::lanes::LANES;
 use crate::metrics::{self, ImporterMetrics, Record, SlotMetrics};
 use crate::model::{Model, Study};
 use crate::shocks::{sample_trial, Event};
-use crate::stats::{CurveAcc, Moments, StepHist, FILL_BINS};
+use crate::stats::{CurveAcc, Moments, PriceAcc, StepHist, FILL_BINS};
 
 /// Trials per block: fixed by the trial count alone, so blocks (and float sums) are the same
 /// whatever the threads or shards. At most about 256 blocks.
@@ -101,6 +101,8 @@ pub struct BlockStats {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VariantInts {
     pub curves: CurveAcc,
+    /// Price curves of the importer slots whose material has a market (none without).
+    pub prices: PriceAcc,
     pub tts: Vec<StepHist>,
     pub ttr: Vec<StepHist>,
 }
@@ -243,6 +245,10 @@ impl Accumulated {
             let k = m.importer_slots().count();
             let n = m.n_steps as usize;
             ints.curves.check(k, n, part_trials).map_err(at)?;
+            let want = price_acc(m);
+            ints.prices
+                .check(&want.slots, &want.bounds, n, part_trials)
+                .map_err(at)?;
             count("time-to-survive histograms", ints.tts.len(), k).map_err(at)?;
             count("time-to-recover histograms", ints.ttr.len(), k).map_err(at)?;
             for j in 0..k {
@@ -299,6 +305,7 @@ impl Accumulated {
         self.blocks.sort_by_key(|b| b.block);
         for (a, b) in self.ints.iter_mut().zip(&other.ints) {
             a.curves.merge(&b.curves);
+            a.prices.merge(&b.prices);
             for (x, y) in a.tts.iter_mut().zip(&b.tts) {
                 x.merge(y);
             }
@@ -360,6 +367,18 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// Empty price curves for `model`: a row set per importer slot whose material has a market.
+pub fn price_acc(model: &Model) -> PriceAcc {
+    let (mut slots, mut bounds) = (Vec::new(), Vec::new());
+    for (k, b) in model.importer_slots().enumerate() {
+        if let Some(market) = &model.materials[model.slots[b.ix()].material.ix()].market {
+            slots.push(k as u32);
+            bounds.push((market.curve.min_price, market.curve.max_price));
+        }
+    }
+    PriceAcc::new(slots, bounds, model.n_steps as usize)
+}
+
 /// Per-trial values of the slot metrics of every importer slot of `model`, in slot order.
 fn slot_values(model: &Model, outcome: &[crate::stats::SlotTrial]) -> Vec<SlotMetrics<f64>> {
     let first = model.importers[0].slots.start as usize;
@@ -399,6 +418,7 @@ pub fn run_blocks(
                 let n = m.n_steps as usize;
                 VariantInts {
                     curves: CurveAcc::new(k, n),
+                    prices: price_acc(m),
                     tts: vec![StepHist::new(n); k],
                     ttr: vec![StepHist::new(n); k],
                 }
@@ -449,6 +469,7 @@ pub fn run_blocks(
             Some(acc) => {
                 for (p, q) in acc.iter_mut().zip(&w_ints) {
                     p.curves.merge(&q.curves);
+                    p.prices.merge(&q.prices);
                     p.tts.iter_mut().zip(&q.tts).for_each(|(u, v)| u.merge(v));
                     p.ttr.iter_mut().zip(&q.ttr).for_each(|(u, v)| u.merge(v));
                 }
@@ -510,6 +531,9 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
             }
             let curves = Some(&mut w.ints[v].curves);
             run_group(model, &mut w.scratch[v], &w.events[..n], curves);
+            if !w.ints[v].prices.is_empty() {
+                w.scratch[v].record_prices(&mut w.ints[v].prices, n);
+            }
         }
         for lane in 0..n {
             for v in 0..n_var {

@@ -164,25 +164,126 @@ fn add_counted(low: &mut u16, k: u16, carry: &mut BTreeMap<u32, u32>, c: usize) 
     }
 }
 
+/// Counters of trials, 16 bits each, with the multiples of 2^16 carried out of them kept by
+/// counter in `carry` (few: histograms of many rows are mostly zeros and a few large bins). A
+/// count is `hist[i] + 2^16 * carry[i]`, one representation per count. Integer, so merging is
+/// exact in any order.
+///
+/// Serialized sparsely: the nonzero counts only, as pairs `gap, count` flattened into one
+/// array, where `gap` is the number of zero counters skipped since the previous nonzero one
+/// (or since the start), the carry folded into the count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counters {
+    hist: Vec<u16>,
+    carry: BTreeMap<u32, u32>,
+}
+
+impl Counters {
+    pub fn new(len: usize) -> Counters {
+        Counters {
+            hist: vec![0; len],
+            carry: BTreeMap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.hist.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hist.is_empty()
+    }
+
+    /// Count one more in counter `c`.
+    #[inline(always)]
+    pub fn bump(&mut self, c: usize) {
+        add_counted(&mut self.hist[c], 1, &mut self.carry, c);
+    }
+
+    /// The count in counter `c`.
+    pub fn count(&self, c: usize) -> u64 {
+        u64::from(self.hist[c])
+            + (u64::from(self.carry.get(&(c as u32)).copied().unwrap_or(0)) << 16)
+    }
+
+    pub fn merge(&mut self, o: &Counters) {
+        for (c, (a, &b)) in self.hist.iter_mut().zip(&o.hist).enumerate() {
+            add_counted(a, b, &mut self.carry, c);
+        }
+        for (&c, &k) in &o.carry {
+            *self.carry.entry(c).or_insert(0) += k;
+        }
+    }
+
+    /// Read the sparse form back into `len` counters; `what` names them in errors.
+    fn from_sparse(pairs: &[u64], len: usize, what: &str) -> Result<Counters, String> {
+        if pairs.len() % 2 != 0 {
+            return Err(format!("{what} counts are not gap, count pairs"));
+        }
+        if u32::try_from(len).is_err() {
+            return Err(format!("{what} of {len} counters are too large"));
+        }
+        let mut c = Counters::new(len);
+        let mut next = 0u64;
+        for pair in pairs.chunks_exact(2) {
+            let (gap, count) = (pair[0], pair[1]);
+            let at = next.saturating_add(gap);
+            if at >= len as u64 {
+                return Err(format!(
+                    "a {what} count lies beyond the {len} counters of the histogram"
+                ));
+            }
+            let high = u32::try_from(count >> 16)
+                .map_err(|_| format!("{what} count {count} is too large"))?;
+            if count == 0 {
+                return Err(format!("{what} counts list a zero"));
+            }
+            c.hist[at as usize] = count as u16;
+            if high > 0 {
+                c.carry.insert(at as u32, high);
+            }
+            next = at + 1;
+        }
+        Ok(c)
+    }
+}
+
+impl Serialize for Counters {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut carry = self.carry.iter().peekable();
+        let mut next = 0usize;
+        let pairs = self.hist.iter().enumerate().filter_map(move |(i, &low)| {
+            let high = match carry.peek() {
+                Some(&(&at, &k)) if at as usize == i => {
+                    carry.next();
+                    u64::from(k)
+                }
+                _ => 0,
+            };
+            let count = u64::from(low) + (high << 16);
+            (count > 0).then(|| {
+                let gap = (i - next) as u64;
+                next = i + 1;
+                [gap, count]
+            })
+        });
+        s.collect_seq(pairs.flatten())
+    }
+}
+
 /// Per (importer slot, step) fill histograms and fixed-point fill sums. Integer, so merging is
 /// exact in any order. Step-major: the rows a step of the engine records into are adjacent.
 ///
 /// A run keeps one per variant and worker thread, and the flagship scenario has about 20,000
-/// (slot, step) rows of 101 bins per variant: counters are 16 bits, and the multiples of 2^16
-/// carried out of them are kept by counter in `carry` (few: mostly the full-service bins). A
-/// count is `hist[i] + 2^16 * carry[i]`, one representation per count.
-///
-/// Serialized sparsely (part files): `counts` lists the nonzero counts only, as pairs
-/// `gap, count` flattened into one array, where `gap` is the number of zero counters skipped
-/// since the previous nonzero one (or since the start), the carry folded into the count.
-/// Reading checks the shape: `n_slots * n_steps` sums, counters within the histogram.
+/// (slot, step) rows of 101 bins per variant: hence 16-bit [`Counters`], stored sparsely in
+/// part files. Reading checks the shape: `n_slots * n_steps` sums, counters within the
+/// histogram.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "CurveWire<Vec<u64>, Vec<u64>>")]
 pub struct CurveAcc {
     pub n_slots: usize,
     pub n_steps: usize,
-    hist: Vec<u16>,
-    carry: BTreeMap<u32, u32>,
+    counts: Counters,
     pub sum: Vec<u64>,
 }
 
@@ -191,8 +292,7 @@ impl CurveAcc {
         CurveAcc {
             n_slots,
             n_steps,
-            hist: vec![0; n_slots * n_steps * FILL_BINS],
-            carry: BTreeMap::new(),
+            counts: Counters::new(n_slots * n_steps * FILL_BINS),
             sum: vec![0; n_slots * n_steps],
         }
     }
@@ -232,25 +332,19 @@ impl CurveAcc {
         // below 1 times 100 rounds to below 100.
         let bins = (f * (FILL_BINS - 1) as f64).trunc_ints();
         let row = i * FILL_BINS;
-        let hist: &mut [u16; FILL_BINS] = (&mut self.hist[row..row + FILL_BINS])
+        let Counters { hist, carry } = &mut self.counts;
+        let hist: &mut [u16; FILL_BINS] = (&mut hist[row..row + FILL_BINS])
             .try_into()
             .expect("a row holds FILL_BINS counters");
         for &bin in &bins[..n] {
             let bin = bin as usize;
-            add_counted(&mut hist[bin], 1, &mut self.carry, row + bin);
+            add_counted(&mut hist[bin], 1, carry, row + bin);
         }
-    }
-
-    /// Count one more in counter `c`.
-    #[inline(always)]
-    fn bump(&mut self, c: usize) {
-        add_counted(&mut self.hist[c], 1, &mut self.carry, c);
     }
 
     /// The count in counter `c`.
     fn count(&self, c: usize) -> u64 {
-        u64::from(self.hist[c])
-            + (u64::from(self.carry.get(&(c as u32)).copied().unwrap_or(0)) << 16)
+        self.counts.count(c)
     }
 
     /// The histogram bin of a fill in [0, 1]: full service alone in the last bin. Both
@@ -274,17 +368,12 @@ impl CurveAcc {
     #[inline(always)]
     fn add(&mut self, i: usize, fill: f64) {
         let fill = fill.clamp(0.0, 1.0);
-        self.bump(i * FILL_BINS + Self::bin(fill));
+        self.counts.bump(i * FILL_BINS + Self::bin(fill));
         self.sum[i] += Self::fixed(fill);
     }
 
     pub fn merge(&mut self, o: &CurveAcc) {
-        for (c, (a, &b)) in self.hist.iter_mut().zip(&o.hist).enumerate() {
-            add_counted(a, b, &mut self.carry, c);
-        }
-        for (&c, &k) in &o.carry {
-            *self.carry.entry(c).or_insert(0) += k;
-        }
+        self.counts.merge(&o.counts);
         for (a, b) in self.sum.iter_mut().zip(&o.sum) {
             *a += b;
         }
@@ -356,39 +445,12 @@ struct CurveWire<C, S> {
     sum: S,
 }
 
-/// The nonzero counts of a [`CurveAcc`], as flattened `gap, count` pairs.
-struct SparseCounts<'a>(&'a CurveAcc);
-
-impl Serialize for SparseCounts<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let c = self.0;
-        let mut carry = c.carry.iter().peekable();
-        let mut next = 0usize;
-        let pairs = c.hist.iter().enumerate().filter_map(move |(i, &low)| {
-            let high = match carry.peek() {
-                Some(&(&at, &k)) if at as usize == i => {
-                    carry.next();
-                    u64::from(k)
-                }
-                _ => 0,
-            };
-            let count = u64::from(low) + (high << 16);
-            (count > 0).then(|| {
-                let gap = (i - next) as u64;
-                next = i + 1;
-                [gap, count]
-            })
-        });
-        s.collect_seq(pairs.flatten())
-    }
-}
-
 impl Serialize for CurveAcc {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         CurveWire {
             n_slots: self.n_slots,
             n_steps: self.n_steps,
-            counts: SparseCounts(self),
+            counts: &self.counts,
             sum: &self.sum,
         }
         .serialize(s)
@@ -408,44 +470,317 @@ impl TryFrom<CurveWire<Vec<u64>, Vec<u64>>> for CurveAcc {
                 w.sum.len()
             ));
         }
-        if w.counts.len() % 2 != 0 {
-            return Err("fill curve counts are not gap, count pairs".into());
-        }
         // The histogram is the size the sums (present in full) imply, so a forged size cannot
         // make it large.
-        let len = w.sum.len() * FILL_BINS;
-        if u32::try_from(len).is_err() {
-            return Err(format!("fill curves of {} rows are too large", w.sum.len()));
-        }
-        let mut hist = vec![0u16; len];
-        let mut carry = BTreeMap::new();
-        let mut next = 0u64;
-        for pair in w.counts.chunks_exact(2) {
-            let (gap, count) = (pair[0], pair[1]);
-            let at = next.saturating_add(gap);
-            if at >= len as u64 {
-                return Err(format!(
-                    "a fill curve count lies beyond the {len} counters of the histogram"
-                ));
-            }
-            let high = u32::try_from(count >> 16)
-                .map_err(|_| format!("fill curve count {count} is too large"))?;
-            if count == 0 {
-                return Err("fill curve counts list a zero".into());
-            }
-            hist[at as usize] = count as u16;
-            if high > 0 {
-                carry.insert(at as u32, high);
-            }
-            next = at + 1;
-        }
+        let len = w
+            .sum
+            .len()
+            .checked_mul(FILL_BINS)
+            .ok_or("fill curves are too large")?;
+        let counts = Counters::from_sparse(&w.counts, len, "fill curve")?;
         Ok(CurveAcc {
             n_slots: w.n_slots,
             n_steps: w.n_steps,
-            hist,
-            carry,
+            counts,
             sum: w.sum,
         })
+    }
+}
+
+/// Mantissa bits kept in a price bin's key: 32 bins to each doubling of the price, each at
+/// most 3.2% wide (the key of a float is its bits shifted: exponent and leading mantissa).
+const PRICE_SHIFT: u32 = 52 - 5;
+/// Prices below this multiple of the reference share the lowest bin.
+const PRICE_LOWEST: f64 = 1.0 / 1024.0;
+/// The bins of a price row before the key bins: the reference price exactly, and the ceiling.
+const CALM_BIN: usize = 0;
+const CEILING_BIN: usize = 1;
+
+#[inline(always)]
+fn price_key(x: f64) -> u64 {
+    x.to_bits() >> PRICE_SHIFT
+}
+
+/// Per priced importer slot (one whose material has a market) and step, the distribution over
+/// trials of the price it paid, a multiple of the reference price; and, in one more row per
+/// slot, the distribution of the trial's peak price. Integer, so merging is exact in any order.
+///
+/// A row's bins: the reference price exactly (a calm market), the ceiling exactly, then bins
+/// of the price's leading bits from the floor to the ceiling (32 per doubling). The reference
+/// price is most trials' price at most steps, so it is not recorded: its count is the trials
+/// less every other bin of the row, and its share of the fixed-point sum implied likewise.
+/// Sums are of the price over the ceiling in 32-bit fixed point.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "PriceWire")]
+pub struct PriceAcc {
+    /// Per priced slot: its importer slot, and its price bounds (floor, ceiling).
+    pub slots: Vec<u32>,
+    pub bounds: Vec<(f64, f64)>,
+    pub n_steps: usize,
+    /// Per priced slot: its first counter and the bins of each of its rows.
+    start: Vec<usize>,
+    bins: Vec<usize>,
+    counts: Counters,
+    /// Per priced slot and row (steps, then the peak).
+    sum: Vec<u64>,
+}
+
+/// The stored form of a [`PriceAcc`].
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceWire<C = Vec<u64>, S = Vec<u64>, B = Vec<(f64, f64)>> {
+    slots: Vec<u32>,
+    bounds: B,
+    n_steps: usize,
+    counts: C,
+    sum: S,
+}
+
+impl PriceAcc {
+    /// Price rows for importer slots `slots` with price bounds `bounds` over `n_steps` steps.
+    pub fn new(slots: Vec<u32>, bounds: Vec<(f64, f64)>, n_steps: usize) -> PriceAcc {
+        let bins: Vec<usize> = bounds.iter().map(|&b| Self::row_bins(b)).collect();
+        let rows = n_steps + 1;
+        let mut start = Vec::with_capacity(bins.len());
+        let mut len = 0usize;
+        for &b in &bins {
+            start.push(len);
+            len += b * rows;
+        }
+        PriceAcc {
+            sum: vec![0; bins.len() * rows],
+            slots,
+            bounds,
+            n_steps,
+            start,
+            bins,
+            counts: Counters::new(len),
+        }
+    }
+
+    /// None: a run without markets.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    fn low_key((floor, _): (f64, f64)) -> u64 {
+        price_key(floor.max(PRICE_LOWEST))
+    }
+
+    fn row_bins(b: (f64, f64)) -> usize {
+        2 + (price_key(b.1) - Self::low_key(b)) as usize + 1
+    }
+
+    /// The bin of price `x` in a row of priced slot `j` (not the calm one: `x` is not 1).
+    #[inline(always)]
+    fn bin(&self, j: usize, x: f64) -> usize {
+        let b = self.bounds[j];
+        if x >= b.1 {
+            CEILING_BIN
+        } else {
+            let key = price_key(x.max(PRICE_LOWEST));
+            2 + key.saturating_sub(Self::low_key(b)) as usize
+        }
+    }
+
+    #[inline(always)]
+    fn fixed(&self, j: usize, x: f64) -> u64 {
+        ((x / self.bounds[j].1).clamp(0.0, 1.0) * FIXED_ONE) as i64 as u64
+    }
+
+    /// Record price `x` of priced slot `j` at step `t` (`n_steps`: the trial's peak). The
+    /// reference price records nothing: see the type.
+    #[inline(always)]
+    pub fn record(&mut self, j: usize, t: usize, x: f64) {
+        if x == 1.0 {
+            return;
+        }
+        let row = j * (self.n_steps + 1) + t;
+        let c = self.start[j] + t * self.bins[j] + self.bin(j, x);
+        self.counts.bump(c);
+        self.sum[row] += self.fixed(j, x);
+    }
+
+    /// Record the first `n` lanes of `x`: the whole group at once where every lane is calm.
+    #[inline(always)]
+    pub fn record_lanes(&mut self, j: usize, t: usize, x: &Lanes, n: usize) {
+        if x.0[..n].iter().all(|&v| v == 1.0) {
+            return;
+        }
+        for &v in &x.0[..n] {
+            self.record(j, t, v);
+        }
+    }
+
+    pub fn merge(&mut self, o: &PriceAcc) {
+        self.counts.merge(&o.counts);
+        for (a, b) in self.sum.iter_mut().zip(&o.sum) {
+            *a += b;
+        }
+    }
+
+    /// Priced slot `j`'s price distribution at step `t` (`n_steps`: of the peak) over `trials`
+    /// trials.
+    pub fn row(&self, j: usize, t: usize, trials: u64) -> PriceRow {
+        let first = self.start[j] + t * self.bins[j];
+        let nb = self.bins[j];
+        let (floor, ceiling) = self.bounds[j];
+        let low = Self::low_key(self.bounds[j]);
+        let Counters { hist, carry } = &self.counts;
+        let mut counts: Vec<u64> = hist[first..first + nb].iter().map(|&c| c.into()).collect();
+        for (&c, &k) in carry.range(first as u32..(first + nb) as u32) {
+            counts[c as usize - first] += u64::from(k) << 16;
+        }
+        let recorded: u64 = counts[1..].iter().sum();
+        let calm = trials.saturating_sub(recorded);
+        let keyed = |b: usize| {
+            let key = low + (b - 2) as u64;
+            let lo = f64::from_bits(key << PRICE_SHIFT);
+            let hi = f64::from_bits((key + 1) << PRICE_SHIFT);
+            (counts[b], (0.5 * (lo + hi)).clamp(floor, ceiling))
+        };
+        // Key bins below the reference, the reference exactly, key bins above (the bin of the
+        // reference's own key holds prices just above it), the ceiling.
+        let split = (2 + (price_key(1.0).max(low) - low) as usize).min(nb);
+        let bins = (2..split)
+            .map(keyed)
+            .chain(std::iter::once((calm, 1.0)))
+            .chain((split..nb).map(keyed))
+            .chain(std::iter::once((counts[CEILING_BIN], ceiling)))
+            .filter(|&(c, _)| c > 0)
+            .collect();
+        let sum =
+            self.sum[j * (self.n_steps + 1) + t] as f64 + calm as f64 * self.fixed(j, 1.0) as f64;
+        PriceRow {
+            bins,
+            trials,
+            mean: if trials == 0 {
+                1.0
+            } else {
+                sum / FIXED_ONE / trials as f64 * ceiling
+            },
+        }
+    }
+
+    fn count(&self, c: usize) -> u64 {
+        self.counts.count(c)
+    }
+
+    /// Whether this holds `trials` trials of `slots` with `bounds` over `n_steps` steps: the
+    /// shape, and no row recording more trials than that or summing above their ceiling.
+    pub fn check(
+        &self,
+        slots: &[u32],
+        bounds: &[(f64, f64)],
+        n_steps: usize,
+        trials: u64,
+    ) -> Result<(), String> {
+        if self.slots != slots || self.bounds != bounds || self.n_steps != n_steps {
+            return Err(format!(
+                "price curves of slots {:?} over {} steps, expected slots {slots:?} over {n_steps}",
+                self.slots, self.n_steps
+            ));
+        }
+        let full = u128::from(trials) << 32;
+        for j in 0..self.slots.len() {
+            for t in 0..=n_steps {
+                let first = self.start[j] + t * self.bins[j];
+                let recorded: u64 = (1..self.bins[j]).map(|b| self.count(first + b)).sum();
+                let what = if t == n_steps {
+                    "peak".to_owned()
+                } else {
+                    format!("step {t}")
+                };
+                if recorded > trials || self.count(first + CALM_BIN) != 0 {
+                    return Err(format!(
+                        "the price curve of slot {} at {what} counts {recorded} trials, expected at most {trials}",
+                        self.slots[j]
+                    ));
+                }
+                if u128::from(self.sum[j * (n_steps + 1) + t]) > full {
+                    return Err(format!(
+                        "the price curve of slot {} at {what} sums above {trials} ceilings",
+                        self.slots[j]
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One row of a [`PriceAcc`]: the trials' prices, binned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceRow {
+    /// Nonempty bins in price order: (trials, the bin's price).
+    bins: Vec<(u64, f64)>,
+    trials: u64,
+    pub mean: f64,
+}
+
+impl PriceRow {
+    /// The price at quantile `q`: the reference or the ceiling exactly, else the midpoint of
+    /// its bin.
+    pub fn quantile(&self, q: f64) -> f64 {
+        let want = ((q * self.trials as f64).ceil() as u64).max(1);
+        let mut acc = 0u64;
+        for &(count, price) in &self.bins {
+            acc += count;
+            if acc >= want {
+                return price;
+            }
+        }
+        self.bins.last().map_or(1.0, |b| b.1)
+    }
+}
+
+impl Serialize for PriceAcc {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PriceWire {
+            slots: self.slots.clone(),
+            bounds: &self.bounds,
+            n_steps: self.n_steps,
+            counts: &self.counts,
+            sum: &self.sum,
+        }
+        .serialize(s)
+    }
+}
+
+impl TryFrom<PriceWire> for PriceAcc {
+    type Error = String;
+
+    fn try_from(w: PriceWire) -> Result<PriceAcc, String> {
+        if w.slots.len() != w.bounds.len() {
+            return Err(format!(
+                "price curves of {} slots hold {} price bounds",
+                w.slots.len(),
+                w.bounds.len()
+            ));
+        }
+        for &(floor, ceiling) in &w.bounds {
+            if !(floor > 0.0 && floor <= 1.0 && (1.0..=1e6).contains(&ceiling)) {
+                return Err(format!(
+                    "price bounds {floor}..{ceiling} are not a floor in (0, 1] and a ceiling in [1, 1e6]"
+                ));
+            }
+        }
+        let rows = w
+            .n_steps
+            .checked_add(1)
+            .and_then(|r| r.checked_mul(w.slots.len()));
+        if rows != Some(w.sum.len()) {
+            return Err(format!(
+                "price curves of {} slots over {} steps hold {} sums",
+                w.slots.len(),
+                w.n_steps,
+                w.sum.len()
+            ));
+        }
+        let mut acc = PriceAcc::new(w.slots, w.bounds, w.n_steps);
+        acc.counts = Counters::from_sparse(&w.counts, acc.counts.len(), "price curve")?;
+        acc.sum = w.sum;
+        Ok(acc)
     }
 }
 
@@ -645,7 +980,7 @@ mod tests {
             json["counts"],
             serde_json::json!([0, 70_000, 49, 1, last - 51, 65_536])
         );
-        assert_eq!(c.hist[last], 0);
+        assert_eq!(c.counts.hist[last], 0);
         let back: CurveAcc = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, c);
         let bad = |edit: &dyn Fn(&mut serde_json::Value), needle: &str| {
@@ -688,11 +1023,97 @@ mod tests {
         let full = FILL_BINS + FILL_BINS - 1;
         assert_eq!(a.count(full), 270_000);
         assert_eq!(a.count(FILL_BINS + 50), 140_000);
-        assert_eq!(a.carry.get(&(full as u32)), Some(&4));
+        assert_eq!(a.counts.carry.get(&(full as u32)), Some(&4));
         assert_eq!(a.count(50), 0);
         let n = 410_000;
         assert_eq!(a.quantile(0, 1, 140_000.0 / n as f64, n), 0.505);
         assert_eq!(a.quantile(0, 1, 140_001.0 / n as f64, n), 1.0);
         assert!((a.mean(0, 1, n) - (270_000.0 + 70_000.0) / n as f64).abs() < 1e-9);
+    }
+
+    /// Prices: the reference and the ceiling exactly, others at their bin's midpoint (within
+    /// 1.6%), calm trials implied; the mean exact to the fixed point; peaks in their own row.
+    #[test]
+    fn price_quantiles_and_means() {
+        let mut p = PriceAcc::new(vec![3], vec![(0.5, 8.0)], 2);
+        // Step 0 of 10 trials: 6 calm, 0.7, 1.3, 2.0 and the ceiling.
+        for x in [1.0, 1.0, 1.0, 0.7, 1.0, 1.3, 1.0, 2.0, 8.0, 1.0] {
+            p.record(0, 0, x);
+        }
+        let r = p.row(0, 0, 10);
+        // Bins 1/64 wide in [0.5, 1), 1/32 in [1, 2), 1/16 in [2, 4).
+        assert_eq!(r.quantile(0.1), 0.6953125, "0.7 lies in [0.6875, 0.703125)");
+        assert_eq!(r.quantile(0.2), 1.0);
+        assert_eq!(r.quantile(0.7), 1.0);
+        assert_eq!(r.quantile(0.8), 1.296875, "1.3 lies in [1.28125, 1.3125)");
+        assert_eq!(r.quantile(0.9), 2.03125);
+        assert_eq!(r.quantile(1.0), 8.0);
+        let mean = (6.0 + 0.7 + 1.3 + 2.0 + 8.0) / 10.0;
+        assert!((r.mean - mean).abs() < 1e-8, "{} vs {mean}", r.mean);
+        for x in [0.7, 1.3, 2.0, 1.999, 7.9, 0.5] {
+            let mut one = PriceAcc::new(vec![0], vec![(0.5, 8.0)], 1);
+            one.record(0, 0, x);
+            let q = one.row(0, 0, 1).quantile(0.5);
+            assert!((q / x - 1.0).abs() <= 1.0 / 64.0, "{x}: bin midpoint {q}");
+        }
+        // A step where nothing moved: every quantile and the mean are 1 (up to the fixed point).
+        let calm = p.row(0, 1, 10);
+        assert_eq!(calm.quantile(0.05), 1.0);
+        assert_eq!(calm.quantile(0.95), 1.0);
+        assert!((calm.mean - 1.0).abs() < 1e-8);
+        // The peak row, all lanes at once.
+        p.record_lanes(0, 2, &Lanes::splat(1.0), LANES);
+        p.record_lanes(0, 2, &Lanes::splat(3.0), 2);
+        let peak = p.row(0, 2, 10);
+        assert_eq!(peak.quantile(0.8), 1.0);
+        assert_eq!(peak.quantile(0.81), 3.03125);
+    }
+
+    /// Price rows merge exactly, are stored sparsely and read back, and refuse forged shapes.
+    #[test]
+    fn prices_merge_store_and_check() {
+        let bounds = vec![(0.5, 10.0), (0.25, 4.0)];
+        let (mut a, mut b) = (
+            PriceAcc::new(vec![0, 2], bounds.clone(), 3),
+            PriceAcc::new(vec![0, 2], bounds.clone(), 3),
+        );
+        let mut rng = stream(5, 0, Purpose::Test(3));
+        let mut all = PriceAcc::new(vec![0, 2], bounds.clone(), 3);
+        for i in 0..70_000 {
+            let x = if i % 3 == 0 {
+                1.0
+            } else {
+                0.3 + 4.0 * rng.random::<f64>()
+            };
+            let (j, t) = (i % 2, i % 4);
+            if i % 5 == 0 { &mut a } else { &mut b }.record(j, t, x);
+            all.record(j, t, x);
+        }
+        a.merge(&b);
+        assert_eq!(a, all);
+        let json = serde_json::to_value(&a).unwrap();
+        let back: PriceAcc = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, a);
+        assert!(a.check(&[0, 2], &bounds, 3, 70_000).is_ok());
+        assert!(a
+            .check(&[0, 2], &bounds, 3, 100)
+            .unwrap_err()
+            .contains("expected at most 100"));
+        assert!(a.check(&[0, 1], &bounds, 3, 70_000).is_err());
+        let bad = |edit: &dyn Fn(&mut serde_json::Value), needle: &str| {
+            let mut j = json.clone();
+            edit(&mut j);
+            let e = serde_json::from_value::<PriceAcc>(j)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "expected `{needle}` in {e}");
+        };
+        bad(&|j| j["n_steps"] = 4.into(), "hold 8 sums");
+        bad(&|j| j["bounds"][0][1] = 0.5.into(), "not a floor");
+        bad(&|j| j["slots"] = serde_json::json!([0]), "1 slots hold 2");
+        bad(
+            &|j| j["counts"] = serde_json::json!([1_000_000, 1]),
+            "beyond",
+        );
     }
 }

@@ -403,14 +403,17 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
 
 /// Step 5's price losses of every importer slot of a material with a market, every lane: the
 /// extra spend and the surplus lost on demand given up at this step's price (against its
-/// nominal use times any surge, at the reference price), and the highest price so far.
-pub(super) fn price_losses(model: &Model, s: &mut Scratch) {
+/// nominal use times any surge, at the reference price), the price paid and the highest so
+/// far.
+pub(super) fn price_losses(model: &Model, s: &mut Scratch, t: u32) {
     let first = s.net.first_importer_slot;
+    let n_steps = model.n_steps as usize;
     for b in first..model.slots.len() {
         if !s.net.slot_market[b] {
             continue;
         }
         let k = b - first;
+        s.track.price[k * n_steps + t as usize] = s.slot_price[b];
         let mat = &model.materials[model.slots[b].material.ix()];
         let ed = mat.market.expect("a market").curve.demand_elasticity;
         for l in 0..LANES {

@@ -7,7 +7,7 @@ use super::state::{Balance, Scratch};
 use super::EPS;
 use crate::lanes::{self, Lanes, LANES};
 use crate::model::Model;
-use crate::stats::{CurveAcc, SlotTrial};
+use crate::stats::{CurveAcc, PriceAcc, SlotTrial};
 
 /// Per importer slot and lane: what the trial so far amounts to. Sums over the fill series
 /// are kept step by step; timings (time to survive and recover) are read off per-step bits at
@@ -28,10 +28,12 @@ pub(super) struct Track {
     pub extra_spend: Vec<Lanes>,
     pub surplus_lost: Vec<Lanes>,
     pub peak_price: Vec<Lanes>,
+    /// Per importer slot and step, slot-major: the price paid (markets only; empty without).
+    pub price: Vec<Lanes>,
 }
 
 impl Track {
-    pub(super) fn new(k: usize, n_steps: usize) -> Track {
+    pub(super) fn new(k: usize, n_steps: usize, priced: bool) -> Track {
         Track {
             demand: vec![Lanes::ZERO; k],
             unmet: vec![Lanes::ZERO; k],
@@ -42,6 +44,11 @@ impl Track {
             extra_spend: vec![Lanes::ZERO; k],
             surplus_lost: vec![Lanes::ZERO; k],
             peak_price: vec![Lanes::ONE; k],
+            price: if priced {
+                vec![Lanes::ONE; k * n_steps]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -266,4 +273,22 @@ fn read_series(
         r.recovered_at = short.len() as u32 - run;
     }
     r
+}
+
+impl Scratch {
+    /// Record the prices of the first `n` lanes of the last group into `acc`: each priced
+    /// slot's price at every step, and its peak.
+    pub fn record_prices(&self, acc: &mut PriceAcc, n: usize) {
+        let n_steps = acc.n_steps;
+        for j in 0..acc.slots.len() {
+            let k = acc.slots[j] as usize;
+            for (t, x) in self.track.price[k * n_steps..(k + 1) * n_steps]
+                .iter()
+                .enumerate()
+            {
+                acc.record_lanes(j, t, x, n);
+            }
+            acc.record_lanes(j, n_steps, &self.track.peak_price[k], n);
+        }
+    }
 }

@@ -182,7 +182,11 @@ impl Scratch {
             touch: Touch::new(model),
             market_touch: vec![[0; LANES]; model.materials.len()],
             marks: Marks::new(model),
-            track: Track::new(k, model.n_steps as usize),
+            track: Track::new(
+                k,
+                model.n_steps as usize,
+                model.materials.iter().any(|m| m.market.is_some()),
+            ),
             audit: true,
             flow: Flow::ZERO,
             fills: Vec::new(),

@@ -86,7 +86,7 @@ pub(super) fn group<E: AsRef<[Event]>>(
         // 5. Consumption.
         consume(model, s, t, curves.as_deref_mut().map(|c| (c, n)));
         if s.net.any_market {
-            price_losses(model, s);
+            price_losses(model, s, t);
         }
         if s.audit {
             s.flow.note_stock_peaks(model, &s.stock, &s.pool_stock);

@@ -15,6 +15,7 @@
 mod draw;
 mod lines;
 mod loss;
+mod prices;
 mod shares;
 mod stress;
 mod sweep;
@@ -80,6 +81,9 @@ pub(crate) enum ChartKind {
     ExpectedLoss,
     /// Resilience fan of the baseline, per importer and material.
     Fan,
+    /// Price fans of the baseline, per material with a market whose price moved, a panel per
+    /// access group.
+    PriceFan,
     /// Yearly cost against expected loss avoided, per strategy.
     Frontier,
     /// Mean fill of every variant, per importer and material.
@@ -177,6 +181,27 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
             ),
         ));
     }
+    let mut priced: Vec<&str> = Vec::new();
+    for sl in &base.slots {
+        let moved = sl.peak_price_p95.is_some() && sl.metrics.peak_price.mean != 1.0;
+        if moved && !priced.contains(&sl.material.as_str()) {
+            priced.push(&sl.material);
+            out.push(ChartInfo {
+                kind: ChartKind::PriceFan,
+                stem: format!("price-{}", safe(&sl.material)),
+                title: format!(
+                    "{}: price paid each day, by access group, baseline",
+                    sl.material_name
+                ),
+                subtitle: format!(
+                    "Across {n} trials: median, 25th–75th and 5th–95th percentile of the day's \
+                     price as a multiple of the reference price, and the mean."
+                ),
+                importer: None,
+                material: Some(sl.material.clone()),
+            });
+        }
+    }
     if multi {
         out.push(ChartInfo {
             kind: ChartKind::Frontier,
@@ -256,6 +281,7 @@ fn unique_stems(charts: &mut [ChartInfo]) {
 pub fn charts(
     summary: &Summary,
     curves: &[CurveSet],
+    prices: &[CurveSet],
     losses: &[LossSample<'_>],
     sourcing: &[SourcingShares],
 ) -> Vec<(String, Vec<u8>)> {
@@ -273,7 +299,14 @@ pub fn charts(
     };
     let mut out = Vec::new();
     for info in chart_plan(summary) {
-        let Some(spec) = spec_for(&info, summary, curves, losses, sourcing, &regions) else {
+        let data = Data {
+            curves,
+            prices,
+            losses,
+            sourcing,
+            regions: &regions,
+        };
+        let Some(spec) = spec_for(&info, summary, &data) else {
             continue;
         };
         push_rendered(&mut out, &info.stem, &spec);
@@ -333,6 +366,11 @@ enum Spec<'a> {
         info: &'a ChartInfo,
         curve: &'a CurveSet,
     },
+    PriceFan {
+        info: &'a ChartInfo,
+        panels: Vec<prices::Panel<'a>>,
+        dropped: usize,
+    },
     Strategies {
         info: &'a ChartInfo,
         s: &'a Summary,
@@ -361,14 +399,23 @@ enum Spec<'a> {
     Sweep(sweep::SweepSpec),
 }
 
-fn spec_for<'a>(
-    info: &'a ChartInfo,
-    s: &'a Summary,
+/// What a run's charts are drawn from.
+struct Data<'a> {
     curves: &'a [CurveSet],
+    prices: &'a [CurveSet],
     losses: &'a [LossSample<'a>],
     sourcing: &'a [SourcingShares],
     regions: &'a Regions,
-) -> Option<Spec<'a>> {
+}
+
+fn spec_for<'a>(info: &'a ChartInfo, s: &'a Summary, data: &Data<'a>) -> Option<Spec<'a>> {
+    let Data {
+        curves,
+        prices,
+        losses,
+        sourcing,
+        regions,
+    } = *data;
     let base = &s.variants.first()?.id;
     let imp = info.importer.as_deref();
     let mat = info.material.as_deref();
@@ -381,6 +428,30 @@ fn spec_for<'a>(
             info,
             curve: curves.iter().find(|c| &c.variant == base && slot_of(c))?,
         },
+        ChartKind::PriceFan => {
+            let base_slots = &s.variants.first()?.slots;
+            let name = |imp: &str| {
+                base_slots
+                    .iter()
+                    .find(|x| x.importer == imp)
+                    .map_or(imp.to_owned(), |x| {
+                        display_name(&x.importer, &x.importer_name)
+                    })
+            };
+            let sets: Vec<&CurveSet> = prices
+                .iter()
+                .filter(|c| &c.variant == base && Some(c.material.as_str()) == mat)
+                .collect();
+            if sets.is_empty() {
+                return None;
+            }
+            let (panels, dropped) = prices::panels(&sets, name);
+            Spec::PriceFan {
+                info,
+                panels,
+                dropped,
+            }
+        }
         ChartKind::Strategies => {
             let mut curves: Vec<&CurveSet> = curves
                 .iter()
@@ -447,6 +518,11 @@ fn draw<DB: DrawingBackend>(spec: &Spec, root: &Area<DB>) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     match spec {
         Spec::Fan { info, curve } => lines::fan(root, info, curve),
+        Spec::PriceFan {
+            info,
+            panels,
+            dropped,
+        } => prices::price_fan(root, info, panels, *dropped),
         Spec::Strategies { info, s, curves } => lines::strategies(root, info, s, curves),
         Spec::Exceedance { info, s, samples } => loss::exceedance(root, info, s, samples),
         Spec::ExpectedLoss { info, s, losses } => loss::expected_loss(root, info, s, losses),

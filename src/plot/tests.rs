@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use super::*;
 use crate::model::{load_str, Loaded};
-use crate::report::{curve_sets, loss_samples, sourcing_shares, summarize};
+use crate::report::{curve_sets, loss_samples, price_sets, sourcing_shares, summarize};
 use crate::runner::{run_all, Plan};
 use crate::stress::Removals;
 
@@ -16,6 +16,7 @@ const STARTER: &str = include_str!("../../scenarios/starter.toml");
 pub(crate) struct Run {
     pub summary: Summary,
     pub curves: Vec<CurveSet>,
+    pub prices: Vec<CurveSet>,
     /// (variant, importer, per-trial losses), owned: see [`Run::loss_samples`].
     pub losses: Vec<(String, String, Vec<f32>)>,
     pub sourcing: Vec<SourcingShares>,
@@ -43,6 +44,7 @@ pub(crate) fn run(text: &str, trials: u64) -> Run {
     Run {
         summary: summarize(&plan, &costs, &names, &acc, trials, study.baseline.seed),
         curves: curve_sets(&plan, &acc, trials),
+        prices: price_sets(&plan, &acc, trials),
         losses: loss_samples(&plan, &acc)
             .iter()
             .map(|l| (l.variant.clone(), l.importer.clone(), l.values().collect()))
@@ -111,7 +113,13 @@ fn sweep_summary(text: &str, key: &str, values: &[f64], trials: u64) -> Summary 
 }
 
 fn render_all(r: &Run) -> Vec<(String, Vec<u8>)> {
-    charts(&r.summary, &r.curves, &r.loss_samples(), &r.sourcing)
+    charts(
+        &r.summary,
+        &r.curves,
+        &r.prices,
+        &r.loss_samples(),
+        &r.sourcing,
+    )
 }
 
 /// Width, height and RGB pixels of a PNG.
@@ -229,7 +237,7 @@ fn starter_charts_are_complete_decodable_and_not_blank() {
     }
     for info in &plan {
         let colours: Vec<RGBColor> = match info.kind {
-            ChartKind::Fan => vec![MEDIAN],
+            ChartKind::Fan | ChartKind::PriceFan => vec![MEDIAN],
             ChartKind::Strategies => vec![SERIES[0], SERIES[1]],
             ChartKind::LossExceedance => vec![SERIES[0]],
             ChartKind::ExpectedLoss => vec![SERIES[0]],
@@ -254,9 +262,15 @@ fn flagship_charts_are_complete_decodable_and_not_blank() {
     let plan = chart_plan(&r.summary);
     assert_eq!(files.len(), plan.len() * 2);
     assert!(plan.len() > 60, "{} charts", plan.len());
+    assert!(
+        plan.iter().any(|c| c.kind == ChartKind::PriceFan),
+        "the flagship's prices move: it has price fans"
+    );
     for info in &plan {
         let colours: Vec<RGBColor> = match info.kind {
             ChartKind::Fan => vec![MEDIAN],
+            // Drawn only where the mean price moved.
+            ChartKind::PriceFan => vec![MEDIAN, MEAN],
             ChartKind::Strategies => vec![SERIES[0], SERIES[1]],
             ChartKind::LossExceedance | ChartKind::ExpectedLoss => vec![SERIES[0]],
             ChartKind::Frontier => vec![SERIES[1]],

@@ -5,6 +5,10 @@ use assert_cmd::Command;
 use crate::support::{dir_files, json_output, repo};
 
 fn run_to(dir: &std::path::Path, threads: &str) {
+    run_scenario_to(dir, threads, "scenarios/starter.toml");
+}
+
+fn run_scenario_to(dir: &std::path::Path, threads: &str, scenario: &str) {
     Command::cargo_bin("supplyshock")
         .unwrap()
         .args([
@@ -19,7 +23,7 @@ fn run_to(dir: &std::path::Path, threads: &str) {
             "-o",
         ])
         .arg(dir)
-        .arg(repo().join("scenarios/starter.toml"))
+        .arg(repo().join(scenario))
         .assert()
         .success();
 }
@@ -42,6 +46,25 @@ fn one_thread_and_two_threads_give_identical_directories() {
     assert!(
         da == db,
         "outputs differ between --threads 1 and --threads 2"
+    );
+}
+
+/// Markets too: prices, price curves and price fans do not depend on the thread count (the
+/// 2010 replay splits its market into two tiers).
+#[test]
+fn markets_give_identical_directories_on_one_and_two_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("t1"), tmp.path().join("t2"));
+    let replay = "scenarios/rare-earths-2010-replay.toml";
+    run_scenario_to(&a, "1", replay);
+    run_scenario_to(&b, "2", replay);
+    let (da, db) = (dir_files(&a), dir_files(&b));
+    for want in ["prices.csv", "price-ree_oxide.png"] {
+        assert!(da.iter().any(|x| x.0 == want), "{want} missing");
+    }
+    assert!(
+        da == db,
+        "market outputs differ between --threads 1 and --threads 2"
     );
 }
 
@@ -74,7 +97,7 @@ fn summary_to_stdout_is_json() {
         &["run", "--trials", "64", "-q", "-o", "-"],
         &repo().join("scenarios/starter.toml"),
     );
-    assert_eq!(v["schema"], "supplyshock.summary/2");
+    assert_eq!(v["schema"], "supplyshock.summary/3");
     assert_eq!(v["variants"][1]["id"], "stockpile-90");
 }
 

@@ -542,6 +542,7 @@ const MAY_BE_NULL: &[&str] = &[
     "supply_risk",
     "upstream_top_region",
     "upstream_top_region_name",
+    "peak_price_p95",
 ];
 
 fn json_finite(v: &Value, at: &str) -> Result<(), String> {

@@ -306,6 +306,52 @@ fn the_engine_prices_a_cut_at_the_closed_form_without_rationing() {
     }
 }
 
+/// The price curves of a run: every trial of the cut scenario is the same (the shock is
+/// scheduled), so each step's percentiles all sit in the bin of the closed-form price (its
+/// midpoint, within 1/64 of it), the mean is that price to the fixed point, and outside the cut
+/// the price is the reference exactly; the peak's P95 is the cut's price to the bin. The same
+/// holds for both importers: one access group.
+#[test]
+fn price_curves_follow_the_closed_form_step_by_step() {
+    let s = 0.2;
+    let text = scenario(
+        "demand_elasticity = 0.15\nsupply_elasticity = 0.05\nmax_price = 8",
+        &format!("{ONE_SUPPLIER}severity = {s}\n"),
+    );
+    let loaded = crate::support::load(&text);
+    let model = &loaded.study.baseline;
+    let plan = supplyshock::runner::Plan::from_models(vec![model], vec!["baseline".into()]);
+    let trials = 40;
+    let acc = supplyshock::runner::run_all(&plan, trials, 1);
+    let x = (1.0f64 - s).powf(-1.0 / 0.2);
+    let sets = supplyshock::report::price_sets(&plan, &acc, trials);
+    assert_eq!(sets.len(), 2);
+    for c in &sets {
+        for (t, &day) in c.day.iter().enumerate() {
+            let want = if (10.0..50.0).contains(&day) { x } else { 1.0 };
+            for q in [&c.p5, &c.p25, &c.p50, &c.p75, &c.p95] {
+                assert!(
+                    (q[t] / want - 1.0).abs() <= 1.0 / 64.0,
+                    "day {day}: {} vs {want}",
+                    q[t]
+                );
+                assert_eq!(q[t] == 1.0, want == 1.0, "day {day}");
+            }
+            assert!(
+                (c.mean[t] - want).abs() < 1e-8 * want,
+                "day {day}: mean {}",
+                c.mean[t]
+            );
+        }
+    }
+    let summary =
+        supplyshock::report::summarize(&plan, &[None], &["Baseline".into()], &acc, trials, 1);
+    for sl in &summary.variants[0].slots {
+        let p95 = sl.peak_price_p95.expect("a market");
+        assert!((p95 / x - 1.0).abs() <= 1.0 / 64.0, "{p95} vs {x}");
+    }
+}
+
 /// At the ceiling: a cut of a half would need a price of 32 > 8. Each step of the cut the
 /// price sits at 8 and what goes unmet is demand at 8 less supply at 8.
 #[test]

@@ -128,6 +128,41 @@ fn merged_shards_equal_the_one_machine_run_byte_for_byte() {
     }
 }
 
+/// Markets: price curves (integer histograms) and price losses merge exactly too.
+#[test]
+fn merged_shards_of_a_market_scenario_equal_the_one_machine_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let replay = repo().join("scenarios/rare-earths-2010-replay.toml");
+    let single = tmp.path().join("single");
+    bin()
+        .args(["run", "-q", "--trials", "300", "--seed", "5", "-o"])
+        .arg(&single)
+        .arg(&replay)
+        .assert()
+        .success();
+    let parts = tmp.path().join("parts");
+    for k in [2, 0, 1] {
+        bin()
+            .args(["run", "-q", "--trials", "300", "--seed", "5", "--shard"])
+            .arg(format!("{k}/3"))
+            .arg("-o")
+            .arg(&parts)
+            .arg(&replay)
+            .assert()
+            .success();
+    }
+    let merged = tmp.path().join("merged");
+    bin()
+        .args(["merge", "-q", "-o"])
+        .arg(&merged)
+        .args(parts_in(&parts))
+        .assert()
+        .success();
+    let files = dir_files(&single);
+    assert!(files.iter().any(|f| f.0 == "prices.csv"));
+    assert!(files == dir_files(&merged), "merged market output differs");
+}
+
 #[test]
 fn merge_refuses_parts_that_do_not_belong_together() {
     let tmp = tempfile::tempdir().unwrap();
@@ -634,12 +669,12 @@ fn merge_refuses_flipped_bytes_and_old_formats() {
         std::fs::write(p(name), &bad).unwrap();
         refused(&[a[0].clone(), p(name)], &p(name), &["checksum"]);
     }
-    let old = supplyshock::shard::PART_SCHEMA.replace("/5", "/3");
+    let old = supplyshock::shard::PART_SCHEMA.replace("/6", "/3");
     edited_bytes(&a[1], &p("old.json"), supplyshock::shard::PART_SCHEMA, &old);
     refused(
         &[a[0].clone(), p("old.json")],
         &p("old.json"),
-        &["part format `supplyshock.part/3` is not `supplyshock.part/5`"],
+        &["part format `supplyshock.part/3` is not `supplyshock.part/6`"],
     );
 }
 
