@@ -141,13 +141,18 @@ metric_record! {
 
 metric_record! {
     /// Per importer, in value terms over its materials.
-    ImporterMetrics[3] {
+    ImporterMetrics[6] {
         /// Value met over value demanded.
         value_fill_rate,
         /// 1 if any of its materials ran short.
         p_shortage,
         /// Sum of its materials' [`loss_value`].
         loss_value,
+        /// The parts of `loss_value`, summed over its materials: unmet demand, extra spend,
+        /// surplus lost (see [`SlotMetrics`]).
+        unmet_loss,
+        extra_spend,
+        surplus_lost,
     }
 }
 
@@ -203,6 +208,7 @@ impl ImporterMetrics<f64> {
     pub fn of_trial(model: &Model, imp: &Importer, slots: &[SlotTrial]) -> ImporterMetrics<f64> {
         let first = model.importers[0].slots.start as usize;
         let (mut dv, mut uv, mut loss, mut short) = (0.0, 0.0, 0.0, false);
+        let (mut unmet, mut spend, mut surplus) = (0.0, 0.0, 0.0);
         for b in imp.slots.clone() {
             let r = &slots[b as usize - first];
             let mat = &model.materials[model.slots[b as usize].material.ix()];
@@ -210,11 +216,19 @@ impl ImporterMetrics<f64> {
             uv += r.unmet * mat.value;
             loss += slot_loss(r, mat);
             short |= r.had_shortage();
+            unmet += loss_value(r.unmet, mat);
+            if mat.market.is_some() {
+                spend += r.extra_spend;
+                surplus += r.surplus_lost;
+            }
         }
         ImporterMetrics {
             value_fill_rate: if dv > 0.0 { (dv - uv) / dv } else { 1.0 },
             p_shortage: indicator(short),
             loss_value: loss,
+            unmet_loss: unmet,
+            extra_spend: spend,
+            surplus_lost: surplus,
         }
     }
 }
@@ -292,12 +306,22 @@ mod tests {
         );
         assert_eq!(
             ImporterMetrics::<f64>::NAMES,
-            ["value_fill_rate", "p_shortage", "loss_value"]
+            [
+                "value_fill_rate",
+                "p_shortage",
+                "loss_value",
+                "unmet_loss",
+                "extra_spend",
+                "surplus_lost"
+            ]
         );
         let m = ImporterMetrics {
             value_fill_rate: 1,
             p_shortage: 2,
             loss_value: 3,
+            unmet_loss: 4,
+            extra_spend: 5,
+            surplus_lost: 6,
         };
         assert_eq!(m.named()[2], ("loss_value", &3));
         assert_eq!(
@@ -313,10 +337,16 @@ mod tests {
             value_fill_rate: 1.5,
             p_shortage: 0.0,
             loss_value: 2.0,
+            unmet_loss: 1.0,
+            extra_spend: 0.5,
+            surplus_lost: 0.5,
         }];
         let mut out = Vec::new();
         rows::serialize(&rows, &mut serde_json::Serializer::new(&mut out)).unwrap();
-        assert_eq!(String::from_utf8(out.clone()).unwrap(), "[[1.5,0.0,2.0]]");
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "[[1.5,0.0,2.0,1.0,0.5,0.5]]"
+        );
         let back: Vec<ImporterMetrics<f64>> =
             rows::deserialize(&mut serde_json::Deserializer::from_slice(&out)).unwrap();
         assert_eq!(back, rows);
@@ -324,7 +354,7 @@ mod tests {
         named_pairs(&Some(rows[0]), &mut serde_json::Serializer::new(&mut out)).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#"[["value_fill_rate",1.5],["p_shortage",0.0],["loss_value",2.0]]"#
+            r#"[["value_fill_rate",1.5],["p_shortage",0.0],["loss_value",2.0],["unmet_loss",1.0],["extra_spend",0.5],["surplus_lost",0.5]]"#
         );
     }
 }

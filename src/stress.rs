@@ -11,7 +11,7 @@ use crate::report::summarize;
 use crate::runner::{run_all, Plan};
 
 /// The schema of stress.json.
-pub const STRESS_SCHEMA: &str = "supplyshock.stress/1";
+pub const STRESS_SCHEMA: &str = "supplyshock.stress/2";
 
 /// One importer and material under one removal: a row of the stress table, stress.json and
 /// stress.csv.
@@ -32,6 +32,10 @@ pub struct StressRow {
     pub recovered: bool,
     pub unmet_units: f64,
     pub loss_value: f64,
+    /// The parts of `loss_value`: unmet demand, and (materials with a market) extra spend plus
+    /// surplus lost on demand given up.
+    pub unmet_loss: f64,
+    pub price_loss: f64,
     /// Runs short before the removed element comes back (TTS < removal days).
     pub flagged: bool,
 }
@@ -53,6 +57,9 @@ pub struct Removal {
     pub removed: String,
     pub kind: Vec<ElementKind>,
     pub loss_value: f64,
+    /// The parts of `loss_value` (see [`StressRow`]).
+    pub unmet_loss: f64,
+    pub price_loss: f64,
     pub min_tts_days: Option<f64>,
     pub flagged: usize,
 }
@@ -119,7 +126,7 @@ pub fn run(model: &Model, removals: &Removals, days: f64) -> Result<StressResult
     let mut rows = Vec::new();
     let mut ranked = Vec::new();
     for (v, variant) in summary.variants.iter().enumerate().skip(1) {
-        let mut total = 0.0;
+        let (mut total, mut unmet, mut price) = (0.0, 0.0, 0.0);
         let mut min_tts: Option<f64> = None;
         let mut flagged = 0;
         let first_short = first_shortage_days(&models[v]);
@@ -131,7 +138,11 @@ pub fn run(model: &Model, removals: &Removals, days: f64) -> Result<StressResult
             let ttr = sl.time_to_recover_days.map(|t| t.mean);
             let flag = tts.is_some_and(|t| t < days);
             flagged += usize::from(flag);
-            total += sl.metrics.loss_value.mean;
+            let m = &sl.metrics;
+            let price_loss = m.extra_spend.mean + m.surplus_lost.mean;
+            total += m.loss_value.mean;
+            unmet += m.unmet_loss.mean;
+            price += price_loss;
             if let Some(t) = tts {
                 min_tts = Some(min_tts.map_or(t, |m: f64| m.min(t)));
             }
@@ -145,7 +156,9 @@ pub fn run(model: &Model, removals: &Removals, days: f64) -> Result<StressResult
                 ttr_days: ttr,
                 recovered: !short || ttr.is_some(),
                 unmet_units: sl.metrics.unmet_units.mean,
-                loss_value: sl.metrics.loss_value.mean,
+                loss_value: m.loss_value.mean,
+                unmet_loss: m.unmet_loss.mean,
+                price_loss,
                 flagged: flag,
             });
         }
@@ -153,6 +166,8 @@ pub fn run(model: &Model, removals: &Removals, days: f64) -> Result<StressResult
             removed: variant.id.clone(),
             kind: kinds[v].clone(),
             loss_value: total,
+            unmet_loss: unmet,
+            price_loss: price,
             min_tts_days: min_tts,
             flagged,
         });
@@ -208,6 +223,8 @@ impl StressResult {
             "unmet_units",
             "loss_value",
             "flagged",
+            "unmet_loss",
+            "price_loss",
         ])
         .expect("in-memory CSV");
         let opt = |x: Option<f64>| x.map_or(String::new(), |x| format!("{x}"));
@@ -222,6 +239,8 @@ impl StressResult {
                 format!("{}", row.unmet_units),
                 format!("{}", row.loss_value),
                 row.flagged.to_string(),
+                format!("{}", row.unmet_loss),
+                format!("{}", row.price_loss),
             ])
             .expect("in-memory CSV");
         }

@@ -737,33 +737,53 @@ pub(crate) fn execute(
 }
 
 /// One screen: per variant (by id, as `--strategies` takes it) and importer (by name),
-/// value-weighted fill, shortage probability, expected loss and its tail, and each strategy's
-/// paired change in expected loss; then where the files are.
+/// value-weighted fill, shortage probability, expected loss (split into its unmet and price
+/// parts where a price moved) and its tail, and each strategy's paired change in expected loss;
+/// then where the files are.
 pub(crate) fn render_summary(s: &Summary, dir: &Path) -> String {
     let c = s.currency.as_str();
     let mut out = format!(
         "{}: {} trials, seed {}, {} days\n\n",
         s.scenario, s.trials, s.seed, s.horizon_days
     );
-    let mut t = Table::new(&[
+    // Where a price moved, the expected loss is split into its unmet and price parts.
+    let priced = s
+        .variants
+        .iter()
+        .flat_map(|v| &v.importers)
+        .any(|im| im.metrics.extra_spend.mean != 0.0 || im.metrics.surplus_lost.mean != 0.0);
+    let mut cols = vec![
         ("variant", Align::Left),
         ("importer", Align::Left),
         ("value fill", Align::Right),
         ("P(short)", Align::Right),
         ("E[loss]", Align::Right),
+    ];
+    if priced {
+        cols.extend([("unmet", Align::Right), ("price", Align::Right)]);
+    }
+    cols.extend([
         ("CVaR95", Align::Right),
         ("dE[loss] (95% CI)", Align::Right),
         ("cost/yr", Align::Right),
     ]);
+    let mut t = Table::new(&cols);
     for v in &s.variants {
         for im in &v.importers {
+            let m = &im.metrics;
             let diff = im.vs_baseline.as_ref().map(|d| d.loss_value);
-            t.row([
+            let mut row = vec![
                 v.id.clone(),
                 im.name.clone(),
-                format!("{:.4}", im.metrics.value_fill_rate.mean),
-                format!("{:.3}", im.metrics.p_shortage.mean),
-                money_terse(im.metrics.loss_value.mean, c),
+                format!("{:.4}", m.value_fill_rate.mean),
+                format!("{:.3}", m.p_shortage.mean),
+                money_terse(m.loss_value.mean, c),
+            ];
+            if priced {
+                row.push(money_terse(m.unmet_loss.mean, c));
+                row.push(money_terse(m.extra_spend.mean + m.surplus_lost.mean, c));
+            }
+            row.extend([
                 money_terse(im.loss_cvar95, c),
                 diff.map_or(String::new(), |d| {
                     format!(
@@ -777,10 +797,11 @@ pub(crate) fn render_summary(s: &Summary, dir: &Path) -> String {
                     .as_ref()
                     .map_or(String::new(), |k| money_terse(k.total, c)),
             ]);
+            t.row(row);
         }
     }
     out.push_str(&t.render());
-    out.push_str(&format!("\nReport with charts: {}/report.md (every metric per material: summary.json, metrics.csv; resilience curves: curves.csv)\n", dir.display()));
+    out.push_str(&format!("\nReport with charts: {}/report.md (every metric per material: summary.json, metrics.csv; resilience curves: curves.csv{})\n", dir.display(), if priced { "; price curves: prices.csv" } else { "" }));
     out
 }
 

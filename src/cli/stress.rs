@@ -79,40 +79,49 @@ fn render(r: &StressResult, currency: &str, ranking: bool) -> String {
         "{}: elements removed at day 0 for {} days (horizon {} days)\n\n",
         r.scenario, r.days, r.horizon_days
     );
+    // Where a price moved, the loss is split into its unmet and price parts.
+    let priced = r.rows.iter().any(|x| x.price_loss != 0.0);
+    let loss_cols = |mut cols: Vec<(&'static str, Align)>| {
+        cols.push(("loss", Align::Right));
+        if priced {
+            cols.extend([("unmet", Align::Right), ("price", Align::Right)]);
+        }
+        cols
+    };
+    let losses = |total: f64, unmet: f64, price: f64| {
+        let mut cells = vec![money_terse(total, currency)];
+        if priced {
+            cells.extend([money_terse(unmet, currency), money_terse(price, currency)]);
+        }
+        cells
+    };
     if ranking {
-        let mut t = Table::new(&[
-            ("rank", Align::Right),
-            ("removed", Align::Left),
-            ("loss", Align::Right),
-            ("min TTS", Align::Right),
-            ("flagged", Align::Right),
-        ]);
+        let mut cols = loss_cols(vec![("rank", Align::Right), ("removed", Align::Left)]);
+        cols.extend([("min TTS", Align::Right), ("flagged", Align::Right)]);
+        let mut t = Table::new(&cols);
         for (i, x) in r.removals.iter().enumerate() {
-            t.row([
-                (i + 1).to_string(),
-                x.removed.clone(),
-                money_terse(x.loss_value, currency),
-                fmt_days(x.min_tts_days, "never"),
-                x.flagged.to_string(),
-            ]);
+            let mut row = vec![(i + 1).to_string(), x.removed.clone()];
+            row.extend(losses(x.loss_value, x.unmet_loss, x.price_loss));
+            row.extend([fmt_days(x.min_tts_days, "never"), x.flagged.to_string()]);
+            t.row(row);
         }
         out.push_str(&t.render());
         out.push('\n');
     }
-    let mut t = Table::new(&[
+    let mut cols = loss_cols(vec![
         ("removed", Align::Left),
         ("importer", Align::Left),
         ("material", Align::Left),
         ("TTS", Align::Right),
         ("TTR", Align::Right),
-        ("loss", Align::Right),
-        ("flag", Align::Left),
     ]);
+    cols.push(("flag", Align::Left));
+    let mut t = Table::new(&cols);
     for row in &r.rows {
         if ranking && row.tts_days.is_none() {
             continue; // the ranking already shows them; list only those that run short
         }
-        t.row([
+        let mut cells = vec![
             row.removed.clone(),
             row.importer.clone(),
             row.material.clone(),
@@ -122,14 +131,17 @@ fn render(r: &StressResult, currency: &str, ranking: bool) -> String {
             } else {
                 fmt_days(row.ttr_days, "beyond")
             },
-            money_terse(row.loss_value, currency),
+        ];
+        cells.extend(losses(row.loss_value, row.unmet_loss, row.price_loss));
+        cells.push(
             if row.flagged {
                 "runs short before the element is back"
             } else {
                 ""
             }
             .to_owned(),
-        ]);
+        );
+        t.row(cells);
     }
     out.push_str(&t.render());
     out.push_str("\nTTS: days from the removal to the first shortage (never: survives the whole horizon).\nTTR: days from the first shortage to sustained full service (beyond: not within the horizon).\n");

@@ -94,37 +94,53 @@ pub fn sweep(o: &SweepOptions) -> Result<(), Failure> {
                 "{}: {} = each value, {trials} trials, seed {seed}, common random numbers\n\n",
                 summary.scenario, spec.key
             );
-            let mut t = Table::new(&[
+            // Where a price moved, the expected loss is split into its unmet and price parts.
+            let price = |m: &crate::metrics::SlotMetrics<crate::report::Estimate>| {
+                m.extra_spend.mean + m.surplus_lost.mean
+            };
+            let priced = summary
+                .variants
+                .iter()
+                .flat_map(|v| &v.slots)
+                .any(|sl| price(&sl.metrics) != 0.0);
+            let mut cols = vec![
                 ("value", Align::Left),
                 ("importer", Align::Left),
                 ("material", Align::Left),
                 ("fill rate", Align::Right),
                 ("P(short)", Align::Right),
                 ("E[loss]", Align::Right),
-                ("dE[loss] vs baseline", Align::Right),
-            ]);
+            ];
+            if priced {
+                cols.extend([("unmet", Align::Right), ("price", Align::Right)]);
+            }
+            cols.push(("dE[loss] vs baseline", Align::Right));
+            let mut t = Table::new(&cols);
             let cur = &summary.currency;
             for (i, v) in summary.variants.iter().enumerate().skip(1) {
                 for sl in &v.slots {
+                    let m = &sl.metrics;
                     let d = sl.vs_baseline.as_ref().map(|d| d.loss_value);
-                    t.row([
+                    let mut row = vec![
                         spec.values[i - 1].to_string(),
                         sl.importer.clone(),
                         sl.material.clone(),
+                        format!("{:.4} ± {:.4}", m.fill_rate.mean, m.fill_rate.se),
+                        format!("{:.3}", m.p_shortage.mean),
+                        money_terse(m.loss_value.mean, cur),
+                    ];
+                    if priced {
+                        row.push(money_terse(m.unmet_loss.mean, cur));
+                        row.push(money_terse(price(m), cur));
+                    }
+                    row.push(d.map_or(String::new(), |d| {
                         format!(
-                            "{:.4} ± {:.4}",
-                            sl.metrics.fill_rate.mean, sl.metrics.fill_rate.se
-                        ),
-                        format!("{:.3}", sl.metrics.p_shortage.mean),
-                        money_terse(sl.metrics.loss_value.mean, cur),
-                        d.map_or(String::new(), |d| {
-                            format!(
-                                "{} ± {}",
-                                money_terse(d.mean, cur),
-                                money_terse(1.96 * d.se, cur)
-                            )
-                        }),
-                    ]);
+                            "{} ± {}",
+                            money_terse(d.mean, cur),
+                            money_terse(1.96 * d.se, cur)
+                        )
+                    }));
+                    t.row(row);
                 }
             }
             out.push_str(&t.render());

@@ -101,6 +101,47 @@ fn summary_to_stdout_is_json() {
     assert_eq!(v["variants"][1]["id"], "stockpile-90");
 }
 
+/// With a market, each importer's loss comes in parts that add up: in summary.json (every
+/// variant, with paired differences on each part) and as columns of the terminal table.
+#[test]
+fn loss_parts_add_up_and_show_where_prices_move() {
+    let replay = repo().join("scenarios/rare-earths-2010-replay.toml");
+    let v = json_output(&["run", "--trials", "64", "-q", "-o", "-"], &replay);
+    for variant in v["variants"].as_array().unwrap() {
+        for im in variant["importers"].as_array().unwrap() {
+            let mean = |k: &str| im[k]["mean"].as_f64().unwrap();
+            let parts = mean("unmet_loss") + mean("extra_spend") + mean("surplus_lost");
+            let total = mean("loss_value");
+            assert!(
+                (parts - total).abs() <= 1e-9 * total.abs(),
+                "{parts} vs {total}"
+            );
+        }
+    }
+    let diffs = &v["variants"][1]["importers"][0]["vs_baseline"];
+    let named: Vec<&str> = diffs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_str().unwrap())
+        .collect();
+    assert!(
+        named.contains(&"extra_spend") && named.contains(&"unmet_loss"),
+        "{named:?}"
+    );
+    let out = Command::cargo_bin("supplyshock")
+        .unwrap()
+        .args(["run", "--trials", "64", "-o"])
+        .arg(tempfile::tempdir().unwrap().path().join("out"))
+        .arg(&replay)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    let header = table.lines().find(|l| l.starts_with("variant")).unwrap();
+    assert!(header.contains("E[loss]   unmet    price"), "{header}");
+    assert!(table.contains("price curves: prices.csv"), "{table}");
+}
+
 #[test]
 fn a_mistyped_subcommand_gets_a_suggestion() {
     // Swapped letters: clap's own similarity measure misses `rnu` for `run`.

@@ -587,7 +587,7 @@ fn merge_refuses_badly_shaped_bodies_without_panicking() {
                     .unwrap()
                     .pop();
             },
-            "expected 3 metrics",
+            "expected 6 metrics",
         ),
         (
             "short-tts.json",
