@@ -248,7 +248,17 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
                 }
                 (use_, 0.0)
             }
-            Owner::Supplier(_) => (0.0, s.order[b].0[l]),
+            Owner::Supplier(_) => {
+                // Inputs for output planned for use are fixed demand; the rest (an input-stock
+                // refill, or inputs for output that refills a buyer's stock downstream) bids
+                // like a stock's refill, at the slot's threshold (the default for input stocks).
+                let use_ = s.use_order[b].0[l];
+                let refill = s.order[b].0[l] - use_;
+                if refill > 0.0 {
+                    own = w.clearing.refill(c, refill, slot.refill_below);
+                }
+                (0.0, use_)
+            }
         };
         w.d0.push(d0);
         w.fixed.push(fixed);

@@ -3,7 +3,7 @@
 
 use super::events::{Instances, OutageMasks};
 use super::NONE;
-use crate::model::{Model, ShockKind};
+use crate::model::{Model, Owner, ShockKind};
 
 /// The fast paths the step loop takes. Each is exact (it computes the bits the per-lane
 /// reference rules compute) and is named after what it exploits; [`Paths::ALL`] in production,
@@ -216,21 +216,25 @@ impl Net {
 }
 
 /// Per supplier: whether some contract buyer of it can order a refill.
+///
+/// A supplier's input order carries a refill part when its own input stock refills or when
+/// some of its own buyers can refill (the output planned for refills is a refill upstream):
+/// worked out downstream first.
 fn refilling_suppliers(model: &Model) -> Vec<bool> {
-    let refills = |b: usize| {
-        let slot = &model.slots[b];
-        slot.refill_per_step > 0.0
-            || slot
-                .pool
-                .is_some_and(|p| model.pools[p.ix()].refill_per_step > 0.0)
-    };
-    model
-        .suppliers
-        .iter()
-        .map(|s| {
-            (s.out_edges.start..s.out_edges.end).any(|e| refills(model.edges[e as usize].slot.ix()))
-        })
-        .collect()
+    let mut out = vec![false; model.suppliers.len()];
+    let (prod, _) = production_order(model);
+    for &si in prod.iter().rev() {
+        let s = &model.suppliers[si as usize];
+        out[si as usize] = (s.out_edges.start..s.out_edges.end).any(|e| {
+            let slot = &model.slots[model.edges[e as usize].slot.ix()];
+            slot.refill_per_step > 0.0
+                || slot
+                    .pool
+                    .is_some_and(|p| model.pools[p.ix()].refill_per_step > 0.0)
+                || matches!(slot.owner, Owner::Supplier(x) if out[x.ix()])
+        });
+    }
+    out
 }
 
 /// Suppliers in production order (inputs before outputs), and where each material's end.

@@ -2,7 +2,9 @@
 //! their share of their pool's refill); each supplier plans the output its unbanned, reachable
 //! buyers ordered, capped by its effective capacity, and orders the inputs that output needs
 //! plus its own input-stock refill. Each order's use part is kept apart (`use_order`):
-//! allocation serves it before any refill part.
+//! allocation serves it before any refill part. A refill downstream stays a refill upstream:
+//! a supplier plans the use parts of its orders first, and only the inputs of the output
+//! planned for its use parts are use parts of its own input orders.
 
 use super::state::Scratch;
 use super::NONE;
@@ -44,22 +46,30 @@ fn orders_lane(model: &Model, s: &mut Scratch, l: usize) {
     for &si in net.prod.iter().rev() {
         let si = si as usize;
         let (e0, e1) = net.sup_edges[si];
-        let mut servable = 0.0;
+        let (mut servable, mut servable_use) = (0.0, 0.0);
         for e in e0 as usize..e1 as usize {
             let b = net.e_slot[e] as usize;
-            let q = s.order[b].0[l] * net.e_share[e] * s.gate[e].0[l];
+            let (share, gate) = (net.e_share[e], s.gate[e].0[l]);
+            let q = s.order[b].0[l] * share * gate;
             s.eff_order[e].0[l] = q;
             servable += q;
+            servable_use += s.use_order[b].0[l] * share * gate;
         }
         s.servable[si].0[l] = servable;
         let cap = s.cap_factor[si].0[l] * net.sup_capacity[si];
         let planned = lanes::min(servable, cap);
         s.planned[si].0[l] = planned;
+        // The output planned for use parts, which capacity serves first.
+        let planned_use = if net.sup_refills[si] {
+            lanes::min(servable_use, planned)
+        } else {
+            planned
+        };
         let (i0, i1) = net.sup_inputs[si];
         for b in i0 as usize..i1 as usize {
-            let use_ = planned * net.slot_ratio[b];
+            let use_ = planned_use * net.slot_ratio[b];
             s.use_order[b].0[l] = use_;
-            s.order[b].0[l] = use_ + refill(s, b);
+            s.order[b].0[l] = planned * net.slot_ratio[b] + refill(s, b);
         }
     }
 }
@@ -140,11 +150,21 @@ fn orders_lanes(model: &Model, s: &mut Scratch) {
         servable_out[si] = servable;
         let planned = servable.min(cap_factor[si] * net.sup_capacity[si]);
         planned_out[si] = planned;
+        // The output planned for use parts, which capacity serves first.
+        let planned_use = if net.sup_refills[si] {
+            let mut servable_use = Lanes::ZERO;
+            for e in e0..e1 {
+                let q = use_order[e_slot[e] as usize] * e_share[e];
+                servable_use += if net.sup_gated[si] { q * gate[e] } else { q };
+            }
+            servable_use.min(planned)
+        } else {
+            planned
+        };
         let (i0, i1) = net.sup_inputs[si];
         for b in i0 as usize..i1 as usize {
-            let use_ = planned * net.slot_ratio[b];
-            use_order[b] = use_;
-            let mut o = use_;
+            use_order[b] = planned_use * net.slot_ratio[b];
+            let mut o = planned * net.slot_ratio[b];
             if net.slot_refill[b] > 0.0 {
                 let gap = Lanes::splat(net.slot_level[b]) - stock[b] - arrived[b] - in_transit[b];
                 o += gap.positive_min(net.slot_refill[b]);

@@ -557,6 +557,63 @@ proptest! {
     }
 }
 
+/// Per trial, the units importer `imp1` is left short of (all its materials), in `text`'s
+/// network over `trials` trials of seed 11.
+fn unmet_of_imp1(text: &str, trials: u64) -> Vec<f64> {
+    let loaded = load(text);
+    let model = &loaded.study.baseline;
+    let mut scratch = Scratch::new(model);
+    let imp1 = model.importers.iter().position(|i| i.id == "imp1").unwrap();
+    let first = model.importers[0].slots.start as usize;
+    let slots = model.importers[imp1].slots.clone();
+    let mut ev = Vec::new();
+    (0..trials)
+        .map(|trial| {
+            sample_trial(model, 11, trial, &mut ev);
+            run_trial(model, &mut scratch, &ev, None);
+            let out = scratch.outcome(0);
+            slots.clone().map(|b| out[b as usize - first].unmet).sum()
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// A stockpile held by one importer, refilled only at or below 1.05 times the reference
+    /// price and only after every buyer's use, never raises another importer's expected unmet
+    /// demand: in random networks with markets on both materials, imp0 with and without its
+    /// metal stockpile, on common random numbers, imp1's paired change in mean unmet units is
+    /// not above zero beyond 3 standard errors.
+    #[test]
+    #[ignore = "does not hold yet: a residual rise of about 4e-4 of imp1's unmet metal (3.9 \
+                standard errors) in some networks; see docs/model.md, \"What the model leaves out\""]
+    fn a_calm_refill_stockpile_never_raises_anothers_unmet(cfg in proptest::collection::vec(0u32..100, 36)) {
+        let mut cfg = cfg;
+        // Markets on both materials (see `random_scenario`).
+        cfg[3] -= cfg[3] % 3;
+        cfg[4] -= cfg[4] % 3;
+        cfg[21] = 30 + cfg[21] % 30; // imp0 holds 30 to 59 days of metal
+        let with = random_scenario(&cfg);
+        let days = cfg[21];
+        let line = format!("stockpile.metal = {{ days = {days}, refill_days");
+        prop_assert!(with.contains(&line), "{}", with);
+        let without = with.replacen(&line, "stockpile.metal = { days = 0, refill_days", 1);
+        let trials = 200;
+        let (a, b) = (unmet_of_imp1(&with, trials), unmet_of_imp1(&without, trials));
+        let d: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
+        let n = trials as f64;
+        let mean = d.iter().sum::<f64>() / n;
+        let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let se = (var / n).sqrt();
+        let scale = b.iter().sum::<f64>() / n;
+        prop_assert!(
+            mean <= 3.0 * se + 1e-9 * (1.0 + scale),
+            "imp1's unmet rises by {} (se {}) from {}", mean, se, scale
+        );
+    }
+}
+
 /// A trial computed in a group gives exactly what it gives alone, in every lane and whatever its
 /// neighbours: on every shipped scenario (pipes, pools, spot markets, priority rationing) and
 /// on each strategy of the flagship.
