@@ -248,16 +248,18 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
                 }
                 (use_, 0.0)
             }
-            Owner::Supplier(_) => {
-                // Inputs for output planned for use are fixed demand; the rest (an input-stock
-                // refill, or inputs for output that refills a buyer's stock downstream) bids
-                // like a stock's refill, at the slot's threshold (the default for input stocks).
-                let use_ = s.use_order[b].0[l];
-                let refill = s.order[b].0[l] - use_;
-                if refill > 0.0 {
-                    own = w.clearing.refill(c, refill, slot.refill_below);
+            Owner::Supplier(x) => {
+                // A processor's input order is fixed demand (its plan's inputs and its
+                // input-stock refill: it values inputs at what its output is worth), except
+                // the inputs of output planned for its buyers' stock refills, which bid like
+                // those refills, at the slot's threshold.
+                let order = s.order[b].0[l];
+                let planned_inputs = s.planned[x.ix()].0[l] * s.net.slot_ratio[b];
+                let downstream_refill = planned_inputs - s.use_order[b].0[l];
+                if downstream_refill > 0.0 {
+                    own = w.clearing.refill(c, downstream_refill, slot.refill_below);
                 }
-                (0.0, use_)
+                (0.0, order - downstream_refill.max(0.0))
             }
         };
         w.d0.push(d0);
