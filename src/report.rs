@@ -324,7 +324,11 @@ fn metric_row(
     .unwrap();
 }
 
-/// curves.csv: fill percentiles and mean per variant, importer, material and step.
+/// The columns of curves.csv and prices.csv.
+const CURVE_COLUMNS: [&str; 11] = [
+    "variant", "importer", "material", "step", "day", "p5", "p25", "p50", "p75", "p95", "mean",
+];
+
 /// curves.csv, row by row into `out`: fill percentiles and mean per variant, importer,
 /// material and step.
 pub fn write_curves_csv(
@@ -334,9 +338,7 @@ pub fn write_curves_csv(
     trials: u64,
 ) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record([
-        "variant", "importer", "material", "step", "day", "p5", "p25", "p50", "p75", "p95", "mean",
-    ])?;
+    w.write_record(CURVE_COLUMNS)?;
     let mut row: Vec<String> = Vec::with_capacity(11);
     for (v, model) in plan.models.iter().enumerate() {
         let c = &acc.ints[v].curves;
@@ -371,9 +373,7 @@ pub fn write_prices_csv(
     trials: u64,
 ) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record([
-        "variant", "importer", "material", "step", "day", "p5", "p25", "p50", "p75", "p95", "mean",
-    ])?;
+    w.write_record(CURVE_COLUMNS)?;
     for set in price_sets(plan, acc, trials) {
         for t in 0..set.day.len() {
             let mut row = vec![

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use super::draw::{self, font};
 use super::{
-    series_style, Area, ChartInfo, DrawResult, LegendEntry, Swatch, AXIS_PT, BAND_INNER,
+    series_style, Area, Chart, ChartInfo, DrawResult, LegendEntry, Swatch, AXIS_PT, BAND_INNER,
     BAND_OUTER, GRID, MEAN, MEDIAN, REFERENCE, TICK_PT,
 };
 use crate::report::{CurveSet, Summary};
@@ -81,29 +81,7 @@ pub(super) fn fan<DB: DrawingBackend>(
             .filter(|v| v.is_finite())
             .fold(1.0, f64::min);
     let (mut chart, lo) = share_axes(&plot, x_max, min, "share of demand met")?;
-    let band = |upper: &[f64], lower: &[f64]| -> Vec<(f64, f64)> {
-        let up = c.day.iter().zip(upper).map(|(&d, &v)| (d, v.max(lo)));
-        let down = c.day.iter().zip(lower).rev().map(|(&d, &v)| (d, v.max(lo)));
-        up.chain(down).filter(|p| p.1.is_finite()).collect()
-    };
-    chart.draw_series(std::iter::once(Polygon::new(
-        band(&c.p95, &c.p5),
-        BAND_OUTER.filled(),
-    )))?;
-    chart.draw_series(std::iter::once(Polygon::new(
-        band(&c.p75, &c.p25),
-        BAND_INNER.filled(),
-    )))?;
-    draw::line(&mut chart, points(&c.day, &c.mean), MEAN, 2, Some((14, 6)))?;
-    draw::line(&mut chart, points(&c.day, &c.p50), MEDIAN, 3, None)?;
-    // On top, so it stays visible where the median sits at full service.
-    draw::line(
-        &mut chart,
-        vec![(0.0, 1.0), (x_max, 1.0)],
-        REFERENCE,
-        2,
-        Some((10, 8)),
-    )?;
+    fan_series(&mut chart, c, lo, x_max)?;
     let full = |v: &[f64]| v.iter().all(|&x| !(x < 1.0));
     // Shortages are rare in most scenarios: say why a band is missing rather than leave the
     // reader looking for it.
@@ -126,8 +104,51 @@ pub(super) fn fan<DB: DrawingBackend>(
     } else {
         None
     };
+    fan_legend(&legend_area, "full service (100%)")?;
+    if let Some(text) = legend_note {
+        draw::legend_note(&legend_area, text)?;
+    }
+    Ok(())
+}
+
+/// A fan's series on `chart`: the P5-P95 and P25-P75 bands (cut at the axis floor `lo`), the
+/// mean and median lines, and the reference at 1 on top (it stays visible where the median
+/// sits on it).
+pub(super) fn fan_series<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    c: &CurveSet,
+    lo: f64,
+    x_max: f64,
+) -> DrawResult<DB> {
+    let band = |upper: &[f64], lower: &[f64]| -> Vec<(f64, f64)> {
+        let up = c.day.iter().zip(upper).map(|(&d, &v)| (d, v.max(lo)));
+        let down = c.day.iter().zip(lower).rev().map(|(&d, &v)| (d, v.max(lo)));
+        up.chain(down).filter(|p| p.1.is_finite()).collect()
+    };
+    chart.draw_series(std::iter::once(Polygon::new(
+        band(&c.p95, &c.p5),
+        BAND_OUTER.filled(),
+    )))?;
+    chart.draw_series(std::iter::once(Polygon::new(
+        band(&c.p75, &c.p25),
+        BAND_INNER.filled(),
+    )))?;
+    draw::line(chart, points(&c.day, &c.mean), MEAN, 2, Some((14, 6)))?;
+    draw::line(chart, points(&c.day, &c.p50), MEDIAN, 3, None)?;
+    draw::line(
+        chart,
+        vec![(0.0, 1.0), (x_max, 1.0)],
+        REFERENCE,
+        2,
+        Some((10, 8)),
+    )?;
+    Ok(())
+}
+
+/// A fan's legend: bands, median, mean, and the reference at 1 as `reference`.
+pub(super) fn fan_legend<DB: DrawingBackend>(area: &Area<DB>, reference: &str) -> DrawResult<DB> {
     draw::legend(
-        &legend_area,
+        area,
         Some("across trials, each day"),
         &[
             LegendEntry {
@@ -157,14 +178,11 @@ pub(super) fn fan<DB: DrawingBackend>(
                 },
             },
             LegendEntry {
-                label: "full service (100%)".into(),
+                label: reference.into(),
                 swatch: Swatch::reference(),
             },
         ],
     )?;
-    if let Some(text) = legend_note {
-        draw::legend_note(&legend_area, text)?;
-    }
     Ok(())
 }
 

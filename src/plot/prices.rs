@@ -6,10 +6,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::draw::{self, bold, font};
-use super::{
-    Area, ChartInfo, DrawResult, LegendEntry, Swatch, AXIS_PT, BAND_INNER, BAND_OUTER, GRID, MEAN,
-    MEDIAN, REFERENCE, TICK_PT,
-};
+use super::lines;
+use super::{Area, ChartInfo, DrawResult, AXIS_PT, GRID, TICK_PT};
 use crate::report::CurveSet;
 
 /// At most this many panels on one chart: the groups with the highest mean price come first.
@@ -126,73 +124,9 @@ pub(super) fn price_fan<DB: DrawingBackend>(
             .x_label_formatter(&|v| crate::format::fixed(*v, 0))
             .y_label_formatter(&y_fmt)
             .draw()?;
-        let band = |upper: &[f64], lower: &[f64]| -> Vec<(f64, f64)> {
-            let up = c.day.iter().zip(upper).map(|(&d, &v)| (d, v));
-            let down = c.day.iter().zip(lower).rev().map(|(&d, &v)| (d, v));
-            up.chain(down).filter(|p| p.1.is_finite()).collect()
-        };
-        chart.draw_series(std::iter::once(Polygon::new(
-            band(&c.p95, &c.p5),
-            BAND_OUTER.filled(),
-        )))?;
-        chart.draw_series(std::iter::once(Polygon::new(
-            band(&c.p75, &c.p25),
-            BAND_INNER.filled(),
-        )))?;
-        let pts = |v: &[f64]| -> Vec<(f64, f64)> {
-            c.day
-                .iter()
-                .zip(v)
-                .filter(|p| p.1.is_finite())
-                .map(|(&d, &v)| (d, v))
-                .collect()
-        };
-        draw::line(&mut chart, pts(&c.p50), MEDIAN, 3, None)?;
-        draw::line(&mut chart, pts(&c.mean), MEAN, 2, Some((14, 6)))?;
-        draw::line(
-            &mut chart,
-            vec![(0.0, 1.0), (x_max, 1.0)],
-            REFERENCE,
-            2,
-            Some((10, 8)),
-        )?;
+        lines::fan_series(&mut chart, c, y_lo, x_max)?;
     }
-    draw::legend(
-        &legend_area,
-        Some("across trials, each day"),
-        &[
-            LegendEntry {
-                label: "P5–P95".into(),
-                swatch: Swatch::Fill(BAND_OUTER),
-            },
-            LegendEntry {
-                label: "P25–P75".into(),
-                swatch: Swatch::Fill(BAND_INNER),
-            },
-            LegendEntry {
-                label: "median".into(),
-                swatch: Swatch::Line {
-                    color: MEDIAN,
-                    width: 3,
-                    dash: None,
-                    marker: None,
-                },
-            },
-            LegendEntry {
-                label: "mean".into(),
-                swatch: Swatch::Line {
-                    color: MEAN,
-                    width: 2,
-                    dash: Some((14, 6)),
-                    marker: None,
-                },
-            },
-            LegendEntry {
-                label: "reference price (1×)".into(),
-                swatch: Swatch::reference(),
-            },
-        ],
-    )?;
+    lines::fan_legend(&legend_area, "reference price (1×)")?;
     let mut note = String::from(
         "Importers in one panel paid the same price every day in every percentile: one access \
          group. Percentiles are read from bins 3% wide.",
