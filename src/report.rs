@@ -110,8 +110,8 @@ pub struct SlotSummary {
     /// Trials that ran short and had not recovered by the horizon.
     pub not_recovered_share: f64,
     /// Markets: the 95th percentile over trials of the peak price, a multiple of the reference
-    /// price (to the resolution of the price histograms: 1, the ceiling, or a bin's midpoint,
-    /// within 1.6%); None without a market.
+    /// price (to the resolution of the price histograms: 1, the floor, the ceiling, or a bin's
+    /// midpoint, within 1.6%); None without a market.
     pub peak_price_p95: Option<f64>,
     /// Paired differences from the baseline (strategies only), as `[name, difference]` pairs.
     #[serde(serialize_with = "metrics::named_pairs")]

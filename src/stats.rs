@@ -492,9 +492,12 @@ impl TryFrom<CurveWire<Vec<u64>, Vec<u64>>> for CurveAcc {
 const PRICE_SHIFT: u32 = 52 - 5;
 /// Prices below this multiple of the reference share the lowest bin.
 const PRICE_LOWEST: f64 = 1.0 / 1024.0;
-/// The bins of a price row before the key bins: the reference price exactly, and the ceiling.
+/// The bins of a price row before the key bins: the reference price exactly, the ceiling and
+/// the floor.
 const CALM_BIN: usize = 0;
 const CEILING_BIN: usize = 1;
+const FLOOR_BIN: usize = 2;
+const KEY_BINS: usize = 3;
 
 #[inline(always)]
 fn price_key(x: f64) -> u64 {
@@ -509,7 +512,10 @@ fn price_key(x: f64) -> u64 {
 /// of the price's leading bits from the floor to the ceiling (32 per doubling). The reference
 /// price is most trials' price at most steps, so it is not recorded: its count is the trials
 /// less every other bin of the row, and its share of the fixed-point sum implied likewise.
-/// Sums are of the price over the ceiling in 32-bit fixed point.
+/// Sums are of the price over the ceiling in 32-bit fixed point. Each row also keeps the
+/// lowest and highest price it recorded, so that a percentile in the bin of either is reported
+/// no further out than what was seen (prices just above the reference, where most of them lie
+/// under a refill at 1.05, would otherwise read as the bin's midpoint, up to 1.6% above).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "PriceWire")]
 pub struct PriceAcc {
@@ -523,6 +529,8 @@ pub struct PriceAcc {
     counts: Counters,
     /// Per priced slot and row (steps, then the peak).
     sum: Vec<u64>,
+    /// Per row: the lowest and highest price recorded, (0, 0) before any.
+    range: Vec<(f64, f64)>,
 }
 
 /// The stored form of a [`PriceAcc`].
@@ -534,6 +542,7 @@ struct PriceWire<C = Vec<u64>, S = Vec<u64>, B = Vec<(f64, f64)>> {
     n_steps: usize,
     counts: C,
     sum: S,
+    range: B,
 }
 
 impl PriceAcc {
@@ -549,6 +558,7 @@ impl PriceAcc {
         }
         PriceAcc {
             sum: vec![0; bins.len() * rows],
+            range: vec![(0.0, 0.0); bins.len() * rows],
             slots,
             bounds,
             n_steps,
@@ -568,7 +578,7 @@ impl PriceAcc {
     }
 
     fn row_bins(b: (f64, f64)) -> usize {
-        2 + (price_key(b.1) - Self::low_key(b)) as usize + 1
+        KEY_BINS + (price_key(b.1) - Self::low_key(b)) as usize + 1
     }
 
     /// The bin of price `x` in a row of priced slot `j` (not the calm one: `x` is not 1).
@@ -577,9 +587,11 @@ impl PriceAcc {
         let b = self.bounds[j];
         if x >= b.1 {
             CEILING_BIN
+        } else if x <= b.0 {
+            FLOOR_BIN
         } else {
             let key = price_key(x.max(PRICE_LOWEST));
-            2 + key.saturating_sub(Self::low_key(b)) as usize
+            KEY_BINS + key.saturating_sub(Self::low_key(b)) as usize
         }
     }
 
@@ -595,10 +607,24 @@ impl PriceAcc {
         if x == 1.0 {
             return;
         }
+        let (floor, ceiling) = self.bounds[j];
+        // The engine's prices lie within the bounds; a NaN (none is expected) counts as the
+        // ceiling rather than poison the row's range.
+        let x = if x.is_nan() {
+            ceiling
+        } else {
+            x.clamp(floor, ceiling)
+        };
         let row = j * (self.n_steps + 1) + t;
         let c = self.start[j] + t * self.bins[j] + self.bin(j, x);
         self.counts.bump(c);
         self.sum[row] += self.fixed(j, x);
+        let r = &mut self.range[row];
+        *r = if r.1 == 0.0 {
+            (x, x)
+        } else {
+            (r.0.min(x), r.1.max(x))
+        };
     }
 
     /// Record the first `n` lanes of `x`: the whole group at once where every lane is calm.
@@ -617,6 +643,13 @@ impl PriceAcc {
         for (a, b) in self.sum.iter_mut().zip(&o.sum) {
             *a += b;
         }
+        for (a, &b) in self.range.iter_mut().zip(&o.range) {
+            *a = match (a.1 == 0.0, b.1 == 0.0) {
+                (_, true) => *a,
+                (true, false) => b,
+                (false, false) => (a.0.min(b.0), a.1.max(b.1)),
+            };
+        }
     }
 
     /// Priced slot `j`'s price distribution at step `t` (`n_steps`: of the peak) over `trials`
@@ -633,31 +666,34 @@ impl PriceAcc {
         }
         let recorded: u64 = counts[1..].iter().sum();
         let calm = trials.saturating_sub(recorded);
+        let seen = self.range[j * (self.n_steps + 1) + t];
         let keyed = |b: usize| {
-            let key = low + (b - 2) as u64;
+            let key = low + (b - KEY_BINS) as u64;
             let lo = f64::from_bits(key << PRICE_SHIFT);
             let hi = f64::from_bits((key + 1) << PRICE_SHIFT);
-            (counts[b], (0.5 * (lo + hi)).clamp(floor, ceiling))
+            // Within the bounds, and within what the row saw.
+            let mid = (0.5 * (lo + hi)).clamp(floor, ceiling);
+            (counts[b], mid.clamp(seen.0, seen.1))
         };
-        // Key bins below the reference, the reference exactly, key bins above (the bin of the
-        // reference's own key holds prices just above it), the ceiling.
-        let split = (2 + (price_key(1.0).max(low) - low) as usize).min(nb);
-        let bins = (2..split)
-            .map(keyed)
+        // The floor, key bins below the reference, the reference exactly, key bins above (the
+        // bin of the reference's own key holds prices just above it), the ceiling.
+        let split = (KEY_BINS + (price_key(1.0).max(low) - low) as usize).min(nb);
+        let bins = std::iter::once((counts[FLOOR_BIN], floor))
+            .chain((KEY_BINS..split).map(keyed))
             .chain(std::iter::once((calm, 1.0)))
             .chain((split..nb).map(keyed))
             .chain(std::iter::once((counts[CEILING_BIN], ceiling)))
             .filter(|&(c, _)| c > 0)
             .collect();
-        let sum =
-            self.sum[j * (self.n_steps + 1) + t] as f64 + calm as f64 * self.fixed(j, 1.0) as f64;
+        // The calm trials' price is 1 exactly, not its truncated fixed-point form.
+        let recorded_sum = self.sum[j * (self.n_steps + 1) + t] as f64 / FIXED_ONE * ceiling;
         PriceRow {
             bins,
             trials,
             mean: if trials == 0 {
                 1.0
             } else {
-                sum / FIXED_ONE / trials as f64 * ceiling
+                (recorded_sum + calm as f64) / trials as f64
             },
         }
     }
@@ -681,7 +717,6 @@ impl PriceAcc {
                 self.slots, self.n_steps
             ));
         }
-        let full = u128::from(trials) << 32;
         for j in 0..self.slots.len() {
             for t in 0..=n_steps {
                 let first = self.start[j] + t * self.bins[j];
@@ -691,16 +726,18 @@ impl PriceAcc {
                 } else {
                     format!("step {t}")
                 };
-                if recorded > trials || self.count(first + CALM_BIN) != 0 {
+                let at = format!("the price curve of slot {} at {what}", self.slots[j]);
+                if self.count(first + CALM_BIN) != 0 {
+                    return Err(format!("{at} stores a count of the reference price"));
+                }
+                if recorded > trials {
                     return Err(format!(
-                        "the price curve of slot {} at {what} counts {recorded} trials, expected at most {trials}",
-                        self.slots[j]
+                        "{at} counts {recorded} trials, expected at most {trials}"
                     ));
                 }
-                if u128::from(self.sum[j * (n_steps + 1) + t]) > full {
+                if u128::from(self.sum[j * (n_steps + 1) + t]) > u128::from(recorded) << 32 {
                     return Err(format!(
-                        "the price curve of slot {} at {what} sums above {trials} ceilings",
-                        self.slots[j]
+                        "{at} sums above its {recorded} prices at the ceiling"
                     ));
                 }
             }
@@ -719,8 +756,8 @@ pub struct PriceRow {
 }
 
 impl PriceRow {
-    /// The price at quantile `q`: the reference or the ceiling exactly, else the midpoint of
-    /// its bin.
+    /// The price at quantile `q`: the reference, the ceiling or the floor exactly, else the
+    /// midpoint of its bin (cut back to the lowest and highest price the row saw).
     pub fn quantile(&self, q: f64) -> f64 {
         let want = ((q * self.trials as f64).ceil() as u64).max(1);
         let mut acc = 0u64;
@@ -742,6 +779,7 @@ impl Serialize for PriceAcc {
             n_steps: self.n_steps,
             counts: &self.counts,
             sum: &self.sum,
+            range: &self.range,
         }
         .serialize(s)
     }
@@ -777,9 +815,33 @@ impl TryFrom<PriceWire> for PriceAcc {
                 w.sum.len()
             ));
         }
+        if w.range.len() != w.sum.len() {
+            return Err(format!(
+                "price curves of {} rows hold {} price ranges",
+                w.sum.len(),
+                w.range.len()
+            ));
+        }
+        for (i, &(lo, hi)) in w.range.iter().enumerate() {
+            let (floor, ceiling) = w.bounds[i / (w.n_steps + 1)];
+            if !((lo, hi) == (0.0, 0.0) || (floor <= lo && lo <= hi && hi <= ceiling)) {
+                return Err(format!(
+                    "price range {lo}..{hi} of row {i} is not within its bounds {floor}..{ceiling}"
+                ));
+            }
+        }
+        // The histograms are the size the sums and ranges (present in full) and the bounds
+        // imply; a row's bins are at most a thousand (bounds 2^-10 to 1e6).
+        let counters = w.bounds.iter().try_fold(0usize, |n, &b| {
+            n.checked_add(Self::row_bins(b).checked_mul(w.n_steps + 1)?)
+        });
+        if counters.is_none_or(|n| u32::try_from(n).is_err()) {
+            return Err("price curves are too large".into());
+        }
         let mut acc = PriceAcc::new(w.slots, w.bounds, w.n_steps);
         acc.counts = Counters::from_sparse(&w.counts, acc.counts.len(), "price curve")?;
         acc.sum = w.sum;
+        acc.range = w.range;
         Ok(acc)
     }
 }
@@ -1041,8 +1103,13 @@ mod tests {
             p.record(0, 0, x);
         }
         let r = p.row(0, 0, 10);
-        // Bins 1/64 wide in [0.5, 1), 1/32 in [1, 2), 1/16 in [2, 4).
-        assert_eq!(r.quantile(0.1), 0.6953125, "0.7 lies in [0.6875, 0.703125)");
+        // Bins 1/64 wide in [0.5, 1), 1/32 in [1, 2), 1/16 in [2, 4); a midpoint beyond the
+        // lowest or highest price recorded is cut back to it.
+        assert_eq!(
+            r.quantile(0.1),
+            0.7,
+            "0.7 lies in [0.6875, 0.703125): midpoint below 0.7"
+        );
         assert_eq!(r.quantile(0.2), 1.0);
         assert_eq!(r.quantile(0.7), 1.0);
         assert_eq!(r.quantile(0.8), 1.296875, "1.3 lies in [1.28125, 1.3125)");
@@ -1056,6 +1123,14 @@ mod tests {
             let q = one.row(0, 0, 1).quantile(0.5);
             assert!((q / x - 1.0).abs() <= 1.0 / 64.0, "{x}: bin midpoint {q}");
         }
+        // The floor is exact too, and calm trials add exactly 1 to the mean whatever the
+        // ceiling.
+        let mut wide = PriceAcc::new(vec![0], vec![(0.5, 1e6)], 1);
+        wide.record(0, 0, 0.5);
+        assert_eq!(wide.row(0, 0, 4).quantile(0.25), 0.5);
+        assert_eq!(wide.row(0, 1, 4).mean, 1.0);
+        // Recorded prices to 2^-32 of the ceiling.
+        assert!((wide.row(0, 0, 4).mean - (0.5 + 3.0) / 4.0).abs() < 1e6 / FIXED_ONE);
         // A step where nothing moved: every quantile and the mean are 1 (up to the fixed point).
         let calm = p.row(0, 1, 10);
         assert_eq!(calm.quantile(0.05), 1.0);
@@ -1066,7 +1141,17 @@ mod tests {
         p.record_lanes(0, 2, &Lanes::splat(3.0), 2);
         let peak = p.row(0, 2, 10);
         assert_eq!(peak.quantile(0.8), 1.0);
-        assert_eq!(peak.quantile(0.81), 3.03125);
+        assert_eq!(
+            peak.quantile(0.81),
+            3.0,
+            "only 3 was seen: not its bin's midpoint"
+        );
+        p.record(0, 2, 3.1);
+        assert_eq!(
+            p.row(0, 2, 10).quantile(0.81),
+            3.03125,
+            "with 3.1 seen, the midpoint of [3, 3.0625)"
+        );
     }
 
     /// Price rows merge exactly, are stored sparsely and read back, and refuse forged shapes.
@@ -1100,6 +1185,14 @@ mod tests {
             .unwrap_err()
             .contains("expected at most 100"));
         assert!(a.check(&[0, 1], &bounds, 3, 70_000).is_err());
+        let mut forged = a.clone();
+        forged.sum[0] = u64::MAX;
+        let e = forged.check(&[0, 2], &bounds, 3, 70_000).unwrap_err();
+        assert!(e.contains("sums above"), "{e}");
+        let mut forged = a.clone();
+        forged.counts.bump(CALM_BIN);
+        let e = forged.check(&[0, 2], &bounds, 3, 70_000).unwrap_err();
+        assert!(e.contains("count of the reference price"), "{e}");
         let bad = |edit: &dyn Fn(&mut serde_json::Value), needle: &str| {
             let mut j = json.clone();
             edit(&mut j);
@@ -1114,6 +1207,14 @@ mod tests {
         bad(
             &|j| j["counts"] = serde_json::json!([1_000_000, 1]),
             "beyond",
+        );
+        bad(
+            &|j| j["range"][0] = serde_json::json!([0.2, 2.0]),
+            "not within its bounds",
+        );
+        bad(
+            &|j| j["range"] = serde_json::json!([]),
+            "hold 0 price ranges",
         );
     }
 }

@@ -183,7 +183,12 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
     }
     let mut priced: Vec<&str> = Vec::new();
     for sl in &base.slots {
-        let moved = sl.peak_price_p95.is_some() && sl.metrics.peak_price.mean != 1.0;
+        // A price that only fell (a glut at home under a ban) moved too: it shows as a gain.
+        let m = &sl.metrics;
+        let moved = sl.peak_price_p95.is_some()
+            && (m.peak_price.mean != 1.0
+                || m.extra_spend.mean != 0.0
+                || m.surplus_lost.mean != 0.0);
         if moved && !priced.contains(&sl.material.as_str()) {
             priced.push(&sl.material);
             out.push(ChartInfo {
