@@ -1,5 +1,6 @@
 //! Criterion benchmarks of the engine: one group of trials (side by side, as runs do) of
-//! reference-30 and of the flagship, and a scaling series over ring networks of about 30, 300 and
+//! reference-30 and of the flagship, with its markets and without them (the market layer's
+//! cost: the target is at most 1.3 times the time without), and a scaling series over ring networks of about 30, 300 and
 //! 3000 nodes (three tiers, as reference-30), reported as node-steps per second, so cost per
 //! node-step can be compared across sizes.
 //!
@@ -30,6 +31,26 @@ fn ring_network(k: usize) -> String {
     }
     t += "[[shock]]\nid = \"outage\"\nkind = \"capacity_loss\"\ntarget = { material = [\"raw\", \"processed\"] }\nmarkov = { down = 0.05, up = 0.2 }\nindependent = true\n";
     t
+}
+
+/// `text` without its markets: every `[material.market]` table and the stock keys that need
+/// one (`refill_below`, `release_above`) removed.
+fn without_markets(text: &str) -> String {
+    fn strip(v: &mut toml::Value) {
+        match v {
+            toml::Value::Table(t) => {
+                for key in ["market", "refill_below", "release_above"] {
+                    t.remove(key);
+                }
+                t.iter_mut().for_each(|(_, v)| strip(v));
+            }
+            toml::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v: toml::Value = toml::from_str(text).expect("the flagship parses");
+    strip(&mut v);
+    toml::to_string(&v).expect("a TOML value serializes")
 }
 
 fn compile(text: String) -> Model {
@@ -65,10 +86,13 @@ fn engine(c: &mut Criterion) {
     let reference =
         compile(std::fs::read_to_string(root.join("scenarios/bench/reference-30.toml")).unwrap());
     bench_group(c, "group", "reference-30", &reference);
-    let flagship = compile(
-        std::fs::read_to_string(root.join("scenarios/japan-eu-critical-materials.toml")).unwrap(),
-    );
+    let text =
+        std::fs::read_to_string(root.join("scenarios/japan-eu-critical-materials.toml")).unwrap();
+    let stripped = compile(without_markets(&text));
+    assert!(stripped.materials.iter().all(|m| m.market.is_none()));
+    let flagship = compile(text);
     bench_group(c, "group", "flagship", &flagship);
+    bench_group(c, "group", "flagship-without-markets", &stripped);
     for k in [10, 100, 1000] {
         let model = compile(ring_network(k));
         bench_group(c, "scaling", &format!("{}-nodes", model.n_nodes()), &model);
