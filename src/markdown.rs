@@ -10,9 +10,8 @@ use crate::format::{
     compact, count, days, display_name, fixed, money, percent, percent_pm, quantity,
 };
 use crate::indicators::Indicators;
-use crate::metrics::SlotMetrics;
 use crate::plot::{chart_plan, ChartInfo, ChartKind};
-use crate::report::{Difference, Estimate, Summary, Timing, VariantSummary};
+use crate::report::{Difference, Summary, Timing, VariantSummary};
 
 /// report.md for a run: `indicators` are the static concentration figures; charts are
 /// embedded for the files in `chart_files` (names relative to report.md; any directory part is
@@ -337,10 +336,7 @@ fn headline_table(s: &Summary, v: &VariantSummary) -> String {
 /// the peak price's mean and 95th percentile.
 fn slot_table(s: &Summary, v: &VariantSummary, importer: &str) -> String {
     let cur = &s.currency;
-    let priced = |m: &SlotMetrics<Estimate>| {
-        m.peak_price.mean != 1.0 || m.extra_spend.mean != 0.0 || m.surplus_lost.mean != 0.0
-    };
-    let prices = v.slots.iter().any(|sl| priced(&sl.metrics));
+    let prices = v.slots.iter().any(|sl| sl.metrics.price_moved());
     let mut t = String::from(if prices {
         "| material | fill rate | P(shortage) | E[unmet] | E[loss] | of which unmet | of which price | peak price: mean, P95 | TTS | TTR |\n\
          |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
@@ -352,11 +348,11 @@ fn slot_table(s: &Summary, v: &VariantSummary, importer: &str) -> String {
         let m = &sl.metrics;
         let split = if !prices {
             String::new()
-        } else if priced(m) {
+        } else if m.price_moved() {
             format!(
                 " {} | {} | {}x, {} |",
                 money(m.unmet_loss.mean, cur),
-                money(m.extra_spend.mean + m.surplus_lost.mean, cur),
+                money(m.price_loss(), cur),
                 fixed(m.peak_price.mean, 2),
                 sl.peak_price_p95
                     .map_or("–".to_owned(), |p| format!("{}x", fixed(p, 2)))
@@ -577,13 +573,7 @@ mod tests {
     #[test]
     fn report_has_every_section_and_chart_in_order() {
         let r = starter(300);
-        let files = crate::plot::charts(
-            &r.summary,
-            &r.curves,
-            &r.prices,
-            &r.loss_samples(),
-            &r.sourcing,
-        );
+        let files = r.charts();
         let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
         let md = report_md(&r.summary, &r.indicators, &names);
         assert!(md.starts_with("# Starter scenario\n\nOne importer buying"));
@@ -634,13 +624,7 @@ mod tests {
         );
         let text = text.replace("importer = \"home\"", "importer = \"us_def\"");
         let r = crate::plot::tests::run(&text, 200);
-        let files = crate::plot::charts(
-            &r.summary,
-            &r.curves,
-            &r.prices,
-            &r.loss_samples(),
-            &r.sourcing,
-        );
+        let files = r.charts();
         let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
         let md = report_md(&r.summary, &r.indicators, &names);
         for needle in [

@@ -60,6 +60,19 @@ impl From<&Moments> for Estimate {
     }
 }
 
+impl SlotMetrics<Estimate> {
+    /// The expected price part of the loss: extra spend plus surplus lost.
+    pub fn price_loss(&self) -> f64 {
+        self.extra_spend.mean + self.surplus_lost.mean
+    }
+
+    /// Whether the price moved in some trial: a peak above the reference, or a price part (a
+    /// price that only fell shows as a gain).
+    pub fn price_moved(&self) -> bool {
+        self.peak_price.mean != 1.0 || self.extra_spend.mean != 0.0 || self.surplus_lost.mean != 0.0
+    }
+}
+
 /// A paired difference from the baseline: mean, standard error, and 95% interval.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Difference {
@@ -329,6 +342,13 @@ const CURVE_COLUMNS: [&str; 11] = [
     "variant", "importer", "material", "step", "day", "p5", "p25", "p50", "p75", "p95", "mean",
 ];
 
+/// Start a row of curves.csv or prices.csv in `row`: variant, importer, material, step, day.
+fn curve_row_head(row: &mut Vec<String>, ids: [&str; 3], t: usize, day: u64) {
+    row.clear();
+    row.extend(ids.map(str::to_owned));
+    row.extend([t.to_string(), day.to_string()]);
+}
+
 /// curves.csv, row by row into `out`: fill percentiles and mean per variant, importer,
 /// material and step.
 pub fn write_curves_csv(
@@ -339,20 +359,14 @@ pub fn write_curves_csv(
 ) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(CURVE_COLUMNS)?;
-    let mut row: Vec<String> = Vec::with_capacity(11);
+    let mut row: Vec<String> = Vec::with_capacity(CURVE_COLUMNS.len());
     for (v, model) in plan.models.iter().enumerate() {
         let c = &acc.ints[v].curves;
         for (k, b) in model.importer_slots().enumerate() {
             let (imp, mat) = model.slot_label(b);
             for t in 0..c.n_steps {
-                row.clear();
-                row.extend([
-                    plan.ids[v].clone(),
-                    imp.clone(),
-                    mat.clone(),
-                    t.to_string(),
-                    (t as u64 * model.step_days as u64).to_string(),
-                ]);
+                let day = t as u64 * model.step_days as u64;
+                curve_row_head(&mut row, [&plan.ids[v], &imp, &mat], t, day);
                 for q in CURVE_QUANTILES {
                     row.push(format!("{}", c.quantile(k, t, q, trials)));
                 }
@@ -374,15 +388,11 @@ pub fn write_prices_csv(
 ) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(CURVE_COLUMNS)?;
+    let mut row: Vec<String> = Vec::with_capacity(CURVE_COLUMNS.len());
     for set in price_sets(plan, acc, trials) {
         for t in 0..set.day.len() {
-            let mut row = vec![
-                set.variant.clone(),
-                set.importer.clone(),
-                set.material.clone(),
-                t.to_string(),
-                format!("{}", set.day[t]),
-            ];
+            let ids = [&*set.variant, &*set.importer, &*set.material];
+            curve_row_head(&mut row, ids, t, set.day[t] as u64);
             // Bin midpoints, good to 1.6%: four decimals say all they know.
             for q in [&set.p5, &set.p25, &set.p50, &set.p75, &set.p95] {
                 row.push(format!("{:.4}", q[t]));

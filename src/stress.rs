@@ -139,7 +139,7 @@ pub fn run(model: &Model, removals: &Removals, days: f64) -> Result<StressResult
             let flag = tts.is_some_and(|t| t < days);
             flagged += usize::from(flag);
             let m = &sl.metrics;
-            let price_loss = m.extra_spend.mean + m.surplus_lost.mean;
+            let price_loss = m.price_loss();
             total += m.loss_value.mean;
             unmet += m.unmet_loss.mean;
             price += price_loss;

@@ -95,14 +95,11 @@ pub fn sweep(o: &SweepOptions) -> Result<(), Failure> {
                 summary.scenario, spec.key
             );
             // Where a price moved, the expected loss is split into its unmet and price parts.
-            let price = |m: &crate::metrics::SlotMetrics<crate::report::Estimate>| {
-                m.extra_spend.mean + m.surplus_lost.mean
-            };
             let priced = summary
                 .variants
                 .iter()
                 .flat_map(|v| &v.slots)
-                .any(|sl| price(&sl.metrics) != 0.0);
+                .any(|sl| sl.metrics.price_loss() != 0.0);
             let mut cols = vec![
                 ("value", Align::Left),
                 ("importer", Align::Left),
@@ -131,7 +128,7 @@ pub fn sweep(o: &SweepOptions) -> Result<(), Failure> {
                     ];
                     if priced {
                         row.push(money_terse(m.unmet_loss.mean, cur));
-                        row.push(money_terse(price(m), cur));
+                        row.push(money_terse(m.price_loss(), cur));
                     }
                     row.push(d.map_or(String::new(), |d| {
                         format!(

@@ -183,12 +183,7 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
     }
     let mut priced: Vec<&str> = Vec::new();
     for sl in &base.slots {
-        // A price that only fell (a glut at home under a ban) moved too: it shows as a gain.
-        let m = &sl.metrics;
-        let moved = sl.peak_price_p95.is_some()
-            && (m.peak_price.mean != 1.0
-                || m.extra_spend.mean != 0.0
-                || m.surplus_lost.mean != 0.0);
+        let moved = sl.peak_price_p95.is_some() && sl.metrics.price_moved();
         if moved && !priced.contains(&sl.material.as_str()) {
             priced.push(&sl.material);
             out.push(ChartInfo {

@@ -55,6 +55,17 @@ pub(crate) fn run(text: &str, trials: u64) -> Run {
 }
 
 impl Run {
+    /// Every chart of the run, as `charts` draws them.
+    pub fn charts(&self) -> Vec<(String, Vec<u8>)> {
+        charts(
+            &self.summary,
+            &self.curves,
+            &self.prices,
+            &self.loss_samples(),
+            &self.sourcing,
+        )
+    }
+
     pub fn loss_samples(&self) -> Vec<LossSample<'_>> {
         self.losses
             .iter()
@@ -113,13 +124,7 @@ fn sweep_summary(text: &str, key: &str, values: &[f64], trials: u64) -> Summary 
 }
 
 fn render_all(r: &Run) -> Vec<(String, Vec<u8>)> {
-    charts(
-        &r.summary,
-        &r.curves,
-        &r.prices,
-        &r.loss_samples(),
-        &r.sourcing,
-    )
+    r.charts()
 }
 
 /// Width, height and RGB pixels of a PNG.

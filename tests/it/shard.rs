@@ -18,12 +18,26 @@ fn bin() -> Command {
 }
 
 fn run_shard(parts: &Path, trials: &str, seed: &str, spec: &str) {
+    run_shard_of(&starter(), parts, trials, seed, spec);
+}
+
+fn run_shard_of(scenario: &Path, parts: &Path, trials: &str, seed: &str, spec: &str) {
     bin()
         .args([
             "run", "-q", "--trials", trials, "--seed", seed, "--shard", spec, "-o",
         ])
         .arg(parts)
-        .arg(starter())
+        .arg(scenario)
+        .assert()
+        .success();
+}
+
+/// Merge every part in `parts` into `out`.
+fn merge_into(parts: &Path, out: &Path) {
+    bin()
+        .args(["merge", "-q", "-o"])
+        .arg(out)
+        .args(parts_in(parts))
         .assert()
         .success();
 }
@@ -115,12 +129,7 @@ fn merged_shards_equal_the_one_machine_run_byte_for_byte() {
             run_shard(&parts, "1000", "3", &format!("{k}/{n}"));
         }
         let merged = tmp.path().join(format!("merged-{n}"));
-        bin()
-            .args(["merge", "-q", "-o"])
-            .arg(&merged)
-            .args(parts_in(&parts))
-            .assert()
-            .success();
+        merge_into(&parts, &merged);
         assert!(
             dir_files(&single) == dir_files(&merged),
             "{n} shards: merged output differs from the one-machine run"
@@ -142,22 +151,10 @@ fn merged_shards_of_a_market_scenario_equal_the_one_machine_run() {
         .success();
     let parts = tmp.path().join("parts");
     for k in [2, 0, 1] {
-        bin()
-            .args(["run", "-q", "--trials", "300", "--seed", "5", "--shard"])
-            .arg(format!("{k}/3"))
-            .arg("-o")
-            .arg(&parts)
-            .arg(&replay)
-            .assert()
-            .success();
+        run_shard_of(&replay, &parts, "300", "5", &format!("{k}/3"));
     }
     let merged = tmp.path().join("merged");
-    bin()
-        .args(["merge", "-q", "-o"])
-        .arg(&merged)
-        .args(parts_in(&parts))
-        .assert()
-        .success();
+    merge_into(&parts, &merged);
     let files = dir_files(&single);
     assert!(files.iter().any(|f| f.0 == "prices.csv"));
     assert!(files == dir_files(&merged), "merged market output differs");
@@ -263,12 +260,7 @@ fn the_shard_comes_from_the_scheduler_environment() {
         .assert()
         .success();
     let merged = tmp.path().join("merged");
-    bin()
-        .args(["merge", "-q", "-o"])
-        .arg(&merged)
-        .args(parts_in(&parts))
-        .assert()
-        .success();
+    merge_into(&parts, &merged);
     assert!(dir_files(&single) == dir_files(&merged));
     // Slurm arrays must be 0..N-1.
     let out = bin()
@@ -316,12 +308,7 @@ fn a_killed_shard_leaves_no_part_and_rerunning_it_completes_the_set() {
     run_shard(&parts, "60000", "1", "0/2");
     run_shard(&parts, "60000", "1", "1/2");
     let merged = tmp.path().join("merged");
-    bin()
-        .args(["merge", "-q", "-o"])
-        .arg(&merged)
-        .args(parts_in(&parts))
-        .assert()
-        .success();
+    merge_into(&parts, &merged);
     let single = tmp.path().join("single");
     bin()
         .args(["run", "-q", "--trials", "60000", "-o"])
