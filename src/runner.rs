@@ -245,9 +245,9 @@ impl Accumulated {
             let k = m.importer_slots().count();
             let n = m.n_steps as usize;
             ints.curves.check(k, n, part_trials).map_err(at)?;
-            let want = price_acc(m);
+            let (slots, bounds) = priced_slots(m);
             ints.prices
-                .check(&want.slots, &want.bounds, n, part_trials)
+                .check(&slots, &bounds, n, part_trials)
                 .map_err(at)?;
             count("time-to-survive histograms", ints.tts.len(), k).map_err(at)?;
             count("time-to-recover histograms", ints.ttr.len(), k).map_err(at)?;
@@ -369,6 +369,13 @@ impl<'a> Plan<'a> {
 
 /// Empty price curves for `model`: a row set per importer slot whose material has a market.
 pub fn price_acc(model: &Model) -> PriceAcc {
+    let (slots, bounds) = priced_slots(model);
+    PriceAcc::new(slots, bounds, model.n_steps as usize)
+}
+
+/// The importer slots (positions among the importer slots) whose material has a market, and
+/// that market's price bounds (floor, ceiling).
+fn priced_slots(model: &Model) -> (Vec<u32>, Vec<(f64, f64)>) {
     let (mut slots, mut bounds) = (Vec::new(), Vec::new());
     for (k, b) in model.importer_slots().enumerate() {
         if let Some(market) = &model.materials[model.slots[b.ix()].material.ix()].market {
@@ -376,7 +383,7 @@ pub fn price_acc(model: &Model) -> PriceAcc {
             bounds.push((market.curve.min_price, market.curve.max_price));
         }
     }
-    PriceAcc::new(slots, bounds, model.n_steps as usize)
+    (slots, bounds)
 }
 
 /// Per-trial values of the slot metrics of every importer slot of `model`, in slot order.

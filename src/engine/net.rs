@@ -123,6 +123,7 @@ pub(super) struct Net {
 impl Net {
     pub(super) fn new(model: &Model, paths: Paths) -> Net {
         let (prod, material_ends) = production_order(model);
+        let sup_refills = refilling_suppliers(model, &prod);
         let switch_slots = switch_slots(model);
         let market_buyers = market_buyers(model);
         let sup_spot: Vec<bool> = model
@@ -149,7 +150,7 @@ impl Net {
             sup_gated: gated_suppliers(model, paths),
             any_spot: sup_spot.contains(&true),
             sup_spot,
-            sup_refills: refilling_suppliers(model),
+            sup_refills,
             sup_alloc: allocation_rules(model, paths),
             e_slot: model.edges.iter().map(|e| e.slot.0).collect(),
             e_share: model.edges.iter().map(|e| e.share).collect(),
@@ -220,9 +221,8 @@ impl Net {
 /// A supplier's input order carries a refill part when its own input stock refills or when
 /// some of its own buyers can refill (the output planned for refills is a refill upstream):
 /// worked out downstream first.
-fn refilling_suppliers(model: &Model) -> Vec<bool> {
+fn refilling_suppliers(model: &Model, prod: &[u32]) -> Vec<bool> {
     let mut out = vec![false; model.suppliers.len()];
-    let (prod, _) = production_order(model);
     for &si in prod.iter().rev() {
         let s = &model.suppliers[si as usize];
         out[si as usize] = (s.out_edges.start..s.out_edges.end).any(|e| {
