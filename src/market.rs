@@ -40,6 +40,9 @@ struct Class {
     fixed: f64,
     price: f64,
     fill: f64,
+    /// Its buyers' prices last step, summed weighted by their demand (sticky prices).
+    last_weight: f64,
+    last_weighted: f64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -86,6 +89,10 @@ pub struct Clearing {
     /// Stock thresholds of the set being priced, sorted.
     thresholds: Vec<f64>,
 }
+
+/// A sticky price has reached the clearing price once within this share of it (it would
+/// otherwise only approach it).
+pub const SETTLED: f64 = 1e-4;
 
 /// The clearing of one set of classes against the portions that reach it.
 #[derive(Debug, Clone, Copy)]
@@ -218,6 +225,13 @@ impl Clearing {
         self.classes[c].fill
     }
 
+    /// Class `c`'s buyers paid `price` last step; `weight` is their demand at the reference
+    /// price (sticky prices start from the weighted mean: see [`Clearing::solve_adjusting`]).
+    pub fn last_price(&mut self, c: usize, weight: f64, price: f64) {
+        self.classes[c].last_weight += weight;
+        self.classes[c].last_weighted += weight * price;
+    }
+
     /// What class `c` demands at price `x` (stock bids apart).
     pub fn demand(&self, c: usize, x: f64, curve: &Curve) -> f64 {
         let k = &self.classes[c];
@@ -237,6 +251,16 @@ impl Clearing {
 
     /// Prices, fills and sales, from the top group down.
     pub fn solve(&mut self, curve: &Curve) {
+        self.solve_adjusting(curve, 1.0);
+    }
+
+    /// As [`Clearing::solve`], with sticky prices: each class's price closes only the share
+    /// `adjust` of the gap between its buyers' last price (weighted by their demand, given
+    /// with [`Clearing::last_price`]) and its group's clearing price (1: prices clear). The
+    /// groups, and the supply each takes, are those of the clearing; at the lagging prices,
+    /// demand above that supply is rationed (use before refills) and supply above demand goes
+    /// unsold.
+    pub fn solve_adjusting(&mut self, curve: &Curve, adjust: f64) {
         // A refill whose threshold is at or above the ceiling bids up to the ceiling only.
         for r in &mut self.refills {
             r.below = r.below.min(curve.max_price);
@@ -264,7 +288,11 @@ impl Clearing {
                 g = (g - 1) & open;
             }
             let (g, p) = best.expect("a non-empty set of classes");
-            self.settle(g, p, curve);
+            if adjust < 1.0 && self.lag(g, p.price, adjust, curve) {
+                self.settle_lagging(g, p, curve);
+            } else {
+                self.settle(g, p, curve);
+            }
             open &= !g;
         }
     }
@@ -430,6 +458,88 @@ impl Clearing {
             } else {
                 0.0
             },
+        }
+    }
+
+    /// Sticky prices for the group `g`, whose clearing price is `to`: each class's price is
+    /// its buyers' last price moved the share `adjust` of the way to `to` (or `to` itself once
+    /// within [`SETTLED`] of it). Returns whether any class's price lags.
+    fn lag(&mut self, g: u32, to: f64, adjust: f64, curve: &Curve) -> bool {
+        let mut lags = false;
+        for (c, k) in self.classes.iter_mut().enumerate() {
+            if g >> c & 1 == 0 {
+                continue;
+            }
+            k.price = to;
+            if k.last_weight > 0.0 {
+                let last = k.last_weighted / k.last_weight;
+                let x = (last + adjust * (to - last)).clamp(curve.min_price, curve.max_price);
+                if (x - to).abs() > SETTLED * to {
+                    k.price = x;
+                    lags = true;
+                }
+            }
+        }
+        lags
+    }
+
+    /// Settle the group `g` at its classes' sticky prices ([`Clearing::lag`]); `p` is its
+    /// clearing. Suppliers sell what they offer at the clearing price `p.price`. Each class's
+    /// use at its own price (less the stocks released above their thresholds) comes first: if
+    /// that supply falls short of the group's use, every class gets the same fraction and
+    /// refills nothing; what use leaves goes to the refills in force at their class's price,
+    /// the same share each; any rest is unsold (every portion sells the same share).
+    fn settle_lagging(&mut self, g: u32, p: SetPrice, curve: &Curve) {
+        let ed = curve.demand_elasticity;
+        let mut use_ = 0.0;
+        for (c, k) in self.classes.iter().enumerate() {
+            if g >> c & 1 != 0 {
+                use_ += k.d0 * pow(k.price, -ed) + k.fixed;
+            }
+        }
+        for r in &self.releases {
+            let x = self.classes[r.class].price;
+            if g >> r.class & 1 != 0 && r.above < x {
+                use_ -= r.stock.min(r.d0 * pow(x, -ed));
+            }
+        }
+        let refills: f64 = self
+            .refills
+            .iter()
+            .filter(|r| g >> r.class & 1 != 0 && r.below >= self.classes[r.class].price)
+            .map(|r| r.amount)
+            .sum();
+        let supply = self.set_supply(g, p.price, curve);
+        let (fill, refill, sell) = if use_ >= supply {
+            (if use_ > 0.0 { supply / use_ } else { 1.0 }, 0.0, 1.0)
+        } else if use_ + refills > supply {
+            (1.0, (supply - use_) / refills, 1.0)
+        } else {
+            (1.0, 1.0, (use_ + refills) / supply)
+        };
+        let scale = pow(p.price, curve.supply_elasticity);
+        for q in &mut self.portions {
+            if q.to == 0 && q.reach & g != 0 {
+                q.sold = (q.s0 * scale).min(q.cap) * sell;
+                q.to = g;
+            }
+        }
+        for (c, k) in self.classes.iter_mut().enumerate() {
+            if g >> c & 1 != 0 {
+                k.fill = fill;
+            }
+        }
+        for r in &mut self.refills {
+            if g >> r.class & 1 != 0 {
+                let x = self.classes[r.class].price;
+                r.share = if r.below >= x { refill } else { 0.0 };
+            }
+        }
+        for r in &mut self.releases {
+            if g >> r.class & 1 != 0 {
+                let x = self.classes[r.class].price;
+                r.share = if r.above < x { 1.0 } else { 0.0 };
+            }
         }
     }
 

@@ -99,6 +99,9 @@ pub struct RawMarket {
     pub max_price: Option<Spanned<f64>>,
     /// Price floor, a multiple of `value` (in (0, 1]).
     pub min_price: Option<Spanned<f64>>,
+    /// Days for the price to close all but 1/e of its gap to the clearing price (0: it clears
+    /// every step).
+    pub adjust_days: Option<Spanned<f64>>,
 }
 
 /// `sourcing.<material> = { supplier = share, ... }`

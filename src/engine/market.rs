@@ -124,8 +124,9 @@ const ALL_LANES: u8 = u8::MAX;
 /// closure, capacity loss or demand surge on its suppliers, links, routes or buyers), every
 /// supplier can make what it was ordered, no importer orders a refill (a refill bids the price
 /// up, to its threshold at most), and the orders, all told, equal the suppliers' reference
-/// supply (to 1e-12, as in the clearing). Such a market clears at the reference price and
-/// meets every order. (No stock releases there: release thresholds are above the reference
+/// supply (to 1e-12, as in the clearing), and, with sticky prices, every buyer paid the
+/// reference price last step. Such a market clears at the reference price and meets every
+/// order. (No stock releases there: release thresholds are above the reference
 /// price.)
 fn calm_lanes(model: &Model, s: &Scratch, m: usize, prod: Range<usize>) -> u8 {
     let mut calm = s.market_touch[m].map(|n| n == 0);
@@ -150,6 +151,15 @@ fn calm_lanes(model: &Model, s: &Scratch, m: usize, prod: Range<usize>) -> u8 {
     for l in 0..LANES {
         calm[l] &= (demand[l] - supply[l]).abs() <= 1e-12 * demand[l];
     }
+    // A sticky price still on its way back is no calm market.
+    let sticky = model.materials[m].market.is_some_and(|k| k.adjust < 1.0);
+    if sticky {
+        for &b in &s.net.market_buyers[m] {
+            for (c, x) in calm.iter_mut().zip(&s.slot_price[b as usize].0) {
+                *c &= *x == 1.0;
+            }
+        }
+    }
     for &b in &s.net.market_buyers[m] {
         let b = b as usize;
         if let Owner::Importer(_) = model.slots[b].owner {
@@ -166,10 +176,8 @@ fn calm_lanes(model: &Model, s: &Scratch, m: usize, prod: Range<usize>) -> u8 {
 
 /// Lane `l` of material `m`'s market.
 fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, l: usize) {
-    let curve = model.materials[m]
-        .market
-        .expect("a material with a market")
-        .curve;
+    let market = model.materials[m].market.expect("a material with a market");
+    let curve = market.curve;
     let sellers = &model.material_suppliers[m];
     let n_sel = sellers.len();
     let n_buy = s.net.market_buyers[m].len();
@@ -180,7 +188,12 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
     let mut n_classes = 0;
     // No shock targets this market: every buyer reaches every supplier in full, one class
     // (what the patterns below come to, without reading them).
-    let untouched = s.market_touch[m][l] == 0 && n_buy > 0;
+    // With sticky prices, buyers that paid different prices last step are classes apart
+    // (their prices lag from different places): a class's key is its access factors and
+    // then its last price.
+    let sticky = market.adjust < 1.0;
+    let stride = n_sel + usize::from(sticky);
+    let untouched = s.market_touch[m][l] == 0 && n_buy > 0 && !sticky;
     if untouched {
         w.keys.resize(n_sel, 1.0);
         w.class_of.resize(n_buy, 0);
@@ -198,8 +211,11 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
             w.factors
                 .push(if open { s.spot_factor[x].0[l] } else { 0.0 });
         }
+        if sticky {
+            w.factors.push(s.slot_price[b].0[l]);
+        }
         let c = (0..n_classes)
-            .find(|&c| w.keys[c * n_sel..(c + 1) * n_sel] == w.factors[..])
+            .find(|&c| w.keys[c * stride..(c + 1) * stride] == w.factors[..])
             .unwrap_or_else(|| {
                 if n_classes < MAX_CLASSES {
                     w.keys.extend_from_slice(&w.factors);
@@ -268,6 +284,9 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
         w.refill_pool.push(pooled);
         w.release.push(release);
         w.clearing.class(c, d0, fixed);
+        if market.adjust < 1.0 {
+            w.clearing.last_price(c, d0 + fixed, s.slot_price[b].0[l]);
+        }
     }
     // 3. Supply: each supplier's offer, split by the classes it may reach.
     w.portion_seller.clear();
@@ -284,7 +303,7 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
         w.levels.clear();
         w.levels.extend(
             (0..n_classes)
-                .map(|c| w.keys[c * n_sel + j])
+                .map(|c| w.keys[c * stride + j])
                 .filter(|&f| f > 0.0),
         );
         w.levels.sort_unstable_by(f64::total_cmp);
@@ -293,7 +312,7 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
         for k in 0..w.levels.len() {
             let v = w.levels[k];
             let reach = (0..n_classes).fold(0u32, |acc, c| {
-                acc | (u32::from(w.keys[c * n_sel + j] >= v) << c)
+                acc | (u32::from(w.keys[c * stride + j] >= v) << c)
             });
             let share = v - below;
             w.clearing.portion(reach, s0 * share, cap * share);
@@ -304,7 +323,7 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
         w.seller_portions.push((start, w.portion_seller.len()));
     }
     // 4. Prices.
-    w.clearing.solve(&curve);
+    w.clearing.solve_adjusting(&curve, market.adjust);
     w.mult.clear();
     for c in 0..n_classes {
         w.mult

@@ -77,7 +77,7 @@ pub(super) fn compile_materials(raw: &RawScenario, ck: &mut Ck, model: &mut Mode
             market: m
                 .market
                 .as_ref()
-                .map(|mk| market(ck, mk.get_ref(), &format!("{key}.market"))),
+                .map(|mk| market(ck, mk.get_ref(), &format!("{key}.market"), model.step_days)),
         });
     }
     let material_order = match topo_order(&materials) {
@@ -98,7 +98,7 @@ pub(super) fn compile_materials(raw: &RawScenario, ck: &mut Ck, model: &mut Mode
 }
 
 /// A `[material.market]` block, checked.
-fn market(ck: &mut Ck, m: &RawMarket, key: &str) -> Market {
+fn market(ck: &mut Ck, m: &RawMarket, key: &str, step_days: u32) -> Market {
     let elasticity = |ck: &mut Ck, v: &Spanned<f64>, name: &str| {
         let x = ck.nonneg(
             v,
@@ -153,6 +153,29 @@ fn market(ck: &mut Ck, m: &RawMarket, key: &str) -> Market {
         "a floor above 0 and at most 1",
         "a multiple of the material's `value`, e.g. 0.5 for half of it",
     );
+    let adjust = match &m.adjust_days {
+        None => 1.0,
+        Some(v) => {
+            let days = ck.nonneg(
+                v,
+                &format!("{key}.adjust_days"),
+                "days for the price to close most of its gap to the clearing price, e.g. 14 (0 clears every step)",
+            );
+            if days > MAX_ADJUST_DAYS {
+                ck.err(
+                    v.span(),
+                    format!("{key}.adjust_days"),
+                    format!("expected at most {MAX_ADJUST_DAYS} days, found {}", crate::diag::num(days)),
+                    "a price that takes over ten years to respond is no market: omit the block to ration by quantity",
+                );
+            }
+            if days > 0.0 && days <= MAX_ADJUST_DAYS {
+                1.0 - (-f64::from(step_days) / days).exp()
+            } else {
+                1.0
+            }
+        }
+    };
     Market {
         curve: Curve {
             demand_elasticity,
@@ -160,6 +183,7 @@ fn market(ck: &mut Ck, m: &RawMarket, key: &str) -> Market {
             min_price,
             max_price,
         },
+        adjust,
     }
 }
 
@@ -167,6 +191,8 @@ fn market(ck: &mut Ck, m: &RawMarket, key: &str) -> Market {
 /// "Markets").
 pub const DEFAULT_MAX_PRICE: f64 = 10.0;
 pub const DEFAULT_MIN_PRICE: f64 = 0.5;
+/// The longest `adjust_days` accepted.
+const MAX_ADJUST_DAYS: f64 = 3650.0;
 
 /// Kahn's algorithm; on a cycle, returns the materials on it in order.
 fn topo_order(materials: &[Material]) -> Result<Vec<MaterialIdx>, Vec<MaterialIdx>> {

@@ -91,6 +91,9 @@ pub struct Material {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Market {
     pub curve: crate::market::Curve,
+    /// Share of the gap between the price and the clearing price that one step closes: 1
+    /// clears every step; `1 - exp(-step_days / adjust_days)` with sticky prices.
+    pub adjust: f64,
 }
 
 #[derive(Debug, Clone)]

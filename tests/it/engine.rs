@@ -440,14 +440,16 @@ fn random_scenario(cfg: &[u32]) -> String {
     for r in ["A", "B", "C"] {
         t += &format!("[[region]]\nid = \"{r}\"\n");
     }
-    // Some networks have markets, on either material or both.
+    // Some networks have markets, on either material or both, some with sticky prices.
     let market = |k: u32| {
         if k % 3 == 0 {
             format!(
-                "[material.market]\ndemand_elasticity = {}\nsupply_elasticity = {}\nmax_price = {}\n",
+                "[material.market]\ndemand_elasticity = {}\nsupply_elasticity = {}\nmax_price = {}\nadjust_days = {}\n",
                 k as f64 / 100.0,
                 (k % 7) as f64 / 20.0,
-                1.5 + (k % 5) as f64
+                1.5 + (k % 5) as f64,
+                // Some prices are sticky.
+                (k % 4) * 3
             )
         } else {
             String::new()

@@ -807,7 +807,22 @@ value = 300000
 [material.market]
 demand_elasticity = 0.2
 supply_elasticity = 0.05
-adjust_days = 5
+adjust = 5
+"#
+        ),
+    ),
+    (
+        "market_adjust_days",
+        concat!(
+            base!(),
+            r#"
+[[material]]
+id = "gallium"
+value = 300000
+[material.market]
+demand_elasticity = 0.2
+supply_elasticity = 0.05
+adjust_days = 5000
 "#
         ),
     ),

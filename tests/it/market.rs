@@ -633,3 +633,101 @@ fn at_the_ceiling_a_refill_takes_nothing_from_use() {
     assert_eq!(fill, fill0);
     assert!(fill < 1.0);
 }
+
+/// The sticky price in one step: buyers paid `last`, the clearing price is x* (a cut s), and
+/// the price closes the share a of the gap: x = last + a (x* - last). Suppliers sell what
+/// they offer at x*, (1 - s) x*^es = x*^-ed (the cut's clearing). On the way up (last = 1) the
+/// buyers demand x^-ed > x*^-ed and get the fraction x*^-ed / x^-ed of it; on the way down
+/// (last above x*) they demand less than is offered, buy all of it, and the rest is unsold.
+/// Within 1e-4 of x* the price is x* (the clearing).
+#[test]
+fn a_sticky_price_closes_its_share_of_the_gap_and_rations_the_rest() {
+    let (s, a) = (0.2, 0.3);
+    let (ed, es) = (CURVE.demand_elasticity, CURVE.supply_elasticity);
+    let xs = (1.0f64 - s).powf(-1.0 / (ed + es));
+    let run = |last: f64| {
+        let mut m = Clearing::default();
+        m.reset(1);
+        m.class(0, 1.0, 0.0);
+        m.last_price(0, 1.0, last);
+        let p = m.portion(1, 1.0 - s, f64::INFINITY);
+        m.solve_adjusting(&CURVE, a);
+        (m.price(0), m.fill(0), m.bought(0, &CURVE), m.sold(p).0)
+    };
+    let up = 1.0 + a * (xs - 1.0);
+    let (x, fill, bought, sold) = run(1.0);
+    assert!(close(x, up), "{x} vs {up}");
+    assert!(close(fill, xs.powf(-ed) / up.powf(-ed)));
+    assert!(close(bought, xs.powf(-ed)) && close(sold, bought));
+    let last = 5.0;
+    let down = last + a * (xs - last);
+    let (x, fill, bought, sold) = run(last);
+    assert!(close(x, down), "{x} vs {down}");
+    assert_eq!(fill, 1.0);
+    assert!(close(bought, down.powf(-ed)) && close(sold, bought));
+    assert!(sold < (1.0 - s) * xs.powf(es));
+    // Settled: the clearing itself, to the bit.
+    let mut m = Clearing::default();
+    m.reset(1);
+    m.class(0, 1.0, 0.0);
+    m.portion(1, 1.0 - s, f64::INFINITY);
+    m.solve(&CURVE);
+    let (x, fill, _, _) = run(xs * (1.0 + 1e-5));
+    assert_eq!((x, fill), (m.price(0), 1.0));
+}
+
+/// Sticky prices in the engine (`adjust_days = 5`, daily steps: a = 1 - e^-0.2 of the gap
+/// each day). A cut s for 40 days from day 10: on its k-th day the price is
+/// x_k = x* - (x* - 1)(1 - a)^k and what goes unmet is demand at x_k less supply at x*,
+/// D0 (x_k^-ed - x*^-ed) with D0 = 100 a day. After the cut the price falls back by the same
+/// rule from x_40 until within 1e-4 of the reference, then sits on it; nothing goes unmet on
+/// the way down (demand is below supply). Each buyer's price loss is the closed-form consumer
+/// loss at each day's price, the peak is x_40, and mass balance holds.
+#[test]
+fn the_engine_moves_a_sticky_price_step_by_step() {
+    let s = 0.2;
+    let text = scenario(
+        "demand_elasticity = 0.15\nsupply_elasticity = 0.05\nmax_price = 8\nadjust_days = 5",
+        &format!("{ONE_SUPPLIER}severity = {s}\n"),
+    );
+    let out = one_trial(&text);
+    let (ed, a) = (0.15, 1.0 - (-0.2f64).exp());
+    let xs = (1.0f64 - s).powf(-1.0 / 0.2);
+    let mut prices = Vec::new();
+    let mut x = 1.0;
+    for _ in 0..40 {
+        x += a * (xs - x);
+        prices.push(x);
+    }
+    let peak = x;
+    let mut unmet = 0.0;
+    for &x in &prices {
+        unmet += 100.0 * (x.powf(-ed) - xs.powf(-ed));
+    }
+    loop {
+        x += a * (1.0 - x);
+        if (x - 1.0).abs() <= 1e-4 {
+            break;
+        }
+        prices.push(x);
+    }
+    assert!(
+        10 + prices.len() < 120,
+        "the price settles within the horizon"
+    );
+    let got: f64 = out.iter().map(|r| r.unmet).sum();
+    assert!((got - unmet).abs() < 1e-9 * unmet, "unmet {got} vs {unmet}");
+    for (r, per_day) in out.iter().zip([60.0, 40.0]) {
+        assert!(
+            (r.peak_price - peak).abs() < 1e-12 * peak,
+            "{} vs {peak}",
+            r.peak_price
+        );
+        let want: f64 = prices
+            .iter()
+            .map(|&x| consumer_loss(per_day * 100.0, x, ed))
+            .sum();
+        let loss = r.extra_spend + r.surplus_lost;
+        assert!((loss - want).abs() < 1e-9 * want, "{loss} vs {want}");
+    }
+}
