@@ -337,6 +337,9 @@ pub struct RawPool {
     /// Material with a market: refill only at a price at most this multiple of the reference
     /// price (default 1.05).
     pub refill_below: Option<Spanned<f64>>,
+    /// Material with a market: serve the members' own use from the pool once the price
+    /// exceeds this multiple of the reference price (default: only when they are short).
+    pub release_above: Option<Spanned<f64>>,
 }
 
 /// One edit a strategy (or a sweep value) makes to the baseline. Exactly one selector
@@ -374,6 +377,7 @@ pub struct RawChange {
     pub days: Option<Spanned<f64>>,
     pub refill_days: Option<Spanned<f64>>,
     pub refill_below: Option<Spanned<f64>>,
+    pub release_above: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

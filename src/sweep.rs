@@ -8,7 +8,7 @@
 //! `supplier.<id>.capacity`, `supplier.<id>.spare`, `supplier.<id>.ramp_days`,
 //! `supplier.<id>.stock_days.<material>`, `shock.<id>.rate_per_year`, `shock.<id>.severity`,
 //! `shock.<id>.duration_days`, `route.<id>.lead_days`, `pool.<id>.days`,
-//! `pool.<id>.refill_below`.
+//! `pool.<id>.refill_below`, `pool.<id>.release_above`.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +34,7 @@ pub const KEYS: &[&str] = &[
     "route.<id>.lead_days",
     "pool.<id>.days",
     "pool.<id>.refill_below",
+    "pool.<id>.release_above",
 ];
 
 /// A parsed `--set KEY=V1,V2,...`.
@@ -155,12 +156,12 @@ pub fn change_for(key: &str, value: f64) -> Result<RawChange, String> {
             c.route = Some(s(id.to_string()));
             c.lead_days = Some(s(value));
         }
-        ["pool", id, field @ ("days" | "refill_below")] => {
+        ["pool", id, field @ ("days" | "refill_below" | "release_above")] => {
             c.pool = Some(s(id.to_string()));
-            if *field == "days" {
-                c.days = Some(s(value));
-            } else {
-                c.refill_below = Some(s(value));
+            match *field {
+                "days" => c.days = Some(s(value)),
+                "refill_below" => c.refill_below = Some(s(value)),
+                _ => c.release_above = Some(s(value)),
             }
         }
         _ => return Err(bad()),

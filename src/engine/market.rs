@@ -258,9 +258,21 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
                         pooled = w.clearing.refill(c, pool_part, below);
                     }
                 }
-                let stock = s.stock[b].0[l];
-                if slot.release_above.is_finite() && stock > 0.0 {
-                    release = w.clearing.release(c, use_, stock, slot.release_above);
+                // The stocks that release into a spike: its stockpile's, and its share of its
+                // pool's (the pool's stock split by the members' nominal use), at the lower
+                // threshold where both release.
+                let (mut stock, mut above) = (0.0, f64::INFINITY);
+                if slot.release_above.is_finite() {
+                    stock += s.stock[b].0[l];
+                    above = slot.release_above;
+                }
+                let p = s.net.slot_pool[b];
+                if p != NONE && model.pools[p as usize].release_above.is_finite() {
+                    stock += s.pool_stock[p as usize].0[l] * s.net.pool_share[b];
+                    above = above.min(model.pools[p as usize].release_above);
+                }
+                if stock > 0.0 {
+                    release = w.clearing.release(c, use_, stock, above);
                 }
                 (use_, 0.0)
             }

@@ -298,6 +298,9 @@ pub struct Pool {
     /// Material with a market: the pool refills only at a price at most this multiple of the
     /// reference price.
     pub refill_below: f64,
+    /// Material with a market: the pool serves its members' use once the price exceeds this
+    /// multiple of the reference price (infinite: only when they are short).
+    pub release_above: f64,
 }
 
 impl Model {

@@ -93,9 +93,9 @@ pub(super) fn compile_pools(raw: &RawScenario, ck: &mut Ck, model: &mut Model, i
             pslots.push(SlotIdx(slot));
         }
         let target = days * daily;
-        let (refill_below, _) = ck.stock_thresholds(
+        let (refill_below, release_above) = ck.stock_thresholds(
             p.refill_below.as_ref(),
-            None,
+            p.release_above.as_ref(),
             &key,
             &model.materials[m.ix()],
         );
@@ -108,6 +108,7 @@ pub(super) fn compile_pools(raw: &RawScenario, ck: &mut Ck, model: &mut Model, i
             stock_target: target,
             refill_per_step: target * model.step_days as f64 / refill_days,
             refill_below,
+            release_above,
         });
     }
 }

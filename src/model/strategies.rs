@@ -212,7 +212,9 @@ fn check_keys_apply(ch: &Spanned<RawChange>, key: &str, kind: &str, allowed: &[&
         members,
         material,
         days,
-        refill_days
+        refill_days,
+        refill_below,
+        release_above
     );
     for u in used {
         if !allowed.contains(&u) {
@@ -415,7 +417,14 @@ fn change_pool(
     ck: &mut Ck,
 ) -> Option<&'static [&'static str]> {
     let c = ch.get_ref();
-    let allowed: &[&str] = &["members", "material", "days", "refill_days", "refill_below"];
+    let allowed: &[&str] = &[
+        "members",
+        "material",
+        "days",
+        "refill_days",
+        "refill_below",
+        "release_above",
+    ];
     match out
         .pool
         .iter()
@@ -438,6 +447,9 @@ fn change_pool(
             if let Some(v) = &c.refill_below {
                 p.refill_below = Some(v.clone());
             }
+            if let Some(v) = &c.release_above {
+                p.release_above = Some(v.clone());
+            }
         }
         None => {
             // A new pool.
@@ -456,6 +468,7 @@ fn change_pool(
                     days: days.clone(),
                     refill_days: c.refill_days.clone(),
                     refill_below: c.refill_below.clone(),
+                    release_above: c.release_above.clone(),
                 },
             ));
         }

@@ -730,6 +730,18 @@ changes = [{ importer = "home", capacity = 5000 }]
         ),
     ),
     (
+        // A stock threshold belongs in the stockpile table (or on a pool), not on the importer.
+        "strategy_threshold_on_importer",
+        concat!(
+            base!(),
+            r#"
+[[strategy]]
+id = "release"
+changes = [{ importer = "home", release_above = 1.5 }]
+"#
+        ),
+    ),
+    (
         "strategy_invalid_sourcing",
         concat!(
             base!(),

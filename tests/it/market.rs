@@ -731,3 +731,39 @@ fn the_engine_moves_a_sticky_price_step_by_step() {
         assert!((loss - want).abs() < 1e-9 * want, "{loss} vs {want}");
     }
 }
+
+/// Stocks that release into a spike, in the engine: a cut of s = 0.3 for 40 days would take the price to 0.7^-5 = 5.95, but a stock that releases above T = 1.5 holds
+/// it at T exactly while it lasts: the release is 100 (T^-ed - 0.7 T^es) = 22.7 a day, 907 in
+/// all, well within the stock. So no buyer pays more than T, nothing goes unmet, and each
+/// buyer's price loss is 40 times the consumer loss at T. The same for importer a's stockpile
+/// (60 days of its use) and for a pool of both buyers (30 days of theirs); both refill only at
+/// the reference price (`refill_below = 1`), which spares nothing, so the price is 1 after
+/// the cut.
+#[test]
+fn stockpiles_and_pools_release_to_hold_the_price_at_their_threshold() {
+    let (s, t) = (0.3, 1.5);
+    let own = "[importer.stockpile]\nm = { days = 60, release_above = 1.5, refill_below = 1 }\n";
+    let pool = "[[pool]]\nid = \"p\"\nmembers = [\"a\", \"b\"]\nmaterial = \"m\"\ndays = 30\nrefill_below = 1\nrelease_above = 1.5\n";
+    let base = scenario(
+        "demand_elasticity = 0.15\nsupply_elasticity = 0.05\nmax_price = 8",
+        &format!("{ONE_SUPPLIER}severity = {s}\n"),
+    );
+    let none = one_trial(&base);
+    assert!(none[0].peak_price > 5.9);
+    // Importer a's table is the first [[importer]]: its stockpile goes right after its demand.
+    let with_own = base.replacen(
+        "demand = { m = 21900 }   # 60 a day\n",
+        &format!("demand = {{ m = 21900 }}   # 60 a day\n{own}"),
+        1,
+    );
+    assert_ne!(with_own, base);
+    for text in [with_own, format!("{base}{pool}")] {
+        let out = one_trial(&text);
+        for (r, per_day) in out.iter().zip([60.0, 40.0]) {
+            assert_eq!((r.peak_price, r.unmet), (t, 0.0), "{r:?}");
+            let want = 40.0 * consumer_loss(per_day * 100.0, t, 0.15);
+            let got = r.extra_spend + r.surplus_lost;
+            assert!((got - want).abs() < 1e-9 * want, "{got} vs {want}");
+        }
+    }
+}
