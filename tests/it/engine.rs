@@ -584,36 +584,75 @@ proptest! {
 
     /// A stockpile held by one importer, refilled only at or below 1.05 times the reference
     /// price and only after every buyer's use, never raises another importer's expected unmet
-    /// demand: in random networks with markets on both materials, imp0 with and without its
-    /// metal stockpile, on common random numbers, imp1's paired change in mean unmet units is
-    /// not above zero beyond 3 standard errors.
+    /// demand: in random networks with markets on both materials (some with sticky prices),
+    /// imp0 with and without its metal stockpile, on common random numbers, imp1's paired
+    /// change in mean unmet units is not above zero beyond 3 standard errors.
+    ///
+    /// imp1 holds no stock of its own here (no stockpile, no pool): a stock of its own that
+    /// refills at the same threshold shares the spare supply with imp0's refill, rebuilds more
+    /// slowly and runs out sooner in a second shock, a real effect of two stocks rebuilding at
+    /// once (docs/model.md, "What the model leaves out"). The processors hold no input stocks:
+    /// see the next test. It does not hold yet either: in some small networks without input
+    /// stocks or lead times imp1's unmet still rises (in one, by 3% of a small base, 4.9
+    /// standard errors), through a channel not yet found (docs/model.md, "What the model
+    /// leaves out").
     #[test]
-    #[ignore = "does not hold yet: a residual rise of about 5e-4 of imp1's unmet (4.6 \
-                standard errors) in some networks; see docs/model.md, \"What the model leaves out\""]
+    #[ignore = "does not hold yet: a residual rise in some networks, cause not yet found"]
     fn a_calm_refill_stockpile_never_raises_anothers_unmet(cfg in proptest::collection::vec(0u32..100, 36)) {
-        let mut cfg = cfg;
-        // Markets on both materials (see `random_scenario`).
-        cfg[3] -= cfg[3] % 3;
-        cfg[4] -= cfg[4] % 3;
-        cfg[21] = 30 + cfg[21] % 30; // imp0 holds 30 to 59 days of metal
-        let with = random_scenario(&cfg);
-        let days = cfg[21];
-        let line = format!("stockpile.metal = {{ days = {days}, refill_days");
-        prop_assert!(with.contains(&line), "{}", with);
-        let without = with.replacen(&line, "stockpile.metal = { days = 0, refill_days", 1);
-        let trials = 200;
-        let (a, b) = (unmet_of_imp1(&with, trials), unmet_of_imp1(&without, trials));
-        let d: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
-        let n = trials as f64;
-        let mean = d.iter().sum::<f64>() / n;
-        let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-        let se = (var / n).sqrt();
-        let scale = b.iter().sum::<f64>() / n;
+        let (mean, se, scale) = refill_effect_on_imp1(cfg, false);
         prop_assert!(
             mean <= 3.0 * se + 1e-9 * (1.0 + scale),
             "imp1's unmet rises by {} (se {}) from {}", mean, se, scale
         );
     }
+
+    /// The same with the processors' input stocks: it does not hold yet. A processor can make
+    /// output for a downstream stockpile's refill from its input stock, and its input stock is
+    /// then rebuilt ahead of other buyers' use below the ceiling, so a refill downstream can
+    /// draw down the buffer that later protects other buyers (in one network, +0.1% of imp1's
+    /// unmet, 10 standard errors over 4,000 paired trials). docs/model.md, "What the model
+    /// leaves out".
+    #[test]
+    #[ignore = "does not hold yet: a processor's input stock can serve a downstream refill"]
+    fn a_calm_refill_stockpile_never_raises_anothers_unmet_with_input_stocks(cfg in proptest::collection::vec(0u32..100, 36)) {
+        let (mean, se, scale) = refill_effect_on_imp1(cfg, true);
+        prop_assert!(
+            mean <= 3.0 * se + 1e-9 * (1.0 + scale),
+            "imp1's unmet rises by {} (se {}) from {}", mean, se, scale
+        );
+    }
+}
+
+/// imp1's paired change in mean unmet units (and its standard error, and imp1's mean unmet
+/// without) when imp0 holds 30 to 59 days of metal, in `random_scenario(cfg)` with markets on
+/// both materials, imp1 holding no stock and no pool; the processors keep their input stocks
+/// only with `input_stocks`. 200 paired trials.
+fn refill_effect_on_imp1(mut cfg: Vec<u32>, input_stocks: bool) -> (f64, f64, f64) {
+    // Markets on both materials (see `random_scenario`).
+    cfg[3] -= cfg[3] % 3;
+    cfg[4] -= cfg[4] % 3;
+    cfg[21] = 30 + cfg[21] % 30; // imp0 holds 30 to 59 days of metal
+    cfg[22] = 0; // imp1 holds none
+    cfg[26] = 0; // and there is no pool
+    if !input_stocks {
+        cfg[13] = 0;
+        cfg[14] = 0;
+    }
+    let with = random_scenario(&cfg);
+    let days = cfg[21];
+    let line = format!("stockpile.metal = {{ days = {days}, refill_days");
+    assert!(with.contains(&line), "{with}");
+    let without = with.replacen(&line, "stockpile.metal = { days = 0, refill_days", 1);
+    let trials = 200;
+    let (a, b) = (
+        unmet_of_imp1(&with, trials),
+        unmet_of_imp1(&without, trials),
+    );
+    let d: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
+    let n = trials as f64;
+    let mean = d.iter().sum::<f64>() / n;
+    let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, (var / n).sqrt(), b.iter().sum::<f64>() / n)
 }
 
 /// A trial computed in a group gives exactly what it gives alone, in every lane and whatever its
