@@ -40,9 +40,8 @@ struct Class {
     fixed: f64,
     price: f64,
     fill: f64,
-    /// Its buyers' prices last step, summed weighted by their demand (sticky prices).
-    last_weight: f64,
-    last_weighted: f64,
+    /// Sticky prices: what its buyers paid last step.
+    last: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -92,7 +91,7 @@ pub struct Clearing {
 
 /// A sticky price has reached the clearing price once within this share of it (it would
 /// otherwise only approach it).
-pub const SETTLED: f64 = 1e-4;
+const SETTLED: f64 = 1e-4;
 
 /// The clearing of one set of classes against the portions that reach it.
 #[derive(Debug, Clone, Copy)]
@@ -225,11 +224,10 @@ impl Clearing {
         self.classes[c].fill
     }
 
-    /// Class `c`'s buyers paid `price` last step; `weight` is their demand at the reference
-    /// price (sticky prices start from the weighted mean: see [`Clearing::solve_adjusting`]).
-    pub fn last_price(&mut self, c: usize, weight: f64, price: f64) {
-        self.classes[c].last_weight += weight;
-        self.classes[c].last_weighted += weight * price;
+    /// Class `c`'s buyers paid `price` last step (sticky prices move from there: see
+    /// [`Clearing::solve_adjusting`]).
+    pub fn last_price(&mut self, c: usize, price: f64) {
+        self.classes[c].last = Some(price);
     }
 
     /// What class `c` demands at price `x` (stock bids apart).
@@ -255,8 +253,9 @@ impl Clearing {
     }
 
     /// As [`Clearing::solve`], with sticky prices: each class's price closes only the share
-    /// `adjust` of the gap between its buyers' last price (weighted by their demand, given
-    /// with [`Clearing::last_price`]) and its group's clearing price (1: prices clear). The
+    /// `adjust` of the gap between its buyers' last price (given with
+    /// [`Clearing::last_price`]; a class without one clears) and its group's clearing price
+    /// (`adjust` 1: prices clear). The
     /// groups, and the supply each takes, are those of the clearing; at the lagging prices,
     /// demand above that supply is rationed (use before refills) and supply above demand goes
     /// unsold.
@@ -471,8 +470,7 @@ impl Clearing {
                 continue;
             }
             k.price = to;
-            if k.last_weight > 0.0 {
-                let last = k.last_weighted / k.last_weight;
+            if let Some(last) = k.last {
                 let x = (last + adjust * (to - last)).clamp(curve.min_price, curve.max_price);
                 if (x - to).abs() > SETTLED * to {
                     k.price = x;
@@ -517,13 +515,7 @@ impl Clearing {
         } else {
             (1.0, 1.0, (use_ + refills) / supply)
         };
-        let scale = pow(p.price, curve.supply_elasticity);
-        for q in &mut self.portions {
-            if q.to == 0 && q.reach & g != 0 {
-                q.sold = (q.s0 * scale).min(q.cap) * sell;
-                q.to = g;
-            }
-        }
+        self.sell(g, p.price, sell, curve);
         for (c, k) in self.classes.iter_mut().enumerate() {
             if g >> c & 1 != 0 {
                 k.fill = fill;
@@ -650,13 +642,7 @@ impl Clearing {
         } else {
             1.0
         };
-        let scale = pow(p.price, curve.supply_elasticity);
-        for q in &mut self.portions {
-            if q.to == 0 && q.reach & g != 0 {
-                q.sold = (q.s0 * scale).min(q.cap) * share;
-                q.to = g;
-            }
-        }
+        self.sell(g, p.price, share, curve);
         for (c, k) in self.classes.iter_mut().enumerate() {
             if g >> c & 1 != 0 {
                 k.price = p.price;
@@ -672,6 +658,18 @@ impl Clearing {
         for r in &mut self.releases {
             if g >> r.class & 1 != 0 {
                 r.share = release_share(r.above, x, p.release_share);
+            }
+        }
+    }
+
+    /// The unsold portions that reach `g` go to it, each selling the share `share` of its
+    /// offer at price `x`.
+    fn sell(&mut self, g: u32, x: f64, share: f64, curve: &Curve) {
+        let scale = pow(x, curve.supply_elasticity);
+        for q in &mut self.portions {
+            if q.to == 0 && q.reach & g != 0 {
+                q.sold = (q.s0 * scale).min(q.cap) * share;
+                q.to = g;
             }
         }
     }

@@ -153,15 +153,13 @@ fn calm_lanes(model: &Model, s: &Scratch, m: usize, prod: Range<usize>) -> u8 {
     }
     // A sticky price still on its way back is no calm market.
     let sticky = model.materials[m].market.is_some_and(|k| k.adjust < 1.0);
-    if sticky {
-        for &b in &s.net.market_buyers[m] {
-            for (c, x) in calm.iter_mut().zip(&s.slot_price[b as usize].0) {
+    for &b in &s.net.market_buyers[m] {
+        let b = b as usize;
+        if sticky {
+            for (c, x) in calm.iter_mut().zip(&s.slot_price[b].0) {
                 *c &= *x == 1.0;
             }
         }
-    }
-    for &b in &s.net.market_buyers[m] {
-        let b = b as usize;
         if let Owner::Importer(_) = model.slots[b].owner {
             for (c, (o, u)) in calm
                 .iter_mut()
@@ -231,6 +229,12 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
     // thresholds and their stocks may serve their use above theirs; processors' input orders
     // do not respond.
     w.clearing.reset(n_classes);
+    if sticky {
+        // Every buyer in a class paid the price its key ends with.
+        for c in 0..n_classes {
+            w.clearing.last_price(c, w.keys[c * stride + n_sel]);
+        }
+    }
     w.d0.clear();
     w.fixed.clear();
     w.refill_own.clear();
@@ -296,9 +300,6 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
         w.refill_pool.push(pooled);
         w.release.push(release);
         w.clearing.class(c, d0, fixed);
-        if market.adjust < 1.0 {
-            w.clearing.last_price(c, d0 + fixed, s.slot_price[b].0[l]);
-        }
     }
     // 3. Supply: each supplier's offer, split by the classes it may reach.
     w.portion_seller.clear();

@@ -153,28 +153,18 @@ fn market(ck: &mut Ck, m: &RawMarket, key: &str, step_days: u32) -> Market {
         "a floor above 0 and at most 1",
         "a multiple of the material's `value`, e.g. 0.5 for half of it",
     );
-    let adjust = match &m.adjust_days {
-        None => 1.0,
-        Some(v) => {
-            let days = ck.nonneg(
-                v,
-                &format!("{key}.adjust_days"),
-                "days for the price to close most of its gap to the clearing price, e.g. 14 (0 clears every step)",
-            );
-            if days > MAX_ADJUST_DAYS {
-                ck.err(
-                    v.span(),
-                    format!("{key}.adjust_days"),
-                    format!("expected at most {MAX_ADJUST_DAYS} days, found {}", crate::diag::num(days)),
-                    "a price that takes over ten years to respond is no market: omit the block to ration by quantity",
-                );
-            }
-            if days > 0.0 && days <= MAX_ADJUST_DAYS {
-                1.0 - (-f64::from(step_days) / days).exp()
-            } else {
-                1.0
-            }
-        }
+    let adjust_days = multiple(
+        &m.adjust_days,
+        "adjust_days",
+        0.0,
+        |x| (0.0..=3650.0).contains(&x),
+        "days from 0 to 3650",
+        "days for the price to close most of its gap to the clearing price, e.g. 14 (0 clears every step)",
+    );
+    let adjust = if adjust_days > 0.0 {
+        1.0 - (-f64::from(step_days) / adjust_days).exp()
+    } else {
+        1.0
     };
     Market {
         curve: Curve {
@@ -191,8 +181,6 @@ fn market(ck: &mut Ck, m: &RawMarket, key: &str, step_days: u32) -> Market {
 /// "Markets").
 pub const DEFAULT_MAX_PRICE: f64 = 10.0;
 pub const DEFAULT_MIN_PRICE: f64 = 0.5;
-/// The longest `adjust_days` accepted.
-const MAX_ADJUST_DAYS: f64 = 3650.0;
 
 /// Kahn's algorithm; on a cycle, returns the materials on it in order.
 fn topo_order(materials: &[Material]) -> Result<Vec<MaterialIdx>, Vec<MaterialIdx>> {

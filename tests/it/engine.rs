@@ -599,11 +599,7 @@ proptest! {
     #[test]
     #[ignore = "does not hold yet: a residual rise in some networks, cause not yet found"]
     fn a_calm_refill_stockpile_never_raises_anothers_unmet(cfg in proptest::collection::vec(0u32..100, 36)) {
-        let (mean, se, scale) = refill_effect_on_imp1(cfg, false);
-        prop_assert!(
-            mean <= 3.0 * se + 1e-9 * (1.0 + scale),
-            "imp1's unmet rises by {} (se {}) from {}", mean, se, scale
-        );
+        imp1_unmet_does_not_rise(cfg, false)?;
     }
 
     /// The same with the processors' input stocks: it does not hold yet. A processor can make
@@ -615,19 +611,15 @@ proptest! {
     #[test]
     #[ignore = "does not hold yet: a processor's input stock can serve a downstream refill"]
     fn a_calm_refill_stockpile_never_raises_anothers_unmet_with_input_stocks(cfg in proptest::collection::vec(0u32..100, 36)) {
-        let (mean, se, scale) = refill_effect_on_imp1(cfg, true);
-        prop_assert!(
-            mean <= 3.0 * se + 1e-9 * (1.0 + scale),
-            "imp1's unmet rises by {} (se {}) from {}", mean, se, scale
-        );
+        imp1_unmet_does_not_rise(cfg, true)?;
     }
 }
 
-/// imp1's paired change in mean unmet units (and its standard error, and imp1's mean unmet
-/// without) when imp0 holds 30 to 59 days of metal, in `random_scenario(cfg)` with markets on
-/// both materials, imp1 holding no stock and no pool; the processors keep their input stocks
-/// only with `input_stocks`. 200 paired trials.
-fn refill_effect_on_imp1(mut cfg: Vec<u32>, input_stocks: bool) -> (f64, f64, f64) {
+/// imp1's paired change in mean unmet units, when imp0 holds 30 to 59 days of metal, is not
+/// above zero beyond 3 standard errors, in `random_scenario(cfg)` with markets on both
+/// materials, imp1 holding no stock and no pool; the processors keep their input stocks only
+/// with `input_stocks`. 200 paired trials.
+fn imp1_unmet_does_not_rise(mut cfg: Vec<u32>, input_stocks: bool) -> Result<(), TestCaseError> {
     // Markets on both materials (see `random_scenario`).
     cfg[3] -= cfg[3] % 3;
     cfg[4] -= cfg[4] % 3;
@@ -652,7 +644,15 @@ fn refill_effect_on_imp1(mut cfg: Vec<u32>, input_stocks: bool) -> (f64, f64, f6
     let n = trials as f64;
     let mean = d.iter().sum::<f64>() / n;
     let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, (var / n).sqrt(), b.iter().sum::<f64>() / n)
+    let (se, scale) = ((var / n).sqrt(), b.iter().sum::<f64>() / n);
+    prop_assert!(
+        mean <= 3.0 * se + 1e-9 * (1.0 + scale),
+        "imp1's unmet rises by {} (se {}) from {}",
+        mean,
+        se,
+        scale
+    );
+    Ok(())
 }
 
 /// A trial computed in a group gives exactly what it gives alone, in every lane and whatever its

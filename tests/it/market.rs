@@ -649,7 +649,7 @@ fn a_sticky_price_closes_its_share_of_the_gap_and_rations_the_rest() {
         let mut m = Clearing::default();
         m.reset(1);
         m.class(0, 1.0, 0.0);
-        m.last_price(0, 1.0, last);
+        m.last_price(0, last);
         let p = m.portion(1, 1.0 - s, f64::INFINITY);
         m.solve_adjusting(&CURVE, a);
         (m.price(0), m.fill(0), m.bought(0, &CURVE), m.sold(p).0)
