@@ -50,6 +50,25 @@ pub(super) struct MarketScratch {
     refill_own: Vec<usize>,
     refill_pool: Vec<usize>,
     release: Vec<usize>,
+    /// This lane's inputs to the clearing ([`inputs`]).
+    inputs: Vec<f64>,
+    /// Per material and lane (`m * LANES + l`): its last clearing.
+    last: Vec<Cleared>,
+    /// The record of a clearing that will not be repeated.
+    spare: Cleared,
+}
+
+/// A lane's clearing, kept to be repeated when its inputs recur: the inputs, each buyer's
+/// price and demand multiplier, the deliveries in the order they were made, and what each
+/// supplier sold.
+#[derive(Debug, Clone, Default)]
+struct Cleared {
+    inputs: Vec<f64>,
+    price: Vec<f64>,
+    mult: Vec<f64>,
+    /// (buyer slot, pipe, quantity).
+    shipped: Vec<(u32, u32, f64)>,
+    sold: Vec<f64>,
 }
 
 /// No bid.
@@ -172,8 +191,104 @@ fn calm_lanes(model: &Model, s: &Scratch, m: usize, prod: Range<usize>) -> u8 {
     (0..LANES).fold(0, |bits, l| bits | u8::from(calm[l]) << l)
 }
 
-/// Lane `l` of material `m`'s market.
+/// Lane `l` of material `m`'s market: its last clearing again if every input recurs,
+/// otherwise a new one.
 fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, l: usize) {
+    let market = model.materials[m].market.expect("a material with a market");
+    // Only where no shock targets the market (a refill at its capped rate, most often): a
+    // shocked market's inputs include every buyer's access factors and recur less often than
+    // they cost to compare. A sticky price's path runs from the prices paid last step.
+    let repeatable =
+        s.net.paths.repeated_markets && market.adjust == 1.0 && s.market_touch[m][l] == 0;
+    let k = m * LANES + l;
+    let mut rec = if repeatable {
+        inputs(model, s, &mut w.inputs, m, l);
+        if w.last.len() <= k {
+            w.last.resize_with(k + 1, Cleared::default);
+        }
+        // Bit for bit (0.0 and -0.0 are not the same input).
+        let same = |a: &[f64], b: &[f64]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+        };
+        if same(&w.last[k].inputs, &w.inputs) {
+            repeat(model, s, &w.last[k], m, l);
+            return;
+        }
+        let mut rec = std::mem::take(&mut w.last[k]);
+        std::mem::swap(&mut rec.inputs, &mut w.inputs);
+        rec
+    } else {
+        std::mem::take(&mut w.spare)
+    };
+    clear_lane(model, s, w, m, l, &mut rec);
+    if repeatable {
+        w.last[k] = rec;
+    } else {
+        w.spare = rec;
+    }
+}
+
+/// Every input of lane `l` of material `m`'s clearing when no shock targets its market, into
+/// `out`: each buyer's use, order, pool refill, releasable stocks and (a processor) planned
+/// output; each supplier's input limit and capacity factor. [`clear_lane`] reads nothing else
+/// that can change between steps.
+fn inputs(model: &Model, s: &Scratch, out: &mut Vec<f64>, m: usize, l: usize) {
+    out.clear();
+    for &b in &s.net.market_buyers[m] {
+        let b = b as usize;
+        let slot = &model.slots[b];
+        out.push(s.use_order[b].0[l]);
+        out.push(s.order[b].0[l]);
+        out.push(pool_refill(model, s, b, l));
+        if slot.release_above.is_finite() {
+            out.push(s.stock[b].0[l]);
+        }
+        let p = s.net.slot_pool[b];
+        if p != NONE && model.pools[p as usize].release_above.is_finite() {
+            out.push(s.pool_stock[p as usize].0[l]);
+        }
+        if let Owner::Supplier(x) = slot.owner {
+            out.push(s.planned[x.ix()].0[l]);
+        }
+    }
+    for &sup in &model.material_suppliers[m] {
+        out.push(input_limit_lane(s, sup.ix(), l));
+        out.push(s.cap_factor[sup.ix()].0[l]);
+    }
+}
+
+/// What [`clear_lane`] did with these inputs, done again: the same prices, the same deliveries
+/// in the same order, the same inputs used.
+fn repeat(model: &Model, s: &mut Scratch, c: &Cleared, m: usize, l: usize) {
+    for (i, &b) in s.net.market_buyers[m].iter().enumerate() {
+        s.slot_price[b as usize].0[l] = c.price[i];
+        s.slot_mult[b as usize].0[l] = c.mult[i];
+    }
+    for &(b, pipe, q) in &c.shipped {
+        ship(model, s, b as usize, pipe, q, l);
+    }
+    use_sold(model, s, &c.sold, m, l);
+}
+
+/// Step 6: suppliers use the inputs of what they sold.
+fn use_sold(model: &Model, s: &mut Scratch, sold: &[f64], m: usize, l: usize) {
+    for (j, &sup) in model.material_suppliers[m].iter().enumerate() {
+        if s.audit {
+            s.flow.shipped.0[l] += sold[j];
+        }
+        use_inputs_lane(s, sup.ix(), sold[j], l);
+    }
+}
+
+/// Lane `l` of material `m`'s market, cleared; what it did is kept in `rec`.
+fn clear_lane(
+    model: &Model,
+    s: &mut Scratch,
+    w: &mut MarketScratch,
+    m: usize,
+    l: usize,
+    rec: &mut Cleared,
+) {
     let market = model.materials[m].market.expect("a material with a market");
     let curve = market.curve;
     let sellers = &model.material_suppliers[m];
@@ -360,6 +475,13 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
         s.slot_price[b].0[l] = price;
         s.slot_mult[b].0[l] = w.mult[c];
     }
+    rec.price.clear();
+    rec.mult.clear();
+    rec.shipped.clear();
+    for &b in &s.net.market_buyers[m] {
+        rec.price.push(s.slot_price[b as usize].0[l]);
+        rec.mult.push(s.slot_mult[b as usize].0[l]);
+    }
     // 5. Deliveries. First along contracts: each buyer gets its contract share of what it
     // wants from each contract supplier, through the contract's route, as far as that
     // supplier's sales to the buyer's group go (in calm this is every delivery, on the same
@@ -399,6 +521,7 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
                 w.want[i] -= got;
                 w.sold[j] += got;
                 ship(model, s, b, s.net.e_pipe[e], got, l);
+                rec.shipped.push((b as u32, s.net.e_pipe[e], got));
             }
         }
     }
@@ -434,15 +557,12 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
             let b = s.net.market_buyers[m][i] as usize;
             let pipe = model.spot_links[link(b, j)].pipe.map_or(NONE, |p| p.0);
             ship(model, s, b, pipe, q, l);
+            rec.shipped.push((b as u32, pipe, q));
         }
     }
     // 6. Suppliers use the inputs of what they sold.
-    for (j, &sup) in sellers.iter().enumerate() {
-        if s.audit {
-            s.flow.shipped.0[l] += w.sold[j];
-        }
-        use_inputs_lane(s, sup.ix(), w.sold[j], l);
-    }
+    use_sold(model, s, &w.sold, m, l);
+    rec.sold.clone_from(&w.sold);
 }
 
 /// Step 5's price losses of every importer slot of a material with a market, every lane: the

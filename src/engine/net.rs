@@ -27,6 +27,10 @@ pub(super) struct Paths {
     pub outage_masks: bool,
     /// Without pools, an importer's step is settled as soon as its stockpile is drawn.
     pub settle_without_pools: bool,
+    /// A market lane that no shock targets, whose every input equals the one it last cleared
+    /// with (a stock refilled at its capped rate into an unchanged market), repeats that
+    /// clearing's prices and deliveries instead of solving again.
+    pub repeated_markets: bool,
 }
 
 impl Paths {
@@ -37,6 +41,7 @@ impl Paths {
         quiet_steps: true,
         outage_masks: true,
         settle_without_pools: true,
+        repeated_markets: true,
     };
     pub const NONE: Paths = Paths {
         lane_arithmetic: false,
@@ -45,6 +50,7 @@ impl Paths {
         quiet_steps: false,
         outage_masks: false,
         settle_without_pools: false,
+        repeated_markets: false,
     };
 }
 
