@@ -88,6 +88,63 @@ fn reference_documents_every_key() {
     );
 }
 
+/// Every source tag (`[P: TAG]`, `[S: TAG]`) cited in scenarios/ is a row of the bibliography
+/// in docs/sources.md, and every section cited (`§1.5`, `§7`) is one of its headings.
+#[test]
+fn every_source_the_scenarios_cite_resolves() {
+    let sources = std::fs::read_to_string(repo().join("docs/sources.md")).unwrap();
+    let tags: std::collections::BTreeSet<&str> = sources
+        .lines()
+        .filter_map(|l| l.strip_prefix("| ")?.split_once(" |").map(|(tag, _)| tag))
+        .collect();
+    let sections: std::collections::BTreeSet<&str> = sources
+        .lines()
+        .filter_map(|l| l.strip_prefix("### ").or_else(|| l.strip_prefix("## ")))
+        .filter_map(|h| h.split_once(' ').map(|(n, _)| n))
+        .collect();
+    let mut unresolved = Vec::new();
+    let mut cited = 0;
+    for f in scenario_files() {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        for (i, line) in text.lines().enumerate() {
+            for open in ["[P: ", "[S: "] {
+                for (at, _) in line.match_indices(open) {
+                    let rest = &line[at + open.len()..];
+                    let tag = rest.split_once(']').map_or(rest, |(tag, _)| tag);
+                    // The header's explanation of the notation, not a citation.
+                    if tag == "..." {
+                        continue;
+                    }
+                    cited += 1;
+                    if !tags.contains(tag) {
+                        unresolved.push(format!("{name}:{}: {open}{tag}]", i + 1));
+                    }
+                }
+            }
+            for (at, _) in line.match_indices('§') {
+                let rest = &line[at + '§'.len_utf8()..];
+                let end = rest
+                    .find(|c: char| !c.is_ascii_digit() && c != '.')
+                    .unwrap_or(rest.len());
+                let section = rest[..end].trim_end_matches('.');
+                // An empty number is the header's "§n", the notation itself.
+                if !section.is_empty() && !sections.contains(section) {
+                    unresolved.push(format!("{name}:{}: §{section}", i + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        cited > 100,
+        "only {cited} citations found: is the notation still [P: TAG]?"
+    );
+    assert!(
+        unresolved.is_empty(),
+        "citations that docs/sources.md does not resolve: {unresolved:#?}"
+    );
+}
+
 #[test]
 fn init_writes_a_scenario_that_passes_check() {
     let dir = tempfile::tempdir().unwrap();
