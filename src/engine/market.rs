@@ -54,8 +54,6 @@ pub(super) struct MarketScratch {
     inputs: Vec<f64>,
     /// Per material and lane (`m * LANES + l`): its last clearing.
     last: Vec<Cleared>,
-    /// The record of a clearing that will not be repeated.
-    spare: Cleared,
 }
 
 /// A lane's clearing, kept to be repeated when its inputs recur: the inputs, each buyer's
@@ -200,32 +198,27 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
     // they cost to compare. A sticky price's path runs from the prices paid last step.
     let repeatable =
         s.net.paths.repeated_markets && market.adjust == 1.0 && s.market_touch[m][l] == 0;
-    let k = m * LANES + l;
-    let mut rec = if repeatable {
-        inputs(model, s, &mut w.inputs, m, l);
-        if w.last.len() <= k {
-            w.last.resize_with(k + 1, Cleared::default);
-        }
-        // Bit for bit (0.0 and -0.0 are not the same input).
-        let same = |a: &[f64], b: &[f64]| {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-        };
-        if same(&w.last[k].inputs, &w.inputs) {
-            repeat(model, s, &w.last[k], m, l);
-            return;
-        }
-        let mut rec = std::mem::take(&mut w.last[k]);
-        std::mem::swap(&mut rec.inputs, &mut w.inputs);
-        rec
-    } else {
-        std::mem::take(&mut w.spare)
-    };
-    clear_lane(model, s, w, m, l, &mut rec);
-    if repeatable {
-        w.last[k] = rec;
-    } else {
-        w.spare = rec;
+    if !repeatable {
+        clear_lane(model, s, w, m, l, None);
+        return;
     }
+    let k = m * LANES + l;
+    inputs(model, s, &mut w.inputs, m, l);
+    if w.last.len() <= k {
+        w.last.resize_with(k + 1, Cleared::default);
+    }
+    // Bit for bit (0.0 and -0.0 are not the same input).
+    let same = |a: &[f64], b: &[f64]| {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    };
+    if same(&w.last[k].inputs, &w.inputs) {
+        repeat(model, s, &w.last[k], m, l);
+        return;
+    }
+    let mut rec = std::mem::take(&mut w.last[k]);
+    std::mem::swap(&mut rec.inputs, &mut w.inputs);
+    clear_lane(model, s, w, m, l, Some(&mut rec));
+    w.last[k] = rec;
 }
 
 /// Every input of lane `l` of material `m`'s clearing when no shock targets its market, into
@@ -280,14 +273,15 @@ fn use_sold(model: &Model, s: &mut Scratch, sold: &[f64], m: usize, l: usize) {
     }
 }
 
-/// Lane `l` of material `m`'s market, cleared; what it did is kept in `rec`.
+/// Lane `l` of material `m`'s market, cleared; what it did is kept in `rec` if given (a
+/// clearing that may be repeated).
 fn clear_lane(
     model: &Model,
     s: &mut Scratch,
     w: &mut MarketScratch,
     m: usize,
     l: usize,
-    rec: &mut Cleared,
+    mut rec: Option<&mut Cleared>,
 ) {
     let market = model.materials[m].market.expect("a material with a market");
     let curve = market.curve;
@@ -475,12 +469,14 @@ fn clear_lane(
         s.slot_price[b].0[l] = price;
         s.slot_mult[b].0[l] = w.mult[c];
     }
-    rec.price.clear();
-    rec.mult.clear();
-    rec.shipped.clear();
-    for &b in &s.net.market_buyers[m] {
-        rec.price.push(s.slot_price[b as usize].0[l]);
-        rec.mult.push(s.slot_mult[b as usize].0[l]);
+    if let Some(rec) = rec.as_deref_mut() {
+        rec.price.clear();
+        rec.mult.clear();
+        rec.shipped.clear();
+        for &b in &s.net.market_buyers[m] {
+            rec.price.push(s.slot_price[b as usize].0[l]);
+            rec.mult.push(s.slot_mult[b as usize].0[l]);
+        }
     }
     // 5. Deliveries. First along contracts: each buyer gets its contract share of what it
     // wants from each contract supplier, through the contract's route, as far as that
@@ -521,7 +517,9 @@ fn clear_lane(
                 w.want[i] -= got;
                 w.sold[j] += got;
                 ship(model, s, b, s.net.e_pipe[e], got, l);
-                rec.shipped.push((b as u32, s.net.e_pipe[e], got));
+                if let Some(rec) = rec.as_deref_mut() {
+                    rec.shipped.push((b as u32, s.net.e_pipe[e], got));
+                }
             }
         }
     }
@@ -557,12 +555,16 @@ fn clear_lane(
             let b = s.net.market_buyers[m][i] as usize;
             let pipe = model.spot_links[link(b, j)].pipe.map_or(NONE, |p| p.0);
             ship(model, s, b, pipe, q, l);
-            rec.shipped.push((b as u32, pipe, q));
+            if let Some(rec) = rec.as_deref_mut() {
+                rec.shipped.push((b as u32, pipe, q));
+            }
         }
     }
     // 6. Suppliers use the inputs of what they sold.
     use_sold(model, s, &w.sold, m, l);
-    rec.sold.clone_from(&w.sold);
+    if let Some(rec) = rec {
+        rec.sold.clone_from(&w.sold);
+    }
 }
 
 /// Step 5's price losses of every importer slot of a material with a market, every lane: the
