@@ -75,14 +75,23 @@ pub fn max(a: f64, b: f64) -> f64 {
     }
 }
 
-/// `if gap > 0 { gap.min(cap) } else { 0 }`: a refill order under its rate cap.
+/// `if gap > floor { gap.min(cap) } else { 0 }`: a refill order under its rate cap, none for a
+/// gap at most `floor` (rounding's share of a stock's level: see [`refill_floor`]).
 #[inline(always)]
-pub fn positive_min(gap: f64, cap: f64) -> f64 {
-    if gap > 0.0 {
+pub fn positive_min(gap: f64, floor: f64, cap: f64) -> f64 {
+    if gap > floor {
         gap.min(cap)
     } else {
         0.0
     }
+}
+
+/// The largest gap below `level` that counts as none: stock, arrivals and goods in transit
+/// add up to the level only to rounding, and a gap of rounding would otherwise order a refill
+/// of a few units in the last place of the level (and bid in a market that is calm).
+#[inline(always)]
+pub fn refill_floor(level: f64) -> f64 {
+    level * 1e-12
 }
 
 /// One `f64` per lane.
@@ -144,8 +153,8 @@ impl Lanes {
 
     /// Lane-wise [`positive_min`].
     #[inline(always)]
-    pub fn positive_min(self, cap: f64) -> Lanes {
-        Lanes(std::array::from_fn(|l| positive_min(self.0[l], cap)))
+    pub fn positive_min(self, floor: f64, cap: f64) -> Lanes {
+        Lanes(std::array::from_fn(|l| positive_min(self.0[l], floor, cap)))
     }
 
     /// Lane-wise `trunc`, as integers, of values in [0, 2^52): exact, in lane arithmetic (SSE2
@@ -247,8 +256,8 @@ mod tests {
             assert_eq!(a.min(b).0[l], x.min(y));
             assert_eq!(a.max(b).0[l], x.max(y));
             assert_eq!(
-                a.positive_min(1.5).0[l],
-                if x > 0.0 { x.min(1.5) } else { 0.0 }
+                a.positive_min(0.5, 1.5).0[l],
+                if x > 0.5 { x.min(1.5) } else { 0.0 }
             );
         }
         let nan = Lanes::splat(f64::NAN);

@@ -28,7 +28,7 @@ fn orders_lane(model: &Model, s: &mut Scratch, l: usize) {
     let net = &s.net;
     let refill = |s: &Scratch, b: usize| {
         let gap = net.slot_level[b] - s.stock[b].0[l] - s.arrived[b].0[l] - s.in_transit[b].0[l];
-        lanes::positive_min(gap, net.slot_refill[b])
+        lanes::positive_min(gap, net.slot_refill_floor[b], net.slot_refill[b])
     };
     for b in net.first_importer_slot..model.slots.len() {
         let use_ = s.demand_factor[b].0[l] * net.slot_base_order[b];
@@ -82,7 +82,8 @@ pub(super) fn pool_refill(model: &Model, s: &Scratch, b: usize, l: usize) -> f64
     }
     let pool = &model.pools[p as usize];
     let gap = pool.stock_target - s.pool_stock[p as usize].0[l];
-    lanes::positive_min(gap, pool.refill_per_step) * s.net.pool_share[b]
+    let floor = lanes::refill_floor(pool.stock_target);
+    lanes::positive_min(gap, floor, pool.refill_per_step) * s.net.pool_share[b]
 }
 
 /// Fast path `lane_arithmetic` (and `ungated_edges`): [`orders_lane`] for all lanes at once.
@@ -103,14 +104,15 @@ fn orders_lanes(model: &Model, s: &mut Scratch) {
         // A refill capped at zero adds zero.
         if net.slot_refill[b] > 0.0 {
             let gap = Lanes::splat(net.slot_level[b]) - stock[b] - arrived[b] - in_transit[b];
-            o += gap.positive_min(net.slot_refill[b]);
+            o += gap.positive_min(net.slot_refill_floor[b], net.slot_refill[b]);
         }
         if net.slot_pool[b] != NONE {
             let p = net.slot_pool[b] as usize;
             let pool = &model.pools[p];
             if pool.refill_per_step > 0.0 {
                 let gap = Lanes::splat(pool.stock_target) - s.pool_stock[p];
-                o += gap.positive_min(pool.refill_per_step) * net.pool_share[b];
+                let floor = lanes::refill_floor(pool.stock_target);
+                o += gap.positive_min(floor, pool.refill_per_step) * net.pool_share[b];
             }
         }
         order[b] = o;
@@ -167,7 +169,7 @@ fn orders_lanes(model: &Model, s: &mut Scratch) {
             let mut o = planned * net.slot_ratio[b];
             if net.slot_refill[b] > 0.0 {
                 let gap = Lanes::splat(net.slot_level[b]) - stock[b] - arrived[b] - in_transit[b];
-                o += gap.positive_min(net.slot_refill[b]);
+                o += gap.positive_min(net.slot_refill_floor[b], net.slot_refill[b]);
             }
             order[b] = o;
         }
