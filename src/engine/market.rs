@@ -50,8 +50,9 @@ pub(super) struct MarketScratch {
     refill_own: Vec<usize>,
     refill_pool: Vec<usize>,
     release: Vec<usize>,
-    /// This lane's inputs to the clearing ([`inputs`]).
+    /// This lane's inputs to the clearing ([`inputs`]) and its releasable stocks.
     inputs: Vec<f64>,
+    stocks: Vec<Stock>,
     /// Per material and lane (`m * LANES + l`): its last clearing.
     last: Vec<Cleared>,
 }
@@ -62,11 +63,34 @@ pub(super) struct MarketScratch {
 #[derive(Debug, Clone, Default)]
 struct Cleared {
     inputs: Vec<f64>,
+    stocks: Vec<Stock>,
     price: Vec<f64>,
     mult: Vec<f64>,
     /// (buyer slot, pipe, quantity).
     shipped: Vec<(u32, u32, f64)>,
     sold: Vec<f64>,
+}
+
+/// A buyer's stock that can release into a spike (its stockpile's and its pool share's, at the
+/// lower threshold where both release), as an input to a clearing.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stock {
+    /// The buyer's position among the market's buyers.
+    buyer: usize,
+    amount: f64,
+    above: f64,
+}
+
+impl Stock {
+    /// A clearing made with stock `self` is the clearing with stock `now`, to the bit, when the
+    /// price it set (`price`) was below the release threshold: the same amount, or a larger
+    /// one of a stock that was already there (the release bid then exists in both, and counts
+    /// only at prices above the threshold, where a larger stock only lowers excess demand: the
+    /// price stays below it). A refilling stock thus lets the clearing recur.
+    fn inert(&self, now: &Stock, price: f64) -> bool {
+        self.amount.to_bits() == now.amount.to_bits()
+            || (self.amount > 0.0 && now.amount >= self.amount && price < self.above)
+    }
 }
 
 /// No bid.
@@ -203,42 +227,63 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
         return;
     }
     let k = m * LANES + l;
-    inputs(model, s, &mut w.inputs, m, l);
+    inputs(model, s, &mut w.inputs, &mut w.stocks, m, l);
     if w.last.len() <= k {
         w.last.resize_with(k + 1, Cleared::default);
     }
+    let last = &w.last[k];
     // Bit for bit (0.0 and -0.0 are not the same input).
-    let same = |a: &[f64], b: &[f64]| {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-    };
-    if same(&w.last[k].inputs, &w.inputs) {
+    let same = last.inputs.len() == w.inputs.len()
+        && last
+            .inputs
+            .iter()
+            .zip(&w.inputs)
+            .all(|(x, y)| x.to_bits() == y.to_bits())
+        && last.stocks.len() == w.stocks.len()
+        && last
+            .stocks
+            .iter()
+            .zip(&w.stocks)
+            .all(|(a, b)| a.inert(b, last.price[a.buyer]));
+    if same {
         repeat(model, s, &w.last[k], m, l);
         return;
     }
     let mut rec = std::mem::take(&mut w.last[k]);
     std::mem::swap(&mut rec.inputs, &mut w.inputs);
+    std::mem::swap(&mut rec.stocks, &mut w.stocks);
     clear_lane(model, s, w, m, l, Some(&mut rec));
     w.last[k] = rec;
 }
 
-/// Every input of lane `l` of material `m`'s clearing when no shock targets its market, into
-/// `out`: each buyer's use, order, pool refill, releasable stocks and (a processor) planned
-/// output; each supplier's input limit and capacity factor. [`clear_lane`] reads nothing else
-/// that can change between steps.
-fn inputs(model: &Model, s: &Scratch, out: &mut Vec<f64>, m: usize, l: usize) {
+/// Every input of lane `l` of material `m`'s clearing when no shock targets its market: into
+/// `out`, each buyer's use, order, pool refill and (a processor) planned output, and each
+/// supplier's input limit and capacity factor; into `stocks`, each importer's releasable stock
+/// ([`releasable`]). [`clear_lane`] reads nothing else that can change between steps.
+fn inputs(
+    model: &Model,
+    s: &Scratch,
+    out: &mut Vec<f64>,
+    stocks: &mut Vec<Stock>,
+    m: usize,
+    l: usize,
+) {
     out.clear();
-    for &b in &s.net.market_buyers[m] {
+    stocks.clear();
+    for (i, &b) in s.net.market_buyers[m].iter().enumerate() {
         let b = b as usize;
         let slot = &model.slots[b];
         out.push(s.use_order[b].0[l]);
         out.push(s.order[b].0[l]);
         out.push(pool_refill(model, s, b, l));
-        if slot.release_above.is_finite() {
-            out.push(s.stock[b].0[l]);
-        }
-        let p = s.net.slot_pool[b];
-        if p != NONE && model.pools[p as usize].release_above.is_finite() {
-            out.push(s.pool_stock[p as usize].0[l]);
+        if let Owner::Importer(_) = slot.owner {
+            if let Some((amount, above)) = releasable(model, s, b, l) {
+                stocks.push(Stock {
+                    buyer: i,
+                    amount,
+                    above,
+                });
+            }
         }
         if let Owner::Supplier(x) = slot.owner {
             out.push(s.planned[x.ix()].0[l]);
@@ -371,21 +416,10 @@ fn clear_lane(
                         pooled = w.clearing.refill(c, pool_part, below);
                     }
                 }
-                // The stocks that release into a spike: its stockpile's, and its share of its
-                // pool's (the pool's stock split by the members' nominal use), at the lower
-                // threshold where both release.
-                let (mut stock, mut above) = (0.0, f64::INFINITY);
-                if slot.release_above.is_finite() {
-                    stock += s.stock[b].0[l];
-                    above = slot.release_above;
-                }
-                let p = s.net.slot_pool[b];
-                if p != NONE && model.pools[p as usize].release_above.is_finite() {
-                    stock += s.pool_stock[p as usize].0[l] * s.net.pool_share[b];
-                    above = above.min(model.pools[p as usize].release_above);
-                }
-                if stock > 0.0 {
-                    release = w.clearing.release(c, use_, stock, above);
+                if let Some((stock, above)) = releasable(model, s, b, l) {
+                    if stock > 0.0 {
+                        release = w.clearing.release(c, use_, stock, above);
+                    }
                 }
                 (use_, 0.0)
             }
@@ -565,6 +599,29 @@ fn clear_lane(
     if let Some(rec) = rec {
         rec.sold.clone_from(&w.sold);
     }
+}
+
+/// The stocks of importer slot `b` that release into a spike, and the threshold above which
+/// they do: its stockpile's, and its share of its pool's (the pool's stock split by the
+/// members' nominal use), at the lower threshold where both release. `None` when neither
+/// releases on price.
+fn releasable(model: &Model, s: &Scratch, b: usize, l: usize) -> Option<(f64, f64)> {
+    let slot = &model.slots[b];
+    let p = s.net.slot_pool[b];
+    let pooled = p != NONE && model.pools[p as usize].release_above.is_finite();
+    if !slot.release_above.is_finite() && !pooled {
+        return None;
+    }
+    let (mut stock, mut above) = (0.0, f64::INFINITY);
+    if slot.release_above.is_finite() {
+        stock += s.stock[b].0[l];
+        above = slot.release_above;
+    }
+    if pooled {
+        stock += s.pool_stock[p as usize].0[l] * s.net.pool_share[b];
+        above = above.min(model.pools[p as usize].release_above);
+    }
+    Some((stock, above))
 }
 
 /// Step 5's price losses of every importer slot of a material with a market, every lane: the
