@@ -50,6 +50,15 @@ pub(super) struct MarketScratch {
     refill_own: Vec<usize>,
     refill_pool: Vec<usize>,
     release: Vec<usize>,
+    /// Per buyer and portion (buyer-major): what it was given of it.
+    took: Vec<f64>,
+    /// Deliveries decided: (buyer, supplier position, pipe, quantity), shipped in this order.
+    shipments: Vec<(usize, usize, u32, f64)>,
+    /// [`rebalance`]'s search: per buyer the portion it would get more of, per portion the
+    /// buyer that would give it up, and the portions to visit.
+    via: Vec<usize>,
+    freed: Vec<usize>,
+    queue: Vec<usize>,
     /// This lane's inputs to the clearing ([`inputs`]) and its releasable stocks.
     inputs: Vec<f64>,
     stocks: Vec<Stock>,
@@ -517,13 +526,19 @@ fn clear_lane(
     // supplier's sales to the buyer's group go (in calm this is every delivery, on the same
     // routes as without a market). Then the rest of each portion to the buyers it reaches in
     // the group that bought it, pro rata to what they still want, most restricted first.
+    // Then, where a buyer is still short of what its group's clearing gives it while a portion
+    // it cannot reach is left over, deliveries are exchanged ([`rebalance`]). Shipments are
+    // made at the end, in the order they were decided.
+    let n_por = w.portion_seller.len();
     w.left.clear();
-    w.left
-        .extend((0..w.portion_seller.len()).map(|p| w.clearing.sold(p).0));
+    w.left.extend((0..n_por).map(|p| w.clearing.sold(p).0));
     w.want0.clear();
     w.want0.extend_from_slice(&w.want);
     w.sold.clear();
     w.sold.resize(n_sel, 0.0);
+    w.took.clear();
+    w.took.resize(n_buy * n_por, 0.0);
+    w.shipments.clear();
     for (j, &sup) in sellers.iter().enumerate() {
         let (p0, p1) = w.seller_portions[j];
         let edges = model.suppliers[sup.ix()].out_edges.clone();
@@ -546,19 +561,17 @@ fn clear_lane(
                 w.left[p] -= take;
                 q -= take;
                 got += take;
+                w.took[i * n_por + p] += take;
             }
             if got > 0.0 {
                 w.want[i] -= got;
                 w.sold[j] += got;
-                ship(model, s, b, s.net.e_pipe[e], got, l);
-                if let Some(rec) = rec.as_deref_mut() {
-                    rec.shipped.push((b as u32, s.net.e_pipe[e], got));
-                }
+                w.shipments.push((i, j, s.net.e_pipe[e], got));
             }
         }
     }
     w.by_reach.clear();
-    w.by_reach.extend(0..w.portion_seller.len());
+    w.by_reach.extend(0..n_por);
     let reach = &w.portion_reach;
     // Keys are unique: an unstable sort (it allocates nothing) gives the one order.
     w.by_reach
@@ -585,13 +598,24 @@ fn clear_lane(
             }
             let q = w.want[i] * r;
             w.want[i] -= q;
+            w.left[p] -= q;
             w.sold[j] += q;
+            w.took[i * n_por + p] += q;
             let b = s.net.market_buyers[m][i] as usize;
             let pipe = model.spot_links[link(b, j)].pipe.map_or(NONE, |p| p.0);
-            ship(model, s, b, pipe, q, l);
-            if let Some(rec) = rec.as_deref_mut() {
-                rec.shipped.push((b as u32, pipe, q));
-            }
+            w.shipments.push((i, j, pipe, q));
+        }
+    }
+    rebalance(model, s, w, m);
+    for k in 0..w.shipments.len() {
+        let (i, _, pipe, q) = w.shipments[k];
+        if q <= 0.0 {
+            continue;
+        }
+        let b = s.net.market_buyers[m][i] as usize;
+        ship(model, s, b, pipe, q, l);
+        if let Some(rec) = rec.as_deref_mut() {
+            rec.shipped.push((b as u32, pipe, q));
         }
     }
     // 6. Suppliers use the inputs of what they sold.
@@ -622,6 +646,115 @@ fn releasable(model: &Model, s: &Scratch, b: usize, l: usize) -> Option<(f64, f6
         above = above.min(model.pools[p as usize].release_above);
     }
     Some((stock, above))
+}
+
+/// Step 5's exchanges: the clearing gives every buyer of a group the same share of its demand,
+/// and some allocation of the group's portions meets those shares (no subset of its classes is
+/// more constrained than the group). Contract deliveries can miss it: a buyer served along its
+/// contract from a portion that others can reach as well, while a portion only it reaches is
+/// left over, leaves those others short. While a buyer is short of what it wants and a portion
+/// is left over, a chain of exchanges (augmenting paths: the left-over portion goes to a buyer
+/// it reaches, which gives up as much of another portion, and so on until a buyer that is
+/// short) moves the goods, each exchange as much as its links allow.
+fn rebalance(model: &Model, s: &Scratch, w: &mut MarketScratch, m: usize) {
+    let n_buy = w.want.len();
+    let n_por = w.portion_seller.len();
+    let short = |w: &MarketScratch, i: usize| w.want[i] > 1e-12 * w.want0[i] && w.want[i] > 0.0;
+    let spare =
+        |w: &MarketScratch, p: usize| w.left[p] > 1e-12 * w.clearing.sold(p).0 && w.left[p] > 0.0;
+    for _ in 0..4 * (n_buy + n_por) {
+        if !(0..n_buy).any(|i| short(w, i)) || !(0..n_por).any(|p| spare(w, p)) {
+            return;
+        }
+        // Breadth first from the left-over portions: `via[i]` is the portion buyer `i` would
+        // get more of, `freed[q]` the buyer that would give portion `q` up (NONE: a root).
+        w.via.clear();
+        w.via.resize(n_buy, usize::MAX);
+        w.freed.clear();
+        w.freed.resize(n_por, usize::MAX);
+        w.queue.clear();
+        for p in 0..n_por {
+            if spare(w, p) {
+                w.queue.push(p);
+            }
+        }
+        let mut end = None;
+        let mut head = 0;
+        'search: while head < w.queue.len() {
+            let p = w.queue[head];
+            head += 1;
+            let mask = w.clearing.sold(p).1 & w.portion_reach[p];
+            for i in 0..n_buy {
+                if mask >> w.class_of[i] & 1 == 0 || w.via[i] != usize::MAX {
+                    continue;
+                }
+                w.via[i] = p;
+                if short(w, i) {
+                    end = Some(i);
+                    break 'search;
+                }
+                for q in 0..n_por {
+                    if w.took[i * n_por + q] > 0.0 && !w.queue.contains(&q) {
+                        w.freed[q] = i;
+                        w.queue.push(q);
+                    }
+                }
+            }
+        }
+        let Some(end) = end else { return };
+        // The most the chain can move.
+        let mut x = w.want[end];
+        let mut i = end;
+        loop {
+            let p = w.via[i];
+            match w.freed[p] {
+                usize::MAX => {
+                    x = x.min(w.left[p]);
+                    break;
+                }
+                k => {
+                    x = x.min(w.took[k * n_por + p]);
+                    i = k;
+                }
+            }
+        }
+        // Move it: each buyer on the chain gets `x` of the portion before it and gives up `x`
+        // of the one it held.
+        w.want[end] -= x;
+        let mut i = end;
+        loop {
+            let p = w.via[i];
+            let j = w.portion_seller[p];
+            w.took[i * n_por + p] += x;
+            let b = s.net.market_buyers[m][i] as usize;
+            let link = model.slots[b].spot_links.start as usize + j;
+            let pipe = model.spot_links[link].pipe.map_or(NONE, |p| p.0);
+            w.shipments.push((i, j, pipe, x));
+            match w.freed[p] {
+                usize::MAX => {
+                    w.left[p] -= x;
+                    w.sold[j] += x;
+                    break;
+                }
+                k => {
+                    w.took[k * n_por + p] -= x;
+                    // Its shipments from that supplier shrink by `x`, the latest first.
+                    let mut r = x;
+                    for sh in w.shipments.iter_mut().rev() {
+                        if r <= 0.0 {
+                            break;
+                        }
+                        if sh.0 == k && sh.1 == j && sh.3 > 0.0 {
+                            let d = r.min(sh.3);
+                            sh.3 -= d;
+                            r -= d;
+                        }
+                    }
+                    i = k;
+                }
+            }
+        }
+    }
 }
 
 /// Step 5's price losses of every importer slot of a material with a market, every lane: the
