@@ -770,6 +770,10 @@ pub(super) fn price_losses(model: &Model, s: &mut Scratch, t: u32) {
         }
         let k = b - first;
         s.track.price[k * n_steps + t as usize] = s.slot_price[b];
+        if s.slot_price[b] == Lanes::ONE {
+            // The reference price in every lane: no loss, no new peak.
+            continue;
+        }
         let mat = &model.materials[model.slots[b].material.ix()];
         let ed = mat.market.expect("a market").curve.demand_elasticity;
         for l in 0..LANES {
