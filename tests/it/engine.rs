@@ -593,11 +593,12 @@ proptest! {
     /// slowly and runs out sooner in a second shock, a real effect of two stocks rebuilding at
     /// once (docs/model.md, "What the model leaves out"). The processors hold no input stocks:
     /// see the next test. It does not hold yet either: in some small networks without input
-    /// stocks or lead times imp1's unmet still rises (in one, by 3% of a small base, 4.9
-    /// standard errors), through a channel not yet found (docs/model.md, "What the model
-    /// leaves out").
+    /// stocks imp1's unmet still rises: with a lead time, goods bought at one step's price
+    /// meet the need at the next step's, and a stockpile's refill moves the price; with sticky
+    /// prices and a calm price just above the refill threshold, through a path not yet traced
+    /// (docs/model.md, "What the model leaves out").
     #[test]
-    #[ignore = "does not hold yet: a residual rise in some networks, cause not yet found"]
+    #[ignore = "does not hold yet: lead-time price timing, and a sticky-price path not yet traced"]
     fn a_calm_refill_stockpile_never_raises_anothers_unmet(cfg in proptest::collection::vec(0u32..100, 36)) {
         imp1_unmet_does_not_rise(cfg, false)?;
     }
