@@ -561,7 +561,9 @@ fn encode_png(rgb: &[u8], w: u32, h: u32) -> Option<Vec<u8>> {
     let mut enc = png::Encoder::new(&mut out, w, h);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    enc.set_compression(png::Compression::Best);
+    // The default level: on the flagship's charts the best level made files only 3% smaller
+    // and took about a fifth of the whole run's time.
+    enc.set_compression(png::Compression::Default);
     let mut writer = enc.write_header().ok()?;
     writer.write_image_data(rgb).ok()?;
     writer.finish().ok()?;
