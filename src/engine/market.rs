@@ -75,8 +75,8 @@ struct Cleared {
     stocks: Vec<Stock>,
     price: Vec<f64>,
     mult: Vec<f64>,
-    /// (buyer slot, pipe, quantity).
-    shipped: Vec<(u32, u32, f64)>,
+    /// The deliveries, as [`clear_lane`] decided them (`MarketScratch::shipments`).
+    shipped: Vec<(usize, usize, u32, f64)>,
     sold: Vec<f64>,
 }
 
@@ -311,9 +311,7 @@ fn repeat(model: &Model, s: &mut Scratch, c: &Cleared, m: usize, l: usize) {
         s.slot_price[b as usize].0[l] = c.price[i];
         s.slot_mult[b as usize].0[l] = c.mult[i];
     }
-    for &(b, pipe, q) in &c.shipped {
-        ship(model, s, b as usize, pipe, q, l);
-    }
+    ship_all(model, s, &c.shipped, m, l);
     use_sold(model, s, &c.sold, m, l);
 }
 
@@ -515,7 +513,6 @@ fn clear_lane(
     if let Some(rec) = rec.as_deref_mut() {
         rec.price.clear();
         rec.mult.clear();
-        rec.shipped.clear();
         for &b in &s.net.market_buyers[m] {
             rec.price.push(s.slot_price[b as usize].0[l]);
             rec.mult.push(s.slot_mult[b as usize].0[l]);
@@ -601,28 +598,42 @@ fn clear_lane(
             w.left[p] -= q;
             w.sold[j] += q;
             w.took[i * n_por + p] += q;
-            let b = s.net.market_buyers[m][i] as usize;
-            let pipe = model.spot_links[link(b, j)].pipe.map_or(NONE, |p| p.0);
+            let pipe = spot_pipe(model, s.net.market_buyers[m][i] as usize, j);
             w.shipments.push((i, j, pipe, q));
         }
     }
     rebalance(model, s, w, m);
-    for k in 0..w.shipments.len() {
-        let (i, _, pipe, q) = w.shipments[k];
-        if q <= 0.0 {
-            continue;
-        }
-        let b = s.net.market_buyers[m][i] as usize;
-        ship(model, s, b, pipe, q, l);
-        if let Some(rec) = rec.as_deref_mut() {
-            rec.shipped.push((b as u32, pipe, q));
-        }
-    }
+    ship_all(model, s, &w.shipments, m, l);
     // 6. Suppliers use the inputs of what they sold.
     use_sold(model, s, &w.sold, m, l);
     if let Some(rec) = rec {
+        rec.shipped.clone_from(&w.shipments);
         rec.sold.clone_from(&w.sold);
     }
+}
+
+/// Lane `l` of material `m`'s deliveries (buyer position, supplier position, pipe, quantity),
+/// in order; those that an exchange brought to nothing are skipped.
+fn ship_all(
+    model: &Model,
+    s: &mut Scratch,
+    shipments: &[(usize, usize, u32, f64)],
+    m: usize,
+    l: usize,
+) {
+    for &(i, _, pipe, q) in shipments {
+        if q > 0.0 {
+            let b = s.net.market_buyers[m][i] as usize;
+            ship(model, s, b, pipe, q, l);
+        }
+    }
+}
+
+/// The pipe of importer slot `b`'s spot link to supplier `j` (its position among the
+/// material's suppliers), or `NONE` without a lead time.
+fn spot_pipe(model: &Model, b: usize, j: usize) -> u32 {
+    let link = model.slots[b].spot_links.start as usize + j;
+    model.spot_links[link].pipe.map_or(NONE, |p| p.0)
 }
 
 /// The stocks of importer slot `b` that release into a spike, and the threshold above which
@@ -726,9 +737,7 @@ fn rebalance(model: &Model, s: &Scratch, w: &mut MarketScratch, m: usize) {
             let p = w.via[i];
             let j = w.portion_seller[p];
             w.took[i * n_por + p] += x;
-            let b = s.net.market_buyers[m][i] as usize;
-            let link = model.slots[b].spot_links.start as usize + j;
-            let pipe = model.spot_links[link].pipe.map_or(NONE, |p| p.0);
+            let pipe = spot_pipe(model, s.net.market_buyers[m][i] as usize, j);
             w.shipments.push((i, j, pipe, x));
             match w.freed[p] {
                 usize::MAX => {

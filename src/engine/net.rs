@@ -3,7 +3,6 @@
 
 use super::events::{Instances, OutageMasks};
 use super::NONE;
-use crate::lanes;
 use crate::model::{Model, Owner, ShockKind};
 
 /// The fast paths the step loop takes. Each is exact (it computes the bits the per-lane
@@ -103,8 +102,6 @@ pub(super) struct Net {
     /// Inventory position the refill aims for: stock target plus steady-state pipeline.
     pub slot_level: Vec<f64>,
     pub slot_refill: Vec<f64>,
-    /// The gap below `slot_level` that orders no refill ([`lanes::refill_floor`]).
-    pub slot_refill_floor: Vec<f64>,
     /// The most a slot's stock may hold: its stock target (arrivals above it overflow).
     pub slot_target: Vec<f64>,
     pub slot_nominal: Vec<f64>,
@@ -195,11 +192,6 @@ impl Net {
                 .map(|s| s.stock_target + s.pipeline_nominal)
                 .collect(),
             slot_refill: model.slots.iter().map(|s| s.refill_per_step).collect(),
-            slot_refill_floor: model
-                .slots
-                .iter()
-                .map(|s| lanes::refill_floor(s.stock_target + s.pipeline_nominal))
-                .collect(),
             slot_target: model.slots.iter().map(|s| s.stock_target).collect(),
             slot_nominal: model.slots.iter().map(|s| s.nominal_use).collect(),
             slot_recycled: model.slots.iter().map(|s| s.recycled).collect(),

@@ -28,7 +28,11 @@ fn orders_lane(model: &Model, s: &mut Scratch, l: usize) {
     let net = &s.net;
     let refill = |s: &Scratch, b: usize| {
         let gap = net.slot_level[b] - s.stock[b].0[l] - s.arrived[b].0[l] - s.in_transit[b].0[l];
-        lanes::positive_min(gap, net.slot_refill_floor[b], net.slot_refill[b])
+        lanes::positive_min(
+            gap,
+            lanes::refill_floor(net.slot_level[b]),
+            net.slot_refill[b],
+        )
     };
     for b in net.first_importer_slot..model.slots.len() {
         let use_ = s.demand_factor[b].0[l] * net.slot_base_order[b];
@@ -104,7 +108,7 @@ fn orders_lanes(model: &Model, s: &mut Scratch) {
         // A refill capped at zero adds zero.
         if net.slot_refill[b] > 0.0 {
             let gap = Lanes::splat(net.slot_level[b]) - stock[b] - arrived[b] - in_transit[b];
-            o += gap.positive_min(net.slot_refill_floor[b], net.slot_refill[b]);
+            o += gap.positive_min(lanes::refill_floor(net.slot_level[b]), net.slot_refill[b]);
         }
         if net.slot_pool[b] != NONE {
             let p = net.slot_pool[b] as usize;
@@ -169,7 +173,7 @@ fn orders_lanes(model: &Model, s: &mut Scratch) {
             let mut o = planned * net.slot_ratio[b];
             if net.slot_refill[b] > 0.0 {
                 let gap = Lanes::splat(net.slot_level[b]) - stock[b] - arrived[b] - in_transit[b];
-                o += gap.positive_min(net.slot_refill_floor[b], net.slot_refill[b]);
+                o += gap.positive_min(lanes::refill_floor(net.slot_level[b]), net.slot_refill[b]);
             }
             order[b] = o;
         }
