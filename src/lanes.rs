@@ -34,6 +34,27 @@ impl Mask {
     pub fn bits(self) -> u16 {
         (0..LANES).fold(0, |acc, l| acc | (u16::from(self.0[l] != 0) << l))
     }
+
+    /// Lanes where `f(l)` holds.
+    #[inline(always)]
+    pub fn when(f: impl Fn(usize) -> bool) -> Mask {
+        Mask::from_fn(f)
+    }
+}
+
+impl std::ops::BitAnd for Mask {
+    type Output = Mask;
+    #[inline(always)]
+    fn bitand(self, o: Mask) -> Mask {
+        Mask(std::array::from_fn(|l| self.0[l] & o.0[l]))
+    }
+}
+
+impl std::ops::BitAndAssign for Mask {
+    #[inline(always)]
+    fn bitand_assign(&mut self, o: Mask) {
+        *self = *self & o;
+    }
 }
 
 /// The lane mask of each u8 bit pattern: lane `l` set where bit `l` is.
@@ -149,6 +170,26 @@ impl Lanes {
     #[inline(always)]
     pub fn gt(self, o: Lanes) -> Mask {
         Mask::from_fn(|l| self.0[l] > o.0[l])
+    }
+
+    /// Lanes where `self >= o`.
+    #[inline(always)]
+    pub fn ge(self, o: Lanes) -> Mask {
+        Mask::from_fn(|l| self.0[l] >= o.0[l])
+    }
+
+    /// Lanes where `self == o` (as numbers: 0.0 equals -0.0, NaN equals nothing).
+    #[inline(always)]
+    pub fn eq(self, o: Lanes) -> Mask {
+        Mask::from_fn(|l| self.0[l] == o.0[l])
+    }
+
+    /// Lane-wise absolute value (the sign bit cleared).
+    #[inline(always)]
+    pub fn abs(self) -> Lanes {
+        Lanes(std::array::from_fn(|l| {
+            f64::from_bits(self.0[l].to_bits() & !(1 << 63))
+        }))
     }
 
     /// Lane-wise [`positive_min`].

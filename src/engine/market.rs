@@ -110,37 +110,43 @@ const NO_BID: usize = usize::MAX;
 ///
 /// A calm market ([`calm_lanes`]) clears at the reference price with every order met, so it
 /// delivers along contracts as a material without a market does ([`calm_deliver`]); the other
-/// lanes clear in [`market_lane`].
+/// lanes clear in [`market_lane`]. Inlined into the step loop (the calm path is lane
+/// arithmetic, compiled with it for each instruction set); a lane's clearing is not.
+#[inline(always)]
 pub(super) fn market(model: &Model, s: &mut Scratch, m: usize, prod: Range<usize>) {
     let calm = calm_lanes(model, s, m, prod.clone());
     if calm != 0 {
         for p in prod {
             calm_deliver(model, s, s.net.prod[p] as usize, calm);
         }
+        let mask = Mask::from_bits(calm);
         for &b in &s.net.market_buyers[m] {
             let b = b as usize;
-            for l in 0..LANES {
-                if calm >> l & 1 != 0 {
-                    s.slot_price[b].0[l] = 1.0;
-                    s.slot_mult[b].0[l] = 1.0;
-                }
-            }
+            s.slot_price[b] = Lanes::select(mask, Lanes::ONE, s.slot_price[b]);
+            s.slot_mult[b] = Lanes::select(mask, Lanes::ONE, s.slot_mult[b]);
         }
     }
     if calm != ALL_LANES {
-        let mut w = std::mem::take(&mut s.market);
-        for l in 0..LANES {
-            if calm >> l & 1 == 0 {
-                market_lane(model, s, &mut w, m, l);
-            }
-        }
-        s.market = w;
+        uncalm(model, s, m, calm);
     }
+}
+
+/// The lanes of material `m`'s market that are not calm (clear bits of `calm`), one by one.
+#[inline(never)]
+fn uncalm(model: &Model, s: &mut Scratch, m: usize, calm: u8) {
+    let mut w = std::mem::take(&mut s.market);
+    for l in 0..LANES {
+        if calm >> l & 1 == 0 {
+            market_lane(model, s, &mut w, m, l);
+        }
+    }
+    s.market = w;
 }
 
 /// In the calm lanes (bits of `calm`), supplier `si` makes and ships what it was ordered, along
 /// its contracts, and uses the inputs of it (what contract allocation does when output meets
 /// the orders). The other lanes get zeros.
+#[inline(always)]
 fn calm_deliver(model: &Model, s: &mut Scratch, si: usize, calm: u8) {
     let mask = Mask::from_bits(calm);
     let (e0, e1) = s.net.sup_edges[si];
@@ -178,59 +184,47 @@ const ALL_LANES: u8 = u8::MAX;
 /// reference price last step. Such a market clears at the reference price and meets every
 /// order. (No stock releases there: release thresholds are above the reference
 /// price.)
+#[inline(always)]
 fn calm_lanes(model: &Model, s: &Scratch, m: usize, prod: Range<usize>) -> u8 {
-    let mut calm = s.market_touch[m].map(|n| n == 0);
-    if !calm.contains(&true) {
+    let touch = &s.market_touch[m];
+    let mut calm = Mask::when(|l| touch[l] == 0);
+    if calm.bits() == 0 {
         return 0;
     }
-    let mut demand = [0.0; LANES];
-    let mut supply = [0.0; LANES];
+    let mut demand = Lanes::ZERO;
+    let mut supply = 0.0;
     for p in prod {
         let si = s.net.prod[p] as usize;
         // Masked outages set capacity factors without counting in `market_touch`.
-        let full = s.cap_factor[si].0.map(|f| f == 1.0);
-        let (planned, servable) = (&s.planned[si].0, &s.servable[si].0);
-        let base = model.suppliers[si].base_output;
-        let limit = input_limit(s, si);
-        for l in 0..LANES {
-            calm[l] &= full[l] & (planned[l] == servable[l]) & (limit.0[l] >= planned[l]);
-            demand[l] += servable[l];
-            supply[l] += base;
-        }
+        let planned = s.planned[si];
+        calm &= s.cap_factor[si].eq(Lanes::ONE)
+            & planned.eq(s.servable[si])
+            & input_limit(s, si).ge(planned);
+        demand += s.servable[si];
+        supply += model.suppliers[si].base_output;
     }
-    for l in 0..LANES {
-        calm[l] &= (demand[l] - supply[l]).abs() <= 1e-12 * demand[l];
-    }
+    // Every lane's supply is the same sum, in the same order.
+    calm &= (demand * 1e-12).ge((demand - supply).abs());
     // A sticky price still on its way back is no calm market.
     let sticky = model.materials[m].market.is_some_and(|k| k.adjust < 1.0);
     for &b in &s.net.market_buyers[m] {
         let b = b as usize;
         if sticky {
-            for (c, x) in calm.iter_mut().zip(&s.slot_price[b].0) {
-                *c &= *x == 1.0;
-            }
+            calm &= s.slot_price[b].eq(Lanes::ONE);
         }
         if let Owner::Importer(_) = model.slots[b].owner {
-            for (c, (o, u)) in calm
-                .iter_mut()
-                .zip(s.order[b].0.iter().zip(&s.use_order[b].0))
-            {
-                *c &= o == u;
-            }
+            calm &= s.order[b].eq(s.use_order[b]);
         }
     }
-    (0..LANES).fold(0, |bits, l| bits | u8::from(calm[l]) << l)
+    calm.bits() as u8
 }
 
 /// Lane `l` of material `m`'s market: its last clearing again if every input recurs,
 /// otherwise a new one.
 fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, l: usize) {
     let market = model.materials[m].market.expect("a material with a market");
-    // Only where no shock targets the market (a refill at its capped rate, most often): a
-    // shocked market's inputs include every buyer's access factors and recur less often than
-    // they cost to compare. A sticky price's path runs from the prices paid last step.
-    let repeatable =
-        s.net.paths.repeated_markets && market.adjust == 1.0 && s.market_touch[m][l] == 0;
+    // A sticky price's path runs from the prices paid last step: no repeats.
+    let repeatable = s.net.paths.repeated_markets && market.adjust == 1.0;
     if !repeatable {
         clear_lane(model, s, w, m, l, None);
         return;
@@ -265,10 +259,12 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
     w.last[k] = rec;
 }
 
-/// Every input of lane `l` of material `m`'s clearing when no shock targets its market: into
-/// `out`, each buyer's use, order, pool refill and (a processor) planned output, and each
-/// supplier's input limit and capacity factor; into `stocks`, each importer's releasable stock
-/// ([`releasable`]). [`clear_lane`] reads nothing else that can change between steps.
+/// Every input of lane `l` of material `m`'s clearing: into `out`, each buyer's use, order,
+/// pool refill and (a processor) planned output, and each supplier's input limit and capacity
+/// factor, then, where a shock targets the market, a separator (NaN, so that a touched and an
+/// untouched market never compare equal: [`clear_lane`] forms their classes differently) and
+/// each buyer's access factor to each supplier; into `stocks`, each importer's releasable
+/// stock ([`releasable`]). [`clear_lane`] reads nothing else that can change between steps.
 fn inputs(
     model: &Model,
     s: &Scratch,
@@ -301,6 +297,30 @@ fn inputs(
     for &sup in &model.material_suppliers[m] {
         out.push(input_limit_lane(s, sup.ix(), l));
         out.push(s.cap_factor[sup.ix()].0[l]);
+    }
+    if s.market_touch[m][l] != 0 {
+        out.push(f64::NAN);
+        let n_sel = model.material_suppliers[m].len();
+        for &b in &s.net.market_buyers[m] {
+            for j in 0..n_sel {
+                out.push(access(model, s, b as usize, j, l));
+            }
+        }
+    }
+}
+
+/// Lane `l`'s access factor of importer or processor slot `b` to supplier `j` (its position
+/// among the material's suppliers): its spot link's factor, or 0 while the link's route is
+/// closed.
+fn access(model: &Model, s: &Scratch, b: usize, j: usize, l: usize) -> f64 {
+    let x = model.slots[b].spot_links.start as usize + j;
+    let open = model.spot_links[x]
+        .route
+        .is_none_or(|r| s.route_open[r.ix()][l]);
+    if open {
+        s.spot_factor[x].0[l]
+    } else {
+        0.0
     }
 }
 
@@ -340,7 +360,6 @@ fn clear_lane(
     let sellers = &model.material_suppliers[m];
     let n_sel = sellers.len();
     let n_buy = s.net.market_buyers[m].len();
-    let link = |b: usize, j: usize| model.slots[b].spot_links.start as usize + j;
     // 1. Access classes.
     w.keys.clear();
     w.class_of.clear();
@@ -362,14 +381,8 @@ fn clear_lane(
     for i in 0..patterns {
         let b = s.net.market_buyers[m][i] as usize;
         w.factors.clear();
-        for j in 0..n_sel {
-            let x = link(b, j);
-            let open = model.spot_links[x]
-                .route
-                .is_none_or(|r| s.route_open[r.ix()][l]);
-            w.factors
-                .push(if open { s.spot_factor[x].0[l] } else { 0.0 });
-        }
+        w.factors
+            .extend((0..n_sel).map(|j| access(model, s, b, j, l)));
         if sticky {
             w.factors.push(s.slot_price[b].0[l]);
         }

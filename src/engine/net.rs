@@ -27,9 +27,9 @@ pub(super) struct Paths {
     pub outage_masks: bool,
     /// Without pools, an importer's step is settled as soon as its stockpile is drawn.
     pub settle_without_pools: bool,
-    /// A market lane that no shock targets, whose every input equals the one it last cleared
-    /// with (a stock refilled at its capped rate into an unchanged market), repeats that
-    /// clearing's prices and deliveries instead of solving again.
+    /// A market lane whose every input equals the one it last cleared with (a stock refilled
+    /// at its capped rate into an unchanged market, a ban whose buyers hold no releasable
+    /// stock) repeats that clearing's prices and deliveries instead of solving again.
     pub repeated_markets: bool,
 }
 
