@@ -791,11 +791,11 @@ pub(super) fn price_losses(model: &Model, s: &mut Scratch, t: u32) {
             continue;
         }
         let k = b - first;
-        s.track.price[k * n_steps + t as usize] = s.slot_price[b];
         if s.slot_price[b] == Lanes::ONE {
             // The reference price in every lane: no loss, no new peak.
             continue;
         }
+        s.track.note_price(k, t, n_steps, s.slot_price[b]);
         let mat = &model.materials[model.slots[b].material.ix()];
         let ed = mat.market.expect("a market").curve.demand_elasticity;
         for l in 0..LANES {

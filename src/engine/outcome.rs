@@ -29,7 +29,13 @@ pub(super) struct Track {
     pub surplus_lost: Vec<Lanes>,
     pub peak_price: Vec<Lanes>,
     /// Per importer slot and step, slot-major: the price paid (markets only; empty without).
+    /// Only the steps of `price_span` are written in a group: every other step's price is the
+    /// reference price in every lane.
     pub price: Vec<Lanes>,
+    /// Per importer slot: the steps `[start, end)` of `price` written in this group (the first
+    /// to the last step at which some lane paid other than the reference price; empty when
+    /// none did).
+    pub price_span: Vec<(u32, u32)>,
 }
 
 impl Track {
@@ -49,6 +55,7 @@ impl Track {
             } else {
                 Vec::new()
             },
+            price_span: vec![(0, 0); k],
         }
     }
 
@@ -68,7 +75,22 @@ impl Track {
             v.fill(Lanes::ZERO);
         }
         self.peak_price.fill(Lanes::ONE);
+        self.price_span.fill((0, 0));
         self.sums.fill(SeriesSums::ZERO);
+    }
+
+    /// Importer slot `k` paid `price` at step `t` (not the reference price in every lane): it
+    /// is written, after the reference price at the steps since the last one written.
+    #[inline(always)]
+    pub(super) fn note_price(&mut self, k: usize, t: u32, n_steps: usize, price: Lanes) {
+        let (start, end) = &mut self.price_span[k];
+        if start == end {
+            *start = t;
+        } else {
+            self.price[k * n_steps + *end as usize..k * n_steps + t as usize].fill(Lanes::ONE);
+        }
+        self.price[k * n_steps + t as usize] = price;
+        *end = t + 1;
     }
 }
 
@@ -282,11 +304,10 @@ impl Scratch {
         let n_steps = acc.n_steps;
         for j in 0..acc.slots.len() {
             let k = acc.slots[j] as usize;
-            for (t, x) in self.track.price[k * n_steps..(k + 1) * n_steps]
-                .iter()
-                .enumerate()
-            {
-                acc.record_lanes(j, t, x, n);
+            // Outside its span, the slot paid the reference price, which records nothing.
+            let (start, end) = self.track.price_span[k];
+            for t in start as usize..end as usize {
+                acc.record_lanes(j, t, &self.track.price[k * n_steps + t], n);
             }
             acc.record_lanes(j, n_steps, &self.track.peak_price[k], n);
         }
