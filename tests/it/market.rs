@@ -428,6 +428,76 @@ duration_days = 40
     assert_eq!((h.unmet, j.unmet), (0.0, 0.0));
 }
 
+/// Deliveries meet the clearing's fills even where contract deliveries would not. CN's home
+/// buyer wants 60 a day, 30 on contract from CN and 30 from X; JP wants 40, all from X; CN
+/// makes 30 and X 70. X loses a fifth of its capacity (56 a day) while CN bans JP. X alone
+/// still covers JP (56 x^es against 40 x^-ed at the price below), so there is one price, at
+/// which all supply, 86 x^es, meets all demand, 100 x^-ed: x = (100/86)^(1/(ed+es)), and
+/// nobody is short. Contract deliveries alone, with the home buyer served first, would leave
+/// JP short: the home buyer's contract takes 30 x^-ed of X's output, JP gets the rest of it
+/// (56 x^es - 30 x^-ed, less than its 40 x^-ed), and CN's output beyond the home buyer's
+/// contract, which only the home buyer may take, would go unsold with the home buyer already
+/// served. The exchange moves it: the home buyer takes more from CN and gives up as much of
+/// X's to JP. Both orders of the buyers in the file are run.
+#[test]
+fn deliveries_are_exchanged_until_every_buyer_gets_its_groups_fill() {
+    let home = r#"
+[[importer]]
+id = "home"
+region = "CN"
+demand = { m = 21900 }   # 60 a day: 30 from cn, 30 from x
+sourcing.m = { cn = 0.5, x = 0.5 }
+"#;
+    let jp = r#"
+[[importer]]
+id = "jp"
+region = "JP"
+demand = { m = 14600 }   # 40 a day, all from x
+sourcing.m = { x = 1.0 }
+"#;
+    let suppliers = r#"
+[[supplier]]
+id = "cn"
+region = "CN"
+material = "m"
+capacity = 21900   # twice its 30 a day
+
+[[supplier]]
+id = "x"
+region = "X"
+material = "m"
+capacity = 51100   # twice its 70 a day
+
+[[shock]]
+id = "ban"
+kind = "export_ban"
+target = { region = "CN" }
+against = { region = "JP" }
+at_day = 10
+duration_days = 40
+
+[[shock]]
+id = "loss"
+kind = "capacity_loss"
+target = { supplier = "x" }
+at_day = 10
+duration_days = 40
+severity = 0.2
+"#;
+    let x = (100.0f64 / 86.0).powf(1.0 / 0.2);
+    for (first, second) in [(home, jp), (jp, home)] {
+        let body = format!("{suppliers}{first}{second}");
+        let text = scenario(
+            "demand_elasticity = 0.15\nsupply_elasticity = 0.05\nmax_price = 8",
+            &body,
+        );
+        for o in one_trial(&text) {
+            assert!(o.unmet < 1e-9 * o.demand, "short: {o:?}");
+            assert!((o.peak_price - x).abs() < 1e-12 * x, "{o:?} against {x}");
+        }
+    }
+}
+
 /// With no shock, every market of the flagship (each of its materials has one) stays at its
 /// reference price: no price loss, no unmet demand (deliveries follow the contracts' routes, so
 /// nothing is delayed).
