@@ -55,9 +55,10 @@ pub(super) struct MarketScratch {
     /// Deliveries decided: (buyer, supplier position, pipe, quantity), shipped in this order.
     shipments: Vec<(usize, usize, u32, f64)>,
     /// [`rebalance`]'s search: per buyer the portion it would get more of, per portion the
-    /// buyer that would give it up, and the portions to visit.
+    /// buyer that would give it up and whether it was queued, and the portions to visit.
     via: Vec<usize>,
     freed: Vec<usize>,
+    queued: Vec<bool>,
     queue: Vec<usize>,
     /// This lane's inputs to the clearing ([`inputs`]) and its releasable stocks.
     inputs: Vec<f64>,
@@ -696,10 +697,13 @@ fn rebalance(model: &Model, s: &Scratch, w: &mut MarketScratch, m: usize) {
         w.via.resize(n_buy, usize::MAX);
         w.freed.clear();
         w.freed.resize(n_por, usize::MAX);
+        w.queued.clear();
+        w.queued.resize(n_por, false);
         w.queue.clear();
         for p in 0..n_por {
             if spare(w, p) {
                 w.queue.push(p);
+                w.queued[p] = true;
             }
         }
         let mut end = None;
@@ -718,9 +722,10 @@ fn rebalance(model: &Model, s: &Scratch, w: &mut MarketScratch, m: usize) {
                     break 'search;
                 }
                 for q in 0..n_por {
-                    if w.took[i * n_por + q] > 0.0 && !w.queue.contains(&q) {
+                    if w.took[i * n_por + q] > 0.0 && !w.queued[q] {
                         w.freed[q] = i;
                         w.queue.push(q);
+                        w.queued[q] = true;
                     }
                 }
             }
