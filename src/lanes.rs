@@ -18,8 +18,9 @@ const _: () = assert!(LANES <= 16);
 pub struct Mask(pub [u64; LANES]);
 
 impl Mask {
+    /// Lanes where `f(l)` holds.
     #[inline(always)]
-    fn from_fn(f: impl Fn(usize) -> bool) -> Mask {
+    pub fn from_fn(f: impl Fn(usize) -> bool) -> Mask {
         Mask(std::array::from_fn(|l| if f(l) { u64::MAX } else { 0 }))
     }
 
@@ -33,12 +34,6 @@ impl Mask {
     #[inline(always)]
     pub fn bits(self) -> u16 {
         (0..LANES).fold(0, |acc, l| acc | (u16::from(self.0[l] != 0) << l))
-    }
-
-    /// Lanes where `f(l)` holds.
-    #[inline(always)]
-    pub fn when(f: impl Fn(usize) -> bool) -> Mask {
-        Mask::from_fn(f)
     }
 }
 
@@ -178,9 +173,10 @@ impl Lanes {
         Mask::from_fn(|l| self.0[l] >= o.0[l])
     }
 
-    /// Lanes where `self == o` (as numbers: 0.0 equals -0.0, NaN equals nothing).
+    /// Lanes where `self == o` (as numbers: 0.0 equals -0.0, NaN equals nothing). Not `eq`:
+    /// `==` on the whole group (every lane equal) is `PartialEq`'s.
     #[inline(always)]
-    pub fn eq(self, o: Lanes) -> Mask {
+    pub fn eq_mask(self, o: Lanes) -> Mask {
         Mask::from_fn(|l| self.0[l] == o.0[l])
     }
 
@@ -295,6 +291,11 @@ mod tests {
             assert_eq!((a * b).0[l], x * y);
             assert_eq!((a / b).0[l], x / y);
             assert_eq!(a.min(b).0[l], x.min(y));
+            assert_eq!(a.gt(b).0[l] != 0, x > y);
+            assert_eq!(a.ge(b).0[l] != 0, x >= y);
+            assert_eq!(a.eq_mask(b).0[l] != 0, x == y);
+            assert_eq!((a.ge(b) & a.eq_mask(b)).0[l] != 0, x >= y && x == y);
+            assert_eq!(a.abs().0[l], x.abs());
             assert_eq!(a.max(b).0[l], x.max(y));
             assert_eq!(
                 a.positive_min(0.5, 1.5).0[l],

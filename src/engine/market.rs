@@ -188,7 +188,7 @@ const ALL_LANES: u8 = u8::MAX;
 #[inline(always)]
 fn calm_lanes(model: &Model, s: &Scratch, m: usize, prod: Range<usize>) -> u8 {
     let touch = &s.market_touch[m];
-    let mut calm = Mask::when(|l| touch[l] == 0);
+    let mut calm = Mask::from_fn(|l| touch[l] == 0);
     if calm.bits() == 0 {
         return 0;
     }
@@ -198,8 +198,8 @@ fn calm_lanes(model: &Model, s: &Scratch, m: usize, prod: Range<usize>) -> u8 {
         let si = s.net.prod[p] as usize;
         // Masked outages set capacity factors without counting in `market_touch`.
         let planned = s.planned[si];
-        calm &= s.cap_factor[si].eq(Lanes::ONE)
-            & planned.eq(s.servable[si])
+        calm &= s.cap_factor[si].eq_mask(Lanes::ONE)
+            & planned.eq_mask(s.servable[si])
             & input_limit(s, si).ge(planned);
         demand += s.servable[si];
         supply += model.suppliers[si].base_output;
@@ -211,10 +211,10 @@ fn calm_lanes(model: &Model, s: &Scratch, m: usize, prod: Range<usize>) -> u8 {
     for &b in &s.net.market_buyers[m] {
         let b = b as usize;
         if sticky {
-            calm &= s.slot_price[b].eq(Lanes::ONE);
+            calm &= s.slot_price[b].eq_mask(Lanes::ONE);
         }
         if let Owner::Importer(_) = model.slots[b].owner {
-            calm &= s.order[b].eq(s.use_order[b]);
+            calm &= s.order[b].eq_mask(s.use_order[b]);
         }
     }
     calm.bits() as u8
@@ -262,9 +262,9 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
 
 /// Every input of lane `l` of material `m`'s clearing: into `out`, each buyer's use, order,
 /// pool refill and (a processor) planned output, and each supplier's input limit and capacity
-/// factor, then, where a shock targets the market, a separator (NaN, so that a touched and an
-/// untouched market never compare equal: [`clear_lane`] forms their classes differently) and
-/// each buyer's access factor to each supplier; into `stocks`, each importer's releasable
+/// factor, then, where a shock targets the market, a NaN (a marker) and each buyer's access
+/// factor to each supplier (so a touched and an untouched lane never compare equal: the
+/// lists differ in length, and [`clear_lane`] forms their classes differently); into `stocks`, each importer's releasable
 /// stock ([`releasable`]). [`clear_lane`] reads nothing else that can change between steps.
 fn inputs(
     model: &Model,

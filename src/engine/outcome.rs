@@ -29,8 +29,9 @@ pub(super) struct Track {
     pub surplus_lost: Vec<Lanes>,
     pub peak_price: Vec<Lanes>,
     /// Per importer slot and step, slot-major: the price paid (markets only; empty without).
-    /// Only the steps of `price_span` are written in a group: every other step's price is the
-    /// reference price in every lane.
+    /// Only the steps of `price_span` are written in a group: at every other step the slot
+    /// paid the reference price in every lane, and its entries hold stale values from earlier
+    /// groups (read the span only).
     pub price: Vec<Lanes>,
     /// Per importer slot: the steps `[start, end)` of `price` written in this group (the first
     /// to the last step at which some lane paid other than the reference price; empty when
@@ -84,6 +85,7 @@ impl Track {
     #[inline(always)]
     pub(super) fn note_price(&mut self, k: usize, t: u32, n_steps: usize, price: Lanes) {
         let (start, end) = &mut self.price_span[k];
+        debug_assert!(start == end || t >= *end, "steps are noted in order");
         if start == end {
             *start = t;
         } else {

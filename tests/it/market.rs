@@ -438,7 +438,8 @@ duration_days = 40
 /// (56 x^es - 30 x^-ed, less than its 40 x^-ed), and CN's output beyond the home buyer's
 /// contract, which only the home buyer may take, would go unsold with the home buyer already
 /// served. The exchange moves it: the home buyer takes more from CN and gives up as much of
-/// X's to JP. Both orders of the buyers in the file are run.
+/// X's to JP. Both orders of the buyers in the file are run (the first is the one where
+/// contract deliveries alone fall short; in the second they and the pro-rata round suffice).
 #[test]
 fn deliveries_are_exchanged_until_every_buyer_gets_its_groups_fill() {
     let home = r#"
