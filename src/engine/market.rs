@@ -262,10 +262,11 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
 
 /// Every input of lane `l` of material `m`'s clearing: into `out`, each buyer's use, order,
 /// pool refill and (a processor) planned output, and each supplier's input limit and capacity
-/// factor, then, where a shock targets the market, a NaN (a marker) and each buyer's access
-/// factor to each supplier (so a touched and an untouched lane never compare equal: the
-/// lists differ in length, and [`clear_lane`] forms their classes differently); into `stocks`, each importer's releasable
-/// stock ([`releasable`]). [`clear_lane`] reads nothing else that can change between steps.
+/// factor, then, where a shock targets the market, each buyer's access factor to each
+/// supplier (the longer list keeps a touched and an untouched lane from comparing equal:
+/// [`clear_lane`] forms their classes differently); into `stocks`, each importer's
+/// releasable stock ([`releasable`]). [`clear_lane`] reads nothing else that can change
+/// between steps.
 fn inputs(
     model: &Model,
     s: &Scratch,
@@ -300,7 +301,6 @@ fn inputs(
         out.push(s.cap_factor[sup.ix()].0[l]);
     }
     if s.market_touch[m][l] != 0 {
-        out.push(f64::NAN);
         let n_sel = model.material_suppliers[m].len();
         for &b in &s.net.market_buyers[m] {
             for j in 0..n_sel {
