@@ -12,9 +12,11 @@
 //! prices its members would demand more than the portions that reach them can supply; and the
 //! top group's price is reached by the top group itself. A set whose price would exceed the
 //! ceiling sits at the ceiling and is rationed (each member gets the same fraction of its
-//! demand); among sets at the ceiling the most constrained (lowest fraction) goes first. A set
+//! demand); among sets at the ceiling the most constrained (lowest fraction) goes first, and
+//! likewise among sets at a stock threshold (the smallest share of refills bought). A set
 //! whose supply exceeds its demand even at the floor sits at the floor, and its portions sell
-//! only what is demanded.
+//! only what is demanded; among sets at the floor, the one whose demand takes the largest
+//! share of its supply goes first.
 //!
 //! The solver allocates only when it grows past the largest problem it has seen.
 
@@ -102,6 +104,31 @@ struct SetPrice {
     /// Shares of the refills and releases whose threshold is `price` (the price sits at it).
     refill_share: f64,
     release_share: f64,
+    /// Share of supply at `price` that demand takes (1 unless at the floor).
+    sold_share: f64,
+}
+
+impl SetPrice {
+    /// Whether this set is more constrained than `other` at the same price: at the ceiling, a
+    /// lower fill; at a stock threshold, its refills buying a smaller share, or else its
+    /// releases serving a larger one; at the floor, its demand taking a larger share of
+    /// supply. Among sets at one price the most constrained is priced first, so that what it
+    /// buys can be delivered: a set that adds to it classes whose portions cannot reach it
+    /// would count their supply as its own. (Every subset of the most constrained set is
+    /// less constrained, so the portions that reach a subset can serve it.)
+    fn tighter(&self, other: &SetPrice) -> bool {
+        (
+            self.fill,
+            self.refill_share,
+            -self.release_share,
+            -self.sold_share,
+        ) < (
+            other.fill,
+            other.refill_share,
+            -other.release_share,
+            -other.sold_share,
+        )
+    }
 }
 
 /// Which stock bids count at a price: refills with `below` at least `refill_from` (strictly
@@ -277,8 +304,8 @@ impl Clearing {
                     Some((bg, b)) => {
                         p.price > b.price
                             || (p.price == b.price
-                                && (p.fill < b.fill
-                                    || (p.fill == b.fill && g.count_ones() > bg.count_ones())))
+                                && (p.tighter(&b)
+                                    || (!b.tighter(&p) && g.count_ones() > bg.count_ones())))
                     }
                 };
                 if better {
@@ -360,6 +387,7 @@ impl Clearing {
             fill: 1.0,
             refill_share: 1.0,
             release_share: 0.0,
+            sold_share: 1.0,
         };
         // The reference price when supply meets demand there (up to float noise): the calm
         // case, first.
@@ -389,8 +417,17 @@ impl Clearing {
                 ..interior(hi)
             };
         }
-        if self.excess(g, lo.ln(), Side::at(lo), curve).0 <= 0.0 {
-            return interior(lo);
+        let at_min = self.excess(g, lo.ln(), Side::at(lo), curve).0;
+        if at_min <= 0.0 {
+            let supply = self.set_supply(g, lo, curve);
+            return SetPrice {
+                sold_share: if supply > 0.0 {
+                    (supply + at_min) / supply
+                } else {
+                    1.0
+                },
+                ..interior(lo)
+            };
         }
         // The stretch holding the root: below the first threshold at which excess is no
         // longer positive, or at that threshold.
@@ -457,6 +494,7 @@ impl Clearing {
             } else {
                 0.0
             },
+            sold_share: 1.0,
         }
     }
 

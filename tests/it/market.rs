@@ -635,7 +635,78 @@ proptest! {
                 prop_assert!(m.price(c) >= above);
             }
         }
+        // What the classes buy can be delivered: every set of classes buys no more than the
+        // portions sold to it that reach it (Hall's condition for the deliveries).
+        let mut net: Vec<f64> = (0..n).map(|c| m.bought(c, &CURVE)).collect();
+        for &(k, _, c) in &refs {
+            net[c] += m.refill_bought(k);
+        }
+        for &(k, _, c) in &rel {
+            net[c] -= m.released(k, &CURVE);
+        }
+        let total: f64 = (0..portions.len()).map(|p| m.sold(p).0).sum();
+        for set in 1..=mask {
+            let bought: f64 = (0..n).filter(|c| set >> c & 1 != 0).map(|c| net[c]).sum();
+            let reachable: f64 = portions
+                .iter()
+                .enumerate()
+                .map(|(p, &(reach, _, _))| (m.sold(p), reach & mask | 1))
+                .filter(|&((_, to), reach)| to & reach & set != 0)
+                .map(|((q, _), _)| q)
+                .sum();
+            prop_assert!(bought <= reachable + 1e-9 * (1.0 + total), "set {set:b}: buys {bought}, can get {reachable}");
+        }
     }
+}
+
+/// Two access classes: class 0 reaches suppliers A (0.3 a step) and B, class 1 only B (1 a
+/// step; supply and demand inelastic), and class 1 uses 0.5 a step and refills up to 1 at or
+/// below R = 1.05, while class 0 wants nothing. Class 1's refill holds its price at R and buys
+/// what B has left, 0.5: A's supply, which cannot reach it, is not counted as its own (it
+/// would buy 0.8). Class 0 takes none, at the floor. (Both sets, class 1 alone and both
+/// classes, clear at R; the one whose refill buys the smaller share is priced first.)
+#[test]
+fn a_refill_at_its_threshold_buys_only_what_reaches_it() {
+    let curve = Curve {
+        demand_elasticity: 0.0,
+        supply_elasticity: 0.0,
+        ..CURVE
+    };
+    let mut m = Clearing::default();
+    m.reset(2);
+    m.class(1, 0.0, 0.5);
+    let k = m.refill(1, 1.0, 1.05);
+    let a = m.portion(0b01, 0.3, 0.3);
+    let b = m.portion(0b11, 1.0, 1.0);
+    m.solve(&curve);
+    assert_eq!(m.price(1), 1.05);
+    assert_eq!(m.refill_bought(k), 0.5);
+    assert_eq!(m.sold(b), (1.0, 0b10));
+    assert_eq!(m.price(0), curve.min_price);
+    assert_eq!(m.sold(a).0, 0.0);
+}
+
+/// Supply beyond demand everywhere, so every set of classes clears at the floor: class 1
+/// (demand 1, inelastic) is reached only by B (2 a step), class 0 (no demand) by B and by A
+/// (8 a step). B sells class 1 its whole demand; A sells nothing. (Priced as one group, every
+/// portion would sell the same tenth of its offer, and B's 0.2 could not meet class 1's 1.)
+#[test]
+fn at_the_floor_each_class_buys_from_the_portions_that_reach_it() {
+    let curve = Curve {
+        demand_elasticity: 0.0,
+        supply_elasticity: 0.0,
+        ..CURVE
+    };
+    let mut m = Clearing::default();
+    m.reset(2);
+    m.class(1, 1.0, 0.0);
+    let a = m.portion(0b01, 8.0, 8.0);
+    let b = m.portion(0b11, 2.0, 2.0);
+    m.solve(&curve);
+    assert_eq!((m.price(0), m.price(1)), (curve.min_price, curve.min_price));
+    assert_eq!(m.sold(b), (1.0, 0b10));
+    assert_eq!(m.sold(a).0, 0.0);
+    assert_eq!(m.fill(1), 1.0);
 }
 
 /// An importer whose stockpile starts empty and refills only at or below 1.05 times the
