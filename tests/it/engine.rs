@@ -580,27 +580,46 @@ fn unmet_of_imp1(text: &str, trials: u64) -> Vec<f64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     /// A stockpile held by one importer, refilled only at or below 1.05 times the reference
     /// price and only after every buyer's use, never raises another importer's expected unmet
-    /// demand: in random networks with markets on both materials (some with sticky prices),
-    /// imp0 with and without its metal stockpile, on common random numbers, imp1's paired
-    /// change in mean unmet units is not above zero beyond 3 standard errors.
+    /// demand: in random networks with markets on both materials, imp0 with and without its
+    /// metal stockpile, on common random numbers, imp1's paired change in mean unmet units is
+    /// not above zero beyond 3 standard errors.
     ///
     /// imp1 holds no stock of its own here (no stockpile, no pool): a stock of its own that
     /// refills at the same threshold shares the spare supply with imp0's refill, rebuilds more
     /// slowly and runs out sooner in a second shock, a real effect of two stocks rebuilding at
-    /// once (docs/model.md, "What the model leaves out"). The processors hold no input stocks:
-    /// see the next test. It does not hold yet either: in some small networks without input
-    /// stocks imp1's unmet still rises: with a lead time, goods bought at one step's price
-    /// meet the need at the next step's, and a stockpile's refill moves the price; with sticky
-    /// prices and a calm price just above the refill threshold, through a path not yet traced
-    /// (docs/model.md, "What the model leaves out").
+    /// once (docs/model.md, "What the model leaves out"). Prices clear at once, goods arrive
+    /// the step they ship and processors hold no input stocks: the next three tests lift one
+    /// of these each, and do not hold yet.
     #[test]
-    #[ignore = "does not hold yet: lead-time price timing, and a sticky-price path not yet traced"]
     fn a_calm_refill_stockpile_never_raises_anothers_unmet(cfg in proptest::collection::vec(0u32..100, 36)) {
-        imp1_unmet_does_not_rise(cfg, false)?;
+        imp1_unmet_does_not_rise(cfg, Widen::None)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// The same with a lead time on the sea route: it does not hold yet. Goods bought at one
+    /// step's price meet the need at a later step's; a stockpile's refill moves the price (it
+    /// bids, then stops), and when the price falls between purchase and arrival a buyer
+    /// without stock is short by the difference (docs/model.md, "What the model leaves out").
+    #[test]
+    #[ignore = "does not hold yet: goods bought at one price meet the need at a later one"]
+    fn a_calm_refill_stockpile_never_raises_anothers_unmet_with_lead_times(cfg in proptest::collection::vec(0u32..100, 36)) {
+        imp1_unmet_does_not_rise(cfg, Widen::LeadTimes)?;
+    }
+
+    /// The same with sticky prices: it does not hold yet. With a calm price just above the
+    /// refill threshold, a residual rise through a path not yet traced (docs/model.md, "What
+    /// the model leaves out").
+    #[test]
+    #[ignore = "does not hold yet: a sticky-price path not yet traced"]
+    fn a_calm_refill_stockpile_never_raises_anothers_unmet_with_sticky_prices(cfg in proptest::collection::vec(0u32..100, 36)) {
+        imp1_unmet_does_not_rise(cfg, Widen::StickyPrices)?;
     }
 
     /// The same with the processors' input stocks: it does not hold yet. A processor can make
@@ -612,22 +631,37 @@ proptest! {
     #[test]
     #[ignore = "does not hold yet: a processor's input stock can serve a downstream refill"]
     fn a_calm_refill_stockpile_never_raises_anothers_unmet_with_input_stocks(cfg in proptest::collection::vec(0u32..100, 36)) {
-        imp1_unmet_does_not_rise(cfg, true)?;
+        imp1_unmet_does_not_rise(cfg, Widen::InputStocks)?;
     }
+}
+
+/// Which feature [`imp1_unmet_does_not_rise`] lets random networks have beyond the domain
+/// where the property holds.
+#[derive(Clone, Copy, PartialEq)]
+enum Widen {
+    None,
+    LeadTimes,
+    StickyPrices,
+    InputStocks,
 }
 
 /// imp1's paired change in mean unmet units, when imp0 holds 30 to 59 days of metal, is not
 /// above zero beyond 3 standard errors, in `random_scenario(cfg)` with markets on both
-/// materials, imp1 holding no stock and no pool; the processors keep their input stocks only
-/// with `input_stocks`. 200 paired trials.
-fn imp1_unmet_does_not_rise(mut cfg: Vec<u32>, input_stocks: bool) -> Result<(), TestCaseError> {
-    // Markets on both materials (see `random_scenario`).
-    cfg[3] -= cfg[3] % 3;
-    cfg[4] -= cfg[4] % 3;
+/// materials, imp1 holding no stock and no pool, prices that clear at once, no lead time and
+/// no processor's input stock, except the feature `widen` lets in. 200 paired trials.
+fn imp1_unmet_does_not_rise(mut cfg: Vec<u32>, widen: Widen) -> Result<(), TestCaseError> {
+    // Markets on both materials (see `random_scenario`): a multiple of 3; a multiple of 12
+    // also clears at once.
+    let market = if widen == Widen::StickyPrices { 3 } else { 12 };
+    cfg[3] -= cfg[3] % market;
+    cfg[4] -= cfg[4] % market;
+    if widen != Widen::LeadTimes {
+        cfg[25] -= cfg[25] % 12; // no lead time on the sea route
+    }
     cfg[21] = 30 + cfg[21] % 30; // imp0 holds 30 to 59 days of metal
     cfg[22] = 0; // imp1 holds none
     cfg[26] = 0; // and there is no pool
-    if !input_stocks {
+    if widen != Widen::InputStocks {
         cfg[13] = 0;
         cfg[14] = 0;
     }
