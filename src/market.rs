@@ -13,7 +13,10 @@
 //! top group's price is reached by the top group itself. A set whose price would exceed the
 //! ceiling sits at the ceiling and is rationed (each member gets the same fraction of its
 //! demand); among sets at the ceiling the most constrained (lowest fraction) goes first, and
-//! likewise among sets at a stock threshold (the smallest share of refills bought). A set
+//! likewise among sets at a stock threshold (the smallest share of refills bought, then the
+//! largest share of releases served). Sticky prices ([`Clearing::solve_adjusting`]) keep
+//! these groups but not this guarantee: at lagging prices a group's classes can demand more
+//! than the portions that reach them sell. A set
 //! whose supply exceeds its demand even at the floor sits at the floor, and its portions sell
 //! only what is demanded; among sets at the floor, the one whose demand takes the largest
 //! share of its supply goes first.
@@ -114,8 +117,10 @@ impl SetPrice {
     /// releases serving a larger one; at the floor, its demand taking a larger share of
     /// supply. Among sets at one price the most constrained is priced first, so that what it
     /// buys can be delivered: a set that adds to it classes whose portions cannot reach it
-    /// would count their supply as its own. (Every subset of the most constrained set is
-    /// less constrained, so the portions that reach a subset can serve it.)
+    /// would count their supply as its own. (Every subset of the most constrained set is no
+    /// more constrained, so the portions that reach a subset can serve it.) A set whose
+    /// releases serve at a threshold has cut all its refills there, or has none: its refill
+    /// share is 0 either way, so that its releases' share decides.
     fn tighter(&self, other: &SetPrice) -> bool {
         (
             self.fill,
@@ -484,10 +489,12 @@ impl Clearing {
         SetPrice {
             price: th,
             fill: 1.0,
+            // Without refills at the threshold, its releases close the gap: as constrained
+            // as refills cut to nothing (see `SetPrice::tighter`).
             refill_share: if refills > 0.0 {
                 1.0 - cut / refills
             } else {
-                1.0
+                0.0
             },
             release_share: if releases > 0.0 {
                 ((left - cut) / releases).min(1.0)

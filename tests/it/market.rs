@@ -588,6 +588,12 @@ fn a_refill_buys_only_at_or_below_its_threshold() {
     assert!(close(x, 0.8f64.powf(-1.0 / (ed + es))));
 }
 
+/// A stock threshold in `range`, or as often one of a few values inside every range used, so
+/// that thresholds of different stocks tie.
+fn threshold(range: std::ops::Range<f64>) -> impl Strategy<Value = f64> {
+    prop_oneof![prop::sample::select(vec![1.05, 1.2, 1.5, 2.0]), range]
+}
+
 proptest! {
     /// Random markets with stock bids: every price within its bounds; a refill buys only at
     /// a price at most its threshold, a release serves only at a price at least its own.
@@ -595,8 +601,8 @@ proptest! {
     fn stock_bids_keep_prices_in_bounds_and_honour_thresholds(
         classes in prop::collection::vec((0.0f64..2.0, 0.0f64..0.5), 1..4),
         portions in prop::collection::vec((1u32..8, 0.0f64..2.0, 0.5f64..4.0), 1..4),
-        refills in prop::collection::vec((0usize..3, 0.0f64..1.0, 0.6f64..3.0), 0..3),
-        releases in prop::collection::vec((0usize..3, 0.0f64..1.0, 0.0f64..2.0, 1.0f64..6.0), 0..3),
+        refills in prop::collection::vec((0usize..3, 0.0f64..1.0, threshold(0.6..3.0)), 0..3),
+        releases in prop::collection::vec((0usize..3, 0.0f64..1.0, 0.0f64..2.0, threshold(1.0..6.0)), 0..3),
     ) {
         let n = classes.len();
         let mut m = Clearing::default();
@@ -659,6 +665,13 @@ proptest! {
     }
 }
 
+/// [`CURVE`] with neither demand nor supply responding to price.
+const INELASTIC: Curve = Curve {
+    demand_elasticity: 0.0,
+    supply_elasticity: 0.0,
+    ..CURVE
+};
+
 /// Two access classes: class 0 reaches suppliers A (0.3 a step) and B, class 1 only B (1 a
 /// step; supply and demand inelastic), and class 1 uses 0.5 a step and refills up to 1 at or
 /// below R = 1.05, while class 0 wants nothing. Class 1's refill holds its price at R and buys
@@ -667,11 +680,7 @@ proptest! {
 /// classes, clear at R; the one whose refill buys the smaller share is priced first.)
 #[test]
 fn a_refill_at_its_threshold_buys_only_what_reaches_it() {
-    let curve = Curve {
-        demand_elasticity: 0.0,
-        supply_elasticity: 0.0,
-        ..CURVE
-    };
+    let curve = INELASTIC;
     let mut m = Clearing::default();
     m.reset(2);
     m.class(1, 0.0, 0.5);
@@ -692,11 +701,7 @@ fn a_refill_at_its_threshold_buys_only_what_reaches_it() {
 /// portion would sell the same tenth of its offer, and B's 0.2 could not meet class 1's 1.)
 #[test]
 fn at_the_floor_each_class_buys_from_the_portions_that_reach_it() {
-    let curve = Curve {
-        demand_elasticity: 0.0,
-        supply_elasticity: 0.0,
-        ..CURVE
-    };
+    let curve = INELASTIC;
     let mut m = Clearing::default();
     m.reset(2);
     m.class(1, 1.0, 0.0);
@@ -707,6 +712,30 @@ fn at_the_floor_each_class_buys_from_the_portions_that_reach_it() {
     assert_eq!(m.sold(b), (1.0, 0b10));
     assert_eq!(m.sold(a).0, 0.0);
     assert_eq!(m.fill(1), 1.0);
+}
+
+/// A release and a refill of different classes at the same threshold R = 1.1 (supply and
+/// demand inelastic). Class 1 uses 1, reached only by B (0.8), and holds 0.5 of stock that
+/// serves above R; class 0 refills up to 1, reached only by A (0.5). Class 1 alone clears at R
+/// with its release serving 0.2 of the 0.5 it could; both classes together also clear at R,
+/// with the refill cut to 0.3 and no release. Class 1 alone is the more constrained (its
+/// release must serve; the pair would have it buy 1 where 0.8 reaches it): it buys 0.8 from B
+/// and releases 0.2; class 0's refill then buys A's 0.5, at R.
+#[test]
+fn a_release_at_its_threshold_is_priced_before_a_refill_at_the_same_price() {
+    let mut m = Clearing::default();
+    m.reset(2);
+    m.class(1, 1.0, 0.0);
+    let release = m.release(1, 1.0, 0.5, 1.1);
+    let refill = m.refill(0, 1.0, 1.1);
+    let a = m.portion(0b01, 0.5, 0.5);
+    let b = m.portion(0b10, 0.8, 0.8);
+    m.solve(&INELASTIC);
+    assert_eq!((m.price(0), m.price(1)), (1.1, 1.1));
+    assert!(close(m.released(release, &INELASTIC), 0.2));
+    assert_eq!(m.sold(b), (0.8, 0b10));
+    assert_eq!(m.refill_bought(refill), 0.5);
+    assert_eq!(m.sold(a), (0.5, 0b01));
 }
 
 /// An importer whose stockpile starts empty and refills only at or below 1.05 times the
