@@ -14,12 +14,13 @@
 //! ceiling sits at the ceiling and is rationed (each member gets the same fraction of its
 //! demand); among sets at the ceiling the most constrained (lowest fraction) goes first, and
 //! likewise among sets at a stock threshold (the smallest share of refills bought, then the
-//! largest share of releases served). Sticky prices ([`Clearing::solve_adjusting`]) keep
-//! these groups but not this guarantee: at lagging prices a group's classes can demand more
-//! than the portions that reach them sell. A set
-//! whose supply exceeds its demand even at the floor sits at the floor, and its portions sell
-//! only what is demanded; among sets at the floor, the one whose demand takes the largest
-//! share of its supply goes first.
+//! largest share of releases served). A set whose supply exceeds its demand even at the floor
+//! sits at the floor, and its portions sell only what is demanded; among sets at the floor,
+//! the one whose demand takes the largest share of its supply goes first. Pricing the most
+//! constrained of the sets at one price first is what lets the portions that reach each class
+//! deliver what it buys. Sticky prices ([`Clearing::solve_adjusting`]) keep these groups but
+//! not that guarantee: at lagging prices a group's classes can demand more than the portions
+//! that reach them sell.
 //!
 //! The solver allocates only when it grows past the largest problem it has seen.
 
