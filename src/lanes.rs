@@ -180,12 +180,10 @@ impl Lanes {
         Mask::from_fn(|l| self.0[l] == o.0[l])
     }
 
-    /// Lane-wise absolute value (the sign bit cleared).
+    /// Lane-wise absolute value.
     #[inline(always)]
     pub fn abs(self) -> Lanes {
-        Lanes(std::array::from_fn(|l| {
-            f64::from_bits(self.0[l].to_bits() & !(1 << 63))
-        }))
+        Lanes(self.0.map(f64::abs))
     }
 
     /// Lane-wise [`positive_min`].

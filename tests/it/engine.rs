@@ -593,7 +593,7 @@ proptest! {
     /// slowly and runs out sooner in a second shock, a real effect of two stocks rebuilding at
     /// once (docs/model.md, "What the model leaves out"). Prices clear at once, goods arrive
     /// the step they ship and processors hold no input stocks: the next three tests lift one
-    /// of these each, and do not hold yet.
+    /// of these each, and none of them holds (each says why).
     #[test]
     fn a_calm_refill_stockpile_never_raises_anothers_unmet(cfg in proptest::collection::vec(0u32..100, 36)) {
         imp1_unmet_does_not_rise(cfg, Widen::None)?;

@@ -596,7 +596,8 @@ fn threshold(range: std::ops::Range<f64>) -> impl Strategy<Value = f64> {
 
 proptest! {
     /// Random markets with stock bids: every price within its bounds; a refill buys only at
-    /// a price at most its threshold, a release serves only at a price at least its own.
+    /// a price at most its threshold, a release serves only at a price at least its own; and
+    /// what the classes buy can be delivered by the portions that reach them.
     #[test]
     fn stock_bids_keep_prices_in_bounds_and_honour_thresholds(
         classes in prop::collection::vec((0.0f64..2.0, 0.0f64..0.5), 1..4),
@@ -623,8 +624,9 @@ proptest! {
             .map(|&(c, f, below)| (m.refill(c % n, f, below), below, c % n))
             .collect();
         let mask = (1u32 << n) - 1;
-        for &(reach, s0, cap) in &portions {
-            m.portion(reach & mask | 1, s0, s0 * cap);
+        let reaches: Vec<u32> = portions.iter().map(|&(reach, _, _)| reach & mask | 1).collect();
+        for (&(_, s0, cap), &reach) in portions.iter().zip(&reaches) {
+            m.portion(reach, s0, s0 * cap);
         }
         m.solve(&CURVE);
         for c in 0..n {
@@ -653,10 +655,10 @@ proptest! {
         let total: f64 = (0..portions.len()).map(|p| m.sold(p).0).sum();
         for set in 1..=mask {
             let bought: f64 = (0..n).filter(|c| set >> c & 1 != 0).map(|c| net[c]).sum();
-            let reachable: f64 = portions
+            let reachable: f64 = reaches
                 .iter()
                 .enumerate()
-                .map(|(p, &(reach, _, _))| (m.sold(p), reach & mask | 1))
+                .map(|(p, &reach)| (m.sold(p), reach))
                 .filter(|&((_, to), reach)| to & reach & set != 0)
                 .map(|((q, _), _)| q)
                 .sum();
