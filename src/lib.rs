@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod model;
 pub mod output;
 pub mod plot;
+pub mod replay;
 pub mod report;
 pub mod rng;
 pub mod runner;

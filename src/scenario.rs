@@ -37,6 +37,8 @@ pub struct RawScenario {
     pub pool: Vec<Spanned<RawPool>>,
     #[serde(default)]
     pub strategy: Vec<Spanned<RawStrategy>>,
+    #[serde(default)]
+    pub expect: Vec<Spanned<RawExpect>>,
 }
 
 /// `[scenario]`: run-wide settings.
@@ -400,6 +402,25 @@ pub struct RawStrategy {
     pub changes: Vec<Spanned<RawChange>>,
     #[serde(default)]
     pub cost: Option<Spanned<RawCost>>,
+}
+
+/// `[[expect]]`: an observed outcome band a replay of history should land in (`replay`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    /// A per-importer-and-material metric of summary.json (`fill_rate`, `days_short`,
+    /// `peak_price`, ...).
+    pub metric: Spanned<String>,
+    pub importer: Spanned<String>,
+    pub material: Spanned<String>,
+    /// The strategy whose result is compared (default: the baseline).
+    pub strategy: Option<Spanned<String>>,
+    pub low: Spanned<f64>,
+    pub high: Spanned<f64>,
+    /// Where the band comes from: a tag of docs/sources.md.
+    pub source: Spanned<String>,
+    /// What the band is, in words, and what would have to change if the model misses it.
+    pub note: Option<String>,
 }
 
 /// Parse TOML text into raw structs. A syntax error comes back alone (the text cannot be read

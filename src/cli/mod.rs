@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod replay;
 mod stress;
 mod sweep;
 
@@ -201,6 +202,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Replay history: run scenarios with observed bands ([[expect]]) and compare, band by band.
+    #[command(
+        after_help = "Examples:\n  supplyshock replay                      # every scenario in scenarios/ with a band\n  supplyshock replay scenarios/rare-earths-2010-replay.toml --format json"
+    )]
+    Replay {
+        /// Scenario files (default: every scenarios/*.toml with an [[expect]] table).
+        scenarios: Vec<PathBuf>,
+        #[command(flatten)]
+        sampling: Sampling,
+        /// What to print: a table, or JSON.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Example:\n  supplyshock completions bash > ~/.local/share/bash-completion/completions/supplyshock"
@@ -329,6 +343,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 quiet,
             },
         )?),
+        Command::Replay {
+            scenarios,
+            sampling,
+            format,
+        } => replay::replay(&scenarios, sampling, format, quiet),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut out = Vec::new();

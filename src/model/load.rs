@@ -55,6 +55,10 @@ pub fn load_str(path: impl AsRef<Path>, text: String) -> Result<Loaded, Diagnost
     let raw = scenario::parse(&source).map_err(Diagnostics)?;
     let (baseline, mut diags) = compile(&raw, &source, "");
     let strategies = compile_strategies(&raw, &source, baseline.as_ref(), &mut diags);
+    let expects = match &baseline {
+        Some(b) => super::expect::compile_expects(&raw, &source, b, &strategies, &mut diags),
+        None => Vec::new(),
+    };
     if diags.iter().any(Diagnostic::is_error) {
         diags.sort_by_key(|d| (d.line, d.column));
         return Err(Diagnostics(diags));
@@ -64,6 +68,7 @@ pub fn load_str(path: impl AsRef<Path>, text: String) -> Result<Loaded, Diagnost
         study: Study {
             baseline,
             strategies,
+            expects,
         },
         raw,
         source,

@@ -14,6 +14,7 @@ mod ck;
 mod compile;
 mod contracts;
 mod distributions;
+mod expect;
 mod importers;
 mod load;
 mod materials;
@@ -29,6 +30,7 @@ mod suppliers;
 mod targets;
 
 pub use compile::compile;
+pub use expect::{Expect, METRICS};
 pub use load::{load, load_str, Loaded};
 pub use network::*;
 pub use strategies::{variant, ChangeSet, Cost, Strategy, Study};

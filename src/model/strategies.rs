@@ -18,6 +18,8 @@ use crate::scenario::{RawChange, RawPool, RawScenario, RawStockpile, Spanned};
 pub struct Study {
     pub baseline: Model,
     pub strategies: Vec<Strategy>,
+    /// `[[expect]]`: the observed bands a replay compares with (`replay`).
+    pub expects: Vec<super::Expect>,
 }
 
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ mod fuzz;
 mod invalid;
 mod kill;
 mod market;
+mod replay;
 mod scenarios;
 mod shard;
 mod strategy;

@@ -1,0 +1,193 @@
+//! `replay` and `[[expect]]`: bands checked against known model values, and the command's
+//! output and errors.
+
+use assert_cmd::Command;
+
+use crate::support::{load, repo, run, single};
+use supplyshock::replay::{check, Verdict};
+
+/// A supplier that is completely down from day 10 for 5 days, an importer without stock: it
+/// is short on exactly 5 days in every trial, and meets 1 - 5/100 of its demand over the
+/// 100-day horizon. A strategy with 20 days of stock is never short.
+fn halted(bands: &str) -> String {
+    single(
+        100,
+        "",
+        &format!(
+            r#"
+[[shock]]
+id = "halt"
+kind = "capacity_loss"
+target = {{ supplier = "s1" }}
+at_day = 10
+duration_days = 5
+severity = 1.0
+
+[[strategy]]
+id = "stock"
+changes = [{{ importer = "imp", stockpile.m = {{ days = 20 }} }}]
+
+{bands}"#
+        ),
+    )
+}
+
+fn band(metric: &str, low: f64, high: f64, strategy: Option<&str>) -> String {
+    let strategy = strategy.map_or(String::new(), |s| format!("strategy = \"{s}\"\n"));
+    format!(
+        "[[expect]]\nmetric = \"{metric}\"\nimporter = \"imp\"\nmaterial = \"m\"\nlow = {low}\nhigh = {high}\nsource = \"test\"\n{strategy}"
+    )
+}
+
+#[test]
+fn a_band_holds_the_models_value_inside_or_says_how_far_out() {
+    let bands = [
+        band("days_short", 5.0, 5.0, None),
+        band("days_short", 0.0, 0.0, None),
+        band("days_short", 6.0, 10.0, None),
+        band("fill_rate", 0.9, 0.94, None),
+        band("days_short", 0.0, 0.0, Some("stock")),
+    ]
+    .concat();
+    let text = halted(&bands);
+    let summary = run(&text, 20, 1);
+    let checks = check(&load(&text).study, &summary);
+    let got: Vec<(Verdict, f64, f64)> = checks
+        .iter()
+        .map(|c| (c.verdict, c.value, c.distance))
+        .collect();
+    assert_eq!(got[0], (Verdict::Inside, 5.0, 0.0));
+    assert_eq!(got[1], (Verdict::Above, 5.0, 5.0));
+    assert_eq!(got[2], (Verdict::Below, 5.0, 1.0));
+    // 95 of 100 days served in full.
+    assert_eq!(got[3].0, Verdict::Above);
+    assert!((got[3].1 - 0.95).abs() < 1e-12, "{}", got[3].1);
+    assert!((got[3].2 - 0.01).abs() < 1e-12, "{}", got[3].2);
+    assert_eq!(got[4], (Verdict::Inside, 0.0, 0.0));
+    assert_eq!(checks[4].strategy.as_deref(), Some("stock"));
+    // Every trial is the same: no standard error beyond rounding, nothing within noise.
+    assert!(
+        checks
+            .iter()
+            .all(|c| c.se.is_some_and(|se| se < 1e-6) && !c.within_noise),
+        "{checks:?}"
+    );
+}
+
+#[test]
+fn replay_prints_every_band_of_every_scenario_it_is_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("halted.toml");
+    let text = halted(
+        &[
+            band("days_short", 0.0, 0.0, None),
+            band("days_short", 5.0, 5.0, Some("stock")),
+        ]
+        .concat(),
+    );
+    std::fs::write(&file, text).unwrap();
+    let out = Command::cargo_bin("supplyshock")
+        .unwrap()
+        .args(["replay", "--trials", "10", "--format", "json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema"], "supplyshock.replay/1");
+    let bands = v["replays"][0]["bands"].as_array().unwrap();
+    assert_eq!(bands.len(), 2);
+    assert_eq!(bands[0]["verdict"], "above");
+    assert_eq!(bands[0]["value"], 5.0);
+    assert_eq!(bands[1]["verdict"], "below");
+    assert_eq!(bands[1]["strategy"], "stock");
+    assert_eq!(v["replays"][0]["trials"], 10);
+    // The table ends with the count.
+    let out = Command::cargo_bin("supplyshock")
+        .unwrap()
+        .args(["replay", "--trials", "10"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("5 above"), "{table}");
+    assert!(
+        table.ends_with("0 of 2 bands inside, 2 outside (1 scenario)\n"),
+        "{table}"
+    );
+}
+
+#[test]
+fn the_shipped_replay_runs_and_reports_each_band() {
+    let out = Command::cargo_bin("supplyshock")
+        .unwrap()
+        .current_dir(repo())
+        .args(["replay", "--trials", "10", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files: Vec<&str> = v["replays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["file"].as_str().unwrap())
+        .collect();
+    assert!(
+        files.contains(&"scenarios/rare-earths-2010-replay.toml"),
+        "{files:?}"
+    );
+    for r in v["replays"].as_array().unwrap() {
+        for b in r["bands"].as_array().unwrap() {
+            assert!(b["value"].as_f64().unwrap().is_finite(), "{b}");
+            assert!(
+                b["source"].as_str().unwrap().contains("[S: ")
+                    || b["source"].as_str().unwrap().contains("[P: "),
+                "{b}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_band_that_names_what_the_file_lacks_is_an_error_at_its_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("bad.toml");
+    let text = halted(
+        "[[expect]]\nmetric = \"dayz_short\"\nimporter = \"imp\"\nmaterial = \"m\"\nlow = 2\nhigh = 1\nsource = \"test\"\n",
+    );
+    std::fs::write(&file, &text).unwrap();
+    let out = Command::cargo_bin("supplyshock")
+        .unwrap()
+        .arg("replay")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("expect[0].metric: unknown metric `dayz_short`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `days_short`?"), "{err}");
+    assert!(err.contains("expect[0].high: the band is empty"), "{err}");
+    // A file without bands has nothing to replay.
+    let out = Command::cargo_bin("supplyshock")
+        .unwrap()
+        .arg("replay")
+        .arg(repo().join("scenarios/minimal.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("has no [[expect]] band"));
+}
