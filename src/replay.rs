@@ -80,7 +80,10 @@ pub fn check(study: &Study, summary: &Summary) -> Vec<Check> {
 }
 
 fn judge(e: &Expect, strategy: Option<String>, value: f64, se: Option<f64>) -> Check {
-    let (verdict, distance) = if value < e.low {
+    let (verdict, distance) = if value.is_nan() {
+        // No value is no match (NaN serializes as null).
+        (Verdict::Above, f64::NAN)
+    } else if value < e.low {
         (Verdict::Below, e.low - value)
     } else if value > e.high {
         (Verdict::Above, value - e.high)

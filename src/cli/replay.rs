@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{execute, load_scenario, print_stdout, Failure, Format, Sampling};
+use crate::model::{load, Loaded};
 use crate::output::RunResults;
 use crate::replay::{self, Check, Verdict};
 use crate::runner::n_blocks;
@@ -35,23 +36,12 @@ pub(super) fn replay(
     format: Format,
     quiet: bool,
 ) -> Result<(), Failure> {
-    let files = if scenarios.is_empty() {
-        with_bands(Path::new("scenarios"))?
-    } else {
-        scenarios.to_vec()
-    };
     // Every file is read and checked before any runs: a mistake in the last stops the first.
-    let mut loaded = Vec::new();
-    for f in &files {
-        let l = load_scenario(f, quiet)?;
-        if l.study.expects.is_empty() {
-            return Err(Failure::invalid(format!(
-                "error: {} has no [[expect]] band to compare with\n  hint: add an [[expect]] table with metric, importer, material, low, high and source (docs/model.md, \"Replays of history\")",
-                f.display()
-            )));
-        }
-        loaded.push(l);
-    }
+    let (files, loaded) = if scenarios.is_empty() {
+        with_bands(Path::new("scenarios"), quiet)?
+    } else {
+        named(scenarios, quiet)?
+    };
     let mut out = Vec::new();
     for (f, l) in files.iter().zip(&loaded) {
         let study = &l.study;
@@ -120,29 +110,55 @@ pub(super) fn replay(
     print_stdout(&text)
 }
 
-/// The scenario files in `dir` (not below it) that have an `[[expect]]` table, by name.
-fn with_bands(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
+/// The files named, loaded; each must have a band.
+fn named(files: &[PathBuf], quiet: bool) -> Result<(Vec<PathBuf>, Vec<Loaded>), Failure> {
+    let mut loaded = Vec::new();
+    for f in files {
+        let l = load_scenario(f, quiet)?;
+        if l.study.expects.is_empty() {
+            return Err(Failure::invalid(format!(
+                "error: {} has no [[expect]] band to compare with\n  hint: add an [[expect]] table with metric, importer, material, low, high and source (docs/model.md, \"Replays of history\")",
+                f.display()
+            )));
+        }
+        loaded.push(l);
+    }
+    Ok((files.to_vec(), loaded))
+}
+
+/// The scenario files in `dir` (not below it) that have a band, by name, loaded. Every file
+/// there is read and checked: a broken one is an error, as it would be if named.
+fn with_bands(dir: &Path, quiet: bool) -> Result<(Vec<PathBuf>, Vec<Loaded>), Failure> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         Failure::invalid(format!(
             "error: no scenario given, and {} cannot be read: {e}\n  hint: name the replay scenarios, e.g. supplyshock replay scenarios/rare-earths-2010-replay.toml",
             dir.display()
         ))
     })?;
-    let mut files: Vec<PathBuf> = entries
+    let mut all: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .filter(|p| {
-            std::fs::read_to_string(p)
-                .is_ok_and(|t| t.lines().any(|l| l.trim_start().starts_with("[[expect]]")))
-        })
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
         .collect();
-    files.sort();
+    all.sort();
+    let (mut files, mut loaded) = (Vec::new(), Vec::new());
+    for f in all {
+        let l = load(&f)?;
+        if !l.study.expects.is_empty() {
+            if !quiet {
+                for w in &l.warnings {
+                    eprintln!("{w}");
+                }
+            }
+            files.push(f);
+            loaded.push(l);
+        }
+    }
     if files.is_empty() {
         return Err(Failure::invalid(format!(
             "error: no scenario in {} has an [[expect]] band\n  hint: name the scenarios to replay",
             dir.display()
         )));
     }
-    Ok(files)
+    Ok((files, loaded))
 }

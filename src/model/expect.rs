@@ -7,17 +7,20 @@ use crate::diag::{did_you_mean, Diagnostic, SourceFile};
 use crate::metrics::SlotMetrics;
 use crate::scenario::{RawScenario, Spanned};
 
+/// How many metrics a band can name: [`METRICS`].
+const N_METRICS: usize = SlotMetrics::<()>::NAMES.len() + 1;
+
 /// The metrics a band can name: every per-importer-and-material metric of summary.json (the
 /// mean over trials), and the 95th percentile of the peak price.
-pub const METRICS: [&str; 13] = {
+pub const METRICS: [&str; N_METRICS] = {
     let names = SlotMetrics::<()>::NAMES;
-    let mut out = [""; 13];
+    let mut out = [""; N_METRICS];
     let mut i = 0;
     while i < names.len() {
         out[i] = names[i];
         i += 1;
     }
-    out[12] = "peak_price_p95";
+    out[names.len()] = "peak_price_p95";
     out
 };
 
@@ -34,8 +37,6 @@ pub struct Expect {
     pub high: f64,
     pub source: String,
     pub note: Option<String>,
-    /// Where the band is written (1-based), for the report.
-    pub line: usize,
 }
 
 /// The file's bands, checked against the baseline model and the strategies; errors go to
@@ -58,7 +59,6 @@ pub(crate) fn compile_expects(
     for (k, re) in raw.expect.iter().enumerate() {
         let e = re.get_ref();
         let key = format!("expect[{k}]");
-        let whole = re.span();
         let metric = METRICS.iter().copied().find(|m| m == e.metric.get_ref());
         if metric.is_none() {
             let hint = match did_you_mean(e.metric.get_ref(), METRICS.iter().copied()) {
@@ -72,30 +72,14 @@ pub(crate) fn compile_expects(
                 hint,
             );
         }
-        let imp = find(&mut ck, "importer", &importers, &e.importer, &key);
-        let mat = find(&mut ck, "material", &materials, &e.material, &key);
-        if let (Some(i), Some(m)) = (imp, mat) {
-            let importer = &baseline.importers[i];
-            let demands = importer
-                .slots
-                .clone()
-                .any(|b| baseline.slots[b as usize].material.ix() == m);
-            if !demands {
-                ck.err(
-                    e.material.span(),
-                    format!("{key}.material"),
-                    format!(
-                        "importer `{}` has no demand for `{}`: there is nothing to compare",
-                        importer.id,
-                        e.material.get_ref()
-                    ),
-                    "name a material the importer's `demand` lists",
-                );
-            }
-        }
+        // A strategy that failed to compile has its own errors: its bands are not checked.
+        let written = |id: &str| raw.strategy.iter().any(|s| s.get_ref().id.get_ref() == id);
+        let mut skip = false;
         let strategy = e.strategy.as_ref().and_then(|s| {
             let found = strategies.iter().position(|x| &x.id == s.get_ref());
-            if found.is_none() {
+            if found.is_none() && written(s.get_ref()) {
+                skip = true;
+            } else if found.is_none() {
                 let ids = strategies.iter().map(|x| x.id.as_str());
                 let hint = match did_you_mean(s.get_ref(), ids.clone()) {
                     Some(best) => format!("did you mean `{best}`?"),
@@ -117,6 +101,43 @@ pub(crate) fn compile_expects(
             }
             found
         });
+        if skip {
+            continue;
+        }
+        // The model the band is read from: a strategy can add demand.
+        let model = strategy.map_or(baseline, |i| &strategies[i].model);
+        let imp = find(&mut ck, "importer", &importers, &e.importer, &key);
+        let mat = find(&mut ck, "material", &materials, &e.material, &key);
+        if let (Some(i), Some(m)) = (imp, mat) {
+            let importer = &model.importers[i];
+            let demands = importer
+                .slots
+                .clone()
+                .any(|b| model.slots[b as usize].material.ix() == m);
+            if !demands {
+                ck.err(
+                    e.material.span(),
+                    format!("{key}.material"),
+                    format!(
+                        "importer `{}` has no demand for `{}`: there is nothing to compare",
+                        importer.id,
+                        e.material.get_ref()
+                    ),
+                    "name a material the importer's `demand` lists",
+                );
+            }
+            if metric == Some("peak_price_p95") && model.materials[m].market.is_none() {
+                ck.err(
+                    e.metric.span(),
+                    format!("{key}.metric"),
+                    format!(
+                        "`{}` has no [material.market]: its price never moves, so it has no price percentiles",
+                        e.material.get_ref()
+                    ),
+                    "add a market block to the material, or compare another metric",
+                );
+            }
+        }
         let (low, high) = (*e.low.get_ref(), *e.high.get_ref());
         for (v, name) in [(&e.low, "low"), (&e.high, "high")] {
             if !v.get_ref().is_finite() {
@@ -161,7 +182,6 @@ pub(crate) fn compile_expects(
                 high,
                 source: e.source.get_ref().clone(),
                 note: e.note.clone(),
-                line: src.line_col(whole.start).0,
             });
         }
     }

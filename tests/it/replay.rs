@@ -142,9 +142,38 @@ fn the_shipped_replay_runs_and_reports_each_band() {
         .map(|r| r["file"].as_str().unwrap())
         .collect();
     assert!(
-        files.contains(&"scenarios/rare-earths-2010-replay.toml"),
+        files.contains(&"scenarios/rare-earths-2010-replay.toml")
+            && files.contains(&"scenarios/gallium-2023-replay.toml"),
         "{files:?}"
     );
+    // The verdicts as they stand: the 2023 gallium replay misses both its bands; the 2010
+    // replay runs Japan short for 9 days (no stoppage was reported) with a price inside its
+    // band.
+    let verdicts: Vec<(String, String, String, f64)> = v["replays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["bands"].as_array().unwrap())
+        .map(|b| {
+            (
+                b["metric"].as_str().unwrap().to_owned(),
+                b["importer"].as_str().unwrap().to_owned(),
+                b["verdict"].as_str().unwrap().to_owned(),
+                b["value"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let want = [
+        ("peak_price", "japan", "above", 8.0),
+        ("days_short", "us", "above", 40.0),
+        ("days_short", "japan", "above", 9.0),
+        ("peak_price", "japan", "inside", 10.0),
+    ];
+    assert_eq!(verdicts.len(), want.len(), "{verdicts:?}");
+    for (w, g) in want.iter().zip(&verdicts) {
+        let g = (g.0.as_str(), g.1.as_str(), g.2.as_str(), g.3);
+        assert_eq!(*w, g, "{verdicts:?}");
+    }
     for r in v["replays"].as_array().unwrap() {
         for b in r["bands"].as_array().unwrap() {
             assert!(b["value"].as_f64().unwrap().is_finite(), "{b}");
@@ -173,10 +202,10 @@ fn a_band_that_names_what_the_file_lacks_is_an_error_at_its_key() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        err.contains("expect[0].metric: unknown metric `dayz_short`"),
-        "{err}"
-    );
+    // Located at the value: file, line and column.
+    let line = text.lines().position(|l| l.contains("dayz_short")).unwrap() + 1;
+    let at = format!("bad.toml:{line}:10: expect[0].metric: unknown metric `dayz_short`");
+    assert!(err.contains(&at), "{err}");
     assert!(err.contains("did you mean `days_short`?"), "{err}");
     assert!(err.contains("expect[0].high: the band is empty"), "{err}");
     // A file without bands has nothing to replay.
@@ -190,4 +219,50 @@ fn a_band_that_names_what_the_file_lacks_is_an_error_at_its_key() {
     assert!(String::from_utf8(out.stderr)
         .unwrap()
         .contains("has no [[expect]] band"));
+}
+
+/// The diagnostics of scenario `text`, which must not load.
+fn errors_of(text: String) -> String {
+    match supplyshock::model::load_str("t.toml", text) {
+        Ok(_) => panic!("the scenario should not load"),
+        Err(d) => supplyshock::diag::render(&d.0),
+    }
+}
+
+#[test]
+fn a_price_percentile_needs_a_market_and_a_strategy_can_bring_the_demand() {
+    // `m` has no market: no price percentile.
+    let err = errors_of(halted(&band("peak_price_p95", 1.0, 2.0, None)));
+    assert!(
+        err.contains("expect[0].metric: `m` has no [material.market]"),
+        "{err}"
+    );
+    // A second material that only a strategy gives the importer demand for: its band is read
+    // from the strategy, and the same band on the baseline is an error.
+    let extra = r#"
+[[material]]
+id = "n"
+value = 10
+
+[[supplier]]
+id = "s2"
+region = "S"
+material = "n"
+capacity = 365
+
+[[strategy]]
+id = "more"
+changes = [{ importer = "imp", demand.n = 365 }]
+"#;
+    let on = |strategy: Option<&str>| {
+        let b =
+            band("days_short", 0.0, 0.0, strategy).replace("material = \"m\"", "material = \"n\"");
+        halted(&format!("{extra}\n{b}"))
+    };
+    assert_eq!(load(&on(Some("more"))).study.expects.len(), 1);
+    let err = errors_of(on(None));
+    assert!(
+        err.contains("importer `imp` has no demand for `n`"),
+        "{err}"
+    );
 }
