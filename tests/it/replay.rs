@@ -3,7 +3,7 @@
 
 use assert_cmd::Command;
 
-use crate::support::{load, repo, run, single};
+use crate::support::{json_output, load, repo, run, single};
 use supplyshock::replay::{check, Verdict};
 
 /// A supplier that is completely down from day 10 for 5 days, an importer without stock: it
@@ -86,18 +86,7 @@ fn replay_prints_every_band_of_every_scenario_it_is_given() {
         .concat(),
     );
     std::fs::write(&file, text).unwrap();
-    let out = Command::cargo_bin("supplyshock")
-        .unwrap()
-        .args(["replay", "--trials", "10", "--format", "json"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json_output(&["replay", "--trials", "10", "--format", "json"], &file);
     assert_eq!(v["schema"], "supplyshock.replay/1");
     let bands = v["replays"][0]["bands"].as_array().unwrap();
     assert_eq!(bands.len(), 2);
