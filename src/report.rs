@@ -8,7 +8,7 @@ use crate::model::Cost;
 use crate::runner::{losses_of, reduce_blocks, Accumulated, Plan};
 use crate::stats::{quantile_sorted, var_cvar, Moments, PriceAcc};
 
-pub const SUMMARY_SCHEMA: &str = "supplyshock.summary/3";
+pub const SUMMARY_SCHEMA: &str = "supplyshock.summary/4";
 /// Percentiles of the resilience curves.
 pub const CURVE_QUANTILES: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
 
@@ -143,6 +143,8 @@ pub struct ImporterSummary {
     pub importer: String,
     /// The importer's `name` (its id when the scenario gives none).
     pub name: String,
+    /// It stands for every other buyer (`balancing = true` in the scenario).
+    pub balancing: bool,
     /// Every importer metric, each a key of its own.
     #[serde(flatten)]
     pub metrics: ImporterMetrics<Estimate>,
@@ -233,6 +235,7 @@ pub fn summarize(
                 ImporterSummary {
                     importer: imp.id.clone(),
                     name: imp.name.clone(),
+                    balancing: imp.balancing,
                     metrics: m.map(|x| Estimate::from(x)),
                     loss_p50: quantile_sorted(&losses, 0.5),
                     loss_p95: quantile_sorted(&losses, 0.95),

@@ -169,6 +169,10 @@ pub struct RawImporter {
     pub recycling: BTreeMap<String, Spanned<f64>>,
     #[serde(default)]
     pub tags: Vec<Spanned<String>>,
+    /// Stands for every other buyer (the rest of the world), so that suppliers sell what they
+    /// make: reports set it apart from the importers a study is about.
+    #[serde(default)]
+    pub balancing: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

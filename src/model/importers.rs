@@ -176,10 +176,11 @@ fn compile_importer<'r>(
     }
     model.importers.push(Importer {
         id: r.id.get_ref().clone(),
-        name: r.name.clone().unwrap_or_else(|| r.id.get_ref().clone()),
+        name: importer_name(r),
         region: region.unwrap_or(RegionIdx(0)),
         slots: start..model.slots.len() as u32,
         tags: r.tags.iter().map(|t| t.get_ref().clone()).collect(),
+        balancing: r.balancing,
     });
 }
 
@@ -236,4 +237,15 @@ fn stockpile(
         0.0
     };
     (target, initial * demand_per_day, per_step)
+}
+
+/// The name reports give an importer: its `name` (its id without one), marked "(balancing)"
+/// when it stands for every other buyer, so that every table and chart sets it apart.
+fn importer_name(r: &RawImporter) -> String {
+    let name = r.name.clone().unwrap_or_else(|| r.id.get_ref().clone());
+    if r.balancing && !name.ends_with("(balancing)") {
+        format!("{name} (balancing)")
+    } else {
+        name
+    }
 }

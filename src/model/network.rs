@@ -123,6 +123,8 @@ pub struct Importer {
     pub region: RegionIdx,
     pub slots: Range<u32>,
     pub tags: Vec<String>,
+    /// Stands for every other buyer (`balancing = true`): set apart in reports.
+    pub balancing: bool,
 }
 
 /// Who holds a slot: an importer's demand for a material, or a supplier's input.

@@ -97,7 +97,7 @@ fn summary_to_stdout_is_json() {
         &["run", "--trials", "64", "-q", "-o", "-"],
         &repo().join("scenarios/starter.toml"),
     );
-    assert_eq!(v["schema"], "supplyshock.summary/3");
+    assert_eq!(v["schema"], "supplyshock.summary/4");
     assert_eq!(v["variants"][1]["id"], "stockpile-90");
 }
 
@@ -117,6 +117,20 @@ fn loss_parts_add_up_and_show_where_prices_move() {
                 "{parts} vs {total}"
             );
         }
+    }
+    // The balancing buyer is flagged, in every variant, and only it.
+    for variant in v["variants"].as_array().unwrap() {
+        let flagged: Vec<&str> = variant["importers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|im| im["balancing"] == true)
+            .map(|im| im["importer"].as_str().unwrap())
+            .collect();
+        assert_eq!(flagged, ["rest_of_world"]);
+        // Its name says so in every table and chart.
+        let name = variant["importers"][1]["name"].as_str().unwrap();
+        assert_eq!(name, "Other buyers of Chinese exports (balancing)");
     }
     let diffs = &v["variants"][1]["importers"][0]["vs_baseline"];
     let named: Vec<&str> = diffs
