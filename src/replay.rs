@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::format::compact;
 use crate::model::{Expect, Study};
 use crate::report::Summary;
 use crate::table::{Align, Table};
@@ -20,15 +21,9 @@ pub enum Verdict {
 /// One band, checked.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    pub metric: &'static str,
-    pub importer: String,
-    pub material: String,
-    /// The strategy compared; `None`: the baseline.
-    pub strategy: Option<String>,
-    pub low: f64,
-    pub high: f64,
-    pub source: String,
-    pub note: Option<String>,
+    /// The band as the scenario writes it.
+    #[serde(flatten)]
+    pub band: Expect,
     /// The model's value: the mean over trials (the 95th percentile for `peak_price_p95`).
     pub value: f64,
     /// The standard error of `value` (`None` for a percentile).
@@ -51,8 +46,7 @@ pub fn check(study: &Study, summary: &Summary) -> Vec<Check> {
         .expects
         .iter()
         .map(|e| {
-            let strategy = e.strategy.map(|i| study.strategies[i].id.clone());
-            let variant_id = strategy.as_deref().unwrap_or("baseline");
+            let variant_id = e.strategy.as_deref().unwrap_or("baseline");
             let variant = summary
                 .variants
                 .iter()
@@ -64,7 +58,10 @@ pub fn check(study: &Study, summary: &Summary) -> Vec<Check> {
                 .find(|s| s.importer == e.importer && s.material == e.material)
                 .expect("the band's importer demands its material");
             let (value, se) = if e.metric == "peak_price_p95" {
-                (slot.peak_price_p95.unwrap_or(1.0), None)
+                let p95 = slot
+                    .peak_price_p95
+                    .expect("a band's price percentile has a market");
+                (p95, None)
             } else {
                 let (_, est) = slot
                     .metrics
@@ -74,12 +71,12 @@ pub fn check(study: &Study, summary: &Summary) -> Vec<Check> {
                     .expect("a known metric");
                 (est.mean, Some(est.se))
             };
-            judge(e, strategy, value, se)
+            judge(e, value, se)
         })
         .collect()
 }
 
-fn judge(e: &Expect, strategy: Option<String>, value: f64, se: Option<f64>) -> Check {
+fn judge(e: &Expect, value: f64, se: Option<f64>) -> Check {
     let (verdict, distance) = if value.is_nan() {
         // No value is no match (NaN serializes as null).
         (Verdict::Above, f64::NAN)
@@ -92,14 +89,7 @@ fn judge(e: &Expect, strategy: Option<String>, value: f64, se: Option<f64>) -> C
     };
     let within_noise = verdict != Verdict::Inside && se.is_some_and(|se| distance <= 2.0 * se);
     Check {
-        metric: e.metric,
-        importer: e.importer.clone(),
-        material: e.material.clone(),
-        strategy,
-        low: e.low,
-        high: e.high,
-        source: e.source.clone(),
-        note: e.note.clone(),
+        band: e.clone(),
         value,
         se,
         verdict,
@@ -121,19 +111,20 @@ pub fn render(checks: &[Check]) -> String {
         ("source", Align::Left),
     ]);
     for c in checks {
+        let b = &c.band;
         let value = match c.se {
-            Some(se) if se > 0.0 => format!("{} ± {}", num(c.value), num(1.96 * se)),
-            _ => num(c.value),
+            Some(se) if se > 0.0 => format!("{} ± {}", compact(c.value), compact(1.96 * se)),
+            _ => compact(c.value),
         };
-        let band = if c.low == c.high {
-            num(c.low)
+        let band = if b.low == b.high {
+            compact(b.low)
         } else {
-            format!("{} to {}", num(c.low), num(c.high))
+            format!("{} to {}", compact(b.low), compact(b.high))
         };
         let verdict = match c.verdict {
             Verdict::Inside => "inside".to_owned(),
-            Verdict::Below => format!("{} below", num(c.distance)),
-            Verdict::Above => format!("{} above", num(c.distance)),
+            Verdict::Below => format!("{} below", compact(c.distance)),
+            Verdict::Above => format!("{} above", compact(c.distance)),
         };
         let verdict = if c.within_noise {
             format!("{verdict} (within noise)")
@@ -141,40 +132,27 @@ pub fn render(checks: &[Check]) -> String {
             verdict
         };
         t.row([
-            c.metric.to_owned(),
-            format!("{} / {}", c.importer, c.material),
-            c.strategy.clone().unwrap_or_else(|| "baseline".to_owned()),
+            b.metric.to_owned(),
+            format!("{} / {}", b.importer, b.material),
+            b.strategy.clone().unwrap_or_else(|| "baseline".to_owned()),
             value,
             band,
             verdict,
-            c.source.clone(),
+            b.source.clone(),
         ]);
     }
     let mut out = t.render();
     for c in checks.iter().filter(|c| c.verdict != Verdict::Inside) {
-        if let Some(note) = &c.note {
+        let b = &c.band;
+        if let Some(note) = &b.note {
             let head = format!(
                 "{} of {} / {}, outside: {note}",
-                c.metric, c.importer, c.material
+                b.metric, b.importer, b.material
             );
             out.push_str(&wrap(&head, 96, "  ", "    "));
         }
     }
     out
-}
-
-/// Four significant digits, without trailing zeros.
-fn num(x: f64) -> String {
-    if x == 0.0 || !x.is_finite() {
-        return format!("{x}");
-    }
-    let digits = (3 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
-    let s = format!("{x:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s
-    }
 }
 
 /// `text` in lines of at most `width` columns (a longer word gets a line of its own), the

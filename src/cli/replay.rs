@@ -50,9 +50,13 @@ pub(super) fn replay(
         if trials == 0 {
             return Err(Failure::invalid("error: --trials must be at least 1"));
         }
-        let mut chosen: Vec<usize> = study.expects.iter().filter_map(|e| e.strategy).collect();
-        chosen.sort_unstable();
-        chosen.dedup();
+        // The strategies the bands name, in file order.
+        let chosen: Vec<usize> = (0..study.strategies.len())
+            .filter(|&i| {
+                let id = Some(&study.strategies[i].id);
+                study.expects.iter().any(|e| e.strategy.as_ref() == id)
+            })
+            .collect();
         let plan = crate::runner::Plan::new(study, &chosen);
         let acc = execute(
             &plan,

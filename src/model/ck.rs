@@ -247,6 +247,16 @@ impl Ids {
         }
     }
 
+    /// Ids that are already checked (a compiled model's), to resolve references against.
+    pub(super) fn known<'a>(kind: &'static str, names: impl IntoIterator<Item = &'a str>) -> Ids {
+        let mut ids = Ids::new(kind);
+        for name in names {
+            ids.map.insert(name.to_owned(), ids.list.len() as u32);
+            ids.list.push(name.to_owned());
+        }
+        ids
+    }
+
     pub(super) fn declare(&mut self, ck: &mut Ck, id: &Spanned<String>, key: &str) -> u32 {
         let name = id.get_ref();
         let idx = self.list.len() as u32;

@@ -1,11 +1,11 @@
 //! `[[expect]]`: observed outcome bands written in a replay scenario, checked by `replay`.
 
-use super::ck::Ck;
+use super::ck::{Ck, Ids};
 use super::network::Model;
 use super::strategies::Strategy;
-use crate::diag::{did_you_mean, Diagnostic, SourceFile};
+use crate::diag::{Diagnostic, SourceFile};
 use crate::metrics::SlotMetrics;
-use crate::scenario::{RawScenario, Spanned};
+use crate::scenario::RawScenario;
 
 /// How many metrics a band can name: [`METRICS`].
 const N_METRICS: usize = SlotMetrics::<()>::NAMES.len() + 1;
@@ -24,15 +24,15 @@ pub const METRICS: [&str; N_METRICS] = {
     out
 };
 
-/// One band, checked.
-#[derive(Debug, Clone, PartialEq)]
+/// One band, checked (summary of `replay --format json`: its fields are the band's keys).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Expect {
     /// One of [`METRICS`].
     pub metric: &'static str,
     pub importer: String,
     pub material: String,
-    /// The strategy compared, by position among the study's strategies; `None`: the baseline.
-    pub strategy: Option<usize>,
+    /// The id of the strategy compared; `None`: the baseline.
+    pub strategy: Option<String>,
     pub low: f64,
     pub high: f64,
     pub source: String,
@@ -53,63 +53,41 @@ pub(crate) fn compile_expects(
         diags: Vec::new(),
         prefix: "",
     };
-    let importers: Vec<&str> = baseline.importers.iter().map(|i| i.id.as_str()).collect();
-    let materials: Vec<&str> = baseline.materials.iter().map(|m| m.id.as_str()).collect();
+    let importers = Ids::known("importer", baseline.importers.iter().map(|i| i.id.as_str()));
+    let materials = Ids::known("material", baseline.materials.iter().map(|m| m.id.as_str()));
+    let metrics = Ids::known("metric", METRICS);
+    let compiled = Ids::known("strategy", strategies.iter().map(|s| s.id.as_str()));
     let mut out = Vec::new();
     for (k, re) in raw.expect.iter().enumerate() {
         let e = re.get_ref();
         let key = format!("expect[{k}]");
-        let metric = METRICS.iter().copied().find(|m| m == e.metric.get_ref());
-        if metric.is_none() {
-            let hint = match did_you_mean(e.metric.get_ref(), METRICS.iter().copied()) {
-                Some(best) => format!("did you mean `{best}`?"),
-                None => format!("metrics: {}", METRICS.join(", ")),
-            };
-            ck.err(
-                e.metric.span(),
-                format!("{key}.metric"),
-                format!("unknown metric `{}`", e.metric.get_ref()),
-                hint,
-            );
-        }
+        let metric = metrics
+            .resolve(&mut ck, &e.metric, 0..0, &format!("{key}.metric"))
+            .map(|i| METRICS[i as usize]);
         // A strategy that failed to compile has its own errors: its bands are not checked.
-        let written = |id: &str| raw.strategy.iter().any(|s| s.get_ref().id.get_ref() == id);
-        let mut skip = false;
-        let strategy = e.strategy.as_ref().and_then(|s| {
-            let found = strategies.iter().position(|x| &x.id == s.get_ref());
-            if found.is_none() && written(s.get_ref()) {
-                skip = true;
-            } else if found.is_none() {
-                let ids = strategies.iter().map(|x| x.id.as_str());
-                let hint = match did_you_mean(s.get_ref(), ids.clone()) {
-                    Some(best) => format!("did you mean `{best}`?"),
-                    None if strategies.is_empty() => {
-                        "the file has no [[strategy]]; leave `strategy` out to compare the baseline"
-                            .to_owned()
-                    }
-                    None => format!(
-                        "strategies in this file: {}",
-                        ids.collect::<Vec<_>>().join(", ")
-                    ),
-                };
-                ck.err(
-                    s.span(),
-                    format!("{key}.strategy"),
-                    format!("unknown strategy `{}`", s.get_ref()),
-                    hint,
-                );
-            }
-            found
-        });
-        if skip {
-            continue;
-        }
+        let strategy = match &e.strategy {
+            None => None,
+            Some(s) => match compiled.get(s.get_ref()) {
+                Some(i) => Some(i as usize),
+                None if raw
+                    .strategy
+                    .iter()
+                    .any(|x| x.get_ref().id.get_ref() == s.get_ref()) =>
+                {
+                    continue;
+                }
+                None => {
+                    compiled.resolve(&mut ck, s, 0..0, &format!("{key}.strategy"));
+                    None
+                }
+            },
+        };
         // The model the band is read from: a strategy can add demand.
         let model = strategy.map_or(baseline, |i| &strategies[i].model);
-        let imp = find(&mut ck, "importer", &importers, &e.importer, &key);
-        let mat = find(&mut ck, "material", &materials, &e.material, &key);
+        let imp = importers.resolve(&mut ck, &e.importer, 0..0, &format!("{key}.importer"));
+        let mat = materials.resolve(&mut ck, &e.material, 0..0, &format!("{key}.material"));
         if let (Some(i), Some(m)) = (imp, mat) {
-            let importer = &model.importers[i];
+            let (importer, m) = (&model.importers[i as usize], m as usize);
             let demands = importer
                 .slots
                 .clone()
@@ -172,12 +150,13 @@ pub(crate) fn compile_expects(
                 "cite a tag of docs/sources.md, e.g. \"[S: GTA]\"",
             );
         }
-        if let (Some(metric), true) = (metric, ck.errors() == 0) {
+        // A band with an error is not used: the file does not load.
+        if let Some(metric) = metric {
             out.push(Expect {
                 metric,
                 importer: e.importer.get_ref().clone(),
                 material: e.material.get_ref().clone(),
-                strategy,
+                strategy: e.strategy.as_ref().map(|s| s.get_ref().clone()),
                 low,
                 high,
                 source: e.source.get_ref().clone(),
@@ -187,23 +166,4 @@ pub(crate) fn compile_expects(
     }
     diags.append(&mut ck.diags);
     out
-}
-
-/// The position of `id` among `ids` (the ids of a `kind`), or an error at `[key].kind` with
-/// the nearest id as a hint.
-fn find(ck: &mut Ck, kind: &str, ids: &[&str], id: &Spanned<String>, key: &str) -> Option<usize> {
-    let found = ids.iter().position(|x| x == id.get_ref());
-    if found.is_none() {
-        let hint = match did_you_mean(id.get_ref(), ids.iter().copied()) {
-            Some(best) => format!("did you mean `{best}`?"),
-            None => format!("{kind} ids in this file: {}", ids.join(", ")),
-        };
-        ck.err(
-            id.span(),
-            format!("{key}.{kind}"),
-            format!("unknown {kind} `{}`", id.get_ref()),
-            hint,
-        );
-    }
-    found
 }

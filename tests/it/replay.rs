@@ -3,7 +3,7 @@
 
 use assert_cmd::Command;
 
-use crate::support::{json_output, load, repo, run, single};
+use crate::support::{json_of, json_output, load, repo, run, single};
 use supplyshock::replay::{check, Verdict};
 
 /// A supplier that is completely down from day 10 for 5 days, an importer without stock: it
@@ -64,7 +64,7 @@ fn a_band_holds_the_models_value_inside_or_says_how_far_out() {
     assert!((got[3].1 - 0.95).abs() < 1e-12, "{}", got[3].1);
     assert!((got[3].2 - 0.01).abs() < 1e-12, "{}", got[3].2);
     assert_eq!(got[4], (Verdict::Inside, 0.0, 0.0));
-    assert_eq!(checks[4].strategy.as_deref(), Some("stock"));
+    assert_eq!(checks[4].band.strategy.as_deref(), Some("stock"));
     // Every trial is the same: no standard error beyond rounding, nothing within noise.
     assert!(
         checks
@@ -112,18 +112,12 @@ fn replay_prints_every_band_of_every_scenario_it_is_given() {
 
 #[test]
 fn the_shipped_replay_runs_and_reports_each_band() {
-    let out = Command::cargo_bin("supplyshock")
-        .unwrap()
-        .current_dir(repo())
-        .args(["replay", "--trials", "10", "--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let v = json_of(
+        Command::cargo_bin("supplyshock")
+            .unwrap()
+            .current_dir(repo())
+            .args(["replay", "--trials", "10", "--format", "json"]),
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let files: Vec<&str> = v["replays"]
         .as_array()
         .unwrap()

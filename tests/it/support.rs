@@ -8,12 +8,17 @@ use supplyshock::runner::{run_all, Plan};
 
 /// Run the binary with `args`, then `path`; it must succeed, and its stdout is JSON.
 pub fn json_output(args: &[&str], path: &std::path::Path) -> serde_json::Value {
-    let out = assert_cmd::Command::cargo_bin("supplyshock")
-        .unwrap()
-        .args(args)
-        .arg(path)
-        .output()
-        .unwrap();
+    json_of(
+        assert_cmd::Command::cargo_bin("supplyshock")
+            .unwrap()
+            .args(args)
+            .arg(path),
+    )
+}
+
+/// Run `cmd`; it must succeed, and its stdout is JSON.
+pub fn json_of(cmd: &mut assert_cmd::Command) -> serde_json::Value {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
