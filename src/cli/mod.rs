@@ -182,7 +182,7 @@ pub enum Command {
     },
     /// Vary one parameter over a list of values, on common random numbers.
     #[command(
-        after_help = "Examples:\n  supplyshock sweep scenarios/japan-eu-critical-materials.toml --set importer.japan.stockpile.ree_oxide.days=0,30,60,90,180\n  supplyshock sweep scenarios/starter.toml --set shock.a_ban.rate_per_year=0.1,0.2,0.5 -o out/sweep\n\nKeys: importer.<id>.stockpile.<material>.days|release_above|refill_below, importer.<id>.switch_days,\n      importer.<id>.demand.<material>, importer.<id>.recycling.<material>, supplier.<id>.capacity|spare|ramp_days,\n      supplier.<id>.stock_days.<material>, shock.<id>.rate_per_year|severity|duration_days, route.<id>.lead_days,\n      pool.<id>.days|refill_below|release_above"
+        after_help = "Examples:\n  supplyshock sweep scenarios/japan-eu-critical-materials.toml --set importer.japan.stockpile.gallium.days=0,30,60,90,180\n  supplyshock sweep scenarios/starter.toml --set shock.a_ban.rate_per_year=0.1,0.2,0.5 -o out/sweep\n\nKeys: importer.<id>.stockpile.<material>.days|release_above|refill_below, importer.<id>.switch_days,\n      importer.<id>.demand.<material>, importer.<id>.recycling.<material>, supplier.<id>.capacity|spare|ramp_days,\n      supplier.<id>.stock_days.<material>, shock.<id>.rate_per_year|severity|duration_days, route.<id>.lead_days,\n      pool.<id>.days|refill_below|release_above"
     )]
     Sweep {
         /// Scenario file (TOML).
