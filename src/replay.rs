@@ -113,7 +113,10 @@ pub fn render(checks: &[Check]) -> String {
     for c in checks {
         let b = &c.band;
         let value = match c.se {
-            Some(se) if se > 0.0 => format!("{} ± {}", compact(c.value), compact(1.96 * se)),
+            // Rounding noise of identical trials is not an interval.
+            Some(se) if 1.96 * se > 1e-6 * c.value.abs().max(1.0) => {
+                format!("{} ± {}", compact(c.value), compact(1.96 * se))
+            }
             _ => compact(c.value),
         };
         let band = if b.low == b.high {
