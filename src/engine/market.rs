@@ -24,6 +24,9 @@ pub(super) struct MarketScratch {
     keys: Vec<f64>,
     /// This buyer's access factors.
     factors: Vec<f64>,
+    /// Per class, what its buyers take from each supplier in the steady state, as a fraction
+    /// of the supplier's steady output (class-major).
+    calm: Vec<f64>,
     /// Per buyer: its class, price-responsive and fixed demand, what it still wants.
     class_of: Vec<usize>,
     d0: Vec<f64>,
@@ -42,7 +45,6 @@ pub(super) struct MarketScratch {
     seller_portions: Vec<(usize, usize)>,
     /// Per buyer: what it wants at its price before deliveries.
     want0: Vec<f64>,
-    levels: Vec<f64>,
     /// Per supplier (position): what it sold.
     sold: Vec<f64>,
     /// Per buyer: its stockpile's and its pool share's refill bids, and its stock's release
@@ -465,7 +467,22 @@ fn clear_lane(
         w.release.push(release);
         w.clearing.class(c, d0, fixed);
     }
-    // 3. Supply: each supplier's offer, split by the classes it may reach.
+    // 3. Supply: each supplier's offer, split by the classes it may reach. A class the
+    // supplier is open to (factor 1) reaches all of it. A class a partial ban covers (factor f
+    // between 0 and 1) reaches only f times what its buyers take from the supplier in the
+    // steady state: a portion of its own, which the open classes may buy too. The rest goes
+    // to the open classes alone. So a ban that removes 74% of a supplier's exports to some
+    // buyers leaves them 26% of what they bought, whatever the supplier sells at home.
+    w.calm.clear();
+    w.calm.resize(n_classes * n_sel, 0.0);
+    for i in 0..patterns {
+        let b = s.net.market_buyers[m][i] as usize;
+        let c = w.class_of[i];
+        let links = model.slots[b].spot_links.start as usize;
+        for j in 0..n_sel {
+            w.calm[c * n_sel + j] += model.spot_links[links + j].calm_share;
+        }
+    }
     w.portion_seller.clear();
     w.portion_reach.clear();
     w.seller_portions.clear();
@@ -477,25 +494,26 @@ fn clear_lane(
         let up = s.cap_factor[si].0[l];
         let s0 = (supplier.base_output * up).min(limit);
         let cap = (up * supplier.capacity * (1.0 + supplier.spare)).min(limit);
-        w.levels.clear();
-        w.levels.extend(
-            (0..n_classes)
-                .map(|c| w.keys[c * stride + j])
-                .filter(|&f| f > 0.0),
-        );
-        w.levels.sort_unstable_by(f64::total_cmp);
-        w.levels.dedup();
-        let mut below = 0.0;
-        for k in 0..w.levels.len() {
-            let v = w.levels[k];
-            let reach = (0..n_classes).fold(0u32, |acc, c| {
-                acc | (u32::from(w.keys[c * stride + j] >= v) << c)
-            });
-            let share = v - below;
-            w.clearing.portion(reach, s0 * share, cap * share);
+        let open = (0..n_classes).fold(0u32, |acc, c| {
+            acc | (u32::from(w.keys[c * stride + j] >= 1.0) << c)
+        });
+        let mut rest = 1.0;
+        for c in 0..n_classes {
+            let f = w.keys[c * stride + j];
+            if f > 0.0 && f < 1.0 {
+                let share = (f * w.calm[c * n_sel + j]).min(rest);
+                if share > 0.0 {
+                    w.clearing.portion(open | 1 << c, s0 * share, cap * share);
+                    w.portion_seller.push(j);
+                    w.portion_reach.push(open | 1 << c);
+                    rest -= share;
+                }
+            }
+        }
+        if open != 0 && rest > 0.0 {
+            w.clearing.portion(open, s0 * rest, cap * rest);
             w.portion_seller.push(j);
-            w.portion_reach.push(reach);
-            below = v;
+            w.portion_reach.push(open);
         }
         w.seller_portions.push((start, w.portion_seller.len()));
     }

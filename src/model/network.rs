@@ -186,6 +186,10 @@ pub struct SpotLink {
     pub slot: SlotIdx,
     pub route: Option<RouteIdx>,
     pub pipe: Option<PipeIdx>,
+    /// What the slot buys from the supplier under contract in the steady state, as a fraction
+    /// of the supplier's steady output (0 without a contract): the part of the supplier's
+    /// offer a partial export ban still lets it reach is this times the ban's open fraction.
+    pub calm_share: f64,
 }
 
 #[derive(Debug, Clone)]

@@ -155,11 +155,20 @@ pub(super) fn attach_routes(model: &mut Model, trade_flows: &TradeFlows, edge_fl
         if slots[si].switch_steps.is_some() || model.materials[m].market.is_some() {
             for &s in &model.material_suppliers[m] {
                 let (route, pipe) = router.route_for(s, SlotIdx(si as u32), slots, &mut pipes);
+                let output = router.suppliers[s.ix()].base_output;
+                let calm: f64 = slots[si]
+                    .in_edges
+                    .clone()
+                    .map(|k| model.slot_edges[k as usize].ix())
+                    .filter(|&e| model.edges[e].supplier == s)
+                    .map(|e| edge_flow[e])
+                    .sum();
                 spot_links.push(SpotLink {
                     supplier: s,
                     slot: SlotIdx(si as u32),
                     route,
                     pipe,
+                    calm_share: if output > 0.0 { calm / output } else { 0.0 },
                 });
             }
         }

@@ -154,7 +154,9 @@ fn loss_parts_add_up_and_show_where_prices_move() {
     let header = table.lines().find(|l| l.starts_with("variant")).unwrap();
     let columns: Vec<&str> = header.split_whitespace().collect();
     assert!(
-        columns.windows(3).any(|w| w == ["E[loss]", "unmet", "price"]),
+        columns
+            .windows(3)
+            .any(|w| w == ["E[loss]", "unmet", "price"]),
         "{header}"
     );
     assert!(table.contains("price curves: prices.csv"), "{table}");

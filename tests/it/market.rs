@@ -940,3 +940,45 @@ fn stockpiles_and_pools_release_to_hold_the_price_at_their_threshold() {
         }
     }
 }
+
+/// A partial export ban takes its severity off what the covered buyers buy from the supplier,
+/// not off the supplier's whole output: a supplier selling 80 a day at home and 20 abroad,
+/// with half its exports banned for 40 days, leaves the foreign buyer 10 a day (at the ceiling
+/// price, with no elasticity to close the gap): 40 x 10 units unmet, none at home. Were the ban
+/// a cut of the foreign buyer's reach to half the output (50 a day), it would miss nothing.
+#[test]
+fn a_partial_ban_cuts_the_covered_buyers_flows_not_the_suppliers_output() {
+    let text = scenario(
+        "demand_elasticity = 0\nsupply_elasticity = 0\nmax_price = 8",
+        r#"
+[[supplier]]
+id = "s1"
+region = "CN"
+material = "m"
+capacity = 36500   # 100 a day
+
+[[importer]]
+id = "home"
+region = "CN"
+demand = { m = 29200 }   # 80 a day
+
+[[importer]]
+id = "far"
+region = "JP"
+demand = { m = 7300 }    # 20 a day
+
+[[shock]]
+id = "half_ban"
+kind = "export_ban"
+target = { supplier = "s1" }
+against = { region = "JP" }
+at_day = 10
+duration_days = 40
+severity = 0.5
+"#,
+    );
+    let out = one_trial(&text);
+    assert_eq!(out[0].unmet, 0.0, "{:?}", out[0]);
+    assert!((out[1].unmet - 400.0).abs() < 1e-9, "{:?}", out[1]);
+    assert_eq!(out[1].peak_price, 8.0, "{:?}", out[1]);
+}
