@@ -218,3 +218,152 @@ fn every_scenario_without_shocks_runs_at_full_service() {
         }
     }
 }
+
+/// How a figure of a scenario is labelled: by a source (a tag, `calc.`, a section `§n` or
+/// `calibrated`), as illustrative (`illustrative` or `modelling choice`, which win over a tag
+/// on the same comment), or not at all.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Label {
+    Sourced,
+    Illustrative,
+    Unlabelled,
+}
+
+/// Every figure of a scenario file, with its line and label. A figure is a key line outside
+/// `[scenario]` and `[[expect]]` with a number after an `=`; its label comes from its own
+/// comment, else from the comment lines right above it, else from the last comment that
+/// labelled a figure of the same table (or the comment above the table's header). A file whose
+/// first lines say that every number or figure in it is illustrative labels them all so.
+fn figures(text: &str) -> Vec<(usize, Label)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let all_illustrative = lines.iter().take(10).any(|l| {
+        let l = l.to_lowercase();
+        (l.contains("every number") || l.contains("every figure")) && l.contains("illustrative")
+    });
+    let label = |ctx: &str| {
+        let has_section = ctx
+            .match_indices('§')
+            .any(|(i, _)| ctx[i + '§'.len_utf8()..].starts_with(|c: char| c.is_ascii_digit()));
+        if all_illustrative || ctx.contains("illustrative") || ctx.contains("modelling choice") {
+            Label::Illustrative
+        } else if ctx.contains("[P: ")
+            || ctx.contains("[S: ")
+            || ctx.contains("calc.")
+            || ctx.contains("calibrated")
+            || has_section
+        {
+            Label::Sourced
+        } else {
+            Label::Unlabelled
+        }
+    };
+    let has_number = |code: &str| {
+        code.match_indices('=').any(|(i, _)| {
+            let rest = code[i + 1..].trim_start();
+            let rest = rest.strip_prefix('-').unwrap_or(rest);
+            rest.starts_with(|c: char| c.is_ascii_digit())
+        })
+    };
+    let mut out = Vec::new();
+    let (mut table, mut block, mut table_ctx) = (String::new(), Vec::new(), String::new());
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim();
+        if let Some(c) = t.strip_prefix('#') {
+            block.push(c.to_owned());
+            continue;
+        }
+        if t.is_empty() {
+            block.clear();
+            continue;
+        }
+        if t.starts_with('[') {
+            table = t.to_owned();
+            table_ctx = block.join(" ");
+            block.clear();
+            continue;
+        }
+        let (code, comment) = line.split_once('#').unwrap_or((line, ""));
+        let skip = table.is_empty() || table == "[scenario]" || table == "[[expect]]";
+        if !skip && has_number(code) {
+            let ctx = if !comment.trim().is_empty() {
+                comment.to_owned()
+            } else if !block.is_empty() {
+                block.join(" ")
+            } else {
+                table_ctx.clone()
+            };
+            out.push((i + 1, label(&ctx)));
+            table_ctx = ctx;
+        }
+        block.clear();
+    }
+    out
+}
+
+/// Every figure in scenarios/ carries a source or the word illustrative, and the README's table
+/// of how many figures of each scenario are illustrative is what the files hold.
+#[test]
+fn every_figure_is_sourced_or_illustrative_as_the_readme_counts() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let mut unlabelled = Vec::new();
+    let mut missing = Vec::new();
+    for f in scenario_files() {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let rel = f
+            .strip_prefix(repo())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let figs = figures(&text);
+        for (line, l) in &figs {
+            if *l == Label::Unlabelled {
+                unlabelled.push(format!("{rel}:{line}"));
+            }
+        }
+        let illustrative = figs.iter().filter(|x| x.1 == Label::Illustrative).count();
+        let row = format!("| `{rel}` | {} | {illustrative} |", figs.len());
+        if !readme.contains(&row) {
+            missing.push(row);
+        }
+    }
+    assert!(
+        unlabelled.is_empty(),
+        "figures with neither a source nor 'illustrative': {unlabelled:#?}"
+    );
+    assert!(
+        missing.is_empty(),
+        "README rows that do not match the files (figures, illustrative): {missing:#?}"
+    );
+}
+
+/// The labelling rule on a small text: own comment first, then the block above, then the
+/// table's last label; `illustrative` wins over a tag; run settings and bands are not figures.
+#[test]
+fn figures_are_labelled_by_their_nearest_comment() {
+    let text = r#"
+[scenario]
+horizon_days = 365
+
+# Section comment [P: USGS-RE]
+[[supplier]]
+capacity = 10          # [P: USGS-RE]
+spare = 0.1
+ramp_days = 30         # illustrative (see [S: X])
+region = "CN"
+# a block with no label
+ramp_days = 5
+
+[[expect]]
+low = 1
+"#;
+    let got: Vec<Label> = figures(text).into_iter().map(|x| x.1).collect();
+    assert_eq!(
+        got,
+        [
+            Label::Sourced,
+            Label::Sourced,
+            Label::Illustrative,
+            Label::Unlabelled
+        ]
+    );
+}
