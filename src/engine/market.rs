@@ -469,18 +469,23 @@ fn clear_lane(
     }
     // 3. Supply: each supplier's offer, split by the classes it may reach. A class the
     // supplier is open to (factor 1) reaches all of it. A class a partial ban covers (factor f
-    // between 0 and 1) reaches only f times what its buyers take from the supplier in the
-    // steady state: a portion of its own, which the open classes may buy too. The rest goes
-    // to the open classes alone. So a ban that removes 74% of a supplier's exports to some
-    // buyers leaves them 26% of what they bought, whatever the supplier sells at home.
+    // between 0 and 1) reaches only f times what its buyers take from the supplier under
+    // contract in the steady state: a portion of its own, which the open classes may buy too.
+    // The rest goes to the open classes alone. So a ban that removes 74% of a supplier's
+    // exports to some buyers leaves them 26% of what they bought, whatever the supplier sells
+    // at home; a buyer without a contract with the supplier gets nothing from it while the ban
+    // lasts, and a covered buyer nothing beyond its share until the ban is over.
     w.calm.clear();
     w.calm.resize(n_classes * n_sel, 0.0);
+    // (Each buyer counts with its own factor: a class merged from several patterns, when there
+    // are more than MAX_CLASSES, reaches what its members would.)
     for i in 0..patterns {
         let b = s.net.market_buyers[m][i] as usize;
         let c = w.class_of[i];
         let links = model.slots[b].spot_links.start as usize;
         for j in 0..n_sel {
-            w.calm[c * n_sel + j] += model.spot_links[links + j].calm_share;
+            let f = access(model, s, b, j, l);
+            w.calm[c * n_sel + j] += f * model.spot_links[links + j].calm_share;
         }
     }
     w.portion_seller.clear();
@@ -497,23 +502,30 @@ fn clear_lane(
         let open = (0..n_classes).fold(0u32, |acc, c| {
             acc | (u32::from(w.keys[c * stride + j] >= 1.0) << c)
         });
-        let mut rest = 1.0;
-        for c in 0..n_classes {
+        // The open classes' portion first, so that their contract deliveries draw on it before
+        // the covered classes' portions.
+        let covered = |c: usize| {
             let f = w.keys[c * stride + j];
-            if f > 0.0 && f < 1.0 {
-                let share = (f * w.calm[c * n_sel + j]).min(rest);
-                if share > 0.0 {
-                    w.clearing.portion(open | 1 << c, s0 * share, cap * share);
-                    w.portion_seller.push(j);
-                    w.portion_reach.push(open | 1 << c);
-                    rest -= share;
-                }
-            }
-        }
-        if open != 0 && rest > 0.0 {
+            f > 0.0 && f < 1.0
+        };
+        let reserved: f64 = (0..n_classes)
+            .filter(|&c| covered(c))
+            .map(|c| w.calm[c * n_sel + j])
+            .sum::<f64>()
+            .min(1.0);
+        if open != 0 && reserved < 1.0 {
+            let rest = 1.0 - reserved;
             w.clearing.portion(open, s0 * rest, cap * rest);
             w.portion_seller.push(j);
             w.portion_reach.push(open);
+        }
+        for c in 0..n_classes {
+            let share = w.calm[c * n_sel + j] / reserved.max(1.0);
+            if covered(c) && share > 0.0 {
+                w.clearing.portion(open | 1 << c, s0 * share, cap * share);
+                w.portion_seller.push(j);
+                w.portion_reach.push(open | 1 << c);
+            }
         }
         w.seller_portions.push((start, w.portion_seller.len()));
     }

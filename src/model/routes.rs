@@ -155,7 +155,15 @@ pub(super) fn attach_routes(model: &mut Model, trade_flows: &TradeFlows, edge_fl
         if slots[si].switch_steps.is_some() || model.materials[m].market.is_some() {
             for &s in &model.material_suppliers[m] {
                 let (route, pipe) = router.route_for(s, SlotIdx(si as u32), slots, &mut pipes);
-                let output = router.suppliers[s.ix()].base_output;
+                // Over what the supplier's contracts ask (at least its output), so that the
+                // shares of its buyers never add up to more than 1, even when it is
+                // oversubscribed.
+                let orders: f64 = router.suppliers[s.ix()]
+                    .out_edges
+                    .clone()
+                    .map(|e| edge_flow[e as usize])
+                    .sum();
+                let output = router.suppliers[s.ix()].base_output.max(orders);
                 let calm: f64 = slots[si]
                     .in_edges
                     .clone()
