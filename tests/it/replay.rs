@@ -127,12 +127,14 @@ fn the_shipped_replay_runs_and_reports_each_band() {
     assert!(
         files.contains(&"scenarios/rare-earths-2010-replay.toml")
             && files.contains(&"scenarios/gallium-2023-replay.toml")
-            && files.contains(&"scenarios/magnets-2025-replay.toml"),
+            && files.contains(&"scenarios/magnets-2025-replay.toml")
+            && files.contains(&"scenarios/graphite-2023-replay.toml"),
         "{files:?}"
     );
     // The verdicts as they stand, with the stock cover and release threshold calibrated on
     // the 2010 and 2023 episodes: the 2023 gallium replay inside both bands (its price at the
-    // release threshold); the 2025 magnet replay, out of sample, with a US shortage longer than
+    // release threshold); the 2023 graphite replay, out of sample, with no Japanese shortage;
+    // the 2025 magnet replay, out of sample, with a US shortage longer than
     // Ford's and a price inside; the 2010 replay with no Japanese shortage, and a price below
     // the band the halt alone was not expected to explain.
     let verdicts: Vec<(String, String, String, f64)> = v["replays"]
@@ -152,6 +154,7 @@ fn the_shipped_replay_runs_and_reports_each_band() {
     let want = [
         ("peak_price", "japan", "inside", 1.65),
         ("days_short", "us", "inside", 0.0),
+        ("days_short", "japan", "inside", 0.0),
         ("days_short", "us", "above", 44.0),
         ("peak_price", "us", "inside", 6.0),
         ("days_short", "japan", "inside", 0.0),
