@@ -110,7 +110,7 @@ macro_rules! metric_record {
 
 metric_record! {
     /// Per importer and material (an importer slot).
-    SlotMetrics[12] {
+    SlotMetrics[13] {
         /// Units met over units demanded over the horizon.
         fill_rate,
         /// 1 if any step had unmet demand.
@@ -136,6 +136,9 @@ metric_record! {
         /// Markets: the highest price paid, a multiple of the reference price (1 without a
         /// market).
         peak_price,
+        /// Markets: the lowest price paid, a multiple of the reference price (1 without a
+        /// market).
+        trough_price,
     }
 }
 
@@ -198,6 +201,7 @@ impl SlotMetrics<f64> {
             extra_spend: r.extra_spend,
             surplus_lost: r.surplus_lost,
             peak_price: r.peak_price,
+            trough_price: r.trough_price,
         }
     }
 }
@@ -301,7 +305,8 @@ mod tests {
                 "unmet_loss",
                 "extra_spend",
                 "surplus_lost",
-                "peak_price"
+                "peak_price",
+                "trough_price"
             ]
         );
         assert_eq!(

@@ -8,7 +8,7 @@ use crate::model::Cost;
 use crate::runner::{losses_of, reduce_blocks, Accumulated, Plan};
 use crate::stats::{quantile_sorted, var_cvar, Moments, PriceAcc};
 
-pub const SUMMARY_SCHEMA: &str = "supplyshock.summary/4";
+pub const SUMMARY_SCHEMA: &str = "supplyshock.summary/5";
 /// Percentiles of the resilience curves.
 pub const CURVE_QUANTILES: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
 

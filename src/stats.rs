@@ -28,6 +28,9 @@ pub struct SlotTrial {
     /// Market materials: the highest price paid, a multiple of the reference price (1
     /// elsewhere).
     pub peak_price: f64,
+    /// Market materials: the lowest price paid, a multiple of the reference price (1
+    /// elsewhere).
+    pub trough_price: f64,
     pub steps_short: u32,
     /// Sum over steps of (1 - fill): the resilience triangle, in steps.
     pub shortfall_frac_sum: f64,
@@ -48,6 +51,7 @@ impl Default for SlotTrial {
             extra_spend: 0.0,
             surplus_lost: 0.0,
             peak_price: 1.0,
+            trough_price: 1.0,
             steps_short: 0,
             shortfall_frac_sum: 0.0,
             max_depth: 0.0,

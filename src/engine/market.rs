@@ -849,6 +849,8 @@ pub(super) fn price_losses(model: &Model, s: &mut Scratch, t: u32) {
             };
             let peak = &mut s.track.peak_price[k].0[l];
             *peak = peak.max(x);
+            let trough = &mut s.track.trough_price[k].0[l];
+            *trough = trough.min(x);
         }
     }
 }

@@ -24,10 +24,11 @@ pub(super) struct Track {
     /// Per importer slot and step, one bit per lane: fill below 1. Slot-major.
     short: Vec<u16>,
     sums: Vec<SeriesSums>,
-    /// Market materials: extra spend, surplus lost, highest price.
+    /// Market materials: extra spend, surplus lost, highest and lowest price.
     pub extra_spend: Vec<Lanes>,
     pub surplus_lost: Vec<Lanes>,
     pub peak_price: Vec<Lanes>,
+    pub trough_price: Vec<Lanes>,
     /// Per importer slot and step, slot-major: the price paid (markets only; empty without).
     /// Only the steps of `price_span` are written in a group: at every other step the slot
     /// paid the reference price in every lane, and its entries hold stale values from earlier
@@ -51,6 +52,7 @@ impl Track {
             extra_spend: vec![Lanes::ZERO; k],
             surplus_lost: vec![Lanes::ZERO; k],
             peak_price: vec![Lanes::ONE; k],
+            trough_price: vec![Lanes::ONE; k],
             price: if priced {
                 vec![Lanes::ONE; k * n_steps]
             } else {
@@ -76,6 +78,7 @@ impl Track {
             v.fill(Lanes::ZERO);
         }
         self.peak_price.fill(Lanes::ONE);
+        self.trough_price.fill(Lanes::ONE);
         self.price_span.fill((0, 0));
         self.sums.fill(SeriesSums::ZERO);
     }
@@ -196,6 +199,7 @@ pub(super) fn finish(model: &Model, s: &mut Scratch, n: usize) {
                 extra_spend: s.track.extra_spend[k].0[l],
                 surplus_lost: s.track.surplus_lost[k].0[l],
                 peak_price: s.track.peak_price[k].0[l],
+                trough_price: s.track.trough_price[k].0[l],
                 ..read_series(short, deficit, sums, l, model.sustain_steps.max(1))
             };
         }

@@ -982,3 +982,47 @@ severity = 0.5
     assert!((out[1].unmet - 400.0).abs() < 1e-9, "{:?}", out[1]);
     assert_eq!(out[1].peak_price, 8.0, "{:?}", out[1]);
 }
+
+/// The lowest price: a supplier that may not export for 40 days sells at home what it made for
+/// abroad, and the home price falls to where home demand takes all of it, 95 x^-ed = 100 x^es,
+/// so x = 0.95^(1/(ed+es)), its trough; the home buyer's peak stays at the reference.
+#[test]
+fn a_ban_lowers_the_home_price_to_the_closed_form_trough() {
+    let text = scenario(
+        "demand_elasticity = 0.15\nsupply_elasticity = 0.05\nmax_price = 8",
+        r#"
+[[supplier]]
+id = "s1"
+region = "CN"
+material = "m"
+capacity = 36500   # 100 a day
+
+[[importer]]
+id = "home"
+region = "CN"
+demand = { m = 34675 }   # 95 a day
+
+[[importer]]
+id = "far"
+region = "JP"
+demand = { m = 1825 }    # 5 a day
+
+[[shock]]
+id = "ban"
+kind = "export_ban"
+target = { supplier = "s1" }
+against = { region = "JP" }
+at_day = 10
+duration_days = 40
+"#,
+    );
+    let out = one_trial(&text);
+    let x = 0.95f64.powf(1.0 / 0.2);
+    assert!(
+        (out[0].trough_price - x).abs() < 1e-9 * x,
+        "{} vs {x}",
+        out[0].trough_price
+    );
+    assert_eq!(out[0].peak_price, 1.0, "{:?}", out[0]);
+    assert_eq!(out[1].trough_price, 1.0, "{:?}", out[1]);
+}
