@@ -941,6 +941,44 @@ fn stockpiles_and_pools_release_to_hold_the_price_at_their_threshold() {
     }
 }
 
+/// An exporter of 100 a day with a buyer at home (`home` a day) and one abroad (`far` a day),
+/// whose exports to the buyer abroad are cut by `severity` from day 10 for 40 days.
+fn exporter(market: &str, home: f64, far: f64, severity: f64) -> String {
+    scenario(
+        market,
+        &format!(
+            r#"
+[[supplier]]
+id = "s1"
+region = "CN"
+material = "m"
+capacity = 36500
+
+[[importer]]
+id = "home"
+region = "CN"
+demand = {{ m = {} }}
+
+[[importer]]
+id = "far"
+region = "JP"
+demand = {{ m = {} }}
+
+[[shock]]
+id = "ban"
+kind = "export_ban"
+target = {{ supplier = "s1" }}
+against = {{ region = "JP" }}
+at_day = 10
+duration_days = 40
+severity = {severity}
+"#,
+            home * 365.0,
+            far * 365.0
+        ),
+    )
+}
+
 /// A partial export ban takes its severity off what the covered buyers buy from the supplier,
 /// not off the supplier's whole output: a supplier selling 80 a day at home and 20 abroad,
 /// with half its exports banned for 40 days, leaves the foreign buyer 10 a day (at the ceiling
@@ -948,36 +986,8 @@ fn stockpiles_and_pools_release_to_hold_the_price_at_their_threshold() {
 /// a cut of the foreign buyer's reach to half the output (50 a day), it would miss nothing.
 #[test]
 fn a_partial_ban_cuts_the_covered_buyers_flows_not_the_suppliers_output() {
-    let text = scenario(
-        "demand_elasticity = 0\nsupply_elasticity = 0\nmax_price = 8",
-        r#"
-[[supplier]]
-id = "s1"
-region = "CN"
-material = "m"
-capacity = 36500   # 100 a day
-
-[[importer]]
-id = "home"
-region = "CN"
-demand = { m = 29200 }   # 80 a day
-
-[[importer]]
-id = "far"
-region = "JP"
-demand = { m = 7300 }    # 20 a day
-
-[[shock]]
-id = "half_ban"
-kind = "export_ban"
-target = { supplier = "s1" }
-against = { region = "JP" }
-at_day = 10
-duration_days = 40
-severity = 0.5
-"#,
-    );
-    let out = one_trial(&text);
+    let market = "demand_elasticity = 0\nsupply_elasticity = 0\nmax_price = 8";
+    let out = one_trial(&exporter(market, 80.0, 20.0, 0.5));
     assert_eq!(out[0].unmet, 0.0, "{:?}", out[0]);
     assert!((out[1].unmet - 400.0).abs() < 1e-9, "{:?}", out[1]);
     assert_eq!(out[1].peak_price, 8.0, "{:?}", out[1]);
@@ -988,34 +998,8 @@ severity = 0.5
 /// so x = 0.95^(1/(ed+es)), its trough; the home buyer's peak stays at the reference.
 #[test]
 fn a_ban_lowers_the_home_price_to_the_closed_form_trough() {
-    let text = scenario(
-        "demand_elasticity = 0.15\nsupply_elasticity = 0.05\nmax_price = 8",
-        r#"
-[[supplier]]
-id = "s1"
-region = "CN"
-material = "m"
-capacity = 36500   # 100 a day
-
-[[importer]]
-id = "home"
-region = "CN"
-demand = { m = 34675 }   # 95 a day
-
-[[importer]]
-id = "far"
-region = "JP"
-demand = { m = 1825 }    # 5 a day
-
-[[shock]]
-id = "ban"
-kind = "export_ban"
-target = { supplier = "s1" }
-against = { region = "JP" }
-at_day = 10
-duration_days = 40
-"#,
-    );
+    let market = "demand_elasticity = 0.15\nsupply_elasticity = 0.05\nmax_price = 8";
+    let text = exporter(market, 95.0, 5.0, 1.0);
     let out = one_trial(&text);
     let x = 0.95f64.powf(1.0 / 0.2);
     assert!(
