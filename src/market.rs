@@ -29,12 +29,38 @@
 pub struct Curve {
     /// Short-run own-price elasticity of demand (>= 0).
     pub demand_elasticity: f64,
-    /// Short-run price elasticity of supply (>= 0).
+    /// Short-run price elasticity of supply (>= 0), at prices at or above the reference.
     pub supply_elasticity: f64,
+    /// Short-run price elasticity of supply below the reference price (>= 0): how far output
+    /// is held back when the price falls (by default `supply_elasticity`).
+    pub supply_elasticity_below: f64,
     /// Floor, at most 1.
     pub min_price: f64,
     /// Ceiling, at least 1.
     pub max_price: f64,
+}
+
+impl Curve {
+    /// The supply elasticity that applies at log price `y` (above or below the reference).
+    #[inline]
+    pub fn es_at(&self, y: f64) -> f64 {
+        if y < 0.0 {
+            self.supply_elasticity_below
+        } else {
+            self.supply_elasticity
+        }
+    }
+
+    /// Offered supply at price `x` as a multiple of the reference offer: `x^es` above the
+    /// reference, `x^es_below` below it.
+    #[inline]
+    pub fn supply_scale(&self, x: f64) -> f64 {
+        if x < 1.0 {
+            pow(x, self.supply_elasticity_below)
+        } else {
+            pow(x, self.supply_elasticity)
+        }
+    }
 }
 
 /// The most access classes one clearing handles (sets of classes are enumerated).
@@ -369,7 +395,7 @@ impl Clearing {
 
     /// Supply of the unsold portions that reach `g`, at price `x`.
     fn set_supply(&self, g: u32, x: f64, curve: &Curve) -> f64 {
-        let scale = pow(x, curve.supply_elasticity);
+        let scale = curve.supply_scale(x);
         self.portions
             .iter()
             .filter(|p| p.to == 0 && p.reach & g != 0)
@@ -584,7 +610,7 @@ impl Clearing {
     /// Excess demand of the classes in `g` at the log price `y`, the stock bids `side` admits
     /// included, and its slope in `y` (negative: demand falls and supply rises with price).
     fn excess(&self, g: u32, y: f64, side: Side, curve: &Curve) -> (f64, f64) {
-        let (ed, es) = (curve.demand_elasticity, curve.supply_elasticity);
+        let (ed, es) = (curve.demand_elasticity, curve.es_at(y));
         let (d0, fixed) = self.set_parts(g);
         let (demand_mult, scale) = if y == 0.0 {
             (1.0, 1.0)
@@ -619,15 +645,20 @@ impl Clearing {
     /// The price in `(from, to)` where excess, with the stock bids of `side`, is zero (it is
     /// positive at `from` and at most zero at `to`).
     fn root(&self, g: u32, from: f64, to: f64, side: Side, curve: &Curve) -> f64 {
-        let (ed, es) = (curve.demand_elasticity, curve.supply_elasticity);
         let (d0, fixed) = self.set_parts(g);
-        let e = ed + es;
         let reach = || {
             self.portions
                 .iter()
                 .filter(move |p| p.to == 0 && p.reach & g != 0)
         };
         let s0: f64 = reach().map(|p| p.s0).sum();
+        // The elasticity of the side of the reference the price lies on: below it when
+        // reference demand falls short of reference supply.
+        let (ed, es) = (
+            curve.demand_elasticity,
+            curve.es_at(((d0 + fixed) / s0).ln()),
+        );
+        let e = ed + es;
         let bids = self.refills.iter().any(|r| g >> r.class & 1 != 0)
             || self.releases.iter().any(|r| g >> r.class & 1 != 0);
         // Closed form when nothing is fixed, no stock bids and no cap binds.
@@ -711,7 +742,7 @@ impl Clearing {
     /// The unsold portions that reach `g` go to it, each selling the share `share` of its
     /// offer at price `x`.
     fn sell(&mut self, g: u32, x: f64, share: f64, curve: &Curve) {
-        let scale = pow(x, curve.supply_elasticity);
+        let scale = curve.supply_scale(x);
         for q in &mut self.portions {
             if q.to == 0 && q.reach & g != 0 {
                 q.sold = (q.s0 * scale).min(q.cap) * share;

@@ -97,6 +97,9 @@ pub struct RawMarket {
     pub demand_elasticity: Spanned<f64>,
     /// Short-run price elasticity of suppliers' output (>= 0).
     pub supply_elasticity: Spanned<f64>,
+    /// The same below the reference price: how far output is held back when the price falls
+    /// (>= 0; default `supply_elasticity`).
+    pub supply_elasticity_below: Option<Spanned<f64>>,
     /// Price ceiling, a multiple of `value` (>= 1).
     pub max_price: Option<Spanned<f64>>,
     /// Price floor, a multiple of `value` (in (0, 1]).

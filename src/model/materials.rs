@@ -117,6 +117,10 @@ fn market(ck: &mut Ck, m: &RawMarket, key: &str, step_days: u32) -> Market {
     };
     let demand_elasticity = elasticity(ck, &m.demand_elasticity, "demand_elasticity");
     let supply_elasticity = elasticity(ck, &m.supply_elasticity, "supply_elasticity");
+    let supply_elasticity_below = match &m.supply_elasticity_below {
+        Some(v) => elasticity(ck, v, "supply_elasticity_below"),
+        None => supply_elasticity,
+    };
     let mut multiple = |v: &Option<Spanned<f64>>,
                         name: &str,
                         default: f64,
@@ -170,6 +174,7 @@ fn market(ck: &mut Ck, m: &RawMarket, key: &str, step_days: u32) -> Market {
         curve: Curve {
             demand_elasticity,
             supply_elasticity,
+            supply_elasticity_below,
             min_price,
             max_price,
         },

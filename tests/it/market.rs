@@ -6,6 +6,7 @@ use supplyshock::market::{consumer_loss, extra_spend, Clearing, Curve};
 const CURVE: Curve = Curve {
     demand_elasticity: 0.15,
     supply_elasticity: 0.05,
+    supply_elasticity_below: 0.05,
     min_price: 0.5,
     max_price: 8.0,
 };
@@ -154,8 +155,15 @@ proptest! {
         supply in proptest::collection::vec((1u32..32, 0.0f64..10.0, 0.5f64..20.0), 0..6),
         ed in 0.0f64..1.2,
         es in 0.0f64..0.6,
+        es_below in 0.0f64..2.0,
     ) {
-        let curve = Curve { demand_elasticity: ed, supply_elasticity: es, min_price: 0.5, max_price: 8.0 };
+        let curve = Curve {
+            demand_elasticity: ed,
+            supply_elasticity: es,
+            supply_elasticity_below: es_below,
+            min_price: 0.5,
+            max_price: 8.0,
+        };
         let n = demand.len();
         let mut m = Clearing::default();
         m.reset(n);
@@ -671,6 +679,7 @@ proptest! {
 const INELASTIC: Curve = Curve {
     demand_elasticity: 0.0,
     supply_elasticity: 0.0,
+    supply_elasticity_below: 0.0,
     ..CURVE
 };
 
@@ -994,19 +1003,23 @@ fn a_partial_ban_cuts_the_covered_buyers_flows_not_the_suppliers_output() {
 }
 
 /// The lowest price: a supplier that may not export for 40 days sells at home what it made for
-/// abroad, and the home price falls to where home demand takes all of it, 95 x^-ed = 100 x^es,
-/// so x = 0.95^(1/(ed+es)), its trough; the home buyer's peak stays at the reference.
+/// abroad, and the home price falls to where home demand takes it, 95 x^-ed = 100 x^es_below,
+/// so x = 0.95^(1/(ed+es_below)), its trough, with the supply response below the reference
+/// price (`supply_elasticity_below`, by default the one above); the home buyer's peak stays at
+/// the reference.
 #[test]
 fn a_ban_lowers_the_home_price_to_the_closed_form_trough() {
-    let market = "demand_elasticity = 0.15\nsupply_elasticity = 0.05\nmax_price = 8";
-    let text = exporter(market, 95.0, 5.0, 1.0);
-    let out = one_trial(&text);
-    let x = 0.95f64.powf(1.0 / 0.2);
-    assert!(
-        (out[0].trough_price - x).abs() < 1e-9 * x,
-        "{} vs {x}",
-        out[0].trough_price
-    );
-    assert_eq!(out[0].peak_price, 1.0, "{:?}", out[0]);
-    assert_eq!(out[1].trough_price, 1.0, "{:?}", out[1]);
+    for (below, es_below) in [("", 0.05), ("\nsupply_elasticity_below = 1.2", 1.2)] {
+        let market =
+            format!("demand_elasticity = 0.15\nsupply_elasticity = 0.05\nmax_price = 8{below}");
+        let out = one_trial(&exporter(&market, 95.0, 5.0, 1.0));
+        let x = 0.95f64.powf(1.0 / (0.15 + es_below));
+        assert!(
+            (out[0].trough_price - x).abs() < 1e-9 * x,
+            "{} vs {x}",
+            out[0].trough_price
+        );
+        assert_eq!(out[0].peak_price, 1.0, "{:?}", out[0]);
+        assert_eq!(out[1].trough_price, 1.0, "{:?}", out[1]);
+    }
 }
