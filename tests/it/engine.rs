@@ -725,12 +725,13 @@ fn a_lane_of_a_group_is_the_trial_run_alone() {
 }
 
 /// Every shipped scenario.
-const SHIPPED: [&str; 10] = [
+const SHIPPED: [&str; 11] = [
     "bench/reference-30",
     "japan-eu-critical-materials",
     "taiwan-advanced-chips",
     "us-japan-batteries",
     "rare-earths-2010-replay",
+    "cobalt-2025-replay",
     "gallium-2023-replay",
     "graphite-2023-replay",
     "magnets-2025-replay",

@@ -128,15 +128,18 @@ fn the_shipped_replay_runs_and_reports_each_band() {
         files.contains(&"scenarios/rare-earths-2010-replay.toml")
             && files.contains(&"scenarios/gallium-2023-replay.toml")
             && files.contains(&"scenarios/magnets-2025-replay.toml")
-            && files.contains(&"scenarios/graphite-2023-replay.toml"),
+            && files.contains(&"scenarios/graphite-2023-replay.toml")
+            && files.contains(&"scenarios/cobalt-2025-replay.toml"),
         "{files:?}"
     );
-    // The verdicts as they stand, with the stock cover and release threshold calibrated on
+    // The verdicts as they stand (the files in name order), with the stock cover and release threshold calibrated on
     // the 2010 and 2023 episodes, and the supply response below the reference price on the
     // 2023 one: the 2023 gallium replay inside its three bands (its price abroad at the release
     // threshold); the 2023 graphite replay, out of sample, with no Japanese shortage and China's
     // own price falling further than reported; the 2025 magnet replay, out of sample, with a US shortage longer
-    // than Ford's and a price inside; the 2010 replay with no Japanese shortage, and a price
+    // than Ford's and a price inside; the 2025 DRC cobalt replay, out of sample, with the metal
+    // price at the release threshold and no shortage (inside) but the mined intermediate at the
+    // ceiling (above); the 2010 replay with no Japanese shortage, and a price
     // below the band the halt alone was not expected to explain.
     let verdicts: Vec<(String, String, String, f64)> = v["replays"]
         .as_array()
@@ -153,6 +156,9 @@ fn the_shipped_replay_runs_and_reports_each_band() {
         })
         .collect();
     let want = [
+        ("peak_price", "metal_buyers", "inside", 1.65),
+        ("days_short", "metal_buyers", "inside", 0.0),
+        ("peak_price", "feed_buyers", "above", 5.0),
         ("peak_price", "japan", "inside", 1.65),
         ("days_short", "us", "inside", 0.0),
         ("trough_price", "china", "inside", 0.9107648140139141),
