@@ -4,7 +4,8 @@
 //! Buyers fall into *access classes*: buyers barred from the same suppliers. Supply comes in
 //! *portions*, each with the set of classes it may be sold to (a bitmask). Demand of a class at
 //! price `x` (a multiple of the reference price) is `d0 x^-ed + fixed`; a portion offers
-//! `min(s0 x^es, cap)`. Sellers go where the price is highest, so the equilibrium is found from
+//! `min(s0 x^es, cap)` (with `es` the supply elasticity above the reference price, or the one
+//! below it when `x < 1`). Sellers go where the price is highest, so the equilibrium is found from
 //! the top down: of every set `G` of the classes not yet priced, the one whose own clearing
 //! price (its demand against every remaining portion that can reach it) is highest is the most
 //! expensive group; it takes all those portions, and the rest is cleared in the same way.
