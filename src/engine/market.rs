@@ -381,6 +381,7 @@ fn clear_lane(
         n_classes = 1;
     }
     let patterns = if untouched { 0 } else { n_buy };
+    w.calm.clear();
     for i in 0..patterns {
         let b = s.net.market_buyers[m][i] as usize;
         w.factors.clear();
@@ -401,7 +402,16 @@ fn clear_lane(
                 }
             });
         w.class_of.push(c);
+        // What the class's buyers take from each supplier in calm, times their own access
+        // factor (a class merged from several patterns, when there are more than MAX_CLASSES,
+        // reaches what its members would).
+        w.calm.resize(n_classes * n_sel, 0.0);
+        let links = model.slots[b].spot_links.start as usize;
+        for j in 0..n_sel {
+            w.calm[c * n_sel + j] += w.factors[j] * model.spot_links[links + j].calm_share;
+        }
     }
+    w.calm.resize(n_classes * n_sel, 0.0);
     // 2. Demand: importers' use responds to price, their stock refills bid only up to their
     // thresholds and their stocks may serve their use above theirs; processors' input orders
     // do not respond.
@@ -475,19 +485,6 @@ fn clear_lane(
     // exports to some buyers leaves them 26% of what they bought, whatever the supplier sells
     // at home; a buyer without a contract with the supplier gets nothing from it while the ban
     // lasts, and a covered buyer nothing beyond its share until the ban is over.
-    w.calm.clear();
-    w.calm.resize(n_classes * n_sel, 0.0);
-    // (Each buyer counts with its own factor: a class merged from several patterns, when there
-    // are more than MAX_CLASSES, reaches what its members would.)
-    for i in 0..patterns {
-        let b = s.net.market_buyers[m][i] as usize;
-        let c = w.class_of[i];
-        let links = model.slots[b].spot_links.start as usize;
-        for j in 0..n_sel {
-            let f = access(model, s, b, j, l);
-            w.calm[c * n_sel + j] += f * model.spot_links[links + j].calm_share;
-        }
-    }
     w.portion_seller.clear();
     w.portion_reach.clear();
     w.seller_portions.clear();

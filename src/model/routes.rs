@@ -146,6 +146,17 @@ pub(super) fn attach_routes(model: &mut Model, trade_flows: &TradeFlows, edge_fl
             pipes[p.ix()].initial_per_step += edge_flow[ei];
         }
     }
+    // What each supplier's contracts ask in the steady state (at least its output): the
+    // denominator of its buyers' calm shares, so that they never add up to more than 1, even
+    // when it is oversubscribed.
+    let asked: Vec<f64> = router
+        .suppliers
+        .iter()
+        .map(|sup| {
+            let orders: f64 = sup.out_edges.clone().map(|e| edge_flow[e as usize]).sum();
+            sup.base_output.max(orders)
+        })
+        .collect();
     let mut spot_links = Vec::new();
     for si in 0..slots.len() {
         let start = spot_links.len() as u32;
@@ -155,15 +166,7 @@ pub(super) fn attach_routes(model: &mut Model, trade_flows: &TradeFlows, edge_fl
         if slots[si].switch_steps.is_some() || model.materials[m].market.is_some() {
             for &s in &model.material_suppliers[m] {
                 let (route, pipe) = router.route_for(s, SlotIdx(si as u32), slots, &mut pipes);
-                // Over what the supplier's contracts ask (at least its output), so that the
-                // shares of its buyers never add up to more than 1, even when it is
-                // oversubscribed.
-                let orders: f64 = router.suppliers[s.ix()]
-                    .out_edges
-                    .clone()
-                    .map(|e| edge_flow[e as usize])
-                    .sum();
-                let output = router.suppliers[s.ix()].base_output.max(orders);
+                let output = asked[s.ix()];
                 let calm: f64 = slots[si]
                     .in_edges
                     .clone()

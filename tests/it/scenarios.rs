@@ -113,6 +113,18 @@ fn reference_documents_every_key() {
     );
 }
 
+/// The section numbers a line cites (`§1.5`, `§7`): an empty number is the header's "§n", the
+/// notation itself, not a citation.
+fn cited_sections(line: &str) -> impl Iterator<Item = &str> {
+    line.match_indices('§').filter_map(move |(at, _)| {
+        let rest = &line[at + '§'.len_utf8()..];
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        Some(rest[..end].trim_end_matches('.')).filter(|s| !s.is_empty())
+    })
+}
+
 /// Every source tag (`[P: TAG]`, `[S: TAG]`) cited in scenarios/ is a row of the bibliography
 /// in docs/sources.md, and every section cited (`§1.5`, `§7`) is one of its headings.
 #[test]
@@ -147,14 +159,8 @@ fn every_source_the_scenarios_cite_resolves() {
                     }
                 }
             }
-            for (at, _) in line.match_indices('§') {
-                let rest = &line[at + '§'.len_utf8()..];
-                let end = rest
-                    .find(|c: char| !c.is_ascii_digit() && c != '.')
-                    .unwrap_or(rest.len());
-                let section = rest[..end].trim_end_matches('.');
-                // An empty number is the header's "§n", the notation itself.
-                if !section.is_empty() && !sections.contains(section) {
+            for section in cited_sections(line) {
+                if !sections.contains(section) {
                     unresolved.push(format!("{name}:{}: §{section}", i + 1));
                 }
             }
@@ -241,9 +247,7 @@ fn figures(text: &str) -> Vec<(usize, Label)> {
         (l.contains("every number") || l.contains("every figure")) && l.contains("illustrative")
     });
     let label = |ctx: &str| {
-        let has_section = ctx
-            .match_indices('§')
-            .any(|(i, _)| ctx[i + '§'.len_utf8()..].starts_with(|c: char| c.is_ascii_digit()));
+        let has_section = cited_sections(ctx).next().is_some();
         if all_illustrative || ctx.contains("illustrative") || ctx.contains("modelling choice") {
             Label::Illustrative
         } else if ctx.contains("[P: ")
