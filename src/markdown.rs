@@ -34,6 +34,7 @@ pub fn report_md(summary: &Summary, indicators: &Indicators, chart_files: &[Stri
     };
     let mut out = String::new();
     title_section(&mut out, s);
+    out.push_str(&crate::briefing::executive_summary(s));
     run_section(&mut out, s);
     concentration_section(&mut out, indicators);
     if let Some(base) = s.variants.first() {
@@ -82,7 +83,7 @@ fn title_section(out: &mut String, s: &Summary) {
     }
 }
 
-/// The run's parameters, with a warning when the trials are too few for a stable tail.
+/// The run's parameters.
 fn run_section(out: &mut String, s: &Summary) {
     out.push_str("## Run\n\n| parameter | value |\n|---|---|\n");
     let step = if s.step_days == 1 {
@@ -115,14 +116,6 @@ fn run_section(out: &mut String, s: &Summary) {
         out.push_str(&format!("| {k} | {v} |\n"));
     }
     out.push('\n');
-    if s.trials < 10_000 {
-        out.push_str(&format!(
-            "> With {} trials, only {} lie beyond the 99th percentile: P99 and CVaR99 are \
-             unstable. Run 10,000 trials or more for a stable tail.\n\n",
-            count(s.trials),
-            count(s.trials / 100)
-        ));
-    }
     out.push_str(
         "Charts are embedded as PNG; an SVG of each, with the same name, sits beside this file.\n\n",
     );
@@ -241,9 +234,11 @@ fn strategy_and_sourcing_sections(out: &mut String, s: &Summary, charts: &mut Ch
              paired; intervals are 95% confidence intervals. Δ is the strategy minus the \
              baseline: a negative Δ loss is loss avoided. Loss is over the {}-day horizon, cost \
              is per year; loss avoided per unit of cost above {} means the strategy pays for \
-             itself in expected value alone, before any value placed on the tail.\n\n",
+             itself in expected value alone, before any value placed on the tail. Totals \
+             count {}.\n\n",
             s.horizon_days,
-            compact(s.horizon_days as f64 / 365.0)
+            compact(s.horizon_days as f64 / 365.0),
+            totals_cover(s)
         ));
         out.push_str(&strategy_table(s));
         out.push('\n');
@@ -483,6 +478,29 @@ fn importer_diff_table(s: &Summary) -> String {
     t
 }
 
+/// The importers the totals count, by name, and whether that is a focus or the default.
+fn totals_cover(s: &Summary) -> String {
+    let base = s.variants.first();
+    let named: Vec<String> = s
+        .totals_cover
+        .iter()
+        .map(|id| {
+            base.and_then(|b| b.importers.iter().find(|im| im.importer == *id))
+                .map_or_else(|| id.clone(), |im| display_name(&im.importer, &im.name))
+        })
+        .collect();
+    let list = if named.is_empty() {
+        "no importer".to_owned()
+    } else {
+        named.join(", ")
+    };
+    if s.focus {
+        format!("the focus chosen: {list}")
+    } else {
+        format!("every importer not declared balancing: {list}")
+    }
+}
+
 /// A money difference with its interval: `-$12.3m (-$20.1m to -$4.5m)`.
 fn money_ci(d: Difference, cur: &str) -> String {
     format!(
@@ -591,7 +609,12 @@ mod tests {
             "## Strategies",
             "**stockpile-90**: Hold 90 days of oxide",
             "Δ total expected loss (95% CI)",
-            "P99 and CVaR99 are unstable",
+            "## Executive summary",
+            "Totals and rankings count Home.",
+            "**Home**: expected loss",
+            "**Strategies, by net benefit**",
+            "| 1 | **stockpile-90**",
+            "P99 and CVaR99 move from run to run",
         ] {
             assert!(md.contains(needle), "{needle:?} missing from:\n{md}");
         }

@@ -71,6 +71,12 @@ impl<'a> RunResults<'a> {
         }
     }
 
+    /// Totals count only the importers `focus` names (ids checked against the scenario).
+    pub fn with_focus(mut self, focus: Option<Vec<String>>) -> Self {
+        self.plan = self.plan.with_focus(focus);
+        self
+    }
+
     pub fn summary(&self) -> Summary {
         report::summarize(
             &self.plan,

@@ -8,7 +8,7 @@ use crate::model::Cost;
 use crate::runner::{losses_of, reduce_blocks, Accumulated, Plan};
 use crate::stats::{quantile_sorted, var_cvar, Moments, PriceAcc};
 
-pub const SUMMARY_SCHEMA: &str = "supplyshock.summary/5";
+pub const SUMMARY_SCHEMA: &str = "supplyshock.summary/6";
 /// Percentiles of the resilience curves.
 pub const CURVE_QUANTILES: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
 
@@ -23,6 +23,11 @@ pub struct Summary {
     pub horizon_days: u32,
     pub step_days: u32,
     pub currency: String,
+    /// The importers the totals (`total_loss`, its paired change, loss avoided per cost) count:
+    /// those given with `--focus`, else every importer not declared balancing.
+    pub totals_cover: Vec<String>,
+    /// Whether `totals_cover` is a focus the user chose.
+    pub focus: bool,
     pub variants: Vec<VariantSummary>,
 }
 
@@ -33,7 +38,7 @@ pub struct VariantSummary {
     pub yearly_cost: Option<Cost>,
     /// Units met over units demanded, across every importer and material.
     pub network_fill_rate: Estimate,
-    /// Loss value summed over importers, per trial.
+    /// Loss value summed over the importers in `totals_cover`, per trial.
     pub total_loss: Estimate,
     /// Strategies: paired change in total loss from the baseline (negative = less loss).
     pub total_loss_vs_baseline: Option<Difference>,
@@ -177,6 +182,9 @@ pub fn summarize(
     let mut variants = Vec::new();
     for (v, model) in plan.models.iter().enumerate() {
         let red = &reduced[v];
+        let in_total = plan.total_set(v);
+        let total_loss = red.losses.of_sum(&in_total);
+        let diff_total_loss = (v > 0).then(|| red.diff_losses.of_sum(&in_total));
         let ints = &acc.ints[v];
         let mut slots = Vec::new();
         for (k, b) in model.importer_slots().enumerate() {
@@ -251,12 +259,12 @@ pub fn summarize(
             name: names[v].clone(),
             yearly_cost: costs[v].clone(),
             network_fill_rate: (&red.network_fill).into(),
-            total_loss: (&red.total_loss).into(),
-            total_loss_vs_baseline: (v > 0).then(|| (&red.diff_total_loss).into()),
-            loss_avoided_per_cost: match (&costs[v], v > 0) {
+            total_loss: (&total_loss).into(),
+            total_loss_vs_baseline: diff_total_loss.as_ref().map(Difference::from),
+            loss_avoided_per_cost: match (&costs[v], &diff_total_loss) {
                 // None too where a cost near zero makes the ratio overflow.
-                (Some(c), true) if c.total > 0.0 => {
-                    Some(-red.diff_total_loss.mean() / c.total).filter(|r| r.is_finite())
+                (Some(c), Some(d)) if c.total > 0.0 => {
+                    Some(-d.mean() / c.total).filter(|r| r.is_finite())
                 }
                 _ => None,
             },
@@ -274,6 +282,12 @@ pub fn summarize(
         horizon_days: base.horizon_days,
         step_days: base.step_days,
         currency: base.currency.clone(),
+        totals_cover: plan
+            .total_set(0)
+            .into_iter()
+            .map(|i| base.importers[i].id.clone())
+            .collect(),
+        focus: plan.focus().is_some(),
         variants,
     }
 }

@@ -12,7 +12,7 @@ use crate::lanes::LANES;
 use crate::metrics::{self, ImporterMetrics, Record, SlotMetrics};
 use crate::model::{Model, Study};
 use crate::shocks::{sample_trial, Event};
-use crate::stats::{CurveAcc, Moments, PriceAcc, StepHist, FILL_BINS};
+use crate::stats::{CrossMoments, CurveAcc, Moments, PriceAcc, StepHist, FILL_BINS};
 
 /// Trials per block: fixed by the trial count alone, so blocks (and float sums) are the same
 /// whatever the threads or shards. At most about 256 blocks.
@@ -67,10 +67,12 @@ pub fn estimate(plan: &Plan, trials: u64, blocks: Range<u64>, workers: usize) ->
 pub struct VariantBlock {
     /// Per trial: units met over units demanded across every importer and material.
     pub network_fill: Moments,
-    /// Per trial: loss value summed over importers.
-    pub total_loss: Moments,
-    /// Paired difference of `total_loss` from the baseline (strategies only).
-    pub diff_total_loss: Moments,
+    /// Per trial: each importer's loss value, and the products of every two, so that the total
+    /// over any set of importers has its moments (see [`Plan::total_set`]).
+    pub losses: CrossMoments,
+    /// Strategies: per trial, each importer's paired change in loss from the baseline (its loss
+    /// where the baseline has no such importer); empty for the baseline.
+    pub diff_losses: CrossMoments,
     /// Per importer slot.
     #[serde(with = "metrics::rows")]
     pub slot: Vec<SlotMetrics<Moments>>,
@@ -191,10 +193,26 @@ impl Accumulated {
                     }
                 };
                 sums("network fill", &vb.network_fill, bt)?;
-                sums("total loss", &vb.total_loss, bt)?;
-                sums(
-                    "total loss difference",
-                    &vb.diff_total_loss,
+                let cross = |what: &str, c: &CrossMoments, len: usize, n: u64| {
+                    if c.len() != len || !c.is_consistent() {
+                        Err(at(format!("{what}: sums of the wrong size")))
+                    } else {
+                        sums(
+                            what,
+                            &Moments {
+                                n: c.n,
+                                sum: 0.0,
+                                sum_sq: 0.0,
+                            },
+                            n,
+                        )
+                    }
+                };
+                cross("importer losses", &vb.losses, ni, bt)?;
+                cross(
+                    "importer loss differences",
+                    &vb.diff_losses,
+                    if strategy { ni } else { 0 },
                     if strategy { bt } else { 0 },
                 )?;
                 for (j, row) in vb.slot.iter().enumerate() {
@@ -323,6 +341,8 @@ pub struct Plan<'a> {
     /// For each variant, the index in the baseline's importer slots of each of its own, if any.
     slot_map: Vec<Vec<Option<usize>>>,
     importer_map: Vec<Vec<Option<usize>>>,
+    /// The importers totals count, by id: `None` for every importer not declared balancing.
+    focus: Option<Vec<String>>,
 }
 
 impl<'a> Plan<'a> {
@@ -363,7 +383,35 @@ impl<'a> Plan<'a> {
             ids,
             slot_map,
             importer_map,
+            focus: None,
         }
+    }
+
+    /// Totals count only these importers (ids the caller has checked), balancing or not.
+    pub fn with_focus(mut self, focus: Option<Vec<String>>) -> Self {
+        self.focus = focus;
+        self
+    }
+
+    /// The focus given, if any.
+    pub fn focus(&self) -> Option<&[String]> {
+        self.focus.as_deref()
+    }
+
+    /// The indices, in increasing order, of variant `v`'s importers that totals count: the
+    /// focus if one is given, else every importer not declared balancing (balancing importers
+    /// stand for the rest of the world and are reported apart).
+    pub fn total_set(&self, v: usize) -> Vec<usize> {
+        self.models[v]
+            .importers
+            .iter()
+            .enumerate()
+            .filter(|(_, imp)| match &self.focus {
+                Some(f) => f.contains(&imp.id),
+                None => !imp.balancing,
+            })
+            .map(|(i, _)| i)
+            .collect()
     }
 }
 
@@ -501,8 +549,8 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
             let ni = m.importers.len();
             VariantBlock {
                 network_fill: Moments::default(),
-                total_loss: Moments::default(),
-                diff_total_loss: Moments::default(),
+                losses: CrossMoments::new(ni),
+                diff_losses: CrossMoments::new(if v == 0 { 0 } else { ni }),
                 slot: vec![SlotMetrics::default(); k],
                 tts_days: vec![Moments::default(); k],
                 ttr_days: vec![Moments::default(); k],
@@ -527,7 +575,7 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
         .collect();
     let mut base_slot_vals: Vec<SlotMetrics<f64>> = Vec::new();
     let mut base_imp_vals: Vec<ImporterMetrics<f64>> = Vec::new();
-    let mut base_total = 0.0;
+    let mut trial_losses: Vec<f64> = Vec::new();
     // Trials run in groups, side by side; their outcomes are then taken in trial order.
     let mut first = trials.start;
     while first < trials.end {
@@ -579,12 +627,16 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
                     vb.importer[i].push(vals);
                     losses[v].push(vals.loss_value as f32);
                 }
-                let total: f64 = imp_vals.iter().map(|x| x.loss_value).sum();
-                vb.total_loss.push(total);
-                if v == 0 {
-                    base_total = total;
-                } else {
-                    vb.diff_total_loss.push(total - base_total);
+                trial_losses.clear();
+                trial_losses.extend(imp_vals.iter().map(|x| x.loss_value));
+                vb.losses.push(&trial_losses);
+                if v > 0 {
+                    for (i, x) in trial_losses.iter_mut().enumerate() {
+                        if let Some(bi) = plan.importer_map[v][i] {
+                            *x -= base_imp_vals[bi].loss_value;
+                        }
+                    }
+                    vb.diff_losses.push(&trial_losses);
                 }
                 if v == 0 {
                     base_slot_vals = slot_vals;
@@ -621,8 +673,8 @@ pub fn reduce_blocks(acc: &Accumulated) -> Vec<VariantBlock> {
     for b in &acc.blocks {
         for (o, v) in out.iter_mut().zip(&b.variants) {
             o.network_fill += &v.network_fill;
-            o.total_loss += &v.total_loss;
-            o.diff_total_loss += &v.diff_total_loss;
+            o.losses += &v.losses;
+            o.diff_losses += &v.diff_losses;
             add_all(&mut o.slot, &v.slot);
             add_all(&mut o.tts_days, &v.tts_days);
             add_all(&mut o.ttr_days, &v.ttr_days);
@@ -637,8 +689,8 @@ pub fn reduce_blocks(acc: &Accumulated) -> Vec<VariantBlock> {
 fn zero_like(v: &VariantBlock) -> VariantBlock {
     VariantBlock {
         network_fill: Moments::default(),
-        total_loss: Moments::default(),
-        diff_total_loss: Moments::default(),
+        losses: CrossMoments::new(v.losses.len()),
+        diff_losses: CrossMoments::new(v.diff_losses.len()),
         slot: vec![SlotMetrics::default(); v.slot.len()],
         tts_days: vec![Moments::default(); v.tts_days.len()],
         ttr_days: vec![Moments::default(); v.ttr_days.len()],

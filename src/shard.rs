@@ -24,8 +24,8 @@ use crate::runner::{n_blocks, Accumulated, Plan};
 
 /// The part-file format. 2: fill histograms in 16-bit counters with sparse carries. 3: their
 /// rows step-major. 4: one seal over header and body, the body compressed, the fill histograms
-/// stored sparsely.
-pub const PART_SCHEMA: &str = "supplyshock.part/6";
+/// stored sparsely. 7: per-importer loss sums and products in place of loss totals.
+pub const PART_SCHEMA: &str = "supplyshock.part/7";
 
 /// Which shard this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -153,6 +153,97 @@ impl std::ops::AddAssign<&Moments> for Moments {
     }
 }
 
+/// Sums over trials of a vector of values and of every product of two of them: enough to give
+/// the moments of the sum over any subset of the vector, exactly as if each trial's subset sum
+/// had been pushed, up to the order of additions. Stored as `[n, sums, products]`, the products
+/// of `i <= j` row by row; merged by addition in a fixed order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "(u64, Vec<f64>, Vec<f64>)", into = "(u64, Vec<f64>, Vec<f64>)")]
+pub struct CrossMoments {
+    pub n: u64,
+    pub sum: Vec<f64>,
+    pub prod: Vec<f64>,
+}
+
+impl CrossMoments {
+    /// Sums for vectors of `k` values.
+    pub fn new(k: usize) -> CrossMoments {
+        CrossMoments {
+            n: 0,
+            sum: vec![0.0; k],
+            prod: vec![0.0; k * (k + 1) / 2],
+        }
+    }
+
+    /// The length of the vectors summed.
+    pub fn len(&self) -> usize {
+        self.sum.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sum.is_empty()
+    }
+
+    /// Whether the products match the sums' length (a part read from a file may hold anything).
+    pub fn is_consistent(&self) -> bool {
+        let k = self.sum.len();
+        self.prod.len() == k * (k + 1) / 2
+    }
+
+    pub fn push(&mut self, x: &[f64]) {
+        debug_assert_eq!(x.len(), self.sum.len());
+        self.n += 1;
+        let mut p = 0;
+        for (i, &a) in x.iter().enumerate() {
+            self.sum[i] += a;
+            for &b in &x[i..] {
+                self.prod[p] += a * b;
+                p += 1;
+            }
+        }
+    }
+
+    /// The moments of the per-trial sum over the entries `subset` (indices in increasing order).
+    pub fn of_sum(&self, subset: &[usize]) -> Moments {
+        let k = self.sum.len();
+        // Row i starts after rows 0..i, of k - r products each.
+        let row = |i: usize| i * k - i * i.saturating_sub(1) / 2;
+        let mut m = Moments {
+            n: self.n,
+            sum: 0.0,
+            sum_sq: 0.0,
+        };
+        for (a, &i) in subset.iter().enumerate() {
+            m.sum += self.sum[i];
+            for &j in &subset[a..] {
+                let x = self.prod[row(i) + (j - i)];
+                m.sum_sq += if i == j { x } else { 2.0 * x };
+            }
+        }
+        m
+    }
+}
+
+impl From<(u64, Vec<f64>, Vec<f64>)> for CrossMoments {
+    fn from((n, sum, prod): (u64, Vec<f64>, Vec<f64>)) -> CrossMoments {
+        CrossMoments { n, sum, prod }
+    }
+}
+
+impl From<CrossMoments> for (u64, Vec<f64>, Vec<f64>) {
+    fn from(m: CrossMoments) -> (u64, Vec<f64>, Vec<f64>) {
+        (m.n, m.sum, m.prod)
+    }
+}
+
+impl std::ops::AddAssign<&CrossMoments> for CrossMoments {
+    fn add_assign(&mut self, o: &CrossMoments) {
+        self.n += o.n;
+        self.sum.iter_mut().zip(&o.sum).for_each(|(a, b)| *a += b);
+        self.prod.iter_mut().zip(&o.prod).for_each(|(a, b)| *a += b);
+    }
+}
+
 /// Resolution of the fill histograms behind the percentile curves: bins of 1% of demand, the
 /// last one holding full service exactly.
 pub const FILL_BINS: usize = 101;
@@ -947,6 +1038,42 @@ pub fn quantile_sorted<T: Copy + Into<f64>>(sorted: &[T], q: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    /// The moments of a subset's per-trial sum from the cross sums equal those of pushing the
+    /// sums themselves, for every subset of four values.
+    #[test]
+    fn cross_moments_give_the_moments_of_any_subsets_sum() {
+        let rows: Vec<[f64; 4]> = (0..50)
+            .map(|t| {
+                let t = t as f64;
+                [
+                    t.sin() * 3.0,
+                    (t * 0.7).cos(),
+                    t * 0.01 - 0.2,
+                    (t * 1.3).sin().abs() * 7.0,
+                ]
+            })
+            .collect();
+        let mut cross = CrossMoments::new(4);
+        for r in &rows {
+            cross.push(r);
+        }
+        for mask in 1u32..16 {
+            let subset: Vec<usize> = (0..4).filter(|i| mask & (1 << i) != 0).collect();
+            let mut direct = Moments::default();
+            for r in &rows {
+                direct.push(subset.iter().map(|&i| r[i]).sum());
+            }
+            let got = cross.of_sum(&subset);
+            assert_eq!(got.n, direct.n);
+            assert!((got.sum - direct.sum).abs() < 1e-9, "{subset:?}");
+            assert!(
+                (got.sum_sq - direct.sum_sq).abs() < 1e-9 * direct.sum_sq.max(1.0),
+                "{subset:?}"
+            );
+        }
+    }
+
     use super::*;
     use crate::rng::{stream, Purpose};
     use rand::Rng;

@@ -124,6 +124,10 @@ pub enum Command {
         /// Run only these strategies (repeatable); default: all.
         #[arg(long = "strategy", value_name = "ID")]
         strategies: Vec<String>,
+        /// Importers the totals, the strategy ranking and the frontier count (repeatable, or
+        /// comma-separated); default: every importer not declared balancing.
+        #[arg(long, value_name = "IMPORTER", value_delimiter = ',')]
+        focus: Vec<String>,
         /// Replace an existing output directory.
         #[arg(long)]
         force: bool,
@@ -147,6 +151,10 @@ pub enum Command {
         parts: Vec<PathBuf>,
         #[arg(long, short)]
         output: PathBuf,
+        /// Importers the totals, the strategy ranking and the frontier count (repeatable, or
+        /// comma-separated); default: every importer not declared balancing.
+        #[arg(long, value_name = "IMPORTER", value_delimiter = ',')]
+        focus: Vec<String>,
         /// Replace existing results.
         #[arg(long)]
         force: bool,
@@ -267,6 +275,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             output,
             sampling,
             strategies,
+            focus,
             force,
             format,
             shard,
@@ -278,6 +287,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 output,
                 sampling,
                 strategies,
+                focus,
                 shard,
                 shards,
             };
@@ -291,11 +301,13 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Merge {
             parts,
             output,
+            focus,
             force,
             format,
         } => merge(
             &parts,
             &output,
+            &focus,
             &Display {
                 force,
                 format,
@@ -430,6 +442,7 @@ pub struct RunArgs {
     pub output: Option<PathBuf>,
     pub sampling: Sampling,
     pub strategies: Vec<String>,
+    pub focus: Vec<String>,
     pub shard: Option<String>,
     pub shards: Option<u64>,
 }
@@ -455,6 +468,8 @@ pub struct RunOptions {
     pub threads: Option<usize>,
     /// Indices into the study's strategies.
     pub strategies: Vec<usize>,
+    /// The importers totals count, if not the default.
+    pub focus: Option<Vec<String>>,
     pub output: RunOutput,
     pub display: Display,
 }
@@ -480,6 +495,7 @@ impl RunOptions {
                 .map(|id| strategy_index(study, id))
                 .collect::<Result<Vec<usize>, Failure>>()?
         };
+        let focus = focus_ids(study, &a.focus)?;
         let dir = a.output.clone().unwrap_or_else(|| {
             PathBuf::from("out").join(a.scenario.file_stem().unwrap_or_default())
         });
@@ -510,10 +526,45 @@ impl RunOptions {
             seed,
             threads: a.sampling.threads.map(usize::from),
             strategies,
+            focus,
             output,
             display,
         })
     }
+}
+
+/// `--focus` checked against the scenario: `None` when not given; each id once, in the order
+/// given; an unknown id is an error with the importers there are.
+pub fn focus_ids(
+    study: &crate::model::Study,
+    given: &[String],
+) -> Result<Option<Vec<String>>, Failure> {
+    if given.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<&str> = study
+        .baseline
+        .importers
+        .iter()
+        .map(|i| i.id.as_str())
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for id in given {
+        let id = id.trim();
+        if !ids.contains(&id) {
+            let hint = crate::diag::did_you_mean(id, ids.iter().copied()).map_or_else(
+                || format!("importers in this scenario: {}", ids.join(", ")),
+                |b| format!("did you mean `{b}`?"),
+            );
+            return Err(Failure::invalid(format!(
+                "error: --focus names unknown importer `{id}`\n  hint: {hint}"
+            )));
+        }
+        if !out.iter().any(|o| o == id) {
+            out.push(id.to_owned());
+        }
+    }
+    Ok(Some(out))
 }
 
 /// The index of strategy `id`, or an error with a hint.
@@ -547,12 +598,12 @@ fn run_cmd(loaded: &Loaded, o: &RunOptions) -> Result<(), Failure> {
     match &o.output {
         RunOutput::Part(dir, sh) => write_part(loaded, o, &plan, &acc, dir, *sh),
         RunOutput::Stdout => emit(
-            &RunResults::new(study, &o.strategies, acc, trials, o.seed),
+            &RunResults::new(study, &o.strategies, acc, trials, o.seed).with_focus(o.focus.clone()),
             Path::new("-"),
             &o.display,
         ),
         RunOutput::Dir(dir) => emit(
-            &RunResults::new(study, &o.strategies, acc, trials, o.seed),
+            &RunResults::new(study, &o.strategies, acc, trials, o.seed).with_focus(o.focus.clone()),
             dir,
             &o.display,
         ),
@@ -641,10 +692,11 @@ fn emit(r: &RunResults, out_dir: &Path, d: &Display) -> Result<(), Failure> {
     Ok(())
 }
 
-fn merge(parts: &[PathBuf], output: &Path, d: &Display) -> Result<(), Failure> {
+fn merge(parts: &[PathBuf], output: &Path, focus: &[String], d: &Display) -> Result<(), Failure> {
     let read =
         crate::shard::read_parts(parts).map_err(|e| Failure::invalid(format!("error: {e}")))?;
     let m = crate::shard::merge_parts(read).map_err(|e| Failure::invalid(format!("error: {e}")))?;
+    let focus = focus_ids(&m.loaded.study, focus)?;
     emit(
         &RunResults::new(
             &m.loaded.study,
@@ -652,7 +704,8 @@ fn merge(parts: &[PathBuf], output: &Path, d: &Display) -> Result<(), Failure> {
             m.acc,
             m.header.trials,
             m.header.seed,
-        ),
+        )
+        .with_focus(focus),
         output,
         d,
     )

@@ -197,10 +197,14 @@ fn cvar_se(losses: &mut [f64], a: f64) -> Option<f64> {
     Some(sd / (n as f64).sqrt() / (1.0 - a))
 }
 
-/// Per-trial loss summed over importers for one variant (the trials line up across importers).
-fn total_per_trial(losses: &[LossSample<'_>], variant: &str) -> Vec<f64> {
+/// Per-trial loss summed over the importers the totals count (`cover`) for one variant (the
+/// trials line up across importers).
+fn total_per_trial(losses: &[LossSample<'_>], variant: &str, cover: &[String]) -> Vec<f64> {
     let mut total: Vec<f64> = Vec::new();
-    for l in losses.iter().filter(|l| l.variant == variant) {
+    for l in losses
+        .iter()
+        .filter(|l| l.variant == variant && cover.contains(&l.importer))
+    {
         if total.len() < l.len() {
             total.resize(l.len(), 0.0);
         }
@@ -275,7 +279,7 @@ fn loss_bars<'a>(s: &'a Summary, losses: &[LossSample<'_>]) -> Vec<Bar<'a>> {
     s.variants
         .iter()
         .map(|v| {
-            let mut total = total_per_trial(losses, &v.id);
+            let mut total = total_per_trial(losses, &v.id, &s.totals_cover);
             let cvar_ci = cvar_se(&mut total, 0.95);
             let cvar = (!total.is_empty()).then(|| crate::stats::var_cvar(&mut total, 0.95).1);
             let (m, se) = (v.total_loss.mean, v.total_loss.se);
@@ -737,7 +741,16 @@ mod tests {
             LossSample::new("baseline", "b", &[0.5, 3.0, 0.0]),
             LossSample::new("other", "a", &[9.0, 9.0, 9.0]),
         ];
-        assert_eq!(total_per_trial(&losses, "baseline"), vec![1.5, 3.0, 2.0]);
-        assert!(total_per_trial(&losses, "none").is_empty());
+        let both = ["a".to_owned(), "b".to_owned()];
+        assert_eq!(
+            total_per_trial(&losses, "baseline", &both),
+            vec![1.5, 3.0, 2.0]
+        );
+        // Only the importers the totals count.
+        assert_eq!(
+            total_per_trial(&losses, "baseline", &both[1..]),
+            vec![0.5, 3.0, 0.0]
+        );
+        assert!(total_per_trial(&losses, "none", &both).is_empty());
     }
 }

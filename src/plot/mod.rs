@@ -118,6 +118,28 @@ pub(crate) fn safe(id: &str) -> String {
         .collect()
 }
 
+/// The importers a total counts, for a title: `all importers`, or their names (`importers
+/// counted` past three).
+fn counted(s: &Summary) -> String {
+    let Some(base) = s.variants.first() else {
+        return "all importers".to_owned();
+    };
+    if base.importers.len() == s.totals_cover.len() {
+        return "all importers".to_owned();
+    }
+    let names: Vec<String> = base
+        .importers
+        .iter()
+        .filter(|im| s.totals_cover.contains(&im.importer))
+        .map(|im| display_name(&im.importer, &im.name))
+        .collect();
+    match names.len() {
+        0 => "no importer".to_owned(),
+        1..=3 => names.join(", "),
+        n => format!("{n} importers"),
+    }
+}
+
 /// The charts `summary` calls for, in reading order: loss distribution (exceedance per
 /// importer, expected loss and CVaR), fans per importer and material, then the strategy
 /// comparison (frontier, fill by strategy) and sourcing.
@@ -155,7 +177,10 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
     out.push(ChartInfo {
         kind: ChartKind::ExpectedLoss,
         stem: "expected-loss".to_owned(),
-        title: format!("Total loss over {h} days, all importers: expected loss and CVaR95, {by}"),
+        title: format!(
+            "Total loss over {h} days, {}: expected loss and CVaR95, {by}",
+            counted(s)
+        ),
         subtitle: format!(
             "Bars: expected loss with its 95% CI. ◆: CVaR95, the mean loss in the worst 5% of \
              {n} trials, with its 95% CI."
@@ -209,9 +234,11 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
             title: format!(
                 "Cost against loss avoided: yearly cost vs. expected loss avoided over {h} days"
             ),
-            subtitle: "Loss avoided: minus the paired change in total expected loss, all \
-                       importers; whiskers: 95% CI. Solid: efficient frontier."
-                .to_owned(),
+            subtitle: format!(
+                "Loss avoided: minus the paired change in total expected loss, {}; whiskers: \
+                 95% CI. Solid: efficient frontier.",
+                counted(s)
+            ),
             importer: None,
             material: None,
         });

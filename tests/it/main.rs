@@ -1,5 +1,6 @@
 //! One integration-test binary: modules by area.
 
+mod briefing;
 mod cli;
 mod cli_fuzz;
 mod engine;

@@ -656,12 +656,12 @@ fn merge_refuses_flipped_bytes_and_old_formats() {
         std::fs::write(p(name), &bad).unwrap();
         refused(&[a[0].clone(), p(name)], &p(name), &["checksum"]);
     }
-    let old = supplyshock::shard::PART_SCHEMA.replace("/6", "/3");
+    let old = supplyshock::shard::PART_SCHEMA.replace("/7", "/3");
     edited_bytes(&a[1], &p("old.json"), supplyshock::shard::PART_SCHEMA, &old);
     refused(
         &[a[0].clone(), p("old.json")],
         &p("old.json"),
-        &["part format `supplyshock.part/3` is not `supplyshock.part/6`"],
+        &["part format `supplyshock.part/3` is not `supplyshock.part/7`"],
     );
 }
 
@@ -675,4 +675,39 @@ fn merge_refuses_a_body_that_expands_too_far() {
     let bomb = supplyshock::shard::pack(&header, &vec![b' '; 20 << 20]);
     let e = supplyshock::shard::unpack(&bomb).unwrap_err();
     assert!(e.contains("expands beyond"), "{e}");
+}
+
+/// A focus chosen at merge time gives what a single run with that focus gives: parts keep each
+/// importer's losses and their products, not totals.
+#[test]
+fn merge_with_a_focus_equals_the_single_run_with_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/japan-eu-critical-materials.toml");
+    let single = tmp.path().join("single");
+    bin()
+        .args([
+            "run", "-q", "--trials", "96", "--seed", "3", "--focus", "japan,eu",
+        ])
+        .arg("-o")
+        .arg(&single)
+        .arg(&scenario)
+        .assert()
+        .success();
+    let parts = tmp.path().join("parts");
+    for k in [1, 0] {
+        run_shard_of(&scenario, &parts, "96", "3", &format!("{k}/2"));
+    }
+    let merged = tmp.path().join("merged");
+    bin()
+        .args(["merge", "-q", "--focus", "japan", "--focus", "eu", "-o"])
+        .arg(&merged)
+        .args(parts_in(&parts))
+        .assert()
+        .success();
+    let summary = std::fs::read_to_string(merged.join("summary.json")).unwrap();
+    assert!(summary.contains("\"focus\": true"), "{summary}");
+    assert!(
+        dir_files(&single) == dir_files(&merged),
+        "merged focus output differs"
+    );
 }

@@ -1,0 +1,290 @@
+//! The executive summary that opens report.md: per importer the totals count, what it stands to
+//! lose and what drives it; the strategies ranked by net benefit over the horizon; and the
+//! caveats the run itself can detect. Every number is read from the [`Summary`], so the text
+//! and summary.json agree.
+
+use crate::format::{compact, count, display_name, fixed, money, percent};
+use crate::report::{Difference, ImporterSummary, Summary, VariantSummary};
+
+/// A strategy's net benefit over the horizon, for the importers the totals count: the expected
+/// loss it avoids minus its cost over the horizon (yearly cost x horizon / 365, undiscounted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetBenefit {
+    pub id: String,
+    pub name: String,
+    /// Expected loss avoided: minus the paired change in total loss, with its 95% interval.
+    pub avoided: f64,
+    pub avoided_ci95: [f64; 2],
+    /// Cost over the horizon (0 without a cost).
+    pub cost: f64,
+    pub net: f64,
+    pub net_ci95: [f64; 2],
+}
+
+impl NetBenefit {
+    /// Whether the interval of the net benefit includes zero: the run cannot tell the
+    /// strategy's sign.
+    pub fn uncertain(&self) -> bool {
+        self.net_ci95[0] <= 0.0 && self.net_ci95[1] >= 0.0
+    }
+}
+
+/// Strategies by net benefit, best first (ties in file order).
+pub fn ranked_strategies(s: &Summary) -> Vec<NetBenefit> {
+    let years = s.horizon_days as f64 / 365.0;
+    let mut out: Vec<NetBenefit> = s
+        .variants
+        .iter()
+        .skip(1)
+        .filter_map(|v| {
+            let d: Difference = v.total_loss_vs_baseline?;
+            let cost = v.yearly_cost.as_ref().map_or(0.0, |c| c.total) * years;
+            Some(NetBenefit {
+                id: v.id.clone(),
+                name: v.name.clone(),
+                avoided: -d.mean,
+                avoided_ci95: [-d.high(), -d.low()],
+                cost,
+                net: -d.mean - cost,
+                net_ci95: [-d.high() - cost, -d.low() - cost],
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.net.total_cmp(&a.net));
+    out
+}
+
+/// The executive summary, in Markdown.
+pub fn executive_summary(s: &Summary) -> String {
+    let Some(base) = s.variants.first() else {
+        return String::new();
+    };
+    let cur = &s.currency;
+    let mut out = String::from("## Executive summary\n\n");
+    let counted: Vec<&ImporterSummary> = base
+        .importers
+        .iter()
+        .filter(|im| s.totals_cover.contains(&im.importer))
+        .collect();
+    let apart: Vec<&ImporterSummary> = base
+        .importers
+        .iter()
+        .filter(|im| !s.totals_cover.contains(&im.importer))
+        .collect();
+    out.push_str(&format!(
+        "Over {} days and {} trials of the baseline{}. Totals and rankings count {}.\n\n",
+        s.horizon_days,
+        count(s.trials),
+        if s.focus { ", with a chosen focus" } else { "" },
+        if counted.is_empty() {
+            "no importer".to_owned()
+        } else {
+            names(&counted)
+        }
+    ));
+    for im in &counted {
+        out.push_str(&importer_paragraph(s, base, im));
+    }
+    for im in &apart {
+        let why = if im.balancing {
+            "stands for every other buyer"
+        } else {
+            "is outside the focus"
+        };
+        out.push_str(&format!(
+            "**{}** {why}: expected loss {}, reported in the tables below but not in totals \
+             or rankings.\n\n",
+            display_name(&im.importer, &im.name),
+            money(im.metrics.loss_value.mean, cur)
+        ));
+    }
+    strategies_paragraph(&mut out, s);
+    caveats(&mut out, s, base);
+    out
+}
+
+/// "A, B and C".
+fn names(list: &[&ImporterSummary]) -> String {
+    let n: Vec<String> = list
+        .iter()
+        .map(|im| display_name(&im.importer, &im.name))
+        .collect();
+    match n.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => n.join(""),
+    }
+}
+
+/// What one importer stands to lose, how often it runs short, and what drives the loss.
+fn importer_paragraph(s: &Summary, base: &VariantSummary, im: &ImporterSummary) -> String {
+    let cur = &s.currency;
+    let m = &im.metrics;
+    let loss = m.loss_value.mean;
+    let mut t = format!(
+        "**{}**: expected loss {} over the horizon (± {}, one standard error); {} on average \
+         in the worst 5% of trials (CVaR95). ",
+        display_name(&im.importer, &im.name),
+        money(loss, cur),
+        money(m.loss_value.se, cur),
+        money(im.loss_cvar95, cur)
+    );
+    let slots: Vec<_> = base
+        .slots
+        .iter()
+        .filter(|sl| sl.importer == im.importer)
+        .collect();
+    if m.p_shortage.mean > 0.0 {
+        t.push_str(&format!(
+            "Some material runs short in {} of trials",
+            percent(m.p_shortage.mean)
+        ));
+        // Over the trials where the material ran short: the rare shock's shortage is what a
+        // briefing needs, not its mean over every trial.
+        let when_short = |x: f64, p: f64| if p > 0.0 { x / p } else { 0.0 };
+        if let Some(worst) = slots
+            .iter()
+            .filter(|sl| sl.metrics.days_short.mean > 0.0)
+            .max_by(|a, b| {
+                a.metrics
+                    .days_short
+                    .mean
+                    .total_cmp(&b.metrics.days_short.mean)
+            })
+        {
+            let p = worst.metrics.p_shortage.mean;
+            t.push_str(&format!(
+                "; {} runs short longest: {} days in all in a trial that runs short, on \
+                 average, its deepest day leaving {} of need unmet",
+                worst.material_name,
+                fixed(when_short(worst.metrics.days_short.mean, p), 0),
+                percent(when_short(worst.metrics.max_depth.mean, p))
+            ));
+        }
+        t.push_str(". ");
+    } else {
+        t.push_str("No material runs short in any trial. ");
+    }
+    if loss > 0.0 {
+        let price = m.extra_spend.mean + m.surplus_lost.mean;
+        if price != 0.0 {
+            t.push_str(&format!(
+                "Of the loss, {} is higher prices (extra spend and demand given up) and {} \
+                 unmet demand. ",
+                percent(price / loss),
+                percent(m.unmet_loss.mean / loss)
+            ));
+        }
+        let mut by: Vec<(&str, f64)> = slots
+            .iter()
+            .map(|sl| (sl.material_name.as_str(), sl.metrics.loss_value.mean))
+            .filter(|(_, x)| *x > 0.0)
+            .collect();
+        by.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let top: Vec<String> = by
+            .iter()
+            .take(3)
+            .map(|(n, x)| format!("{n} {}", percent(x / loss)))
+            .collect();
+        if !top.is_empty() {
+            t.push_str(&format!("Materials driving it: {}.", top.join(", ")));
+        }
+    }
+    t.push_str("\n\n");
+    t
+}
+
+/// The strategies ranked by net benefit, with their intervals.
+fn strategies_paragraph(out: &mut String, s: &Summary) {
+    let ranked = ranked_strategies(s);
+    if ranked.is_empty() {
+        return;
+    }
+    let cur = &s.currency;
+    out.push_str(&format!(
+        "**Strategies, by net benefit** over the {} days for the importers counted: expected \
+         loss avoided minus the strategy's cost over the horizon ({} years of its yearly \
+         cost, undiscounted), with 95% intervals from trials paired with the baseline.\n\n",
+        s.horizon_days,
+        compact(s.horizon_days as f64 / 365.0)
+    ));
+    out.push_str(
+        "| rank | strategy | loss avoided (95% CI) | cost over the horizon | net benefit (95% CI) |\n\
+         |--:|---|--:|--:|--:|\n",
+    );
+    for (k, r) in ranked.iter().enumerate() {
+        out.push_str(&format!(
+            "| {} | **{}**: {} | {} ({} to {}) | {} | {} ({} to {}){} |\n",
+            k + 1,
+            r.id,
+            r.name.replace('|', "\\|"),
+            money(r.avoided, cur),
+            money(r.avoided_ci95[0], cur),
+            money(r.avoided_ci95[1], cur),
+            money(r.cost, cur),
+            money(r.net, cur),
+            money(r.net_ci95[0], cur),
+            money(r.net_ci95[1], cur),
+            if r.uncertain() {
+                ", interval includes zero"
+            } else {
+                ""
+            }
+        ));
+    }
+    out.push('\n');
+    let best = &ranked[0];
+    if best.net > 0.0 && !best.uncertain() {
+        out.push_str(&format!(
+            "**{}** buys the most: it avoids {} of expected loss for {} over the horizon.\n\n",
+            best.name,
+            money(best.avoided, cur),
+            money(best.cost, cur)
+        ));
+    } else if best.net > 0.0 {
+        out.push_str(&format!(
+            "**{}** ranks first, but its net benefit cannot be told from zero at this trial \
+             count.\n\n",
+            best.name
+        ));
+    } else {
+        out.push_str(
+            "No strategy avoids more expected loss than it costs over the horizon; a value \
+             placed on the tail (CVaR95 in the tables below) may still justify one.\n\n",
+        );
+    }
+}
+
+/// What the run itself says about how far to trust it.
+fn caveats(out: &mut String, s: &Summary, base: &VariantSummary) {
+    let mut c: Vec<String> = Vec::new();
+    if s.trials < 10_000 {
+        c.push(format!(
+            "{} trials leave {} beyond the 95th percentile and {} beyond the 99th: CVaR95 \
+             and above all P99 and CVaR99 move from run to run; 10,000 trials or more give a \
+             stable tail.",
+            count(s.trials),
+            count(s.trials / 20),
+            count(s.trials / 100)
+        ));
+    }
+    let carried = base.slots.iter().any(|sl| {
+        sl.time_to_survive_days
+            .as_ref()
+            .is_some_and(|t| t.mean > 0.0)
+    });
+    if carried {
+        c.push(
+            "Every stock starts full on day 0, so the first days of a shock are covered; a \
+             shock that found stocks already drawn would bite sooner."
+                .to_owned(),
+        );
+    }
+    if c.is_empty() {
+        return;
+    }
+    out.push_str("**Caveats.**\n\n");
+    for x in c {
+        out.push_str(&format!("- {x}\n"));
+    }
+    out.push('\n');
+}
