@@ -31,3 +31,4 @@ pub mod stats;
 pub mod stress;
 pub mod sweep;
 pub mod table;
+pub mod whatif;

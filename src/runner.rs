@@ -343,6 +343,8 @@ pub struct Plan<'a> {
     importer_map: Vec<Vec<Option<usize>>>,
     /// The importers totals count, by id: `None` for every importer not declared balancing.
     focus: Option<Vec<String>>,
+    /// Events added to every trial's random ones (`whatif --background`).
+    forced: Vec<Event>,
 }
 
 impl<'a> Plan<'a> {
@@ -384,12 +386,19 @@ impl<'a> Plan<'a> {
             slot_map,
             importer_map,
             focus: None,
+            forced: Vec::new(),
         }
     }
 
     /// Totals count only these importers (ids the caller has checked), balancing or not.
     pub fn with_focus(mut self, focus: Option<Vec<String>>) -> Self {
         self.focus = focus;
+        self
+    }
+
+    /// Every trial also suffers `events` (shock indices are the same in every variant).
+    pub fn with_forced(mut self, events: Vec<Event>) -> Self {
+        self.forced = events;
         self
     }
 
@@ -583,6 +592,11 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
         for (v, &model) in plan.models.iter().enumerate() {
             for (l, events) in w.events[..n].iter_mut().enumerate() {
                 sample_trial(model, seed, first + l as u64, events);
+                if !plan.forced.is_empty() {
+                    events.extend_from_slice(&plan.forced);
+                    // Stable: the random events keep their order among equal starts.
+                    events.sort_by_key(|e| e.start);
+                }
             }
             let curves = Some(&mut w.ints[v].curves);
             run_group(model, &mut w.scratch[v], &w.events[..n], curves);

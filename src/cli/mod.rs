@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod replay;
 mod stress;
 mod sweep;
+mod whatif;
 
 use crate::diag::{render, Diagnostics};
 use crate::format::money_terse;
@@ -156,6 +157,47 @@ pub enum Command {
         #[arg(long, value_name = "IMPORTER", value_delimiter = ',')]
         focus: Vec<String>,
         /// Replace existing results.
+        #[arg(long)]
+        force: bool,
+        /// What to print: a table, or JSON.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Fire one named shock at a chosen day, for a chosen time and severity: the day-by-day path of every importer, and every strategy's effect on it.
+    #[command(
+        after_help = "Examples:\n  supplyshock whatif scenarios/japan-eu-critical-materials.toml --shock cn_ga_ge_controls --days 60 --severity 0.85\n  supplyshock whatif scenarios/japan-eu-critical-materials.toml --shock drc_cobalt_suspension -o out/drc\n  supplyshock whatif scenarios/taiwan-advanced-chips.toml --shock taiwan_quake --background --trials 2000 -o out/quake\n\nWithout --background the shock is the only event: one deterministic path per variant, beside the\nsame variant with no event. With --background it is added to every trial's random shocks, and\nthe run writes what `run` writes."
+    )]
+    Whatif {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+        /// Id of the shock to fire.
+        #[arg(long, value_name = "ID")]
+        shock: String,
+        /// Day it starts (default: the shock's at_day, else 0).
+        #[arg(long, value_name = "DAY")]
+        start: Option<f64>,
+        /// How long it lasts at full severity, in days (default: the mean of its duration).
+        #[arg(long, value_name = "N")]
+        days: Option<f64>,
+        /// Its severity (default: the mean of its severity).
+        #[arg(long, value_name = "S")]
+        severity: Option<f64>,
+        /// Add it to every trial of a Monte Carlo run of the scenario's random shocks.
+        #[arg(long)]
+        background: bool,
+        /// Only these strategies (repeatable); default: all.
+        #[arg(long = "strategy", value_name = "ID")]
+        strategies: Vec<String>,
+        /// Importers the totals count (repeatable, or comma-separated); default: every
+        /// importer not declared balancing.
+        #[arg(long, value_name = "IMPORTER", value_delimiter = ',')]
+        focus: Vec<String>,
+        #[command(flatten)]
+        sampling: Sampling,
+        /// Output directory: whatif.json and path.csv (with --background, what `run` writes).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Replace an existing output directory.
         #[arg(long)]
         force: bool,
         /// What to print: a table, or JSON.
@@ -309,6 +351,38 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             &output,
             &focus,
             &Display {
+                force,
+                format,
+                quiet,
+            },
+        ),
+        Command::Whatif {
+            scenario,
+            shock,
+            start,
+            days,
+            severity,
+            background,
+            strategies,
+            focus,
+            sampling,
+            output,
+            force,
+            format,
+        } => whatif::whatif(
+            whatif::WhatIfArgs {
+                scenario,
+                shock,
+                start,
+                days,
+                severity,
+                background,
+                strategies,
+                focus,
+                sampling,
+                output,
+            },
+            Display {
                 force,
                 format,
                 quiet,
@@ -568,7 +642,7 @@ pub fn focus_ids(
 }
 
 /// The index of strategy `id`, or an error with a hint.
-fn strategy_index(study: &crate::model::Study, id: &str) -> Result<usize, Failure> {
+pub(crate) fn strategy_index(study: &crate::model::Study, id: &str) -> Result<usize, Failure> {
     study
         .strategies
         .iter()
@@ -673,7 +747,7 @@ pub(crate) fn write_failure(e: output::WriteError) -> Failure {
 }
 
 /// Summarize, write the output directory (or the summary to stdout for `-`), print the summary.
-fn emit(r: &RunResults, out_dir: &Path, d: &Display) -> Result<(), Failure> {
+pub(crate) fn emit(r: &RunResults, out_dir: &Path, d: &Display) -> Result<(), Failure> {
     let summary = r.summary();
     if out_dir.as_os_str() == "-" {
         let json = report::summary_json(&summary);

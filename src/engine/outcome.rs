@@ -304,6 +304,30 @@ fn read_series(
 }
 
 impl Scratch {
+    /// Importer slot `k`'s fill (share of its need met) at every step of lane `lane` of the
+    /// last group; `None` when the scratch is unaudited (the series is not kept).
+    pub fn fill_path(&self, lane: usize, k: usize) -> Option<Vec<f64>> {
+        let n = self.fills.len() / self.track.slots().max(1);
+        (!self.fills.is_empty()).then(|| (0..n).map(|t| self.fills[k * n + t].0[lane]).collect())
+    }
+
+    /// The price importer slot `k` paid at every step of lane `lane` of the last group, as a
+    /// multiple of the reference price (1 at every step for a material without a market).
+    pub fn price_path(&self, lane: usize, k: usize, n_steps: usize) -> Vec<f64> {
+        let mut out = vec![1.0; n_steps];
+        if self.track.price.is_empty() {
+            return out;
+        }
+        let (start, end) = (
+            self.track.price_span[k].0 as usize,
+            self.track.price_span[k].1 as usize,
+        );
+        for (t, p) in out.iter_mut().enumerate().take(end).skip(start) {
+            *p = self.track.price[k * n_steps + t].0[lane];
+        }
+        out
+    }
+
     /// Record the prices of the first `n` lanes of the last group into `acc`: each priced
     /// slot's price at every step, and its peak.
     pub fn record_prices(&self, acc: &mut PriceAcc, n: usize) {

@@ -241,3 +241,182 @@ fn focus_names_known_importers_or_fails_with_the_ones_there_are() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// One importer of 10 units a day with 10 days of stock, one supplier of exactly that, no
+/// market: a full ban from day 5 for 20 days. By hand: stock carries days 5-14, days 15-24
+/// go unmet in full, supply is back from day 25. Days short 10, deepest day 100%, time to
+/// survive 10 (deficit from day 5, first shortage day 15), time to recover 10 (back to full
+/// service on day 25), loss 10 days x 10 units x 100 = 10,000, and none without the shock.
+/// A 30-day stock (the strategy) carries the whole ban: no shortage, 10,000 less loss.
+#[test]
+fn whatif_fires_the_named_shock_on_a_hand_computed_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("one.toml");
+    let extra = r#"
+[[shock]]
+id = "ban"
+name = "Full ban"
+kind = "export_ban"
+target = { supplier = "s1" }
+rate_per_year = 3
+duration_days = 7
+severity = 0.5
+
+[[strategy]]
+id = "stock30"
+changes = [{ importer = "imp", stockpile.m = { days = 30 } }]
+"#;
+    std::fs::write(
+        &file,
+        crate::support::single(60, "stockpile.m = { days = 10 }", extra),
+    )
+    .unwrap();
+    let dir = tmp.path().join("out");
+    let v = json_of(
+        Command::cargo_bin("supplyshock")
+            .unwrap()
+            .args([
+                "whatif",
+                "--shock",
+                "ban",
+                "--start",
+                "5",
+                "--days",
+                "20",
+                "--severity",
+                "1",
+                "--format",
+                "json",
+                "-o",
+            ])
+            .arg(&dir)
+            .arg(&file),
+    );
+    assert_eq!(v["schema"], "supplyshock.whatif/1");
+    assert_eq!(v["shock"]["start_day"], 5.0);
+    assert_eq!(v["shock"]["days"], 20.0);
+    let base = &v["variants"][0]["slots"][0];
+    let fill: Vec<f64> = base["fill"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    let want: Vec<f64> = (0..60)
+        .map(|d| if (15..25).contains(&d) { 0.0 } else { 1.0 })
+        .collect();
+    assert_eq!(fill, want);
+    assert_eq!(base["days_short"], 10.0);
+    assert_eq!(base["max_depth"], 1.0);
+    assert_eq!(base["time_to_survive_days"], 10.0);
+    assert_eq!(base["time_to_recover_days"], 10.0);
+    assert_eq!(base["loss"], 10_000.0);
+    assert_eq!(base["calm_loss"], 0.0);
+    assert!(base["price"].as_array().unwrap().iter().all(|p| p == 1.0));
+    let stock = &v["variants"][1]["slots"][0];
+    assert_eq!(v["variants"][1]["id"], "stock30");
+    assert_eq!(stock["days_short"], 0.0);
+    assert_eq!(stock["loss"], 0.0);
+    assert!(stock["time_to_recover_days"].is_null());
+    // The day-by-day path, written beside the JSON.
+    let csv = std::fs::read_to_string(dir.join("path.csv")).unwrap();
+    assert!(csv.starts_with("variant,importer,material,step,day,fill,price\n"));
+    assert!(csv.contains("\nbaseline,imp,m,15,15,0,1\n"), "{csv}");
+    assert!(csv.contains("\nstock30,imp,m,15,15,1,1\n"), "{csv}");
+    // The table says what the strategy changes.
+    let out = Command::cargo_bin("supplyshock")
+        .unwrap()
+        .args([
+            "whatif",
+            "--shock",
+            "ban",
+            "--start",
+            "5",
+            "--days",
+            "20",
+            "--severity",
+            "1",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("-$10.0k vs baseline"), "{table}");
+    // Unknown shocks and out-of-range overrides are errors with the fix, exit 2.
+    for (args, needle) in [
+        (vec!["--shock", "bam"], "did you mean `ban`?"),
+        (vec!["--shock", "ban", "--severity", "1.5"], "from 0 to 1"),
+        (
+            vec!["--shock", "ban", "--start", "60"],
+            "outside the horizon",
+        ),
+        (
+            vec!["--shock", "ban", "--days", "0"],
+            "positive number of days",
+        ),
+    ] {
+        let out = Command::cargo_bin("supplyshock")
+            .unwrap()
+            .arg("whatif")
+            .args(&args)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+/// With `--background` the named shock comes on top of the random ones in every trial: the
+/// expected loss rises above that of a run without it, and a full 30-day ban against buyers
+/// without stock runs every trial short.
+#[test]
+fn whatif_in_the_background_adds_the_shock_to_every_trial() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("three.toml");
+    std::fs::write(&file, THREE).unwrap();
+    let run = json_of(
+        Command::cargo_bin("supplyshock")
+            .unwrap()
+            .args(["run", "--trials", "200", "-q", "-o", "-"])
+            .arg(&file),
+    );
+    let whatif = json_of(
+        Command::cargo_bin("supplyshock")
+            .unwrap()
+            .args([
+                "whatif",
+                "--shock",
+                "ban",
+                "--start",
+                "10",
+                "--days",
+                "30",
+                "--severity",
+                "1",
+                "--background",
+                "--trials",
+                "200",
+                "-q",
+                "-o",
+                "-",
+            ])
+            .arg(&file),
+    );
+    let loss = |v: &serde_json::Value| v["variants"][0]["total_loss"]["mean"].as_f64().unwrap();
+    let p = |v: &serde_json::Value| {
+        v["variants"][0]["importers"][0]["p_shortage"]["mean"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        loss(&whatif) > loss(&run),
+        "{} {}",
+        loss(&whatif),
+        loss(&run)
+    );
+    // A full 30-day ban with no stock runs every trial short.
+    assert_eq!(p(&whatif), 1.0);
+    assert!(p(&run) < 1.0);
+}
