@@ -98,6 +98,16 @@ pub fn executive_summary(s: &Summary) -> String {
             money(im.metrics.loss_value.mean, cur)
         ));
     }
+    match &s.attribution {
+        Some(a) if a.trials < s.trials => out.push_str(&format!(
+            "Shares by shock are from the first {} trials, replayed shock by shock.\n\n",
+            count(a.trials)
+        )),
+        Some(_) => {}
+        None => out.push_str(
+            "Run with `--attribution` to see which shocks drive each loss and its tail.\n\n",
+        ),
+    }
     strategies_paragraph(&mut out, s);
     caveats(&mut out, s, base);
     out
@@ -188,8 +198,44 @@ fn importer_paragraph(s: &Summary, base: &VariantSummary, im: &ImporterSummary) 
         if !top.is_empty() {
             t.push_str(&format!("Materials driving it: {}.", top.join(", ")));
         }
+        if let Some(a) = s.attribution.as_ref() {
+            t.push_str(&shock_drivers(a, &im.importer));
+        }
     }
     t.push_str("\n\n");
+    t
+}
+
+/// The shocks with the largest shares of an importer's expected loss and of its tail.
+fn shock_drivers(a: &crate::attribution::Attribution, importer: &str) -> String {
+    let Some(sh) = a.importers.iter().find(|x| x.importer == importer) else {
+        return String::new();
+    };
+    let top = |f: fn(&crate::attribution::ShockShare) -> f64, of: f64| -> Vec<String> {
+        let mut v: Vec<(&str, f64)> = sh
+            .shocks
+            .iter()
+            .map(|x| (x.name.as_str(), f(x)))
+            .filter(|(_, x)| *x > 0.0)
+            .collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1));
+        v.iter()
+            .take(3)
+            .map(|(n, x)| format!("{n} {}", percent(x / of)))
+            .collect()
+    };
+    let mut t = String::new();
+    if sh.expected_loss > 0.0 {
+        let m = top(|x| x.mean, sh.expected_loss);
+        if !m.is_empty() {
+            t.push_str(&format!(" Shocks driving it: {}", m.join(", ")));
+            let tail = top(|x| x.tail, sh.tail_loss);
+            if sh.tail_loss > 0.0 && !tail.is_empty() {
+                t.push_str(&format!("; in its worst 5% of trials: {}", tail.join(", ")));
+            }
+            t.push('.');
+        }
+    }
     t
 }
 

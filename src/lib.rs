@@ -6,6 +6,7 @@
 //! [`output`] decides the files), with [`cli`] on top. [`metrics`] names what is reported;
 //! [`indicators`] computes the static concentration figures.
 
+pub mod attribution;
 pub mod briefing;
 pub mod cli;
 pub mod diag;

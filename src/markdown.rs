@@ -39,6 +39,9 @@ pub fn report_md(summary: &Summary, indicators: &Indicators, chart_files: &[Stri
     concentration_section(&mut out, indicators);
     if let Some(base) = s.variants.first() {
         headline_section(&mut out, s, base);
+        if let Some(a) = &s.attribution {
+            attribution_section(&mut out, s, a);
+        }
         loss_section(&mut out, &mut charts);
         importer_sections(&mut out, base, s, &mut charts);
     }
@@ -190,6 +193,93 @@ fn headline_section(out: &mut String, s: &Summary, base: &VariantSummary) {
     ));
     out.push_str(&headline_table(s, base));
     out.push('\n');
+}
+
+/// Each counted importer's expected and tail loss by shock, then the worst trials.
+fn attribution_section(out: &mut String, s: &Summary, a: &crate::attribution::Attribution) {
+    let cur = &s.currency;
+    out.push_str("## What drives the loss\n\n");
+    out.push_str(&format!(
+        "Baseline, {} trials replayed shock by shock on the same random numbers: each shock of \
+         a trial is credited with the loss it adds given the shocks whose first event started \
+         before its own, so a trial's credits add up to its loss less the loss with no event \
+         (calm). Per importer, each shock's mean credit over all trials, then over the worst 5% \
+         of that importer's trials.\n\n",
+        count(a.trials)
+    ));
+    for im in a
+        .importers
+        .iter()
+        .filter(|im| s.totals_cover.contains(&im.importer))
+    {
+        out.push_str(&format!(
+            "### {}\n\n| shock | expected loss | share | worst 5% ({} trials) | share |\n|---|--:|--:|--:|--:|\n",
+            display_name(&im.importer, &im.name),
+            count(im.tail_trials)
+        ));
+        let mut rows: Vec<&crate::attribution::ShockShare> = im
+            .shocks
+            .iter()
+            .filter(|x| x.mean != 0.0 || x.tail != 0.0)
+            .collect();
+        rows.sort_by(|a, b| b.mean.total_cmp(&a.mean));
+        let share = |x: f64, of: f64| {
+            if of != 0.0 {
+                percent(x / of)
+            } else {
+                "–".to_owned()
+            }
+        };
+        for x in rows {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                cell(&x.name),
+                money(x.mean, cur),
+                share(x.mean, im.expected_loss),
+                money(x.tail, cur),
+                share(x.tail, im.tail_loss)
+            ));
+        }
+        if im.calm != 0.0 {
+            out.push_str(&format!(
+                "| calm (no event) | {} | {} | {} | {} |\n",
+                money(im.calm, cur),
+                share(im.calm, im.expected_loss),
+                money(im.calm, cur),
+                share(im.calm, im.tail_loss)
+            ));
+        }
+        out.push_str(&format!(
+            "| **total** | {} | 100% | {} | 100% |\n\n",
+            money(im.expected_loss, cur),
+            money(im.tail_loss, cur)
+        ));
+    }
+    if !a.worst_trials.is_empty() {
+        out.push_str("### The worst trials\n\nBy total loss over the importers counted, with the events that hit them (start day, days at full severity, severity).\n\n| trial | loss | events |\n|--:|--:|---|\n");
+        for w in &a.worst_trials {
+            let ev: Vec<String> = w
+                .events
+                .iter()
+                .map(|e| {
+                    format!(
+                        "`{}` day {}, {} d, {}",
+                        e.shock,
+                        fixed(e.start_day, 0),
+                        fixed(e.days, 0),
+                        compact(e.severity)
+                    )
+                })
+                .collect();
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                w.trial,
+                money(w.loss, cur),
+                ev.join("; ")
+            ));
+        }
+        out.push('\n');
+    }
 }
 
 /// The exceedance charts per importer, then expected loss and CVaR95.

@@ -43,6 +43,8 @@ pub struct RunResults<'a> {
     pub trials: u64,
     /// The seed the trials were drawn from (the scenario's, or the one given instead).
     pub seed: u64,
+    /// Split the baseline's loss over its shocks (replays its trials: see [`crate::attribution`]).
+    pub attribution: bool,
 }
 
 impl<'a> RunResults<'a> {
@@ -68,7 +70,20 @@ impl<'a> RunResults<'a> {
             acc,
             trials,
             seed,
+            attribution: false,
         }
+    }
+
+    /// Split the baseline's loss over its shocks in the summary, if `on`.
+    pub fn with_attribution(mut self, on: bool) -> Self {
+        self.attribution = on;
+        self
+    }
+
+    /// The run added `events` to every trial (`whatif --background`).
+    pub fn with_forced(mut self, events: Vec<crate::shocks::Event>) -> Self {
+        self.plan = self.plan.with_forced(events);
+        self
     }
 
     /// Totals count only the importers `focus` names (ids checked against the scenario).
@@ -78,14 +93,25 @@ impl<'a> RunResults<'a> {
     }
 
     pub fn summary(&self) -> Summary {
-        report::summarize(
+        let mut s = report::summarize(
             &self.plan,
             &self.costs,
             &self.names,
             &self.acc,
             self.trials,
             self.seed,
-        )
+        );
+        let base = self.plan.models[0];
+        if self.attribution && !base.shocks.is_empty() {
+            s.attribution = Some(crate::attribution::attribute(
+                base,
+                self.seed,
+                self.trials,
+                &self.plan.total_set(0),
+                self.plan.forced(),
+            ));
+        }
+        s
     }
 }
 

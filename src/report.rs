@@ -29,6 +29,10 @@ pub struct Summary {
     /// Whether `totals_cover` is a focus the user chose.
     pub focus: bool,
     pub variants: Vec<VariantSummary>,
+    /// The baseline's expected and tail loss split over its shocks (`run` and `merge`; absent
+    /// where nothing was replayed, as in a sweep or a scenario without shocks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<crate::attribution::Attribution>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -289,6 +293,7 @@ pub fn summarize(
             .collect(),
         focus: plan.focus().is_some(),
         variants,
+        attribution: None,
     }
 }
 

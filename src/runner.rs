@@ -402,6 +402,11 @@ impl<'a> Plan<'a> {
         self
     }
 
+    /// The events added to every trial.
+    pub fn forced(&self) -> &[Event] {
+        &self.forced
+    }
+
     /// The focus given, if any.
     pub fn focus(&self) -> Option<&[String]> {
         self.focus.as_deref()

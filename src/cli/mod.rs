@@ -129,6 +129,10 @@ pub enum Command {
         /// comma-separated); default: every importer not declared balancing.
         #[arg(long, value_name = "IMPORTER", value_delimiter = ',')]
         focus: Vec<String>,
+        /// Split the baseline's loss over its shocks: which shocks drive each importer's
+        /// expected and tail loss (replays the baseline's trials, one run per shock in each).
+        #[arg(long)]
+        attribution: bool,
         /// Replace an existing output directory.
         #[arg(long)]
         force: bool,
@@ -156,6 +160,10 @@ pub enum Command {
         /// comma-separated); default: every importer not declared balancing.
         #[arg(long, value_name = "IMPORTER", value_delimiter = ',')]
         focus: Vec<String>,
+        /// Split the baseline's loss over its shocks: which shocks drive each importer's
+        /// expected and tail loss (replays the baseline's trials, one run per shock in each).
+        #[arg(long)]
+        attribution: bool,
         /// Replace existing results.
         #[arg(long)]
         force: bool,
@@ -192,6 +200,10 @@ pub enum Command {
         /// importer not declared balancing.
         #[arg(long, value_name = "IMPORTER", value_delimiter = ',')]
         focus: Vec<String>,
+        /// With --background: split the baseline's loss over its shocks: which shocks drive each importer's
+        /// expected and tail loss (replays the baseline's trials, one run per shock in each).
+        #[arg(long)]
+        attribution: bool,
         #[command(flatten)]
         sampling: Sampling,
         /// Output directory: whatif.json and path.csv (with --background, what `run` writes).
@@ -318,6 +330,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             sampling,
             strategies,
             focus,
+            attribution,
             force,
             format,
             shard,
@@ -330,6 +343,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 sampling,
                 strategies,
                 focus,
+                attribution,
                 shard,
                 shards,
             };
@@ -344,12 +358,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             parts,
             output,
             focus,
+            attribution,
             force,
             format,
         } => merge(
             &parts,
             &output,
             &focus,
+            attribution,
             &Display {
                 force,
                 format,
@@ -365,6 +381,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             background,
             strategies,
             focus,
+            attribution,
             sampling,
             output,
             force,
@@ -379,6 +396,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 background,
                 strategies,
                 focus,
+                attribution,
                 sampling,
                 output,
             },
@@ -517,6 +535,7 @@ pub struct RunArgs {
     pub sampling: Sampling,
     pub strategies: Vec<String>,
     pub focus: Vec<String>,
+    pub attribution: bool,
     pub shard: Option<String>,
     pub shards: Option<u64>,
 }
@@ -544,6 +563,7 @@ pub struct RunOptions {
     pub strategies: Vec<usize>,
     /// The importers totals count, if not the default.
     pub focus: Option<Vec<String>>,
+    pub attribution: bool,
     pub output: RunOutput,
     pub display: Display,
 }
@@ -601,6 +621,7 @@ impl RunOptions {
             threads: a.sampling.threads.map(usize::from),
             strategies,
             focus,
+            attribution: a.attribution,
             output,
             display,
         })
@@ -672,12 +693,16 @@ fn run_cmd(loaded: &Loaded, o: &RunOptions) -> Result<(), Failure> {
     match &o.output {
         RunOutput::Part(dir, sh) => write_part(loaded, o, &plan, &acc, dir, *sh),
         RunOutput::Stdout => emit(
-            &RunResults::new(study, &o.strategies, acc, trials, o.seed).with_focus(o.focus.clone()),
+            &RunResults::new(study, &o.strategies, acc, trials, o.seed)
+                .with_focus(o.focus.clone())
+                .with_attribution(o.attribution),
             Path::new("-"),
             &o.display,
         ),
         RunOutput::Dir(dir) => emit(
-            &RunResults::new(study, &o.strategies, acc, trials, o.seed).with_focus(o.focus.clone()),
+            &RunResults::new(study, &o.strategies, acc, trials, o.seed)
+                .with_focus(o.focus.clone())
+                .with_attribution(o.attribution),
             dir,
             &o.display,
         ),
@@ -766,7 +791,13 @@ pub(crate) fn emit(r: &RunResults, out_dir: &Path, d: &Display) -> Result<(), Fa
     Ok(())
 }
 
-fn merge(parts: &[PathBuf], output: &Path, focus: &[String], d: &Display) -> Result<(), Failure> {
+fn merge(
+    parts: &[PathBuf],
+    output: &Path,
+    focus: &[String],
+    attribution: bool,
+    d: &Display,
+) -> Result<(), Failure> {
     let read =
         crate::shard::read_parts(parts).map_err(|e| Failure::invalid(format!("error: {e}")))?;
     let m = crate::shard::merge_parts(read).map_err(|e| Failure::invalid(format!("error: {e}")))?;
@@ -779,7 +810,8 @@ fn merge(parts: &[PathBuf], output: &Path, focus: &[String], d: &Display) -> Res
             m.header.trials,
             m.header.seed,
         )
-        .with_focus(focus),
+        .with_focus(focus)
+        .with_attribution(attribution),
         output,
         d,
     )

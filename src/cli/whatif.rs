@@ -25,6 +25,7 @@ pub struct WhatIfArgs {
     pub background: bool,
     pub strategies: Vec<String>,
     pub focus: Vec<String>,
+    pub attribution: bool,
     pub sampling: Sampling,
     pub output: Option<PathBuf>,
 }
@@ -53,7 +54,8 @@ pub fn whatif(a: WhatIfArgs, d: Display) -> Result<(), Failure> {
         if trials == 0 {
             return Err(Failure::invalid("error: --trials must be at least 1"));
         }
-        let plan = Plan::new(study, &chosen).with_forced(events(base, &firing));
+        let forced = events(base, &firing);
+        let plan = Plan::new(study, &chosen).with_forced(forced.clone());
         let acc = execute(
             &plan,
             trials,
@@ -62,7 +64,10 @@ pub fn whatif(a: WhatIfArgs, d: Display) -> Result<(), Failure> {
             a.sampling.threads.map(usize::from),
             d.quiet,
         )?;
-        let results = RunResults::new(study, &chosen, acc, trials, seed).with_focus(focus);
+        let results = RunResults::new(study, &chosen, acc, trials, seed)
+            .with_focus(focus)
+            .with_forced(forced)
+            .with_attribution(a.attribution);
         let dir = out_dir.unwrap_or_else(|| PathBuf::from("-"));
         return emit(&results, &dir, &d);
     }

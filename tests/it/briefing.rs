@@ -420,3 +420,162 @@ fn whatif_in_the_background_adds_the_shock_to_every_trial() {
     assert_eq!(p(&whatif), 1.0);
     assert!(p(&run) < 1.0);
 }
+
+/// Three bans at fixed days, no stock, no market, 10 units a day of each material at 100 a
+/// unit. By hand: `ban_a` stops material a for 10 days: 10,000. On material b, `ban_b1` removes
+/// half from day 20 for 20 days (10,000 alone); `ban_b2` removes all from day 30 for 20 days,
+/// and where both are in force the larger severity holds: 25,000 together. Credited in the
+/// order of their first event, `ban_b1` gets its 10,000 alone and `ban_b2` the 15,000 it adds.
+const FIXED: &str = r#"
+[scenario]
+name = "fixed bans"
+horizon_days = 100
+
+[[region]]
+id = "S"
+
+[[region]]
+id = "D"
+
+[[material]]
+id = "a"
+value = 100
+
+[[material]]
+id = "b"
+value = 100
+
+[[supplier]]
+id = "sa"
+region = "S"
+material = "a"
+capacity = 3650
+
+[[supplier]]
+id = "sb"
+region = "S"
+material = "b"
+capacity = 3650
+
+[[importer]]
+id = "imp"
+region = "D"
+demand = { a = 3650, b = 3650 }
+
+[[shock]]
+id = "ban_b2"
+kind = "export_ban"
+target = { supplier = "sb" }
+at_day = 30
+duration_days = 20
+severity = 1.0
+
+[[shock]]
+id = "ban_a"
+kind = "export_ban"
+target = { supplier = "sa" }
+at_day = 10
+duration_days = 10
+severity = 1.0
+
+[[shock]]
+id = "ban_b1"
+kind = "export_ban"
+target = { supplier = "sb" }
+at_day = 20
+duration_days = 20
+severity = 0.5
+"#;
+
+fn attributed(text: &str, extra: &[&str]) -> serde_json::Value {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("s.toml");
+    std::fs::write(&file, text).unwrap();
+    json_of(
+        Command::cargo_bin("supplyshock")
+            .unwrap()
+            .args(["run", "-q", "-o", "-", "--attribution"])
+            .args(extra)
+            .arg(&file),
+    )
+}
+
+#[test]
+fn attribution_credits_each_shock_with_the_loss_it_adds_in_order() {
+    let v = attributed(FIXED, &["--trials", "9"]);
+    let a = &v["attribution"];
+    assert_eq!(a["trials"], 9);
+    let imp = &a["importers"][0];
+    let credit = |id: &str| {
+        let s = imp["shocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["shock"] == id)
+            .unwrap();
+        (s["mean"].as_f64().unwrap(), s["tail"].as_f64().unwrap())
+    };
+    assert_eq!(credit("ban_a"), (10_000.0, 10_000.0));
+    assert_eq!(credit("ban_b1"), (10_000.0, 10_000.0));
+    assert_eq!(credit("ban_b2"), (15_000.0, 15_000.0));
+    assert_eq!(imp["calm"], 0.0);
+    assert_eq!(imp["expected_loss"], 35_000.0);
+    assert_eq!(imp["tail_trials"], 1);
+    let summary_loss = v["variants"][0]["importers"][0]["loss_value"]["mean"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(summary_loss, 35_000.0);
+}
+
+/// On random shocks (THREE: a ban at a random rate, three buyers), the credits of every
+/// importer add up to its expected loss in the summary and to the mean loss of its tail, and
+/// the split does not depend on the thread count.
+#[test]
+fn attribution_adds_up_to_each_importers_loss_and_tail() {
+    let text = THREE.replace(
+        "[[strategy]]\nid = \"jp-stock\"",
+        "[[shock]]\nid = \"cut\"\nkind = \"capacity_loss\"\ntarget = { supplier = \"s1\" }\nrate_per_year = 2\nduration_days = 15\nseverity = 0.6\n\n[[strategy]]\nid = \"jp-stock\"",
+    );
+    let one = attributed(&text, &["--trials", "300", "--threads", "1"]);
+    let two = attributed(&text, &["--trials", "300", "--threads", "2"]);
+    assert_eq!(one, two);
+    let a = &one["attribution"];
+    for (i, im) in a["importers"].as_array().unwrap().iter().enumerate() {
+        let f = |k: &str| im[k].as_f64().unwrap();
+        let sum = |k: &str| {
+            f("calm")
+                + im["shocks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s[k].as_f64().unwrap())
+                    .sum::<f64>()
+        };
+        let loss = one["variants"][0]["importers"][i]["loss_value"]["mean"]
+            .as_f64()
+            .unwrap();
+        assert!(loss > 0.0);
+        assert!((sum("mean") - loss).abs() <= 1e-9 * loss, "{im}");
+        assert!((f("expected_loss") - loss).abs() <= 1e-9 * loss, "{im}");
+        assert!(
+            (sum("tail") - f("tail_loss")).abs() <= 1e-9 * f("tail_loss"),
+            "{im}"
+        );
+        assert_eq!(im["tail_trials"], 15);
+        // Both shocks matter.
+        assert!(im["shocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["mean"].as_f64().unwrap() > 0.0));
+    }
+    // The worst trials, ranked by the total over the importers counted, with their events.
+    let worst = a["worst_trials"].as_array().unwrap();
+    assert_eq!(worst.len(), 5);
+    assert!(worst
+        .windows(2)
+        .all(|w| w[0]["loss"].as_f64() >= w[1]["loss"].as_f64()));
+    assert!(worst
+        .iter()
+        .all(|w| !w["events"].as_array().unwrap().is_empty()));
+}
