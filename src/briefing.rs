@@ -300,19 +300,74 @@ fn strategies_paragraph(out: &mut String, s: &Summary) {
     }
 }
 
-/// What the run itself says about how far to trust it.
-fn caveats(out: &mut String, s: &Summary, base: &VariantSummary) {
-    let mut c: Vec<String> = Vec::new();
-    if s.trials < 10_000 {
-        c.push(format!(
-            "{} trials leave {} beyond the 95th percentile and {} beyond the 99th: CVaR95 \
-             and above all P99 and CVaR99 move from run to run; 10,000 trials or more give a \
-             stable tail.",
-            count(s.trials),
-            count(s.trials / 20),
-            count(s.trials / 100)
+/// Relative precision wanted of each headline figure, one standard error.
+const PRECISION: f64 = 0.05;
+
+/// How precise each importer's expected loss and CVaR95 are (balancing importers too), and the
+/// trials that would bring them all within [`PRECISION`].
+fn precision(s: &Summary, base: &VariantSummary) -> String {
+    let n = s.trials as f64;
+    let mut parts: Vec<String> = Vec::new();
+    let mut worst: f64 = 0.0;
+    let mut tail_known = true;
+    for im in &base.importers {
+        let m = &im.metrics.loss_value;
+        if !(m.mean > 0.0) {
+            continue;
+        }
+        let rel_mean = m.se / m.mean;
+        worst = worst.max(rel_mean);
+        let tail = match im.loss_cvar95_se {
+            Some(se) if im.loss_cvar95 > 0.0 => {
+                let r = se / im.loss_cvar95;
+                worst = worst.max(r);
+                format!("CVaR95 ±{}", percent(r))
+            }
+            _ => {
+                tail_known = false;
+                "CVaR95 not estimated (too few trials in the tail)".to_owned()
+            }
+        };
+        parts.push(format!(
+            "{} expected loss ±{}, {tail}",
+            display_name(&im.importer, &im.name),
+            percent(rel_mean)
         ));
     }
+    if parts.is_empty() {
+        return format!("{} trials; no importer had a loss.", count(s.trials));
+    }
+    let mut t = format!(
+        "Precision at {} trials (one standard error): {}.",
+        count(s.trials),
+        parts.join("; ")
+    );
+    if !tail_known {
+        t.push_str(&format!(
+            " The tail needs at least {} trials (20 beyond the 95th percentile) to be estimated \
+             at all; P99 and CVaR99 move from run to run below 10,000 trials.",
+            count(400)
+        ));
+    } else if worst > PRECISION {
+        // The standard error falls as the square root of the trials.
+        let need = (n * (worst / PRECISION).powi(2) / 1000.0).ceil() * 1000.0;
+        t.push_str(&format!(
+            " About {} trials would bring every one of these within ±{}.",
+            count(need as u64),
+            percent(PRECISION)
+        ));
+    } else {
+        t.push_str(&format!(" All within ±{}.", percent(PRECISION)));
+    }
+    if s.trials < 10_000 {
+        t.push_str(" P99 and CVaR99 move from run to run below 10,000 trials.");
+    }
+    t
+}
+
+/// What the run itself says about how far to trust it.
+fn caveats(out: &mut String, s: &Summary, base: &VariantSummary) {
+    let mut c: Vec<String> = vec![precision(s, base)];
     let carried = base.slots.iter().any(|sl| {
         sl.time_to_survive_days
             .as_ref()

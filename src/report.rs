@@ -161,6 +161,10 @@ pub struct ImporterSummary {
     pub loss_p95: f64,
     pub loss_p99: f64,
     pub loss_cvar95: f64,
+    /// Standard error of `loss_cvar95` by the normal approximation (absent below 400 trials,
+    /// a tail of fewer than 20).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_cvar95_se: Option<f64>,
     pub loss_cvar99: f64,
     /// Paired differences from the baseline (strategies only), as `[name, difference]` pairs.
     #[serde(serialize_with = "metrics::named_pairs")]
@@ -241,6 +245,7 @@ pub fn summarize(
             .enumerate()
             .map(|(i, imp)| {
                 let mut losses = losses_of(acc, v, i, ni);
+                let cvar95_se = crate::stats::cvar_se(&mut losses, 0.95);
                 let (_, cvar95) = var_cvar(&mut losses, 0.95);
                 let (_, cvar99) = var_cvar(&mut losses, 0.99);
                 let m = &red.importer[i];
@@ -253,6 +258,7 @@ pub fn summarize(
                     loss_p95: quantile_sorted(&losses, 0.95),
                     loss_p99: quantile_sorted(&losses, 0.99),
                     loss_cvar95: cvar95,
+                    loss_cvar95_se: cvar95_se,
                     loss_cvar99: cvar99,
                     vs_baseline: (v > 0).then(|| red.diff_importer[i].map(|x| Difference::from(x))),
                 }

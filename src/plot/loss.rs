@@ -11,6 +11,7 @@ use super::{
 };
 use crate::format::{money, percent};
 use crate::report::{LossSample, Summary};
+use crate::stats::cvar_se;
 
 /// Exceedance curves P(loss > x) of one importer, one per variant, on a log probability axis.
 pub(super) fn exceedance<DB: DrawingBackend>(
@@ -176,25 +177,6 @@ fn exceedance_points(losses: &LossSample<'_>) -> Vec<(f64, f64)> {
 /// The curve's value at `x` (the first point at or beyond it).
 fn value_at(pts: &[(f64, f64)], x: f64) -> Option<f64> {
     pts.iter().find(|p| p.0 >= x).map(|p| p.1)
-}
-
-/// Standard error of the CVaR estimate at level `a` from a sample, by the normal approximation:
-/// CVaR = VaR + E[(L - VaR)+] / (1 - a) is, to first order, a sample mean of
-/// (L - VaR)+ / (1 - a) (the VaR term is stationary: its estimation error enters at second
-/// order; Manistre and Hancock 2005, Hong, Hu and Liu 2014), so its variance is
-/// Var[(L - VaR)+] / ((1 - a)^2 n). Needs a tail of at least 20 trials; `None` otherwise.
-/// Sorts `losses` in place.
-fn cvar_se(losses: &mut [f64], a: f64) -> Option<f64> {
-    let n = losses.len();
-    if (n as f64) * (1.0 - a) < 20.0 {
-        return None;
-    }
-    let (var, _) = crate::stats::var_cvar(losses, a);
-    let excess = losses.iter().map(|&x| (x - var).max(0.0));
-    let mean = excess.clone().sum::<f64>() / n as f64;
-    let ss: f64 = excess.map(|e| (e - mean) * (e - mean)).sum();
-    let sd = (ss / (n - 1) as f64).sqrt();
-    Some(sd / (n as f64).sqrt() / (1.0 - a))
 }
 
 /// Per-trial loss summed over the importers the totals count (`cover`) for one variant (the

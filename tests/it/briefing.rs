@@ -3,7 +3,7 @@
 
 use assert_cmd::Command;
 use supplyshock::briefing::{executive_summary, ranked_strategies};
-use supplyshock::format::money;
+use supplyshock::format::{count, money, percent};
 use supplyshock::report::{summarize, Summary};
 use supplyshock::runner::{losses_of, run_all, Plan};
 
@@ -206,11 +206,30 @@ fn the_executive_summary_ranks_strategies_by_net_benefit_with_the_summarys_numbe
             "{text}"
         );
     }
-    // Too few trials for a stable tail: said among the caveats.
-    assert!(
-        text.contains("400 trials leave 20 beyond the 95th percentile"),
-        "{text}"
-    );
+    // Each importer's precision, balancing ones too, and the trials that would bring every
+    // headline figure within 5% (one standard error; the error falls as the root of trials).
+    let mut worst: f64 = 0.0;
+    for im in &s.variants[0].importers {
+        let m = &im.metrics.loss_value;
+        let cvar = im.loss_cvar95_se.unwrap() / im.loss_cvar95;
+        worst = worst.max(m.se / m.mean).max(cvar);
+        let name = if im.balancing {
+            "row (balancing)"
+        } else {
+            &im.importer.to_uppercase()
+        };
+        let want = format!(
+            "{name} expected loss ±{}, CVaR95 ±{}",
+            percent(m.se / m.mean),
+            percent(cvar)
+        );
+        assert!(text.contains(&want), "{want} in {text}");
+    }
+    let need = (400.0 * (worst / 0.05_f64).powi(2) / 1000.0).ceil() * 1000.0;
+    if worst > 0.05 {
+        let want = format!("About {} trials would bring", count(need as u64));
+        assert!(text.contains(&want), "{want} in {text}");
+    }
 }
 
 #[test]
