@@ -13,6 +13,7 @@ pub mod diag;
 pub mod dist;
 pub mod engine;
 pub mod format;
+pub mod html;
 pub mod indicators;
 pub mod lanes;
 pub mod markdown;

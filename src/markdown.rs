@@ -16,8 +16,14 @@ use crate::report::{Difference, Summary, Timing, VariantSummary};
 /// report.md for a run: `indicators` are the static concentration figures; charts are
 /// embedded for the files in `chart_files` (names relative to report.md; any directory part is
 /// dropped). Charts the run calls for come in reading order, PNG preferred over SVG; other files
-/// (a sweep or stress chart) follow at the end.
-pub fn report_md(summary: &Summary, indicators: &Indicators, chart_files: &[String]) -> String {
+/// (a sweep or stress chart) follow at the end. Unless `all_charts`, only the charts that carry
+/// the message are embedded (see [`carries_message`]); the others are listed at the end.
+pub fn report_md(
+    summary: &Summary,
+    indicators: &Indicators,
+    chart_files: &[String],
+    all_charts: bool,
+) -> String {
     let s = summary;
     let names: Vec<String> = chart_files
         .iter()
@@ -31,6 +37,9 @@ pub fn report_md(summary: &Summary, indicators: &Indicators, chart_files: &[Stri
         plan: chart_plan(s),
         files: names.iter().map(String::as_str).collect(),
         used: BTreeSet::new(),
+        keep: (!all_charts).then(|| message_slots(s)),
+        cover: s.totals_cover.clone(),
+        listed: Vec::new(),
     };
     let mut out = String::new();
     title_section(&mut out, s);
@@ -47,7 +56,54 @@ pub fn report_md(summary: &Summary, indicators: &Indicators, chart_files: &[Stri
     }
     strategy_and_sourcing_sections(&mut out, s, &mut charts);
     other_chart_sections(&mut out, &names, &charts);
+    if !charts.listed.is_empty() {
+        out.push_str(
+            "## More charts\n\nWritten beside this report, not embedded (`--charts all` embeds \
+             every chart):\n\n",
+        );
+        for (title, file) in &charts.listed {
+            out.push_str(&format!("- [{}]({file})\n", alt(title)));
+        }
+        out.push('\n');
+    }
     out
+}
+
+/// The importer slots whose charts carry the message, as (importer, material): per importer
+/// the totals count, its three materials with the largest expected loss (a loss above zero).
+fn message_slots(s: &Summary) -> BTreeSet<(String, String)> {
+    let mut keep = BTreeSet::new();
+    let Some(base) = s.variants.first() else {
+        return keep;
+    };
+    for im in &s.totals_cover {
+        let mut slots: Vec<_> = base
+            .slots
+            .iter()
+            .filter(|sl| sl.importer == *im && sl.metrics.loss_value.mean > 0.0)
+            .collect();
+        slots.sort_by(|a, b| {
+            b.metrics
+                .loss_value
+                .mean
+                .total_cmp(&a.metrics.loss_value.mean)
+        });
+        for sl in slots.into_iter().take(3) {
+            keep.insert((sl.importer.clone(), sl.material.clone()));
+        }
+    }
+    keep
+}
+
+/// Whether a chart is embedded by default: the loss of the importers the totals count, the
+/// comparison of strategies, the prices that moved, and the per-material charts of
+/// `keep`'s slots.
+fn carries_message(info: &ChartInfo, cover: &[String], keep: &BTreeSet<(String, String)>) -> bool {
+    match (&info.importer, &info.material) {
+        (Some(i), Some(m)) => keep.contains(&(i.clone(), m.clone())),
+        (Some(i), None) => cover.contains(i),
+        _ => true,
+    }
 }
 
 /// The charts the run calls for, the chart files given, and the ones embedded so far.
@@ -56,6 +112,12 @@ struct Charts<'a> {
     files: BTreeSet<&'a str>,
     /// PNG and SVG names of every chart embedded.
     used: BTreeSet<String>,
+    /// The slots whose charts are embedded; `None`: every chart.
+    keep: Option<BTreeSet<(String, String)>>,
+    /// The importers the totals count.
+    cover: Vec<String>,
+    /// Charts written but not embedded: (title, file).
+    listed: Vec<(String, String)>,
 }
 
 impl Charts<'_> {
@@ -71,9 +133,15 @@ impl Charts<'_> {
             } else {
                 continue;
             };
-            out.push_str(&format!("![{}]({})\n\n", alt(&info.title), file));
             self.used.insert(format!("{}.png", info.stem));
             self.used.insert(format!("{}.svg", info.stem));
+            if let Some(keep) = &self.keep {
+                if !carries_message(info, &self.cover, keep) {
+                    self.listed.push((info.title.clone(), file));
+                    continue;
+                }
+            }
+            out.push_str(&format!("![{}]({})\n\n", alt(&info.title), file));
         }
     }
 }
@@ -683,7 +751,7 @@ mod tests {
         let r = starter(300);
         let files = r.charts();
         let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
-        let md = report_md(&r.summary, &r.indicators, &names);
+        let md = report_md(&r.summary, &r.indicators, &names, false);
         assert!(md.starts_with("# Starter scenario\n\nOne importer buying"));
         for needle in [
             "| seed | 1 |",
@@ -739,7 +807,7 @@ mod tests {
         let r = crate::plot::tests::run(&text, 200);
         let files = r.charts();
         let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
-        let md = report_md(&r.summary, &r.indicators, &names);
+        let md = report_md(&r.summary, &r.indicators, &names, false);
         for needle in [
             "### US defence radar programmes\n",
             "\n| US defence radar programmes | ",
@@ -772,6 +840,7 @@ mod tests {
                 "extra.png".to_owned(),
                 "stress-tts-ttr.svg".to_owned(),
             ],
+            false,
         );
         let stress = md.find("## Stress test\n\n![Stress test: ").unwrap();
         let sweep = md.find("## Sensitivity sweep\n\n![Sweep: ").unwrap();

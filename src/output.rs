@@ -45,6 +45,8 @@ pub struct RunResults<'a> {
     pub seed: u64,
     /// Split the baseline's loss over its shocks (replays its trials: see [`crate::attribution`]).
     pub attribution: bool,
+    /// Embed every chart in the report, not only those that carry the message.
+    pub all_charts: bool,
 }
 
 impl<'a> RunResults<'a> {
@@ -71,7 +73,14 @@ impl<'a> RunResults<'a> {
             trials,
             seed,
             attribution: false,
+            all_charts: false,
         }
+    }
+
+    /// Embed every chart in the report, if `on`.
+    pub fn with_all_charts(mut self, on: bool) -> Self {
+        self.all_charts = on;
+        self
     }
 
     /// Split the baseline's loss over its shocks in the summary, if `on`.
@@ -155,12 +164,15 @@ pub fn run_files<'a>(r: &'a RunResults, summary: &Summary) -> Vec<File<'a>> {
     let base = plan.models[0];
     let indicators = crate::indicators::compute(base);
     let chart_names: Vec<String> = charts.iter().map(|(n, _)| n.clone()).collect();
-    files.push((
-        "report.md".to_owned(),
-        crate::markdown::report_md(summary, &indicators, &chart_names)
-            .into_bytes()
-            .into(),
-    ));
+    let md = crate::markdown::report_md(summary, &indicators, &chart_names, r.all_charts);
+    let pngs: std::collections::BTreeMap<String, Vec<u8>> = charts
+        .iter()
+        .filter(|(n, _)| n.ends_with(".png") && md.contains(&format!("]({n})")))
+        .cloned()
+        .collect();
+    let html = crate::html::report_html(&md, &summary.scenario, &pngs);
+    files.push(("report.md".to_owned(), md.into_bytes().into()));
+    files.push(("report.html".to_owned(), html.into_bytes().into()));
     files.extend(bytes(charts));
     files
 }

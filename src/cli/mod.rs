@@ -91,6 +91,16 @@ pub struct Sampling {
     pub threads: Option<u16>,
 }
 
+/// Which charts report.md and report.html embed.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ChartSet {
+    /// The loss of the importers the totals count, the strategy comparison, the prices that
+    /// moved, and per importer its three costliest materials.
+    Message,
+    /// Every chart written.
+    All,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum Format {
     Table,
@@ -133,6 +143,9 @@ pub enum Command {
         /// expected and tail loss (replays the baseline's trials, one run per shock in each).
         #[arg(long)]
         attribution: bool,
+        /// Charts the report embeds: those that carry the message (default), or all.
+        #[arg(long, value_enum, default_value_t = ChartSet::Message)]
+        charts: ChartSet,
         /// Replace an existing output directory.
         #[arg(long)]
         force: bool,
@@ -164,6 +177,9 @@ pub enum Command {
         /// expected and tail loss (replays the baseline's trials, one run per shock in each).
         #[arg(long)]
         attribution: bool,
+        /// Charts the report embeds: those that carry the message (default), or all.
+        #[arg(long, value_enum, default_value_t = ChartSet::Message)]
+        charts: ChartSet,
         /// Replace existing results.
         #[arg(long)]
         force: bool,
@@ -331,6 +347,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             strategies,
             focus,
             attribution,
+            charts,
             force,
             format,
             shard,
@@ -344,6 +361,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 strategies,
                 focus,
                 attribution,
+                all_charts: charts == ChartSet::All,
                 shard,
                 shards,
             };
@@ -359,6 +377,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             output,
             focus,
             attribution,
+            charts,
             force,
             format,
         } => merge(
@@ -366,6 +385,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             &output,
             &focus,
             attribution,
+            charts == ChartSet::All,
             &Display {
                 force,
                 format,
@@ -536,6 +556,7 @@ pub struct RunArgs {
     pub strategies: Vec<String>,
     pub focus: Vec<String>,
     pub attribution: bool,
+    pub all_charts: bool,
     pub shard: Option<String>,
     pub shards: Option<u64>,
 }
@@ -564,6 +585,7 @@ pub struct RunOptions {
     /// The importers totals count, if not the default.
     pub focus: Option<Vec<String>>,
     pub attribution: bool,
+    pub all_charts: bool,
     pub output: RunOutput,
     pub display: Display,
 }
@@ -622,6 +644,7 @@ impl RunOptions {
             strategies,
             focus,
             attribution: a.attribution,
+            all_charts: a.all_charts,
             output,
             display,
         })
@@ -695,14 +718,16 @@ fn run_cmd(loaded: &Loaded, o: &RunOptions) -> Result<(), Failure> {
         RunOutput::Stdout => emit(
             &RunResults::new(study, &o.strategies, acc, trials, o.seed)
                 .with_focus(o.focus.clone())
-                .with_attribution(o.attribution),
+                .with_attribution(o.attribution)
+                .with_all_charts(o.all_charts),
             Path::new("-"),
             &o.display,
         ),
         RunOutput::Dir(dir) => emit(
             &RunResults::new(study, &o.strategies, acc, trials, o.seed)
                 .with_focus(o.focus.clone())
-                .with_attribution(o.attribution),
+                .with_attribution(o.attribution)
+                .with_all_charts(o.all_charts),
             dir,
             &o.display,
         ),
@@ -796,6 +821,7 @@ fn merge(
     output: &Path,
     focus: &[String],
     attribution: bool,
+    all_charts: bool,
     d: &Display,
 ) -> Result<(), Failure> {
     let read =
@@ -811,7 +837,8 @@ fn merge(
             m.header.seed,
         )
         .with_focus(focus)
-        .with_attribution(attribution),
+        .with_attribution(attribution)
+        .with_all_charts(all_charts),
         output,
         d,
     )

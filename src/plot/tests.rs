@@ -485,7 +485,7 @@ fn write_charts() {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
     let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
-    let md = crate::markdown::report_md(&r.summary, &r.indicators, &names);
+    let md = crate::markdown::report_md(&r.summary, &r.indicators, &names, false);
     std::fs::write(dir.join("report.md"), md).unwrap();
 }
 

@@ -598,3 +598,84 @@ fn attribution_adds_up_to_each_importers_loss_and_tail() {
         .iter()
         .all(|w| !w["events"].as_array().unwrap().is_empty()));
 }
+
+/// report.html is one page: every chart report.md embeds is inline as a PNG data URI, nothing
+/// is fetched from elsewhere, and its tags nest. By default a balancing importer's charts are
+/// listed, not embedded; `--charts all` embeds them.
+#[test]
+fn the_html_report_is_valid_and_self_contained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("three.toml");
+    std::fs::write(&file, THREE).unwrap();
+    let run = |dir: &std::path::Path, extra: &[&str]| {
+        Command::cargo_bin("supplyshock")
+            .unwrap()
+            .args(["run", "--trials", "100", "-q", "-o"])
+            .arg(dir)
+            .args(extra)
+            .arg(&file)
+            .assert()
+            .success();
+        (
+            std::fs::read_to_string(dir.join("report.md")).unwrap(),
+            std::fs::read_to_string(dir.join("report.html")).unwrap(),
+        )
+    };
+    let (md, html) = run(&tmp.path().join("default"), &[]);
+    assert!(
+        html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">")
+    );
+    assert!(html.ends_with("</body>\n</html>\n"));
+    let embedded = md.matches("![").count();
+    assert!(embedded > 0);
+    assert_eq!(
+        html.matches("<img src=\"data:image/png;base64,").count(),
+        embedded
+    );
+    assert_eq!(html.matches("<img ").count(), embedded);
+    for outside in [
+        "src=\"http",
+        "href=\"http",
+        "<script",
+        "<link",
+        "@import",
+        "url(",
+    ] {
+        assert!(!html.contains(outside), "{outside}");
+    }
+    // Non-void tags open and close in order.
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = html.as_str();
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        let end = rest.find('>').unwrap();
+        let tag = &rest[..end];
+        rest = &rest[end + 1..];
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_lowercase();
+        if tag.starts_with('!') || ["meta", "img", "br", "hr", "input"].contains(&name.as_str()) {
+            continue;
+        }
+        if tag.starts_with('/') {
+            assert_eq!(
+                stack.pop().as_deref(),
+                Some(name.as_str()),
+                "closing </{name}>"
+            );
+        } else {
+            stack.push(name);
+        }
+    }
+    assert!(stack.is_empty(), "{stack:?} left open");
+    // The balancing importer's exceedance chart is listed, not embedded, by default.
+    assert!(md.contains("## More charts"));
+    assert!(md.contains("](loss-exceedance-row.png)\n"));
+    assert!(!md.contains("![row (balancing)"));
+    let (all_md, _) = run(&tmp.path().join("all"), &["--charts", "all"]);
+    assert!(all_md.contains("![row (balancing): probability"));
+    assert!(!all_md.contains("## More charts"));
+}
