@@ -470,6 +470,7 @@ pub(super) fn frontier<DB: DrawingBackend>(
     let body = draw::title(root, &info.title, &info.subtitle)?;
     let (plot, legend_area) = draw::split_legend(&body);
     let pts = frontier_points(s);
+    // Both axes over the horizon: break-even is the diagonal.
     let r = frontier_ranges(&pts);
     let mut chart = frontier_axes(&plot, s, &r)?;
     let segments = frontier_lines(&mut chart, &r, s.horizon_days, &pts)?;
@@ -497,8 +498,10 @@ pub(super) fn frontier<DB: DrawingBackend>(
     )
 }
 
-/// The strategies with a paired difference against the baseline.
+/// The strategies with a paired difference against the baseline, at their cost over the
+/// horizon (yearly cost x horizon in years).
 fn frontier_points(s: &Summary) -> Vec<FrontierPoint<'_>> {
+    let years = f64::from(s.horizon_days) / 365.0;
     s.variants
         .iter()
         .enumerate()
@@ -508,7 +511,7 @@ fn frontier_points(s: &Summary) -> Vec<FrontierPoint<'_>> {
             Some(FrontierPoint {
                 id: &v.id,
                 variant: i,
-                cost: v.yearly_cost.as_ref().map_or(0.0, |c| c.total),
+                cost: v.yearly_cost.as_ref().map_or(0.0, |c| c.total) * years,
                 has_cost: v.yearly_cost.as_ref().is_some_and(|c| c.total > 0.0),
                 avoided: -d.mean,
                 ci: [-d.high(), -d.low()],
@@ -561,8 +564,8 @@ fn frontier_axes<'a, DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc(format!(
-            "yearly cost of the strategy ({} per year)",
-            s.currency
+            "cost of the strategy over {} days ({})",
+            s.horizon_days, s.currency
         ))
         .y_desc(format!(
             "expected loss avoided over {} days ({})",
@@ -589,11 +592,10 @@ fn frontier_lines<DB: DrawingBackend>(
     let x_max = r.x_max;
     draw::line(chart, vec![(0.0, 0.0), (x_max, 0.0)], REFERENCE, 1, None)?;
     let mut segments: Vec<Segment> = vec![((0.0, 0.0), (x_max, 0.0))];
-    // Break-even: loss avoided over the horizon = yearly cost x horizon in years.
-    let horizon_years = horizon_days as f64 / 365.0;
-    if horizon_years > 0.0 {
-        let x_end = x_max.min(r.y_hi / horizon_years);
-        let end = (x_end, x_end * horizon_years);
+    // Break-even: loss avoided = cost, both over the horizon.
+    if horizon_days > 0 {
+        let x_end = x_max.min(r.y_hi);
+        let end = (x_end, x_end);
         draw::line(chart, vec![(0.0, 0.0), end], REFERENCE, 2, Some((10, 6)))?;
         segments.push(((0.0, 0.0), end));
     }

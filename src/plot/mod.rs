@@ -232,7 +232,7 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
             kind: ChartKind::Frontier,
             stem: "frontier".to_owned(),
             title: format!(
-                "Cost against loss avoided: yearly cost vs. expected loss avoided over {h} days"
+                "Cost against loss avoided: each strategy's cost and expected loss avoided over {h} days"
             ),
             subtitle: format!(
                 "Loss avoided: minus the paired change in total expected loss, {}; whiskers: \
