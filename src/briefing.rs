@@ -6,6 +6,15 @@
 use crate::format::{compact, count, display_name, fixed, money, percent};
 use crate::report::{Difference, ImporterSummary, Summary, VariantSummary};
 
+/// "2 years", "1 year", "180 days".
+fn years_text(horizon_days: u32) -> String {
+    match horizon_days {
+        365 => "one year".to_owned(),
+        d if d % 365 == 0 => format!("{} years", d / 365),
+        d => format!("{d} days"),
+    }
+}
+
 /// A strategy's net benefit over the horizon, for the importers the totals count: the expected
 /// loss it avoids minus its cost over the horizon (yearly cost x horizon / 365, undiscounted).
 #[derive(Debug, Clone, PartialEq)]
@@ -71,8 +80,20 @@ pub fn executive_summary(s: &Summary) -> String {
         .iter()
         .filter(|im| !s.totals_cover.contains(&im.importer))
         .collect();
+    if let Some(w) = &s.whatif {
+        out.push_str(&format!(
+            "**What-if:** every trial, of the baseline and of every strategy, also suffers {} \
+             (`{}`) from day {} for {} days at severity {}, on top of the scenario's random \
+             shocks.\n\n",
+            w.name,
+            w.id,
+            fixed(w.start_day, 0),
+            fixed(w.days, 0),
+            compact(w.severity)
+        ));
+    }
     out.push_str(&format!(
-        "Over {} days and {} trials of the baseline{}. Totals and rankings count {}.\n\n",
+        "The baseline over {} days and {} trials{}. Totals and rankings count {}.\n\n",
         s.horizon_days,
         count(s.trials),
         if s.focus { ", with a chosen focus" } else { "" },
@@ -98,17 +119,29 @@ pub fn executive_summary(s: &Summary) -> String {
             money(im.metrics.loss_value.mean, cur)
         ));
     }
+    let has_shocks = base
+        .importers
+        .iter()
+        .any(|im| im.metrics.loss_value.mean != 0.0);
     match &s.attribution {
         Some(a) if a.trials < s.trials => out.push_str(&format!(
             "Shares by shock are from the first {} trials, replayed shock by shock.\n\n",
             count(a.trials)
         )),
         Some(_) => {}
-        None => out.push_str(
+        None if has_shocks => out.push_str(
             "Run with `--attribution` to see which shocks drive each loss and its tail.\n\n",
         ),
+        None => {}
     }
-    strategies_paragraph(&mut out, s);
+    if counted.is_empty() {
+        out.push_str(
+            "With no importer counted there is nothing to rank strategies by: name the \
+             importers to count with `--focus`.\n\n",
+        );
+    } else {
+        strategies_paragraph(&mut out, s);
+    }
     caveats(&mut out, s, base);
     out
 }
@@ -163,8 +196,8 @@ fn importer_paragraph(s: &Summary, base: &VariantSummary, im: &ImporterSummary) 
         {
             let p = worst.metrics.p_shortage.mean;
             t.push_str(&format!(
-                "; {} runs short longest: {} days in all in a trial that runs short, on \
-                 average, its deepest day leaving {} of need unmet",
+                "; the most days short are in {}: in a trial where it runs short, {} days \
+                 in all on average, its deepest day leaving {} of need unmet",
                 worst.material_name,
                 fixed(when_short(worst.metrics.days_short.mean, p), 0),
                 percent(when_short(worst.metrics.max_depth.mean, p))
@@ -248,10 +281,15 @@ fn strategies_paragraph(out: &mut String, s: &Summary) {
     let cur = &s.currency;
     out.push_str(&format!(
         "**Strategies, by net benefit** over the {} days for the importers counted: expected \
-         loss avoided minus the strategy's cost over the horizon ({} years of its yearly \
-         cost, undiscounted), with 95% intervals from trials paired with the baseline.\n\n",
+         loss avoided minus the strategy's whole cost over the horizon ({} of its yearly \
+         cost, undiscounted{}), with 95% intervals from trials paired with the baseline.\n\n",
         s.horizon_days,
-        compact(s.horizon_days as f64 / 365.0)
+        years_text(s.horizon_days),
+        if s.focus {
+            "; the cost is the strategy's whole cost, the loss avoided only the focus's"
+        } else {
+            ""
+        }
     ));
     out.push_str(
         "| rank | strategy | loss avoided (95% CI) | cost over the horizon | net benefit (95% CI) |\n\
@@ -279,9 +317,21 @@ fn strategies_paragraph(out: &mut String, s: &Summary) {
     }
     out.push('\n');
     let best = &ranked[0];
-    if best.net > 0.0 && !best.uncertain() {
+    // Intervals of two strategies that overlap cannot order them.
+    let clear_lead = ranked
+        .get(1)
+        .is_none_or(|next| best.net_ci95[0] > next.net_ci95[1]);
+    if best.net > 0.0 && !best.uncertain() && clear_lead {
         out.push_str(&format!(
             "**{}** buys the most: it avoids {} of expected loss for {} over the horizon.\n\n",
+            best.name,
+            money(best.avoided, cur),
+            money(best.cost, cur)
+        ));
+    } else if best.net > 0.0 && !best.uncertain() {
+        out.push_str(&format!(
+            "**{}** ranks first: it avoids {} of expected loss for {} over the horizon; its \
+             interval overlaps the next strategy's, so this run does not tell them apart.\n\n",
             best.name,
             money(best.avoided, cur),
             money(best.cost, cur)
@@ -292,6 +342,12 @@ fn strategies_paragraph(out: &mut String, s: &Summary) {
              count.\n\n",
             best.name
         ));
+    } else if best.uncertain() {
+        out.push_str(
+            "No strategy clearly avoids more expected loss than it costs over the horizon (the \
+             best one's interval includes zero); a value placed on the tail (CVaR95 in the \
+             tables below) may still justify one.\n\n",
+        );
     } else {
         out.push_str(
             "No strategy avoids more expected loss than it costs over the horizon; a value \
@@ -325,7 +381,7 @@ fn precision(s: &Summary, base: &VariantSummary) -> String {
             }
             _ => {
                 tail_known = false;
-                "CVaR95 not estimated (too few trials in the tail)".to_owned()
+                "CVaR95 precision not estimated (too few trials in the tail)".to_owned()
             }
         };
         parts.push(format!(
@@ -344,8 +400,8 @@ fn precision(s: &Summary, base: &VariantSummary) -> String {
     );
     if !tail_known {
         t.push_str(&format!(
-            " The tail needs at least {} trials (20 beyond the 95th percentile) to be estimated \
-             at all; P99 and CVaR99 move from run to run below 10,000 trials.",
+            " The precision of CVaR95 needs at least {} trials (20 beyond the 95th \
+             percentile) to be estimated.",
             count(400)
         ));
     } else if worst > PRECISION {
@@ -375,8 +431,9 @@ fn caveats(out: &mut String, s: &Summary, base: &VariantSummary) {
     });
     if carried {
         c.push(
-            "Every stock starts full on day 0, so the first days of a shock are covered; a \
-             shock that found stocks already drawn would bite sooner."
+            "Stocks start at their initial level on day 0 (full, unless a scenario gives \
+             `initial_days`), so the first days of a shock are covered; a shock that found \
+             stocks already drawn would bite sooner."
                 .to_owned(),
         );
     }

@@ -39,6 +39,8 @@ pub fn report_html(markdown: &str, title: &str, images: &BTreeMap<String, Vec<u8
                 id,
             })
         }
+        // Scenario text is data, not markup: raw HTML in it is shown, never interpreted.
+        Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
         other => other,
     });
     let mut body = String::new();

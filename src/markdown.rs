@@ -360,6 +360,14 @@ fn loss_section(out: &mut String, charts: &mut Charts) {
     );
     charts.embed(out, |c| c.kind == ChartKind::LossExceedance);
     charts.embed(out, |c| c.kind == ChartKind::ExpectedLoss);
+    if charts.plan.iter().any(|c| c.kind == ChartKind::PriceFan) {
+        out.push_str(
+            "## Prices\n\nThe price paid each day in the baseline, as a multiple of the \
+             reference price, for each material whose price moved: a panel per access group \
+             (buyers a ban cuts off pay apart from the rest).\n\n",
+        );
+        charts.embed(out, |c| c.kind == ChartKind::PriceFan);
+    }
 }
 
 /// Per importer: the baseline's table by material, then its fan charts.

@@ -47,6 +47,10 @@ pub struct RunResults<'a> {
     pub attribution: bool,
     /// Embed every chart in the report, not only those that carry the message.
     pub all_charts: bool,
+    /// `whatif --background`: the shock added to every trial.
+    pub whatif: Option<crate::whatif::Firing>,
+    /// Worker threads for the attribution's replays (`None`: all cores).
+    pub threads: Option<usize>,
 }
 
 impl<'a> RunResults<'a> {
@@ -74,7 +78,21 @@ impl<'a> RunResults<'a> {
             seed,
             attribution: false,
             all_charts: false,
+            whatif: None,
+            threads: None,
         }
+    }
+
+    /// Replay on `threads` worker threads (`None`: all cores), as the run itself did.
+    pub fn with_threads(mut self, threads: Option<usize>) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// The run added `firing` to every trial (`whatif --background`): said in the summary.
+    pub fn with_whatif(mut self, firing: crate::whatif::Firing) -> Self {
+        self.whatif = Some(firing);
+        self
     }
 
     /// Embed every chart in the report, if `on`.
@@ -110,15 +128,29 @@ impl<'a> RunResults<'a> {
             self.trials,
             self.seed,
         );
+        s.whatif = self.whatif.clone();
         let base = self.plan.models[0];
         if self.attribution && !base.shocks.is_empty() {
-            s.attribution = Some(crate::attribution::attribute(
-                base,
-                self.seed,
-                self.trials,
-                &self.plan.total_set(0),
-                self.plan.forced(),
-            ));
+            let replay = || {
+                crate::attribution::attribute(
+                    base,
+                    self.seed,
+                    self.trials,
+                    &self.plan.total_set(0),
+                    self.plan.forced(),
+                )
+            };
+            // The same sums on any pool (fixed chunks, reduced in order); a pool of the
+            // threads asked for when one can be had.
+            s.attribution = Some(
+                match rayon::ThreadPoolBuilder::new()
+                    .num_threads(self.threads.unwrap_or(0))
+                    .build()
+                {
+                    Ok(pool) => pool.install(replay),
+                    Err(_) => replay(),
+                },
+            );
         }
         s
     }

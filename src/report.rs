@@ -33,6 +33,9 @@ pub struct Summary {
     /// where nothing was replayed, as in a sweep or a scenario without shocks).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attribution: Option<crate::attribution::Attribution>,
+    /// `whatif --background`: the shock added to every trial of every variant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub whatif: Option<crate::whatif::Firing>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -300,6 +303,7 @@ pub fn summarize(
         focus: plan.focus().is_some(),
         variants,
         attribution: None,
+        whatif: None,
     }
 }
 

@@ -189,7 +189,7 @@ pub enum Command {
     },
     /// Fire one named shock at a chosen day, for a chosen time and severity: the day-by-day path of every importer, and every strategy's effect on it.
     #[command(
-        after_help = "Examples:\n  supplyshock whatif scenarios/japan-eu-critical-materials.toml --shock cn_ga_ge_controls --days 60 --severity 0.85\n  supplyshock whatif scenarios/japan-eu-critical-materials.toml --shock drc_cobalt_suspension -o out/drc\n  supplyshock whatif scenarios/taiwan-advanced-chips.toml --shock taiwan_quake --background --trials 2000 -o out/quake\n\nWithout --background the shock is the only event: one deterministic path per variant, beside the\nsame variant with no event. With --background it is added to every trial's random shocks, and\nthe run writes what `run` writes."
+        after_help = "Examples:\n  supplyshock whatif scenarios/japan-eu-critical-materials.toml --shock cn_ga_ge_licensing --days 60 --severity 0.85\n  supplyshock whatif scenarios/japan-eu-critical-materials.toml --shock drc_cobalt_suspension -o out/drc\n  supplyshock whatif scenarios/taiwan-advanced-chips.toml --shock tw_quake --background --trials 2000 -o out/quake\n\nWithout --background the shock is the only event: one deterministic path per variant, beside the\nsame variant with no event. With --background it is added to every trial's random shocks, and\nthe run writes what `run` writes."
     )]
     Whatif {
         /// Scenario file (TOML).
@@ -198,13 +198,13 @@ pub enum Command {
         #[arg(long, value_name = "ID")]
         shock: String,
         /// Day it starts (default: the shock's at_day, else 0).
-        #[arg(long, value_name = "DAY")]
+        #[arg(long, value_name = "DAY", allow_negative_numbers = true)]
         start: Option<f64>,
         /// How long it lasts at full severity, in days (default: the mean of its duration).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
         days: Option<f64>,
         /// Its severity (default: the mean of its severity).
-        #[arg(long, value_name = "S")]
+        #[arg(long, value_name = "S", allow_negative_numbers = true)]
         severity: Option<f64>,
         /// Add it to every trial of a Monte Carlo run of the scenario's random shocks.
         #[arg(long)]
@@ -719,7 +719,8 @@ fn run_cmd(loaded: &Loaded, o: &RunOptions) -> Result<(), Failure> {
             &RunResults::new(study, &o.strategies, acc, trials, o.seed)
                 .with_focus(o.focus.clone())
                 .with_attribution(o.attribution)
-                .with_all_charts(o.all_charts),
+                .with_all_charts(o.all_charts)
+                .with_threads(o.threads),
             Path::new("-"),
             &o.display,
         ),
@@ -727,7 +728,8 @@ fn run_cmd(loaded: &Loaded, o: &RunOptions) -> Result<(), Failure> {
             &RunResults::new(study, &o.strategies, acc, trials, o.seed)
                 .with_focus(o.focus.clone())
                 .with_attribution(o.attribution)
-                .with_all_charts(o.all_charts),
+                .with_all_charts(o.all_charts)
+                .with_threads(o.threads),
             dir,
             &o.display,
         ),

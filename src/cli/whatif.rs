@@ -44,6 +44,21 @@ pub fn whatif(a: WhatIfArgs, d: Display) -> Result<(), Failure> {
             .collect::<Result<_, _>>()?
     };
     let focus = focus_ids(study, &a.focus)?;
+    if !a.background {
+        let given = [
+            ("--attribution", a.attribution),
+            ("--trials", a.sampling.trials.is_some()),
+            ("--seed", a.sampling.seed.is_some()),
+            ("--threads", a.sampling.threads.is_some()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|g| g.1) {
+            return Err(Failure::invalid(format!(
+                "error: {flag} applies to a Monte Carlo run, and this what-if is one \
+                 deterministic path\n  hint: add --background to run the shock over the \
+                 scenario's random shocks, or drop {flag}"
+            )));
+        }
+    }
     let out_dir = a.output.filter(|o| o.as_os_str() != "-");
     if let Some(dir) = &out_dir {
         output::check_dir(dir, d.force).map_err(write_failure)?;
@@ -67,7 +82,9 @@ pub fn whatif(a: WhatIfArgs, d: Display) -> Result<(), Failure> {
         let results = RunResults::new(study, &chosen, acc, trials, seed)
             .with_focus(focus)
             .with_forced(forced)
-            .with_attribution(a.attribution);
+            .with_attribution(a.attribution)
+            .with_whatif(firing.clone())
+            .with_threads(a.sampling.threads.map(usize::from));
         let dir = out_dir.unwrap_or_else(|| PathBuf::from("-"));
         return emit(&results, &dir, &d);
     }
@@ -145,12 +162,17 @@ fn firing(model: &crate::model::Model, a: &WhatIfArgs) -> Result<Firing, Failure
             "error: --severity {severity} is out of range\n  hint: {want}"
         )));
     }
+    // What runs: whole steps, within the horizon.
+    let start = (start_day / step) as u32;
+    let end = start
+        .saturating_add(model.days_to_steps(days).max(1))
+        .min(model.n_steps);
     Ok(Firing {
         shock: si,
         id: shock.id.clone(),
         name: shock.name.clone(),
-        start_day,
-        days,
+        start_day: f64::from(start) * step,
+        days: f64::from(end - start) * step,
         severity,
     })
 }
