@@ -1008,7 +1008,7 @@ pub(crate) fn render_summary(s: &Summary, dir: &Path) -> String {
         }
     }
     out.push_str(&t.render());
-    out.push_str(&format!("\nReport with charts: {}/report.md (every metric per material: summary.json, metrics.csv; resilience curves: curves.csv{})\n", dir.display(), if priced { "; price curves: prices.csv" } else { "" }));
+    out.push_str(&format!("\nReport with charts: {}/report.md, and as one page for e-mail report.html (every metric per material: summary.json, metrics.csv; resilience curves: curves.csv{})\n", dir.display(), if priced { "; price curves: prices.csv" } else { "" }));
     out
 }
 

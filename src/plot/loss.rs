@@ -64,9 +64,11 @@ pub(super) fn exceedance<DB: DrawingBackend>(
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&|v| percent(*v))
         .draw()?;
-    // Return-period references: the curve crosses them at VaR95 and VaR99.
+    // Return-period references: the curve crosses them at VaR95 and VaR99. Without a loss there
+    // is no curve to cross them, and they would strike through the note saying so.
+    let any_loss = curves.iter().any(|c| !c.is_empty());
     for (p, label) in [(0.05, "1 in 20 trials"), (0.01, "1 in 100 trials")] {
-        if p > y_lo && p < y_hi {
+        if any_loss && p > y_lo && p < y_hi {
             draw::line(
                 &mut chart,
                 vec![(0.0, p), (x_max, p)],
