@@ -680,10 +680,9 @@ fn the_html_report_is_valid_and_self_contained() {
     assert!(!all_md.contains("## More charts"));
 }
 
-/// What the review of the briefing layer found, pinned: the help's what-if examples name
-/// shocks that exist; flags of a Monte Carlo run are refused on a deterministic what-if; a
-/// what-if over background shocks is recorded in the summary; raw HTML in scenario text is
-/// shown, not interpreted, in report.html.
+/// The help's what-if examples name shocks that exist; flags of a Monte Carlo run are refused
+/// on a deterministic what-if; a what-if over background shocks is recorded in the summary;
+/// raw HTML in scenario text is shown, not interpreted, in report.html.
 #[test]
 fn whatif_examples_flags_records_and_html_text() {
     let help = Command::cargo_bin("supplyshock")
