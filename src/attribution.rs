@@ -18,7 +18,7 @@ use crate::engine::{run_group, Scratch};
 use crate::lanes::LANES;
 use crate::metrics::ImporterMetrics;
 use crate::model::Model;
-use crate::shocks::{sample_trial, Event};
+use crate::shocks::{sample_trial_with, Event};
 
 /// Trials replayed at most: the first ones, so the split is an estimate from them.
 pub const MAX_TRIALS: u64 = 20_000;
@@ -167,15 +167,25 @@ fn split_trials(
         .collect()
 }
 
-/// Trial `t`'s events as the run drew them, with `forced` ones added (`whatif --background`).
+/// Trial `t`'s events as the run drew them (with the `forced` ones of a what-if).
 fn trial_events(model: &Model, seed: u64, forced: &[Event], t: u64) -> Vec<Event> {
     let mut e = Vec::new();
-    sample_trial(model, seed, t, &mut e);
-    if !forced.is_empty() {
-        e.extend_from_slice(forced);
-        e.sort_by_key(|x| x.start);
-    }
+    sample_trial_with(model, seed, t, forced, &mut e);
     e
+}
+
+/// The mean of `values` (0 for none), summed in order.
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (mut sum, mut k) = (0.0, 0usize);
+    for x in values {
+        sum += x;
+        k += 1;
+    }
+    if k == 0 {
+        0.0
+    } else {
+        sum / k as f64
+    }
 }
 
 /// Split the baseline's loss over its shocks, replaying the first `min(trials, MAX_TRIALS)`
@@ -215,19 +225,6 @@ pub fn attribute(
                     .then(a.cmp(&b))
             });
             let tail = &order[..tail_n.min(order.len())];
-            let mean_of = |set: &mut dyn Iterator<Item = &TrialSplit>,
-                           f: &dyn Fn(&TrialSplit) -> f64| {
-                let (mut sum, mut k) = (0.0, 0usize);
-                for x in set {
-                    sum += f(x);
-                    k += 1;
-                }
-                if k == 0 {
-                    0.0
-                } else {
-                    sum / k as f64
-                }
-            };
             let shocks = model
                 .shocks
                 .iter()
@@ -235,20 +232,18 @@ pub fn attribute(
                 .map(|(j, sh)| ShockShare {
                     shock: sh.id.clone(),
                     name: sh.name.clone(),
-                    mean: mean_of(&mut splits.iter(), &|x| x.credit[i * ns + j]),
-                    tail: mean_of(&mut tail.iter().map(|&t| &splits[t]), &|x| {
-                        x.credit[i * ns + j]
-                    }),
+                    mean: mean(splits.iter().map(|x| x.credit[i * ns + j])),
+                    tail: mean(tail.iter().map(|&t| splits[t].credit[i * ns + j])),
                 })
                 .collect();
             ImporterShares {
                 importer: imp.id.clone(),
                 name: imp.name.clone(),
                 balancing: imp.balancing,
-                expected_loss: mean_of(&mut splits.iter(), &|x| x.loss[i]),
+                expected_loss: mean(splits.iter().map(|x| x.loss[i])),
                 calm: calm[i],
                 tail_trials: tail.len() as u64,
-                tail_loss: mean_of(&mut tail.iter().map(|&t| &splits[t]), &|x| x.loss[i]),
+                tail_loss: mean(tail.iter().map(|&t| splits[t].loss[i])),
                 shocks,
             }
         })

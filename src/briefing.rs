@@ -119,7 +119,7 @@ pub fn executive_summary(s: &Summary) -> String {
             money(im.metrics.loss_value.mean, cur)
         ));
     }
-    let has_shocks = base
+    let any_loss = base
         .importers
         .iter()
         .any(|im| im.metrics.loss_value.mean != 0.0);
@@ -129,7 +129,7 @@ pub fn executive_summary(s: &Summary) -> String {
             count(a.trials)
         )),
         Some(_) => {}
-        None if has_shocks => out.push_str(
+        None if any_loss => out.push_str(
             "Run with `--attribution` to see which shocks drive each loss and its tail.\n\n",
         ),
         None => {}

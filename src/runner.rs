@@ -11,7 +11,7 @@ use crate::engine::{run_group, Scratch};
 use crate::lanes::LANES;
 use crate::metrics::{self, ImporterMetrics, Record, SlotMetrics};
 use crate::model::{Model, Study};
-use crate::shocks::{sample_trial, Event};
+use crate::shocks::{sample_trial_with, Event};
 use crate::stats::{CrossMoments, CurveAcc, Moments, PriceAcc, StepHist, FILL_BINS};
 
 /// Trials per block: fixed by the trial count alone, so blocks (and float sums) are the same
@@ -182,30 +182,22 @@ impl Accumulated {
                     .and_then(|t| t.checked_mul(ni))
                     .ok_or_else(|| at("too many trials".into()))?;
                 count("losses", b.losses[v].len(), n_losses).map_err(at)?;
-                let sums = |what: &str, mo: &Moments, expected: u64| {
-                    if mo.n == expected {
+                let sums = |what: &str, n: u64, expected: u64| {
+                    if n == expected {
                         Ok(())
                     } else {
                         Err(at(format!(
                             "{what} sums {} trials, but block {} of a {trials}-trial run has {expected}",
-                            mo.n, b.block
+                            n, b.block
                         )))
                     }
                 };
-                sums("network fill", &vb.network_fill, bt)?;
+                sums("network fill", vb.network_fill.n, bt)?;
                 let cross = |what: &str, c: &CrossMoments, len: usize, n: u64| {
                     if c.len() != len || !c.is_consistent() {
                         Err(at(format!("{what}: sums of the wrong size")))
                     } else {
-                        sums(
-                            what,
-                            &Moments {
-                                n: c.n,
-                                sum: 0.0,
-                                sum_sq: 0.0,
-                            },
-                            n,
-                        )
+                        sums(what, c.n, n)
                     }
                 };
                 cross("importer losses", &vb.losses, ni, bt)?;
@@ -217,12 +209,12 @@ impl Accumulated {
                 )?;
                 for (j, row) in vb.slot.iter().enumerate() {
                     for mo in row.values() {
-                        sums(&format!("slot {j}"), mo, bt)?;
+                        sums(&format!("slot {j}"), mo.n, bt)?;
                     }
                 }
                 for (j, row) in vb.importer.iter().enumerate() {
                     for mo in row.values() {
-                        sums(&format!("importer {j}"), mo, bt)?;
+                        sums(&format!("importer {j}"), mo.n, bt)?;
                     }
                 }
                 for (j, row) in vb.diff_slot.iter().enumerate() {
@@ -230,7 +222,7 @@ impl Accumulated {
                     for mo in row.values() {
                         sums(
                             &format!("slot {j} difference"),
-                            mo,
+                            mo.n,
                             if paired { bt } else { 0 },
                         )?;
                     }
@@ -240,7 +232,7 @@ impl Accumulated {
                     for mo in row.values() {
                         sums(
                             &format!("importer {j} difference"),
-                            mo,
+                            mo.n,
                             if paired { bt } else { 0 },
                         )?;
                     }
@@ -596,12 +588,7 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
         let n = (trials.end - first).min(LANES as u64) as usize;
         for (v, &model) in plan.models.iter().enumerate() {
             for (l, events) in w.events[..n].iter_mut().enumerate() {
-                sample_trial(model, seed, first + l as u64, events);
-                if !plan.forced.is_empty() {
-                    events.extend_from_slice(&plan.forced);
-                    // Stable: the random events keep their order among equal starts.
-                    events.sort_by_key(|e| e.start);
-                }
+                sample_trial_with(model, seed, first + l as u64, &plan.forced, events);
             }
             let curves = Some(&mut w.ints[v].curves);
             run_group(model, &mut w.scratch[v], &w.events[..n], curves);

@@ -171,6 +171,23 @@ fn sort_by_start(out: &mut Vec<Event>, n_steps: u32) {
     *out = sorted;
 }
 
+/// Trial `trial`'s events, as [`sample_trial`] draws them, with `forced` ones added (the shock a
+/// what-if fires in every trial), still sorted by start: a stable sort, so the drawn events keep
+/// their order among equal starts.
+pub fn sample_trial_with(
+    model: &Model,
+    seed: u64,
+    trial: u64,
+    forced: &[Event],
+    out: &mut Vec<Event>,
+) {
+    sample_trial(model, seed, trial, out);
+    if !forced.is_empty() {
+        out.extend_from_slice(forced);
+        out.sort_by_key(|e| e.start);
+    }
+}
+
 fn draw_event(model: &Model, shock: &Shock, rng: &mut TrialRng) -> (u32, f64) {
     let dur = shock
         .duration_days

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod replay;
 mod stress;
@@ -91,6 +91,23 @@ pub struct Sampling {
     pub threads: Option<u16>,
 }
 
+/// What the results of `run` and `merge` count and show: the totals' importers, the split of
+/// the loss by shock, the charts embedded.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Importers the totals, the strategy ranking and the frontier count (repeatable, or
+    /// comma-separated); default: every importer not declared balancing.
+    #[arg(long, value_name = "IMPORTER", value_delimiter = ',')]
+    pub focus: Vec<String>,
+    /// Split the baseline's loss over its shocks: which shocks drive each importer's
+    /// expected and tail loss (replays the baseline's trials, one run per shock in each).
+    #[arg(long)]
+    pub attribution: bool,
+    /// Charts the report embeds: those that carry the message (default), or all.
+    #[arg(long, value_enum, default_value_t = ChartSet::Message)]
+    pub charts: ChartSet,
+}
+
 /// Which charts report.md and report.html embed.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum ChartSet {
@@ -120,7 +137,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Monte Carlo run of the baseline and every strategy; writes report.md, charts, summary.json, metrics.csv, curves.csv.
+    /// Monte Carlo run of the baseline and every strategy; writes report.md, report.html, charts, summary.json, metrics.csv, curves.csv.
     #[command(
         after_help = "Examples:\n  supplyshock run scenarios/japan-eu-critical-materials.toml -o out/flagship\n  supplyshock run scenarios/minimal.toml --trials 100000 --threads 2 --force\n  supplyshock run scenarios/minimal.toml -o -      # summary JSON on stdout"
     )]
@@ -135,17 +152,8 @@ pub enum Command {
         /// Run only these strategies (repeatable); default: all.
         #[arg(long = "strategy", value_name = "ID")]
         strategies: Vec<String>,
-        /// Importers the totals, the strategy ranking and the frontier count (repeatable, or
-        /// comma-separated); default: every importer not declared balancing.
-        #[arg(long, value_name = "IMPORTER", value_delimiter = ',')]
-        focus: Vec<String>,
-        /// Split the baseline's loss over its shocks: which shocks drive each importer's
-        /// expected and tail loss (replays the baseline's trials, one run per shock in each).
-        #[arg(long)]
-        attribution: bool,
-        /// Charts the report embeds: those that carry the message (default), or all.
-        #[arg(long, value_enum, default_value_t = ChartSet::Message)]
-        charts: ChartSet,
+        #[command(flatten)]
+        report: ReportArgs,
         /// Replace an existing output directory.
         #[arg(long)]
         force: bool,
@@ -169,17 +177,8 @@ pub enum Command {
         parts: Vec<PathBuf>,
         #[arg(long, short)]
         output: PathBuf,
-        /// Importers the totals, the strategy ranking and the frontier count (repeatable, or
-        /// comma-separated); default: every importer not declared balancing.
-        #[arg(long, value_name = "IMPORTER", value_delimiter = ',')]
-        focus: Vec<String>,
-        /// Split the baseline's loss over its shocks: which shocks drive each importer's
-        /// expected and tail loss (replays the baseline's trials, one run per shock in each).
-        #[arg(long)]
-        attribution: bool,
-        /// Charts the report embeds: those that carry the message (default), or all.
-        #[arg(long, value_enum, default_value_t = ChartSet::Message)]
-        charts: ChartSet,
+        #[command(flatten)]
+        report: ReportArgs,
         /// Replace existing results.
         #[arg(long)]
         force: bool,
@@ -345,9 +344,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             output,
             sampling,
             strategies,
-            focus,
-            attribution,
-            charts,
+            report,
             force,
             format,
             shard,
@@ -359,9 +356,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 output,
                 sampling,
                 strategies,
-                focus,
-                attribution,
-                all_charts: charts == ChartSet::All,
+                focus: report.focus,
+                attribution: report.attribution,
+                all_charts: report.charts == ChartSet::All,
                 shard,
                 shards,
             };
@@ -375,17 +372,13 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Merge {
             parts,
             output,
-            focus,
-            attribution,
-            charts,
+            report,
             force,
             format,
         } => merge(
             &parts,
             &output,
-            &focus,
-            attribution,
-            charts == ChartSet::All,
+            &report,
             &Display {
                 force,
                 format,
@@ -821,15 +814,13 @@ pub(crate) fn emit(r: &RunResults, out_dir: &Path, d: &Display) -> Result<(), Fa
 fn merge(
     parts: &[PathBuf],
     output: &Path,
-    focus: &[String],
-    attribution: bool,
-    all_charts: bool,
+    report: &ReportArgs,
     d: &Display,
 ) -> Result<(), Failure> {
     let read =
         crate::shard::read_parts(parts).map_err(|e| Failure::invalid(format!("error: {e}")))?;
     let m = crate::shard::merge_parts(read).map_err(|e| Failure::invalid(format!("error: {e}")))?;
-    let focus = focus_ids(&m.loaded.study, focus)?;
+    let focus = focus_ids(&m.loaded.study, &report.focus)?;
     emit(
         &RunResults::new(
             &m.loaded.study,
@@ -839,8 +830,8 @@ fn merge(
             m.header.seed,
         )
         .with_focus(focus)
-        .with_attribution(attribution)
-        .with_all_charts(all_charts),
+        .with_attribution(report.attribution)
+        .with_all_charts(report.charts == ChartSet::All),
         output,
         d,
     )
