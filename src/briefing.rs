@@ -16,7 +16,8 @@ fn years_text(horizon_days: u32) -> String {
 }
 
 /// A strategy's net benefit over the horizon, for the importers the totals count: the expected
-/// loss it avoids minus its cost over the horizon (yearly cost x horizon / 365, undiscounted).
+/// loss it avoids minus what they pay for it over the horizon (counted yearly cost x
+/// `cost_years`, discounted as the losses are).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetBenefit {
     pub id: String,
@@ -40,14 +41,13 @@ impl NetBenefit {
 
 /// Strategies by net benefit, best first (ties in file order).
 pub fn ranked_strategies(s: &Summary) -> Vec<NetBenefit> {
-    let years = s.horizon_days as f64 / 365.0;
     let mut out: Vec<NetBenefit> = s
         .variants
         .iter()
         .skip(1)
         .filter_map(|v| {
             let d: Difference = v.total_loss_vs_baseline?;
-            let cost = v.yearly_cost.as_ref().map_or(0.0, |c| c.total) * years;
+            let cost = v.counted_yearly_cost.unwrap_or(0.0) * s.cost_years;
             Some(NetBenefit {
                 id: v.id.clone(),
                 name: v.name.clone(),
@@ -281,12 +281,16 @@ fn strategies_paragraph(out: &mut String, s: &Summary) {
     let cur = &s.currency;
     out.push_str(&format!(
         "**Strategies, by net benefit** over the {} days for the importers counted: expected \
-         loss avoided minus the strategy's whole cost over the horizon ({} of its yearly \
-         cost, undiscounted{}), with 95% intervals from trials paired with the baseline.\n\n",
+         loss avoided minus what they pay for the strategy over the horizon ({}), with 95% \
+         intervals from trials paired with the baseline.{}\n\n",
         s.horizon_days,
-        years_text(s.horizon_days),
-        if s.focus {
-            "; the cost is the strategy's whole cost, the loss avoided only the focus's"
+        cost_basis(s),
+        if s.focus
+            && s.variants
+                .iter()
+                .any(|v| v.yearly_cost.as_ref().is_some_and(|c| c.unassigned > 0.0))
+        {
+            " Costs no importer is declared to pay (`paid_by`) are not counted against the focus."
         } else {
             ""
         }
@@ -354,6 +358,90 @@ fn strategies_paragraph(out: &mut String, s: &Summary) {
              placed on the tail (CVaR95 in the tables below) may still justify one.\n\n",
         );
     }
+}
+
+/// How a yearly cost becomes a cost over the horizon, in words.
+fn cost_basis(s: &Summary) -> String {
+    if s.discount_rate > 0.0 {
+        format!(
+            "{} of the yearly cost, paid as it falls due and discounted at {} a year like the \
+             losses: {} years' worth",
+            years_text(s.horizon_days),
+            percent(s.discount_rate),
+            fixed(s.cost_years, 3)
+        )
+    } else {
+        format!(
+            "{} of the yearly cost, undiscounted",
+            years_text(s.horizon_days)
+        )
+    }
+}
+
+/// Who pays for each strategy and who gains from it, per importer: the loss it avoids them
+/// (paired, with its 95% interval), what they pay over the horizon, and the difference. The
+/// balancing importers are shown too, marked, since a strategy can shift loss onto them.
+pub fn who_pays(s: &Summary) -> String {
+    let strategies: Vec<&VariantSummary> = s.variants.iter().skip(1).collect();
+    if strategies.is_empty() {
+        return String::new();
+    }
+    let cur = &s.currency;
+    let mut out = String::from(
+        "## Who pays and who gains
+
+",
+    );
+    out.push_str(&format!(
+        "Per strategy and importer: the expected loss it avoids that importer (95% interval \
+         from paired trials; negative: loss it adds), what the importer pays over the horizon \
+         ({}), and the difference. Each importer pays for its own stock and switch, pool \
+         members for the pool by their use; the fixed cost and stock held at suppliers go by \
+         the strategy's `paid_by` shares, or are shown as not assigned.\n\n",
+        cost_basis(s)
+    ));
+    out.push_str(
+        "| strategy | importer | loss avoided (95% CI) | paid over the horizon | net |\n\
+         |---|---|--:|--:|--:|\n",
+    );
+    for v in &strategies {
+        for im in &v.importers {
+            let Some(d) = im.vs_baseline.as_ref().map(|m| m.loss_value) else {
+                continue;
+            };
+            let paid = v
+                .yearly_cost
+                .as_ref()
+                .and_then(|c| c.by_importer.get(&im.importer))
+                .map_or(0.0, |c| c * s.cost_years);
+            if d.mean == 0.0 && d.se == 0.0 && paid == 0.0 {
+                continue;
+            }
+            out.push_str(&format!(
+                "| {} | {} | {} ({} to {}) | {} | {} |\n",
+                v.id,
+                display_name(&im.importer, &im.name).replace('|', "\\|"),
+                money(-d.mean, cur),
+                money(-d.high(), cur),
+                money(-d.low(), cur),
+                money(paid, cur),
+                money(-d.mean - paid, cur)
+            ));
+        }
+        let unassigned = v
+            .yearly_cost
+            .as_ref()
+            .map_or(0.0, |c| c.unassigned * s.cost_years);
+        if unassigned > 0.0 {
+            out.push_str(&format!(
+                "| {} | not assigned to an importer | | {} | |\n",
+                v.id,
+                money(unassigned, cur)
+            ));
+        }
+    }
+    out.push('\n');
+    out
 }
 
 /// Relative precision wanted of each headline figure, one standard error.

@@ -44,6 +44,7 @@ pub fn report_md(
     let mut out = String::new();
     title_section(&mut out, s);
     out.push_str(&crate::briefing::executive_summary(s));
+    out.push_str(&crate::briefing::who_pays(s));
     run_section(&mut out, s);
     concentration_section(&mut out, indicators);
     if let Some(base) = s.variants.first() {
@@ -403,7 +404,7 @@ fn strategy_and_sourcing_sections(out: &mut String, s: &Summary, charts: &mut Ch
              itself in expected value alone, before any value placed on the tail. Totals \
              count {}.\n\n",
             s.horizon_days,
-            compact(s.horizon_days as f64 / 365.0),
+            compact(s.cost_years),
             totals_cover(s)
         ));
         out.push_str(&strategy_table(s));
@@ -570,7 +571,8 @@ fn strategy_table(s: &Summary) -> String {
     );
     for v in s.variants.iter().skip(1) {
         let cost = v.yearly_cost.as_ref();
-        let total = cost.map_or(0.0, |c| c.total);
+        // What the counted importers pay (the whole cost unless a focus leaves payers out).
+        let total = v.counted_yearly_cost.unwrap_or(0.0);
         let cost_txt = match cost {
             None => "–".to_owned(),
             Some(c) => {

@@ -169,7 +169,7 @@ pub fn loss_value(unmet: f64, mat: &Material) -> f64 {
 /// [`loss_value`], plus, for a material with a market, the price losses (extra spend and
 /// surplus lost on demand given up).
 pub fn slot_loss(r: &SlotTrial, mat: &Material) -> f64 {
-    let unmet = loss_value(r.unmet, mat);
+    let unmet = loss_value(r.unmet_pv, mat);
     if mat.market.is_some() {
         unmet + r.extra_spend + r.surplus_lost
     } else {
@@ -197,7 +197,7 @@ impl SlotMetrics<f64> {
             days_short: r.steps_short as f64 * step_days,
             max_depth: r.max_depth,
             resilience_loss_days: r.shortfall_frac_sum * step_days,
-            unmet_loss: loss_value(r.unmet, mat),
+            unmet_loss: loss_value(r.unmet_pv, mat),
             extra_spend: r.extra_spend,
             surplus_lost: r.surplus_lost,
             peak_price: r.peak_price,
@@ -220,7 +220,7 @@ impl ImporterMetrics<f64> {
             uv += r.unmet * mat.value;
             loss += slot_loss(r, mat);
             short |= r.had_shortage();
-            unmet += loss_value(r.unmet, mat);
+            unmet += loss_value(r.unmet_pv, mat);
             if mat.market.is_some() {
                 spend += r.extra_spend;
                 surplus += r.surplus_lost;

@@ -8,7 +8,7 @@ use crate::model::Cost;
 use crate::runner::{losses_of, reduce_blocks, Accumulated, Plan};
 use crate::stats::{quantile_sorted, var_cvar, Moments, PriceAcc};
 
-pub const SUMMARY_SCHEMA: &str = "supplyshock.summary/6";
+pub const SUMMARY_SCHEMA: &str = "supplyshock.summary/7";
 /// Percentiles of the resilience curves.
 pub const CURVE_QUANTILES: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
 
@@ -23,6 +23,12 @@ pub struct Summary {
     pub horizon_days: u32,
     pub step_days: u32,
     pub currency: String,
+    /// Yearly discount rate: every loss and cost in money is a present value at this rate (0:
+    /// undiscounted).
+    pub discount_rate: f64,
+    /// Years of a yearly cost over the horizon, discounted as losses are: a strategy's cost
+    /// over the horizon is its yearly cost times this.
+    pub cost_years: f64,
     /// The importers the totals (`total_loss`, its paired change, loss avoided per cost) count:
     /// those given with `--focus`, else every importer not declared balancing.
     pub totals_cover: Vec<String>,
@@ -43,14 +49,18 @@ pub struct VariantSummary {
     pub id: String,
     pub name: String,
     pub yearly_cost: Option<Cost>,
+    /// The part of `yearly_cost` the totals count: what the importers in `totals_cover` pay,
+    /// plus the unassigned part unless the totals are a chosen focus (strategies with a cost).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counted_yearly_cost: Option<f64>,
     /// Units met over units demanded, across every importer and material.
     pub network_fill_rate: Estimate,
     /// Loss value summed over the importers in `totals_cover`, per trial.
     pub total_loss: Estimate,
     /// Strategies: paired change in total loss from the baseline (negative = less loss).
     pub total_loss_vs_baseline: Option<Difference>,
-    /// Strategies: expected loss avoided per unit of yearly cost, over the horizon
-    /// (-mean change in total loss / yearly cost); None without a cost.
+    /// Strategies: expected loss avoided over the horizon per unit of counted yearly cost
+    /// (-mean change in total loss / `counted_yearly_cost`); None without a cost.
     pub loss_avoided_per_cost: Option<f64>,
     pub slots: Vec<SlotSummary>,
     pub importers: Vec<ImporterSummary>,
@@ -267,18 +277,33 @@ pub fn summarize(
                 }
             })
             .collect();
+        let counted = costs[v].as_ref().map(|c| {
+            let paid: f64 = in_total
+                .iter()
+                .filter_map(|&i| c.by_importer.get(&model.importers[i].id))
+                .sum();
+            let all_counted = c
+                .by_importer
+                .keys()
+                .all(|id| in_total.iter().any(|&i| &model.importers[i].id == id));
+            match plan.focus() {
+                Some(_) => paid,
+                // The whole cost, to the bit, when every payer is counted.
+                None if all_counted => c.total,
+                None => paid + c.unassigned,
+            }
+        });
         variants.push(VariantSummary {
             id: plan.ids[v].clone(),
             name: names[v].clone(),
             yearly_cost: costs[v].clone(),
+            counted_yearly_cost: counted,
             network_fill_rate: (&red.network_fill).into(),
             total_loss: (&total_loss).into(),
             total_loss_vs_baseline: diff_total_loss.as_ref().map(Difference::from),
-            loss_avoided_per_cost: match (&costs[v], &diff_total_loss) {
+            loss_avoided_per_cost: match (counted, &diff_total_loss) {
                 // None too where a cost near zero makes the ratio overflow.
-                (Some(c), Some(d)) if c.total > 0.0 => {
-                    Some(-d.mean() / c.total).filter(|r| r.is_finite())
-                }
+                (Some(c), Some(d)) if c > 0.0 => Some(-d.mean() / c).filter(|r| r.is_finite()),
                 _ => None,
             },
             slots,
@@ -295,6 +320,8 @@ pub fn summarize(
         horizon_days: base.horizon_days,
         step_days: base.step_days,
         currency: base.currency.clone(),
+        discount_rate: base.discount_rate,
+        cost_years: base.cost_years(),
         totals_cover: plan
             .total_set(0)
             .into_iter()

@@ -54,6 +54,8 @@ pub struct RawMeta {
     pub currency: Option<Spanned<String>>,
     /// Days of full service after a shortage that count as "recovered" (time to recover).
     pub sustain_days: Option<Spanned<i64>>,
+    /// Yearly discount rate of losses and costs (present values at the start of the run).
+    pub discount_rate: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -398,6 +400,11 @@ pub struct RawCost {
     pub premium: Option<Spanned<f64>>,
     /// Any other yearly cost (recycling plant, substitution programme), currency per year.
     pub per_year: Option<Spanned<f64>>,
+    /// Who pays the cost no importer bears of itself (the fixed cost, stock held at suppliers):
+    /// importer id to share, the shares adding up to 1. Each importer always pays for its own
+    /// stock and switch, pool members for their pool by their use.
+    #[serde(default)]
+    pub paid_by: BTreeMap<String, Spanned<f64>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -21,6 +21,9 @@ const NONE: u32 = u32::MAX;
 pub struct SlotTrial {
     pub demand: f64,
     pub unmet: f64,
+    /// `unmet` with each step's units weighted by its discount factor (equal to `unmet`
+    /// without a discount rate): what the unmet loss is counted on.
+    pub unmet_pv: f64,
     /// Market materials: extra spend on what was bought, (p - p0) x quantity, in currency.
     pub extra_spend: f64,
     /// Market materials: consumer surplus lost on the demand given up, in currency.
@@ -48,6 +51,7 @@ impl Default for SlotTrial {
         SlotTrial {
             demand: 0.0,
             unmet: 0.0,
+            unmet_pv: 0.0,
             extra_spend: 0.0,
             surplus_lost: 0.0,
             peak_price: 1.0,

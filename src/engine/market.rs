@@ -830,13 +830,17 @@ pub(super) fn price_losses(model: &Model, s: &mut Scratch, t: u32) {
         s.track.note_price(k, t, n_steps, s.slot_price[b]);
         let mat = &model.materials[model.slots[b].material.ix()];
         let ed = mat.market.expect("a market").curve.demand_elasticity;
+        let w = s.weight.get(t as usize).copied();
         for l in 0..LANES {
             let x = s.slot_price[b].0[l];
             if x == 1.0 {
                 continue;
             }
             let spend0 = s.demand_factor[b].0[l] * s.net.slot_nominal[b] * mat.value;
-            let (whole, spend) = loss_parts(spend0, x, s.slot_mult[b].0[l], ed);
+            let (mut whole, mut spend) = loss_parts(spend0, x, s.slot_mult[b].0[l], ed);
+            if let Some(w) = w {
+                (whole, spend) = (whole * w, spend * w);
+            }
             s.track.extra_spend[k].0[l] += spend;
             // Non-negative in exact arithmetic for a rise; rounding can leave a hair below.
             s.track.surplus_lost[k].0[l] += if x > 1.0 {

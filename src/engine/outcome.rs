@@ -16,6 +16,8 @@ use crate::stats::{CurveAcc, PriceAcc, SlotTrial};
 pub(super) struct Track {
     demand: Vec<Lanes>,
     unmet: Vec<Lanes>,
+    /// Unmet units weighted by their step's discount factor (with a discount rate only).
+    unmet_pv: Vec<Lanes>,
     /// This step's shortfall.
     pub short_now: Vec<Lanes>,
     /// Per importer slot and step, one bit per lane: contract supply fell short of need (before
@@ -45,6 +47,7 @@ impl Track {
         Track {
             demand: vec![Lanes::ZERO; k],
             unmet: vec![Lanes::ZERO; k],
+            unmet_pv: vec![Lanes::ZERO; k],
             short_now: vec![Lanes::ZERO; k],
             deficit: vec![0; k * n_steps],
             short: vec![0; k * n_steps],
@@ -71,6 +74,7 @@ impl Track {
         for v in [
             &mut self.demand,
             &mut self.unmet,
+            &mut self.unmet_pv,
             &mut self.short_now,
             &mut self.extra_spend,
             &mut self.surplus_lost,
@@ -133,6 +137,9 @@ pub(super) fn settle_lane(
     let tr = &mut s.track;
     tr.demand[at.k].0[l] += need;
     tr.unmet[at.k].0[l] += short;
+    if let Some(w) = s.weight.get(at.t as usize) {
+        tr.unmet_pv[at.k].0[l] += short * w;
+    }
     // Below 1 exactly when short: short/need is then above EPS.
     let fill = if need > 0.0 { 1.0 - short / need } else { 1.0 };
     let i = at.row();
@@ -164,6 +171,9 @@ pub(super) fn settle(
     let tr = &mut s.track;
     tr.demand[at.k] += need;
     tr.unmet[at.k] += short;
+    if let Some(&w) = s.weight.get(at.t as usize) {
+        tr.unmet_pv[at.k] += short * Lanes::splat(w);
+    }
     let fill = Lanes::select(need.gt(Lanes::ZERO), Lanes::ONE - short / need, Lanes::ONE);
     let i = at.row();
     tr.sums[at.k].add(fill);
@@ -181,6 +191,7 @@ pub(super) fn settle(
 pub(super) fn finish(model: &Model, s: &mut Scratch, n: usize) {
     let n_steps = model.n_steps as usize;
     let k_slots = s.track.slots();
+    let discounted = !s.weight.is_empty();
     let stock_initial: f64 = model.slots.iter().map(|x| x.stock_initial).sum::<f64>()
         + model.pools.iter().map(|p| p.stock_target).sum::<f64>();
     let in_transit_initial: f64 = model
@@ -196,6 +207,11 @@ pub(super) fn finish(model: &Model, s: &mut Scratch, n: usize) {
             s.outcomes[l * k_slots + k] = SlotTrial {
                 demand: s.track.demand[k].0[l],
                 unmet: s.track.unmet[k].0[l],
+                unmet_pv: if discounted {
+                    s.track.unmet_pv[k].0[l]
+                } else {
+                    s.track.unmet[k].0[l]
+                },
                 extra_spend: s.track.extra_spend[k].0[l],
                 surplus_lost: s.track.surplus_lost[k].0[l],
                 peak_price: s.track.peak_price[k].0[l],

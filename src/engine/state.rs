@@ -114,6 +114,8 @@ pub struct Scratch {
     pub(super) market_touch: Vec<Steps>,
     pub(super) marks: Marks,
     pub(super) track: Track,
+    /// Per step, the discount weight of its losses; empty without a discount rate.
+    pub(super) weight: Vec<f64>,
     /// Keep the mass balance (`flow`, `balances`) and the fill series: for checks, off in
     /// production runs.
     pub(super) audit: bool,
@@ -187,6 +189,7 @@ impl Scratch {
                 model.n_steps as usize,
                 model.materials.iter().any(|m| m.market.is_some()),
             ),
+            weight: model.step_weights(),
             audit: true,
             flow: Flow::ZERO,
             fills: Vec::new(),

@@ -42,6 +42,8 @@ pub struct Model {
     pub seed: u64,
     /// Consecutive steps of full service that count as recovered.
     pub sustain_steps: u32,
+    /// Yearly discount rate: a loss or cost at day d counts (1 + r)^(-d/365) of its amount.
+    pub discount_rate: f64,
     pub regions: Vec<Region>,
     pub materials: Vec<Material>,
     /// Materials ordered so that every input comes before the materials made from it.
@@ -310,6 +312,34 @@ pub struct Pool {
 }
 
 impl Model {
+    /// Per step, the weight of a loss at that step: (1 + r)^(-day/365) at the step's first day;
+    /// empty without a discount rate (every weight 1).
+    pub fn step_weights(&self) -> Vec<f64> {
+        if self.discount_rate == 0.0 {
+            return Vec::new();
+        }
+        let per_day = (1.0 + self.discount_rate).ln() / 365.0;
+        (0..self.n_steps)
+            .map(|t| (-per_day * f64::from(t * self.step_days)).exp())
+            .collect()
+    }
+
+    /// Years of a yearly cost paid over the horizon, paid step by step and weighted as losses
+    /// are ([`Model::step_weights`]); the horizon in years without a discount rate.
+    pub fn cost_years(&self) -> f64 {
+        let w = self.step_weights();
+        if w.is_empty() {
+            return f64::from(self.horizon_days) / 365.0;
+        }
+        // The last step may be cut short by the horizon.
+        (0..self.n_steps as usize)
+            .map(|t| {
+                let days = (self.horizon_days - t as u32 * self.step_days).min(self.step_days);
+                f64::from(days) / 365.0 * w[t]
+            })
+            .sum()
+    }
+
     pub fn slot_label(&self, slot: SlotIdx) -> (String, String) {
         let s = &self.slots[slot.ix()];
         let owner = match s.owner {

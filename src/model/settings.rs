@@ -78,6 +78,22 @@ pub(super) fn compile_settings(raw: &RawScenario, ck: &mut Ck) -> Model {
             );
         }
     }
+    let discount_rate = match &meta.discount_rate {
+        None => 0.0,
+        Some(v) if (0.0..1.0).contains(v.get_ref()) => *v.get_ref(),
+        Some(v) => {
+            ck.err(
+                v.span(),
+                "scenario.discount_rate",
+                format!(
+                    "expected a yearly rate from 0 to below 1, found {}",
+                    v.get_ref()
+                ),
+                "e.g. 0.03 for 3% a year; 0 (the default) leaves losses and costs undiscounted",
+            );
+            0.0
+        }
+    };
     let horizon_days = horizon_days.min(36_500) as u32;
     let step_days = step_days.min(i64::from(horizon_days)).max(1) as u32;
     if let Some(v) = &meta.step_days {
@@ -108,6 +124,7 @@ pub(super) fn compile_settings(raw: &RawScenario, ck: &mut Ck) -> Model {
         trials: trials as u64,
         seed: seed as u64,
         sustain_steps: days_to_steps(sustain_days as f64, step_days),
+        discount_rate,
         regions: Vec::new(),
         materials: Vec::new(),
         material_order: Vec::new(),

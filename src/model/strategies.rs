@@ -41,6 +41,12 @@ pub struct Cost {
     /// Declared fixed yearly cost.
     pub fixed: f64,
     pub total: f64,
+    /// Who pays what of `total`, per importer id: each importer its own stock and switch and
+    /// its part of a pool's stock (by its use); the rest (the fixed cost, stock held at
+    /// suppliers) by the declared `paid_by` shares.
+    pub by_importer: BTreeMap<String, f64>,
+    /// The part no importer pays: without `paid_by`, the fixed cost and stock held at suppliers.
+    pub unassigned: f64,
 }
 
 pub type ChangeSet = Vec<Spanned<RawChange>>;
@@ -94,7 +100,9 @@ pub(crate) fn compile_strategies(
         }
         let edited = apply_changes(raw, &s.changes, &mut ck);
         let mut cost_parts = (0.0, 0.0, 0.0);
+        let mut paid_by = BTreeMap::new();
         if let Some(c) = &s.cost {
+            paid_by = payers(c.get_ref(), &raw.importer, &mut ck);
             let c = c.get_ref();
             cost_parts = (
                 c.carry_rate
@@ -124,7 +132,13 @@ pub(crate) fn compile_strategies(
         diags.append(&mut local);
         diags.append(&mut more);
         if let (Some(model), Some(base)) = (model, baseline) {
-            let cost = yearly_cost(base, &model, cost_parts);
+            let mut cost = yearly_cost(base, &model, cost_parts);
+            if !paid_by.is_empty() {
+                for (id, share) in paid_by {
+                    *cost.by_importer.entry(id).or_default() += cost.unassigned * share;
+                }
+                cost.unassigned = 0.0;
+            }
             out.push(Strategy {
                 id: s.id.get_ref().clone(),
                 name: s.name.clone().unwrap_or_else(|| s.id.get_ref().clone()),
@@ -132,6 +146,51 @@ pub(crate) fn compile_strategies(
                 model,
                 cost,
             });
+        }
+    }
+    out
+}
+
+/// `cost.paid_by`: the declared shares of the cost no importer bears of itself, checked (known
+/// importers, non-negative, adding up to 1).
+fn payers(
+    c: &crate::scenario::RawCost,
+    importers: &[Spanned<crate::scenario::RawImporter>],
+    ck: &mut Ck,
+) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let mut sum = 0.0;
+    for (id, share) in &c.paid_by {
+        let key = format!("cost.paid_by.{id}");
+        if !importers.iter().any(|i| i.get_ref().id.get_ref() == id) {
+            let known: Vec<&str> = importers
+                .iter()
+                .map(|i| i.get_ref().id.get_ref().as_str())
+                .collect();
+            ck.err(
+                share.span(),
+                &key,
+                format!("unknown importer `{id}`"),
+                match did_you_mean(id, known.iter().copied()) {
+                    Some(b) => format!("did you mean `{b}`?"),
+                    None => format!("the payers are importers: {}", known.join(", ")),
+                },
+            );
+            continue;
+        }
+        let v = ck_nonneg(ck, share, &key);
+        sum += v;
+        out.insert(id.clone(), v);
+    }
+    if let (Some((_, first)), false) = (c.paid_by.iter().next(), (sum - 1.0).abs() <= 1e-9) {
+        if !out.is_empty() {
+            ck.err(
+                first.span(),
+                "cost.paid_by",
+                format!("the shares add up to {sum}, not 1"),
+                "each payer's share of the fixed cost and of stock held at suppliers, e.g. \
+                 paid_by = { japan = 0.5, eu = 0.5 }",
+            );
         }
     }
     out
@@ -536,13 +595,21 @@ fn yearly_cost(base: &Model, strat: &Model, (carry_rate, premium, fixed): (f64, 
         .collect();
     let mut carrying = 0.0;
     let mut moved_value = 0.0;
+    // Per importer (None: a supplier's stock): carrying and moved value, before the rates.
+    let mut parts: BTreeMap<Option<String>, (f64, f64)> = BTreeMap::new();
     for (si, slot) in strat.slots.iter().enumerate() {
         let value = strat.materials[slot.material.ix()].value;
         let Some(&bi) = base_slots.get(&slot_key(strat, si)) else {
             continue;
         };
         let b = &base.slots[bi];
-        carrying += (slot.stock_target - b.stock_target).max(0.0) * value;
+        let payer = match slot.owner {
+            Owner::Importer(i) => Some(strat.importers[i.ix()].id.clone()),
+            Owner::Supplier(_) => None,
+        };
+        let added = (slot.stock_target - b.stock_target).max(0.0) * value;
+        carrying += added;
+        parts.entry(payer.clone()).or_default().0 += added;
         if let Owner::Importer(_) = slot.owner {
             let shares = |m: &Model, s: &Slot| -> BTreeMap<String, f64> {
                 s.in_edges
@@ -558,8 +625,9 @@ fn yearly_cost(base: &Model, strat: &Model, (carry_rate, premium, fixed): (f64, 
                 .iter()
                 .map(|(k, v)| (v - old.get(k).copied().unwrap_or(0.0)).max(0.0))
                 .sum();
-            moved_value +=
-                moved * slot.nominal_use * (1.0 - slot.recycled) * steps_per_year * value;
+            let mv = moved * slot.nominal_use * (1.0 - slot.recycled) * steps_per_year * value;
+            moved_value += mv;
+            parts.entry(payer).or_default().1 += mv;
         }
     }
     let base_pools: BTreeMap<&str, f64> = base
@@ -569,7 +637,34 @@ fn yearly_cost(base: &Model, strat: &Model, (carry_rate, premium, fixed): (f64, 
         .collect();
     for p in &strat.pools {
         let old = base_pools.get(p.id.as_str()).copied().unwrap_or(0.0);
-        carrying += (p.stock_target - old).max(0.0) * strat.materials[p.material.ix()].value;
+        let added = (p.stock_target - old).max(0.0) * strat.materials[p.material.ix()].value;
+        carrying += added;
+        // Members share the pool's stock by their use of its material.
+        let use_of = |s: &SlotIdx| strat.slots[s.ix()].nominal_use;
+        let all: f64 = p.slots.iter().map(use_of).sum();
+        for s in &p.slots {
+            if let Owner::Importer(i) = strat.slots[s.ix()].owner {
+                let share = if all > 0.0 {
+                    use_of(s) / all
+                } else {
+                    1.0 / p.slots.len() as f64
+                };
+                let id = strat.importers[i.ix()].id.clone();
+                parts.entry(Some(id)).or_default().0 += added * share;
+            }
+        }
+    }
+    let mut by_importer = BTreeMap::new();
+    let mut unassigned = fixed;
+    for (who, (c, m)) in parts {
+        let v = c * carry_rate + m * premium;
+        match who {
+            Some(id) if v > 0.0 => {
+                by_importer.insert(id, v);
+            }
+            Some(_) => {}
+            None => unassigned += v,
+        }
     }
     let carrying = carrying * carry_rate;
     let premium = moved_value * premium;
@@ -578,6 +673,8 @@ fn yearly_cost(base: &Model, strat: &Model, (carry_rate, premium, fixed): (f64, 
         premium,
         fixed,
         total: carrying + premium + fixed,
+        by_importer,
+        unassigned,
     }
 }
 

@@ -485,10 +485,10 @@ pub(super) fn frontier<DB: DrawingBackend>(
             AXIS_PT,
         )?;
     }
-    let years = if s.horizon_days == 365 {
-        "one year".to_owned()
-    } else {
-        format!("{} days", s.horizon_days)
+    let years = match (s.horizon_days, s.discount_rate > 0.0) {
+        (365, false) => "one year".to_owned(),
+        (d, false) => format!("{d} days"),
+        (d, true) => format!("{d} days, discounted"),
     };
     draw::legend_note(
         &legend_area,
@@ -501,9 +501,9 @@ pub(super) fn frontier<DB: DrawingBackend>(
 }
 
 /// The strategies with a paired difference against the baseline, at their cost over the
-/// horizon (yearly cost x horizon in years).
+/// horizon: what the counted importers pay a year, times the summary's `cost_years`.
 fn frontier_points(s: &Summary) -> Vec<FrontierPoint<'_>> {
-    let years = f64::from(s.horizon_days) / 365.0;
+    let years = s.cost_years;
     s.variants
         .iter()
         .enumerate()
@@ -513,8 +513,8 @@ fn frontier_points(s: &Summary) -> Vec<FrontierPoint<'_>> {
             Some(FrontierPoint {
                 id: &v.id,
                 variant: i,
-                cost: v.yearly_cost.as_ref().map_or(0.0, |c| c.total) * years,
-                has_cost: v.yearly_cost.as_ref().is_some_and(|c| c.total > 0.0),
+                cost: v.counted_yearly_cost.unwrap_or(0.0) * years,
+                has_cost: v.counted_yearly_cost.is_some_and(|c| c > 0.0),
                 avoided: -d.mean,
                 ci: [-d.high(), -d.low()],
             })

@@ -768,3 +768,128 @@ fn whatif_examples_flags_records_and_html_text() {
     assert!(!html.contains("<img src=x"), "raw HTML passed through");
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
 }
+
+/// Who pays: each importer its own stock (carry rate times the value of the stock added), the
+/// fixed cost by the declared `paid_by` shares; a focus counts only what it pays.
+#[test]
+fn strategies_say_who_pays_and_a_focus_counts_only_its_share() {
+    let text = THREE.replace(
+        "cost = { per_year = 1000 }",
+        "cost = { carry_rate = 0.1, per_year = 1000, paid_by = { jp = 0.25, eu = 0.75 } }",
+    );
+    let loaded = load(&text);
+    let cost = &loaded.study.strategies[0].cost;
+    // 30 days of 1000 a year at value 100, carried at 10% a year.
+    let carry = 0.1 * 30.0 * 1000.0 / 365.0 * 100.0;
+    assert!((cost.carrying - carry).abs() <= 1e-9 * carry, "{cost:?}");
+    assert_eq!(cost.fixed, 1000.0);
+    assert_eq!(cost.unassigned, 0.0);
+    assert!((cost.by_importer["jp"] - (cost.carrying + 250.0)).abs() < 1e-9);
+    assert_eq!(cost.by_importer["eu"], 750.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("three.toml");
+    std::fs::write(&file, &text).unwrap();
+    let run = |focus: &str| -> serde_json::Value {
+        let dir = tmp.path().join(format!("out-{focus}"));
+        let mut cmd = Command::cargo_bin("supplyshock").unwrap();
+        cmd.args(["run", "--trials", "200", "-q", "-o"])
+            .arg(&dir)
+            .arg(&file);
+        if !focus.is_empty() {
+            cmd.args(["--focus", focus]);
+        }
+        assert!(cmd.output().unwrap().status.success());
+        let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+        assert!(report.contains("## Who pays and who gains"), "{report}");
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+    };
+    let all = run("");
+    let v = &all["variants"][1];
+    assert_eq!(v["counted_yearly_cost"], v["yearly_cost"]["total"]);
+    let eu = run("eu");
+    assert_eq!(eu["variants"][1]["counted_yearly_cost"], 750.0);
+    let jp = run("jp");
+    let want = cost.by_importer["jp"];
+    let got = jp["variants"][1]["counted_yearly_cost"].as_f64().unwrap();
+    assert!((got - want).abs() <= 1e-9 * want, "{got} vs {want}");
+    // Bad payers are errors that say the fix.
+    for (paid_by, needle) in [
+        ("{ jq = 1 }", "did you mean `jp`?"),
+        ("{ jp = 0.5, eu = 0.4 }", "add up to 0.9"),
+        ("{ jp = -0.5, eu = 1.5 }", "paid_by.jp"),
+    ] {
+        let bad = THREE.replace(
+            "cost = { per_year = 1000 }",
+            &format!("cost = {{ per_year = 1000, paid_by = {paid_by} }}"),
+        );
+        std::fs::write(&file, &bad).unwrap();
+        let out = Command::cargo_bin("supplyshock")
+            .unwrap()
+            .arg("check")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{paid_by}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{paid_by}: {err}");
+    }
+}
+
+/// A discount rate weights a loss at day d by (1 + r)^(-d/365): on the hand-computed what-if
+/// path (10 days fully short, days 15 to 24, 1,000 a day) the loss is that geometric sum, and a
+/// yearly cost counts the discounted years of the horizon.
+#[test]
+fn a_discount_rate_gives_present_values_of_losses_and_costs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("one.toml");
+    let extra = r#"
+[[shock]]
+id = "ban"
+kind = "export_ban"
+target = { supplier = "s1" }
+rate_per_year = 3
+duration_days = 7
+severity = 0.5
+"#;
+    let text = crate::support::single(60, "stockpile.m = { days = 10 }", extra).replace(
+        "horizon_days = 60",
+        "horizon_days = 60\ndiscount_rate = 0.05",
+    );
+    std::fs::write(&file, &text).unwrap();
+    let v = json_of(
+        Command::cargo_bin("supplyshock")
+            .unwrap()
+            .args(["whatif", "--shock", "ban", "--start", "5", "--days", "20"])
+            .args(["--severity", "1", "--format", "json", "-o"])
+            .arg(tmp.path().join("out"))
+            .arg(&file),
+    );
+    let base = &v["variants"][0]["slots"][0];
+    assert_eq!(base["days_short"], 10.0);
+    let want: f64 = (15..25)
+        .map(|d| 1000.0 * 1.05_f64.powf(-d as f64 / 365.0))
+        .sum();
+    let got = base["loss"].as_f64().unwrap();
+    assert!((got - want).abs() <= 1e-12 * want, "{got} vs {want}");
+    assert!(got < 10_000.0);
+    // Costs: 60 daily steps, each a 365th of a year, discounted as the losses are.
+    let loaded = load(&text);
+    let q = 1.05_f64.powf(-1.0 / 365.0);
+    let years = (1.0 - q.powi(60)) / (1.0 - q) / 365.0;
+    let got = loaded.study.baseline.cost_years();
+    assert!((got - years).abs() <= 1e-12 * years, "{got} vs {years}");
+    // Out of range: an error with the fix.
+    std::fs::write(
+        &file,
+        text.replace("discount_rate = 0.05", "discount_rate = 1.5"),
+    )
+    .unwrap();
+    let out = Command::cargo_bin("supplyshock")
+        .unwrap()
+        .arg("check")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scenario.discount_rate"));
+}

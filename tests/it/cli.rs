@@ -97,7 +97,7 @@ fn summary_to_stdout_is_json() {
         &["run", "--trials", "64", "-q", "-o", "-"],
         &repo().join("scenarios/starter.toml"),
     );
-    assert_eq!(v["schema"], "supplyshock.summary/6");
+    assert_eq!(v["schema"], "supplyshock.summary/7");
     assert_eq!(v["variants"][1]["id"], "stockpile-90");
 }
 
