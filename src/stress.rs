@@ -1,17 +1,22 @@
 //! Stress tests in the spirit of Simchi-Levi's time-to-survive analysis: remove one supplier,
 //! region or route at step 0 for a fixed number of days, with no other shock, and measure each
 //! importer's time to survive (TTS) and time to recover (TTR). An importer whose TTS is shorter
-//! than the removal lasts is flagged: it runs short before the element comes back.
+//! than the removal lasts is flagged: it runs short before the element comes back. With
+//! `against`, a supplier or region is not removed but banned from selling to the buyers named;
+//! the rows and the ranking count the focus importers (by default every one not balancing).
 
 use serde::Serialize;
 
 use crate::dist::Dist;
-use crate::model::{Model, RouteIdx, Shock, ShockKind, SupplierIdx, Target, Timing};
+use crate::model::{
+    EdgeIdx, ImporterIdx, Model, Owner, RouteIdx, Shock, ShockKind, SlotIdx, SupplierIdx, Target,
+    Timing,
+};
 use crate::report::summarize;
 use crate::runner::{run_all, Plan};
 
 /// The schema of stress.json.
-pub const STRESS_SCHEMA: &str = "supplyshock.stress/2";
+pub const STRESS_SCHEMA: &str = "supplyshock.stress/3";
 
 /// One importer and material under one removal: a row of the stress table, stress.json and
 /// stress.csv.
@@ -47,6 +52,10 @@ pub struct StressResult {
     pub scenario: String,
     pub days: f64,
     pub horizon_days: u32,
+    /// The buyers the removed suppliers are banned from selling to (empty: removed outright).
+    pub against: Vec<String>,
+    /// The importers the rows and the ranking count.
+    pub importers: Vec<String>,
     pub removals: Vec<Removal>,
     pub rows: Vec<StressRow>,
 }
@@ -62,6 +71,21 @@ pub struct Removal {
     pub price_loss: f64,
     pub min_tts_days: Option<f64>,
     pub flagged: usize,
+    /// The scenario's shocks that can strike what was removed (a targeted supplier, one in the
+    /// region, or the route), by id.
+    pub shocks: Vec<String>,
+}
+
+/// How a stress test removes its elements and whom it counts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stress {
+    /// How long each removal lasts, in days: positive.
+    pub days: f64,
+    /// Importer or region ids: ban exports to these buyers instead of removing the supplier
+    /// (empty: remove it outright).
+    pub against: Vec<String>,
+    /// The importers to count (None: every importer not declared balancing).
+    pub focus: Option<Vec<String>>,
 }
 
 /// What to remove: one set of elements together, or each element of the network in turn.
@@ -98,10 +122,14 @@ fn first_shortage_days(model: &Model) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// Run a stress test of `model`: each set of `removals` removed at day 0 for `days` days, with
-/// no other shock, in one exact trial; rows per set, importer and material, and the sets
-/// ranked by the loss they cause (worst first, then by label). `days` must be positive.
-pub fn run(model: &Model, removals: &Removals, days: f64) -> Result<StressResult, String> {
+/// Run a stress test of `model`: each set of `removals` removed (or banned from selling to
+/// `spec.against`) at day 0 for `spec.days` days, with no other shock, in one exact trial; rows
+/// per set, counted importer and material, and the sets ranked by the loss they cause to the
+/// counted importers (worst first, then by label).
+pub fn run(model: &Model, removals: &Removals, spec: &Stress) -> Result<StressResult, String> {
+    let days = spec.days;
+    let counted = counted_importers(model, spec.focus.as_deref())?;
+    let buyers = buyers(model, &spec.against)?;
     let sets = removals.sets(model);
     let mut models = vec![stressed(model, Vec::new())];
     let mut labels = vec!["none".to_owned()];
@@ -111,7 +139,10 @@ pub fn run(model: &Model, removals: &Removals, days: f64) -> Result<StressResult
         let mut k = Vec::new();
         for id in set {
             let (kind, shock) = removal(model, id, days)?;
-            shocks.push(shock);
+            match &buyers {
+                Some(b) => shocks.extend(ban(model, id, kind, shock, b)?),
+                None => shocks.push(shock),
+            }
             k.push(kind);
         }
         models.push(stressed(model, shocks));
@@ -131,6 +162,9 @@ pub fn run(model: &Model, removals: &Removals, days: f64) -> Result<StressResult
         let mut flagged = 0;
         let first_short = first_shortage_days(&models[v]);
         for (k, sl) in variant.slots.iter().enumerate() {
+            if !counted.contains(&sl.importer) {
+                continue;
+            }
             let short = sl.metrics.p_shortage.mean > 0.0;
             // Counted from the removal (day 0), not from the onset of the importer's deficit:
             // a lead time is time the importer survives too.
@@ -170,6 +204,7 @@ pub fn run(model: &Model, removals: &Removals, days: f64) -> Result<StressResult
             price_loss: price,
             min_tts_days: min_tts,
             flagged,
+            shocks: striking(model, &sets[v - 1]),
         });
     }
     ranked.sort_by(|a, b| {
@@ -182,6 +217,8 @@ pub fn run(model: &Model, removals: &Removals, days: f64) -> Result<StressResult
         scenario: model.name.clone(),
         days,
         horizon_days: model.horizon_days,
+        against: spec.against.clone(),
+        importers: counted,
         removals: ranked,
         rows,
     })
@@ -327,6 +364,149 @@ pub fn removal(model: &Model, id: &str, days: f64) -> Result<(ElementKind, Shock
     Ok((kind, shock))
 }
 
+/// The importers a stress test counts: the focus (each checked), else every one not balancing.
+fn counted_importers(model: &Model, focus: Option<&[String]>) -> Result<Vec<String>, String> {
+    let ids = || model.importers.iter().map(|i| i.id.as_str());
+    match focus {
+        Some(f) => {
+            for id in f {
+                if !ids().any(|x| x == id) {
+                    let hint = crate::diag::did_you_mean(id, ids()).map_or_else(
+                        || format!("importers: {}", ids().collect::<Vec<_>>().join(", ")),
+                        |b| format!("did you mean `{b}`?"),
+                    );
+                    return Err(format!("--focus: unknown importer `{id}`\n  hint: {hint}"));
+                }
+            }
+            Ok(ids()
+                .filter(|x| f.iter().any(|y| y == x))
+                .map(str::to_owned)
+                .collect())
+        }
+        None => Ok(model
+            .importers
+            .iter()
+            .filter(|i| !i.balancing)
+            .map(|i| i.id.clone())
+            .collect()),
+    }
+}
+
+/// The buyer slots `--against` names: every slot of the importers given, and of the importers
+/// and buying suppliers in the regions given. None without `--against`.
+fn buyers(model: &Model, against: &[String]) -> Result<Option<Vec<SlotIdx>>, String> {
+    if against.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for id in against {
+        let of_owner = |pred: &dyn Fn(&Owner) -> bool| -> Vec<SlotIdx> {
+            (0..model.slots.len() as u32)
+                .map(SlotIdx)
+                .filter(|s| pred(&model.slots[s.ix()].owner))
+                .collect()
+        };
+        if let Some(i) = model.importers.iter().position(|x| &x.id == id) {
+            out.extend(of_owner(&|o| *o == Owner::Importer(ImporterIdx(i as u32))));
+        } else if let Some(r) = model.regions.iter().position(|x| &x.id == id) {
+            out.extend(
+                (0..model.slots.len() as u32)
+                    .map(SlotIdx)
+                    .filter(|s| model.slots[s.ix()].region.ix() == r),
+            );
+        } else {
+            let all: Vec<&str> = model
+                .importers
+                .iter()
+                .map(|x| x.id.as_str())
+                .chain(model.regions.iter().map(|x| x.id.as_str()))
+                .collect();
+            let hint = crate::diag::did_you_mean(id, all.iter().copied()).map_or_else(
+                || "`--against` takes importer or region ids (the buyers banned)".to_owned(),
+                |b| format!("did you mean `{b}`?"),
+            );
+            return Err(format!(
+                "--against: unknown importer or region `{id}`\n  hint: {hint}"
+            ));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(Some(out))
+}
+
+/// `removed` (a supplier or region, shock `whole` removing it) turned into export bans against
+/// `buyers`: one shock per supplier that sells to one of them.
+fn ban(
+    model: &Model,
+    id: &str,
+    kind: ElementKind,
+    whole: Shock,
+    buyers: &[SlotIdx],
+) -> Result<Vec<Shock>, String> {
+    if kind == ElementKind::Route {
+        return Err(format!(
+            "`{id}` is a route: --against bans a supplier's or region's exports, and a closed \
+             route stops every buyer's flow\n  hint: drop --against to close the route"
+        ));
+    }
+    let mut out = Vec::new();
+    for &s in &whole.instances[0].suppliers {
+        let mut t = Target {
+            suppliers: vec![s],
+            ..Target::default()
+        };
+        for e in model.suppliers[s.ix()].out_edges.clone() {
+            if buyers.contains(&model.edges[e as usize].slot) {
+                t.edges.push(EdgeIdx(e));
+            }
+        }
+        for (li, l) in model.spot_links.iter().enumerate() {
+            if l.supplier == s && buyers.contains(&l.slot) {
+                t.spot_links.push(li as u32);
+            }
+        }
+        if t.edges.is_empty() && t.spot_links.is_empty() {
+            continue;
+        }
+        out.push(Shock {
+            id: format!("ban-{}", model.suppliers[s.ix()].id),
+            name: format!(
+                "{} banned from selling to the buyers named",
+                model.suppliers[s.ix()].id
+            ),
+            kind: ShockKind::ExportBan,
+            instances: vec![t],
+            ..whole.clone()
+        });
+    }
+    if out.is_empty() {
+        return Err(format!(
+            "`{id}` sells to none of the buyers named with --against: the ban would cut nothing"
+        ));
+    }
+    Ok(out)
+}
+
+/// The scenario's shocks that can strike one of the elements of `set`: a shock targeting a
+/// supplier removed (or one in a region removed), or a route removed.
+fn striking(model: &Model, set: &[String]) -> Vec<String> {
+    let hit = |t: &Target| {
+        set.iter().any(|id| {
+            t.suppliers.iter().any(|s| {
+                let sup = &model.suppliers[s.ix()];
+                &sup.id == id || &model.regions[sup.region.ix()].id == id
+            }) || t.routes.iter().any(|r| &model.routes[r.ix()].id == id)
+        })
+    };
+    model
+        .shocks
+        .iter()
+        .filter(|sh| sh.enabled && sh.instances.iter().any(hit))
+        .map(|sh| sh.id.clone())
+        .collect()
+}
+
 /// The baseline with every stochastic shock replaced by the given removals.
 pub fn stressed(model: &Model, removals: Vec<Shock>) -> Model {
     let mut m = model.clone();
@@ -360,7 +540,11 @@ mod tests {
         let text = include_str!("../scenarios/starter.toml");
         let loaded = crate::model::load_str("starter.toml", text.to_owned()).expect("valid");
         let base = &loaded.study.baseline;
-        let r = run(base, &Removals::EachInTurn, 60.0).expect("every element exists");
+        let spec = Stress {
+            days: 60.0,
+            ..Stress::default()
+        };
+        let r = run(base, &Removals::EachInTurn, &spec).expect("every element exists");
         assert_eq!(r.removals.len(), all_elements(base).len());
         assert!(r.removals.windows(2).all(|w| {
             w[0].loss_value > w[1].loss_value
@@ -377,6 +561,6 @@ mod tests {
                 .sum();
             assert_eq!(sum, x.loss_value);
         }
-        assert!(run(base, &Removals::Together(vec!["nowhere".into()]), 60.0).is_err());
+        assert!(run(base, &Removals::Together(vec!["nowhere".into()]), &spec).is_err());
     }
 }

@@ -233,7 +233,7 @@ pub enum Command {
     },
     /// Remove suppliers, regions or routes at day 0 for a fixed time: time to survive and to recover.
     #[command(
-        after_help = "Examples:\n  supplyshock stress scenarios/japan-eu-critical-materials.toml --remove CN --days 60\n  supplyshock stress scenarios/taiwan-advanced-chips.toml --remove taiwan_strait --days 30\n  supplyshock stress scenarios/japan-eu-critical-materials.toml --all --days 90 --format json"
+        after_help = "Examples:\n  supplyshock stress scenarios/japan-eu-critical-materials.toml --remove CN --days 60\n  supplyshock stress scenarios/taiwan-advanced-chips.toml --remove taiwan_strait --days 30\n  supplyshock stress scenarios/japan-eu-critical-materials.toml --remove cn_ga --against japan --days 60 --focus japan\n  supplyshock stress scenarios/japan-eu-critical-materials.toml --all --days 90 --format json"
     )]
     Stress {
         /// Scenario file (TOML).
@@ -247,6 +247,14 @@ pub enum Command {
         /// How long the element stays removed.
         #[arg(long)]
         days: f64,
+        /// Ban the removed suppliers or regions from selling to these buyers only (importer or
+        /// region ids, repeatable or comma-separated) instead of removing them for everyone.
+        #[arg(long, value_name = "BUYER", value_delimiter = ',')]
+        against: Vec<String>,
+        /// Importers to list and rank by (repeatable or comma-separated); default: every
+        /// importer not declared balancing.
+        #[arg(long, value_name = "IMPORTER", value_delimiter = ',')]
+        focus: Vec<String>,
         /// Also write stress.json and stress.csv here.
         #[arg(long, short)]
         output: Option<PathBuf>,
@@ -424,6 +432,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             remove,
             all,
             days,
+            against,
+            focus,
             output,
             force,
             format,
@@ -438,8 +448,13 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 format,
                 quiet,
             };
+            let spec = crate::stress::Stress {
+                days,
+                against,
+                focus: (!focus.is_empty()).then_some(focus),
+            };
             stress::stress(&stress::StressOptions::resolve(
-                scenario, removals, days, output, display,
+                scenario, removals, spec, output, display,
             )?)
         }
         Command::Sweep {

@@ -427,7 +427,20 @@ impl LabelPlacer {
         text: &str,
         style: &TextStyle,
     ) -> Result<Option<Rect>, DrawingAreaErrorKind<DB::ErrorType>> {
-        self.place_from(area, c, text, style, false)
+        self.place_from(area, c, 0, text, style, false)
+    }
+
+    /// Like [`LabelPlacer::place`] for a row of markers reaching `half` pixels either side of
+    /// `c`: beside the row, not on it.
+    pub(super) fn place_wide<DB: DrawingBackend>(
+        &mut self,
+        area: &Area<DB>,
+        c: (i32, i32),
+        half: i32,
+        text: &str,
+        style: &TextStyle,
+    ) -> Result<Option<Rect>, DrawingAreaErrorKind<DB::ErrorType>> {
+        self.place_from(area, c, half, text, style, false)
     }
 
     /// Like [`LabelPlacer::place`], trying above the point first.
@@ -438,13 +451,14 @@ impl LabelPlacer {
         text: &str,
         style: &TextStyle,
     ) -> Result<Option<Rect>, DrawingAreaErrorKind<DB::ErrorType>> {
-        self.place_from(area, c, text, style, true)
+        self.place_from(area, c, 0, text, style, true)
     }
 
     fn place_from<DB: DrawingBackend>(
         &mut self,
         area: &Area<DB>,
         c: (i32, i32),
+        half: i32,
         text: &str,
         style: &TextStyle,
         above_first: bool,
@@ -457,12 +471,12 @@ impl LabelPlacer {
         }
         for d in [14, 30, 50, 74] {
             tries.extend([
-                (d, -h / 2),
-                (d, -h - d / 2),
-                (d, d / 2),
-                (-d - w, -h / 2),
-                (-d - w, -h - d / 2),
-                (-d - w, d / 2),
+                (d + half, -h / 2),
+                (d + half, -h - d / 2),
+                (d + half, d / 2),
+                (-d - w - half, -h / 2),
+                (-d - w - half, -h - d / 2),
+                (-d - w - half, d / 2),
                 (-w / 2, -h - d),
                 (-w / 2, d),
             ]);

@@ -142,6 +142,48 @@ impl StressSpec {
     fn flagged(&self, p: &MergedPoint) -> bool {
         p.tts_days < self.removal_days
     }
+
+    /// The points that sit at one place (the same time to survive and to recover), importers
+    /// in legend order; groups in the order of their first point.
+    fn groups(&self) -> Vec<Vec<&MergedPoint>> {
+        let mut out: Vec<Vec<&MergedPoint>> = Vec::new();
+        for p in &self.points {
+            let same = |q: &&MergedPoint| {
+                q.tts_days.to_bits() == p.tts_days.to_bits()
+                    && q.ttr_days.map(f64::to_bits) == p.ttr_days.map(f64::to_bits)
+            };
+            match out.iter_mut().find(|g| same(&g[0])) {
+                Some(g) => g.push(p),
+                None => out.push(vec![p]),
+            }
+        }
+        for g in &mut out {
+            g.sort_by_key(|p| p.importer);
+        }
+        out
+    }
+}
+
+/// Horizontal distance between the markers of importers that share a point, in pixels.
+const DODGE_PX: i32 = 15;
+
+/// One label for the points at one place: their cases, each once.
+fn group_label(group: &[&MergedPoint], show_removed: bool) -> String {
+    let mut cases: Vec<(String, String)> = Vec::new();
+    for p in group {
+        for c in &p.cases {
+            if !cases.contains(c) {
+                cases.push(c.clone());
+            }
+        }
+    }
+    MergedPoint {
+        importer: group[0].importer,
+        cases,
+        tts_days: group[0].tts_days,
+        ttr_days: group[0].ttr_days,
+    }
+    .label(show_removed)
 }
 
 /// The chart's ranges. Time to survive runs from `x_lo` (a little room left of 0, where the
@@ -329,23 +371,28 @@ impl<DB: DrawingBackend> StressPlot<'_, '_, DB> {
                 2,
                 Some((10, 6)),
             )?;
-            let (x, _) = self.chart.backend_coord(&(d, 0.0));
+            let (x, y0) = self.chart.backend_coord(&(d, 0.0));
             let (_, y) = self.chart.backend_coord(&(d, y_cap));
+            // Labels keep off the line, which would strike them through.
+            let (_, y1) = self.chart.backend_coord(&(d, y_top));
+            self.placer.block_rect((x - 2, y1, x + 2, y0));
             self.note_at(&format!("element back: day {d:.0}"), (x - 6, y + 4), true)?;
         }
         Ok(())
     }
 
-    /// One marker per merged point, all blocked for labels first.
+    /// One marker per merged point, all blocked for labels first. Importers that share a
+    /// point are drawn side by side, centred on it, so that each can be told apart.
     fn points(&mut self, spec: &StressSpec) -> DrawResult<DB> {
-        for p in &spec.points {
-            self.placer
-                .block(self.chart.backend_coord(&self.ax.at(p)), 9);
-        }
-        for p in &spec.points {
-            let st = series_style(p.importer);
-            let px = self.chart.backend_coord(&self.ax.at(p));
-            draw::draw_marker(self.root, px, st.marker, st.color, 7)?;
+        for group in spec.groups() {
+            let (x, y) = self.chart.backend_coord(&self.ax.at(group[0]));
+            let n = group.len() as i32;
+            for (i, p) in group.iter().enumerate() {
+                let px = (x + (2 * i as i32 - (n - 1)) * DODGE_PX / 2, y);
+                self.placer.block(px, 9);
+                let st = series_style(p.importer);
+                draw::draw_marker(self.root, px, st.marker, st.color, 7)?;
+            }
         }
         if spec.points.is_empty() {
             draw::note(
@@ -361,28 +408,36 @@ impl<DB: DrawingBackend> StressPlot<'_, '_, DB> {
     /// then the longest recovery after the quickest shortage. Returns how many were labelled
     /// and how many flagged points were left unlabelled.
     fn labels(&mut self, spec: &StressSpec) -> Drawn<(usize, usize), DB> {
-        let few = spec.points.len() <= MAX_LABELS;
-        let mut candidates: Vec<&MergedPoint> = spec
-            .points
+        let groups = spec.groups();
+        let few = groups.len() <= MAX_LABELS;
+        let mut candidates: Vec<&Vec<&MergedPoint>> = groups
             .iter()
-            .filter(|p| few || spec.flagged(p))
+            .filter(|g| few || spec.flagged(g[0]))
             .collect();
         let badness = |p: &MergedPoint| p.ttr_days.map_or(f64::INFINITY, |r| r - p.tts_days);
-        candidates.sort_by(|a, b| badness(b).total_cmp(&badness(a)));
+        candidates.sort_by(|a, b| badness(b[0]).total_cmp(&badness(a[0])));
         let label_style = font(TICK_PT - 1);
         let mut labelled = 0;
         let mut unlabelled_flagged = 0;
-        for p in &candidates {
-            let px = self.chart.backend_coord(&self.ax.at(p));
+        for g in candidates {
+            let (x, y) = self.chart.backend_coord(&self.ax.at(g[0]));
+            // The label clears the whole row of markers.
+            let half = (g.len() as i32 - 1) * DODGE_PX / 2;
             let placed = labelled < MAX_LABELS
                 && self
                     .placer
-                    .place(self.root, px, &p.label(spec.n_removals > 1), &label_style)?
+                    .place_wide(
+                        self.root,
+                        (x, y),
+                        half,
+                        &group_label(g, spec.n_removals > 1),
+                        &label_style,
+                    )?
                     .is_some();
             if placed {
                 labelled += 1;
-            } else if spec.flagged(p) {
-                unlabelled_flagged += 1;
+            } else if spec.flagged(g[0]) {
+                unlabelled_flagged += g.len();
             }
         }
         Ok((labelled, unlabelled_flagged))
@@ -429,6 +484,9 @@ fn stress_note(spec: &StressSpec, labelled: usize, unlabelled_flagged: usize) ->
          never ran short (not shown).",
         spec.n_rows, spec.n_never
     );
+    if spec.groups().iter().any(|g| g.len() > 1) {
+        note.push_str(" Importers at the same point are drawn side by side.");
+    }
     if unlabelled_flagged > 0 {
         note.push_str(&format!(
             " Labels: the {labelled} worst; {unlabelled_flagged} flagged points unlabelled."

@@ -96,7 +96,11 @@ fn stormy_starter(trials: u64) -> Run {
 /// Stress points as `supplyshock stress` computes them.
 fn stress_rows(text: &str, removals: &Removals, days: f64) -> Vec<StressPoint> {
     let loaded = load(text);
-    crate::stress::run(&loaded.study.baseline, removals, days)
+    let spec = crate::stress::Stress {
+        days,
+        ..crate::stress::Stress::default()
+    };
+    crate::stress::run(&loaded.study.baseline, removals, &spec)
         .expect("known elements")
         .points()
 }

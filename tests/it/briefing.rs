@@ -893,3 +893,82 @@ severity = 0.5
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("scenario.discount_rate"));
 }
+
+/// `stress --against` bans the supplier's sales to the buyers named only: on THREE, `jp` runs
+/// fully short for the 30 days (30 days of 1000 a year at 100), `eu` keeps its supply; the
+/// rows count the importers not balancing, or the focus; each removal names the scenario's
+/// shocks that can strike it.
+#[test]
+fn stress_bans_exports_to_chosen_buyers_names_shocks_and_counts_a_focus() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("three.toml");
+    std::fs::write(&file, THREE).unwrap();
+    let stress = |args: &[&str]| -> std::process::Output {
+        Command::cargo_bin("supplyshock")
+            .unwrap()
+            .arg("stress")
+            .args(args)
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let out = stress(&[
+        "--remove",
+        "s1",
+        "--against",
+        "jp",
+        "--days",
+        "30",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema"], "supplyshock.stress/3");
+    assert_eq!(v["against"], serde_json::json!(["jp"]));
+    assert_eq!(v["importers"], serde_json::json!(["jp", "eu"]));
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let jp = rows.iter().find(|r| r["importer"] == "jp").unwrap();
+    let eu = rows.iter().find(|r| r["importer"] == "eu").unwrap();
+    let want = 30.0 * 1000.0 / 365.0 * 100.0;
+    let got = jp["loss_value"].as_f64().unwrap();
+    assert!((got - want).abs() <= 1e-9 * want, "{got} vs {want}");
+    assert_eq!(jp["tts_days"], 0.0);
+    assert_eq!(eu["loss_value"], 0.0);
+    assert!(eu["tts_days"].is_null());
+    assert_eq!(v["removals"][0]["shocks"], serde_json::json!(["ban"]));
+    // Removed for everyone, eu runs short too; a focus lists only its own rows.
+    let out = stress(&[
+        "--remove", "s1", "--days", "30", "--focus", "eu", "--format", "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["importer"], "eu");
+    let want = 30.0 * 1500.0 / 365.0 * 100.0;
+    let got = rows[0]["loss_value"].as_f64().unwrap();
+    assert!((got - want).abs() <= 1e-9 * want, "{got} vs {want}");
+    // Unknown buyers and importers are errors with the fix, exit 2.
+    for (args, needle) in [
+        (
+            vec!["--remove", "s1", "--against", "jq"],
+            "did you mean `jp`?",
+        ),
+        (
+            vec!["--remove", "s1", "--focus", "ew"],
+            "did you mean `eu`?",
+        ),
+    ] {
+        let mut a = args.clone();
+        a.extend(["--days", "30"]);
+        let out = stress(&a);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
