@@ -233,12 +233,12 @@ pub fn stress_files(result: &StressResult) -> Vec<File<'static>> {
 
 /// The files of a sweep of `key` over `values`: sweep.json (a summary), sweep.csv (its
 /// metrics) and its chart.
-pub fn sweep_files(summary: &Summary, key: &str, values: &[f64]) -> Vec<File<'static>> {
+pub fn sweep_files(summary: &Summary) -> Vec<File<'static>> {
     let mut files = vec![
         ("sweep.json".to_owned(), report::summary_json(summary)),
         ("sweep.csv".to_owned(), report::metrics_csv(summary)),
     ];
-    files.extend(crate::plot::sweep_chart(summary, key, values));
+    files.extend(crate::plot::sweep_chart(summary));
     bytes(files).collect()
 }
 

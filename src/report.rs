@@ -42,6 +42,9 @@ pub struct Summary {
     /// `whatif --background`: the shock added to every trial of every variant.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub whatif: Option<crate::whatif::Firing>,
+    /// `sweep`: the key swept, its unit, values and value as written, and the carry rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<crate::sweep::SweepInfo>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -331,6 +334,7 @@ pub fn summarize(
         variants,
         attribution: None,
         whatif: None,
+        sweep: None,
     }
 }
 

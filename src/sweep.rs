@@ -37,6 +37,126 @@ pub const KEYS: &[&str] = &[
     "pool.<id>.release_above",
 ];
 
+/// What a sweep's report needs beyond the summary: the key, its unit, the values, the value
+/// the scenario is written with, and the carry rate its stock is priced at.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SweepInfo {
+    pub key: String,
+    /// The key's unit, for axes and tables.
+    pub unit: &'static str,
+    pub values: Vec<f64>,
+    /// The key's value in the scenario as written (the defaults of an absent stock, recycling
+    /// or demand: 0); None where it is not one number (a default that depends on the model, a
+    /// distribution that is not fixed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_written: Option<f64>,
+    /// `--carry-rate`: the yearly cost of the stock each value holds over the scenario as
+    /// written is this fraction of its value (None: costs not priced).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carry_rate: Option<f64>,
+}
+
+/// The unit of a sweep key's values.
+pub fn unit(key: &str) -> &'static str {
+    let parts: Vec<&str> = key.split('.').collect();
+    match parts.as_slice() {
+        ["importer", _, "stockpile", _, "days"] => "days of demand",
+        [.., "release_above" | "refill_below"] => "x the reference price",
+        ["importer", _, "demand", _] | ["supplier", _, "capacity"] => "units a year",
+        ["importer", _, "recycling", _] => "share of demand",
+        ["supplier", _, "spare"] => "share of capacity",
+        ["supplier", _, "stock_days", _] => "days of use",
+        ["shock", _, "rate_per_year"] => "events a year",
+        ["shock", _, "severity"] => "share cut",
+        ["pool", _, "days"] => "days of the members' demand",
+        _ => "days",
+    }
+}
+
+/// The value `key` has in the scenario as written (see [`SweepInfo::as_written`]).
+pub fn as_written(raw: &crate::scenario::RawScenario, key: &str) -> Option<f64> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let v = |x: &Option<Spanned<f64>>| x.as_ref().map(|x| *x.get_ref());
+    let fixed = |d: &Option<Spanned<RawDist>>| match d.as_ref().map(|d| d.get_ref()) {
+        Some(RawDist::Fixed(x)) => Some(*x),
+        _ => None,
+    };
+    let importer = |id: &str| {
+        raw.importer
+            .iter()
+            .map(|i| i.get_ref())
+            .find(|i| i.id.get_ref() == id)
+    };
+    let supplier = |id: &str| {
+        raw.supplier
+            .iter()
+            .map(|i| i.get_ref())
+            .find(|i| i.id.get_ref() == id)
+    };
+    match parts.as_slice() {
+        ["importer", id, "stockpile", m, field] => {
+            let sp = importer(id)?.stockpile.get(*m).map(|s| s.get_ref());
+            match (*field, sp) {
+                ("days", None) => Some(0.0),
+                ("days", Some(sp)) => v(&sp.days),
+                ("release_above", Some(sp)) => v(&sp.release_above),
+                ("refill_below", Some(sp)) => v(&sp.refill_below),
+                _ => None,
+            }
+        }
+        ["importer", id, "switch_days"] => v(&importer(id)?.switch_days),
+        ["importer", id, "demand", m] => {
+            Some(importer(id)?.demand.get(*m).map_or(0.0, |x| *x.get_ref()))
+        }
+        ["importer", id, "recycling", m] => Some(
+            importer(id)?
+                .recycling
+                .get(*m)
+                .map_or(0.0, |x| *x.get_ref()),
+        ),
+        ["supplier", id, "capacity"] => Some(*supplier(id)?.capacity.get_ref()),
+        ["supplier", id, "spare"] => v(&supplier(id)?.spare),
+        ["supplier", id, "ramp_days"] => v(&supplier(id)?.ramp_days),
+        ["supplier", id, "stock_days", m] => Some(
+            supplier(id)?
+                .stock_days
+                .get(*m)
+                .map_or(0.0, |x| *x.get_ref()),
+        ),
+        ["shock", id, field] => {
+            let sh = raw
+                .shock
+                .iter()
+                .map(|s| s.get_ref())
+                .find(|s| s.id.get_ref() == id)?;
+            match *field {
+                "rate_per_year" => v(&sh.rate_per_year),
+                "severity" => fixed(&sh.severity),
+                _ => fixed(&sh.duration_days),
+            }
+        }
+        ["route", id, "lead_days"] => v(&raw
+            .route
+            .iter()
+            .map(|r| r.get_ref())
+            .find(|r| r.id.get_ref() == id)?
+            .lead_days),
+        ["pool", id, field] => {
+            let p = raw
+                .pool
+                .iter()
+                .map(|p| p.get_ref())
+                .find(|p| p.id.get_ref() == id)?;
+            match *field {
+                "days" => Some(*p.days.get_ref()),
+                "refill_below" => v(&p.refill_below),
+                _ => v(&p.release_above),
+            }
+        }
+        _ => None,
+    }
+}
+
 /// A parsed `--set KEY=V1,V2,...`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sweep {

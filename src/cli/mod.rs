@@ -267,7 +267,7 @@ pub enum Command {
     },
     /// Vary one parameter over a list of values, on common random numbers.
     #[command(
-        after_help = "Examples:\n  supplyshock sweep scenarios/japan-eu-critical-materials.toml --set importer.japan.stockpile.gallium.days=0,30,60,90,180\n  supplyshock sweep scenarios/starter.toml --set shock.a_ban.rate_per_year=0.1,0.2,0.5 -o out/sweep\n\nKeys: importer.<id>.stockpile.<material>.days|release_above|refill_below, importer.<id>.switch_days,\n      importer.<id>.demand.<material>, importer.<id>.recycling.<material>, supplier.<id>.capacity|spare|ramp_days,\n      supplier.<id>.stock_days.<material>, shock.<id>.rate_per_year|severity|duration_days, route.<id>.lead_days,\n      pool.<id>.days|refill_below|release_above"
+        after_help = "Examples:\n  supplyshock sweep scenarios/japan-eu-critical-materials.toml --set importer.japan.stockpile.gallium.days=0,30,60,90,180\n  supplyshock sweep scenarios/starter.toml --set shock.a_ban.rate_per_year=0.1,0.2,0.5 -o out/sweep\n  supplyshock sweep scenarios/starter.toml --set importer.home.stockpile.oxide.days=0,30,60,90 --carry-rate 0.08\n\nKeys: importer.<id>.stockpile.<material>.days|release_above|refill_below, importer.<id>.switch_days,\n      importer.<id>.demand.<material>, importer.<id>.recycling.<material>, supplier.<id>.capacity|spare|ramp_days,\n      supplier.<id>.stock_days.<material>, shock.<id>.rate_per_year|severity|duration_days, route.<id>.lead_days,\n      pool.<id>.days|refill_below|release_above"
     )]
     Sweep {
         /// Scenario file (TOML).
@@ -275,6 +275,14 @@ pub enum Command {
         /// The parameter and its values (keys below).
         #[arg(long = "set", value_name = "KEY=V1,V2,...")]
         set: String,
+        /// Price the stock each value holds over the scenario as written at this fraction of
+        /// its value a year (e.g. 0.08), for a cost and a net benefit per value.
+        #[arg(long, value_name = "RATE")]
+        carry_rate: Option<f64>,
+        /// Importers the totals count (repeatable or comma-separated); default: every
+        /// importer not declared balancing.
+        #[arg(long, value_name = "IMPORTER", value_delimiter = ',')]
+        focus: Vec<String>,
         #[command(flatten)]
         sampling: Sampling,
         /// Output directory for sweep.json and sweep.csv (`-` for JSON on stdout).
@@ -460,6 +468,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sweep {
             scenario,
             set,
+            carry_rate,
+            focus,
             sampling,
             output,
             force,
@@ -467,6 +477,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         } => sweep::sweep(&sweep::SweepOptions::resolve(
             scenario,
             &set,
+            (carry_rate, focus),
             sampling,
             output,
             Display {

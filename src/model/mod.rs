@@ -33,4 +33,4 @@ pub use compile::compile;
 pub use expect::{Expect, METRICS};
 pub use load::{load, load_str, Loaded};
 pub use network::*;
-pub use strategies::{variant, ChangeSet, Cost, Strategy, Study};
+pub use strategies::{stock_value_change, variant, ChangeSet, Cost, Strategy, Study};

@@ -678,6 +678,31 @@ fn yearly_cost(base: &Model, strat: &Model, (carry_rate, premium, fixed): (f64, 
     }
 }
 
+/// The value of the stock `strat` holds over `base` (negative where it holds less): every
+/// importer and supplier stock target and every pool, matched by owner and material, at the
+/// material's value. What a sweep of stock days carries.
+pub fn stock_value_change(base: &Model, strat: &Model) -> f64 {
+    let slot_key = |m: &Model, s: usize| -> (String, String) { m.slot_label(SlotIdx(s as u32)) };
+    let base_slots: BTreeMap<(String, String), f64> = (0..base.slots.len())
+        .map(|s| (slot_key(base, s), base.slots[s].stock_target))
+        .collect();
+    let mut change = 0.0;
+    for (si, slot) in strat.slots.iter().enumerate() {
+        let old = base_slots.get(&slot_key(strat, si)).copied().unwrap_or(0.0);
+        change += (slot.stock_target - old) * strat.materials[slot.material.ix()].value;
+    }
+    let base_pools: BTreeMap<&str, f64> = base
+        .pools
+        .iter()
+        .map(|p| (p.id.as_str(), p.stock_target))
+        .collect();
+    for p in &strat.pools {
+        let old = base_pools.get(p.id.as_str()).copied().unwrap_or(0.0);
+        change += (p.stock_target - old) * strat.materials[p.material.ix()].value;
+    }
+    change
+}
+
 /// Compile the baseline with `changes` applied (a sweep value, or an ad-hoc variant). Problems
 /// come back as diagnostics prefixed with `label`.
 pub fn variant(

@@ -370,11 +370,12 @@ pub fn stress_chart(
     out
 }
 
-/// A sweep's chart, `sweep.png` and `.svg`: total expected loss (with its 95% CI) and the value
-/// fill rate of each importer against the swept values of `key`. `summary` holds the scenario as
-/// written first, then one variant per entry of `values`, in the same order.
-pub fn sweep_chart(summary: &Summary, key: &str, values: &[f64]) -> Vec<(String, Vec<u8>)> {
-    let spec = Spec::Sweep(sweep::SweepSpec::new(summary, key, values));
+/// A sweep's chart, `sweep.png` and `.svg`: the change in total expected loss (with its 95% CI,
+/// and the net benefit with a carry rate) and the value fill rate of each counted importer
+/// against the swept values. `summary` holds the scenario as written first, then one variant
+/// per value of its `sweep` record, in the same order.
+pub fn sweep_chart(summary: &Summary) -> Vec<(String, Vec<u8>)> {
+    let spec = Spec::Sweep(sweep::SweepSpec::new(summary));
     let mut out = Vec::new();
     push_rendered(&mut out, "sweep", &spec);
     out

@@ -124,7 +124,15 @@ fn sweep_summary(text: &str, key: &str, values: &[f64], trials: u64) -> Summary 
     all.extend(swept.iter().map(|(_, m)| m));
     let plan = Plan::from_models(all, ids.clone());
     let acc = run_all(&plan, trials, base.seed);
-    summarize(&plan, &vec![None; ids.len()], &ids, &acc, trials, base.seed)
+    let mut s = summarize(&plan, &vec![None; ids.len()], &ids, &acc, trials, base.seed);
+    s.sweep = Some(crate::sweep::SweepInfo {
+        key: key.to_owned(),
+        unit: crate::sweep::unit(key),
+        values: values.to_vec(),
+        as_written: crate::sweep::as_written(&loaded.raw, key),
+        carry_rate: None,
+    });
+    s
 }
 
 fn render_all(r: &Run) -> Vec<(String, Vec<u8>)> {
@@ -429,19 +437,28 @@ fn sweep_chart_shows_loss_and_fill_against_the_values() {
     let key = "shock.a_ban.rate_per_year";
     let values = [0.1, 0.5, 1.0, 2.0];
     let s = sweep_summary(STARTER, key, &values, 200);
-    let files = sweep_chart(&s, key, &values);
+    let files = sweep_chart(&s);
     let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
     assert_eq!(names, ["sweep.png", "sweep.svg"]);
     check_chart(
         &files,
         "sweep",
         &[SERIES[0], SERIES[1]],
-        &[key, "value fill rate", "Home"],
+        &[
+            key,
+            "events a year",
+            "value fill rate",
+            "Home",
+            "as written: 0.2",
+        ],
     );
     // Values out of order and fewer values than variants still draw.
-    let files = sweep_chart(&s, key, &[2.0, 0.1]);
+    let mut short = s.clone();
+    short.sweep.as_mut().unwrap().values = vec![2.0, 0.1];
+    let files = sweep_chart(&short);
     check_chart(&files, "sweep", &[SERIES[0]], &[key]);
-    assert_eq!(sweep_chart(&s, key, &[]).len(), 2);
+    short.sweep.as_mut().unwrap().values = Vec::new();
+    assert_eq!(sweep_chart(&short).len(), 2);
 }
 
 /// Writes the charts and report.md of a scenario for a look, with a stress test of every
@@ -483,7 +500,7 @@ fn write_charts() {
     if let Ok(spec) = std::env::var("SUPPLYSHOCK_SWEEP") {
         let sweep = crate::sweep::parse(&spec).unwrap();
         let s = sweep_summary(&text, &sweep.key, &sweep.values, trials);
-        files.extend(sweep_chart(&s, &sweep.key, &sweep.values));
+        files.extend(sweep_chart(&s));
     }
     for (name, bytes) in &files {
         std::fs::write(dir.join(name), bytes).unwrap();

@@ -972,3 +972,79 @@ fn stress_bans_exports_to_chosen_buyers_names_shocks_and_counts_a_focus() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+/// A sweep marks the value as written, prices each value's stock over it with `--carry-rate`
+/// (the carry rate times the days added, times daily use, times value: 10 units a day at 100),
+/// and lists only the rows some value changes.
+#[test]
+fn sweep_marks_the_value_as_written_and_prices_its_stock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("one.toml");
+    let extra = r#"
+[[shock]]
+id = "ban"
+kind = "export_ban"
+target = { supplier = "s1" }
+rate_per_year = 3
+duration_days = 20
+severity = 1
+"#;
+    std::fs::write(
+        &file,
+        crate::support::single(200, "stockpile.m = { days = 10 }", extra),
+    )
+    .unwrap();
+    let sweep = |extra: &[&str]| {
+        Command::cargo_bin("supplyshock")
+            .unwrap()
+            .args(["sweep", "--set", "importer.imp.stockpile.m.days=0,10,30"])
+            .args(["--carry-rate", "0.1", "--trials", "300"])
+            .args(extra)
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let out = sweep(&["-o", "-"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sweep"]["as_written"], 10.0);
+    assert_eq!(v["sweep"]["unit"], "days of demand");
+    let cost = |i: usize| v["variants"][i]["yearly_cost"]["total"].as_f64().unwrap();
+    for (i, days) in [(1, 0.0), (2, 10.0), (3, 30.0)] {
+        let want = 0.1 * (days - 10.0) * 10.0 * 100.0;
+        assert!((cost(i) - want).abs() <= 1e-9, "{} vs {want}", cost(i));
+        assert_eq!(
+            v["variants"][i]["yearly_cost"]["by_importer"]["imp"],
+            cost(i)
+        );
+    }
+    // The value as written is the baseline itself: no change, to the bit.
+    assert_eq!(v["variants"][2]["total_loss_vs_baseline"]["mean"], 0.0);
+    assert_eq!(
+        v["variants"][2]["total_loss"],
+        v["variants"][0]["total_loss"]
+    );
+    let out = sweep(&[]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("10 (as written)"), "{table}");
+    assert!(table.contains("net benefit over the horizon"), "{table}");
+    assert!(table.contains("As written: 10 days of demand."), "{table}");
+    // A negative rate is refused with the fix.
+    let out = Command::cargo_bin("supplyshock")
+        .unwrap()
+        .args([
+            "sweep",
+            "--set",
+            "importer.imp.stockpile.m.days=0",
+            "--carry-rate=-1",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--carry-rate"));
+}
