@@ -9,6 +9,7 @@
 pub mod attribution;
 pub mod briefing;
 pub mod cli;
+pub mod conditional;
 pub mod diag;
 pub mod dist;
 pub mod engine;

@@ -386,6 +386,9 @@ fn importer_sections(out: &mut String, base: &VariantSummary, s: &Summary, chart
         out.push_str(&slot_table(s, base, &im.importer));
         out.push('\n');
         charts.embed(out, |c| {
+            c.kind == ChartKind::Conditional && c.importer.as_deref() == Some(im.importer.as_str())
+        });
+        charts.embed(out, |c| {
             c.kind == ChartKind::Fan && c.importer.as_deref() == Some(im.importer.as_str())
         });
     }

@@ -51,6 +51,9 @@ pub struct RunResults<'a> {
     pub whatif: Option<crate::whatif::Firing>,
     /// Worker threads for the attribution's replays (`None`: all cores).
     pub threads: Option<usize>,
+    /// The fans of fill after each counted importer's main shock, replayed once by
+    /// [`RunResults::summary`] (see [`crate::conditional`]).
+    pub fans: std::cell::OnceCell<Vec<crate::conditional::Fan>>,
 }
 
 impl<'a> RunResults<'a> {
@@ -80,6 +83,7 @@ impl<'a> RunResults<'a> {
             all_charts: false,
             whatif: None,
             threads: None,
+            fans: std::cell::OnceCell::new(),
         }
     }
 
@@ -130,30 +134,86 @@ impl<'a> RunResults<'a> {
         );
         s.whatif = self.whatif.clone();
         let base = self.plan.models[0];
+        // Replays give the same values on any pool (fixed chunks, reduced in order); a pool
+        // of the threads asked for when one can be had.
+        let on_pool = |f: &(dyn Fn() + Sync)| match rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads.unwrap_or(0))
+            .build()
+        {
+            Ok(pool) => pool.install(f),
+            Err(_) => f(),
+        };
+        let (plan, acc, seed, trials) = (&self.plan, &self.acc, self.seed, self.trials);
         if self.attribution && !base.shocks.is_empty() {
-            let replay = || {
-                crate::attribution::attribute(
+            let out = std::sync::Mutex::new(None);
+            on_pool(&|| {
+                *out.lock().expect("not poisoned") = Some(crate::attribution::attribute(
                     base,
-                    self.seed,
-                    self.trials,
-                    &self.plan.total_set(0),
-                    self.plan.forced(),
-                )
-            };
-            // The same sums on any pool (fixed chunks, reduced in order); a pool of the
-            // threads asked for when one can be had.
-            s.attribution = Some(
-                match rayon::ThreadPoolBuilder::new()
-                    .num_threads(self.threads.unwrap_or(0))
-                    .build()
-                {
-                    Ok(pool) => pool.install(replay),
-                    Err(_) => replay(),
-                },
-            );
+                    seed,
+                    trials,
+                    &plan.total_set(0),
+                    plan.forced(),
+                ))
+            });
+            s.attribution = out.into_inner().expect("not poisoned");
         }
+        let fans = self.fans.get_or_init(|| {
+            let out = std::sync::Mutex::new(Vec::new());
+            let s = &s;
+            on_pool(&|| {
+                *out.lock().expect("not poisoned") = conditional_fans(plan, acc, seed, trials, s)
+            });
+            out.into_inner().expect("not poisoned")
+        });
+        s.conditional = fans.iter().map(|f| f.what.clone()).collect();
         s
     }
+}
+
+/// The fans of fill after each counted importer's main shock (none without shocks), from the
+/// run's `trials` trials drawn from `seed`.
+fn conditional_fans(
+    plan: &Plan,
+    acc: &Accumulated,
+    seed: u64,
+    trials: u64,
+    s: &Summary,
+) -> Vec<crate::conditional::Fan> {
+    let base = plan.models[0];
+    if base.shocks.is_empty() || s.variants.is_empty() {
+        return Vec::new();
+    }
+    let slot_loss: Vec<f64> = s.variants[0]
+        .slots
+        .iter()
+        .map(|sl| sl.metrics.loss_value.mean)
+        .collect();
+    let ni = base.importers.len();
+    let losses = |i: usize| crate::runner::losses_of(acc, 0, i, ni);
+    let attributed = |i: usize| -> Option<u32> {
+        let a = s.attribution.as_ref()?;
+        let top = a
+            .importers
+            .get(i)?
+            .shocks
+            .iter()
+            .filter(|x| x.mean > 0.0)
+            .max_by(|a, b| a.mean.total_cmp(&b.mean))?;
+        base.shocks
+            .iter()
+            .position(|sh| sh.id == top.shock)
+            .map(|p| p as u32)
+    };
+    let asks = crate::conditional::asks(
+        base,
+        seed,
+        plan.forced(),
+        &plan.total_set(0),
+        &slot_loss,
+        &losses,
+        &attributed,
+    );
+    crate::conditional::fans(base, seed, trials, plan.forced(), &asks)
 }
 
 /// The files of a run (and of a merge): summary.json, metrics.csv, curves.csv, report.md, then
@@ -184,11 +244,19 @@ pub fn run_files<'a>(r: &'a RunResults, summary: &Summary) -> Vec<File<'a>> {
             })),
         ));
     }
+    let fans: &[crate::conditional::Fan] = r.fans.get().map_or(&[], Vec::as_slice);
+    if !fans.is_empty() {
+        files.push((
+            "conditional.csv".to_owned(),
+            crate::conditional::csv(fans).into(),
+        ));
+    }
     let curves = report::curve_sets(plan, acc, trials);
     let prices = report::price_sets(plan, acc, trials);
     let charts = crate::plot::charts(
         summary,
         &curves,
+        fans,
         &prices,
         &report::loss_samples(plan, acc),
         &report::sourcing_shares(plan),

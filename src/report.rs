@@ -42,6 +42,10 @@ pub struct Summary {
     /// `whatif --background`: the shock added to every trial of every variant.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub whatif: Option<crate::whatif::Firing>,
+    /// Per importer counted: the fan of its costliest material over the trials its main shock
+    /// hit, aligned on the shock's onset (the values are in conditional.csv).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditional: Vec<crate::conditional::FanRef>,
     /// `sweep`: the key swept, its unit, values and value as written, and the carry rate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<crate::sweep::SweepInfo>,
@@ -335,6 +339,7 @@ pub fn summarize(
         attribution: None,
         whatif: None,
         sweep: None,
+        conditional: Vec::new(),
     }
 }
 

@@ -20,9 +20,9 @@ const X_DESC: &str = "day";
 #[allow(clippy::type_complexity)] // plotters' chart type
 fn share_axes<'a, DB: DrawingBackend>(
     plot: &'a Area<DB>,
-    x_max: f64,
+    (x_lo, x_max): (f64, f64),
     min: f64,
-    y_desc: &str,
+    (x_desc, y_desc): (&str, &str),
 ) -> Result<
     (
         ChartContext<
@@ -48,10 +48,10 @@ fn share_axes<'a, DB: DrawingBackend>(
         .margin_bottom(10)
         .x_label_area_size(60)
         .y_label_area_size(95)
-        .build_cartesian_2d(0f64..x_max, lo..hi)?;
+        .build_cartesian_2d(x_lo..x_max, lo..hi)?;
     chart
         .configure_mesh()
-        .x_desc(X_DESC)
+        .x_desc(x_desc)
         .y_desc(y_desc)
         .axis_desc_style(font(AXIS_PT))
         .label_style(font(TICK_PT))
@@ -80,8 +80,8 @@ pub(super) fn fan<DB: DrawingBackend>(
             .copied()
             .filter(|v| v.is_finite())
             .fold(1.0, f64::min);
-    let (mut chart, lo) = share_axes(&plot, x_max, min, "share of demand met")?;
-    fan_series(&mut chart, c, lo, x_max)?;
+    let (mut chart, lo) = share_axes(&plot, (0.0, x_max), min, (X_DESC, "share of demand met"))?;
+    fan_series(&mut chart, c, lo, (0.0, x_max))?;
     let full = |v: &[f64]| v.iter().all(|&x| !(x < 1.0));
     // Shortages are rare in most scenarios: say why a band is missing rather than leave the
     // reader looking for it.
@@ -118,7 +118,7 @@ pub(super) fn fan_series<DB: DrawingBackend>(
     chart: &mut Chart<'_, DB>,
     c: &CurveSet,
     lo: f64,
-    x_max: f64,
+    (x_lo, x_max): (f64, f64),
 ) -> DrawResult<DB> {
     let band = |upper: &[f64], lower: &[f64]| -> Vec<(f64, f64)> {
         let up = c.day.iter().zip(upper).map(|(&d, &v)| (d, v.max(lo)));
@@ -137,10 +137,113 @@ pub(super) fn fan_series<DB: DrawingBackend>(
     draw::line(chart, points(&c.day, &c.p50), MEDIAN, 3, None)?;
     draw::line(
         chart,
-        vec![(0.0, 1.0), (x_max, 1.0)],
+        vec![(x_lo, 1.0), (x_max, 1.0)],
         REFERENCE,
         2,
         Some((10, 8)),
+    )?;
+    Ok(())
+}
+
+/// Fill of one importer and material in the trials where a shock hit, aligned on its onset:
+/// the fan of fill on top, the share of those trials short each day below.
+pub(super) fn conditional<DB: DrawingBackend>(
+    root: &Area<DB>,
+    info: &ChartInfo,
+    f: &crate::conditional::Fan,
+) -> DrawResult<DB> {
+    let body = draw::title(root, &info.title, &info.subtitle)?;
+    let (plot, legend_area) = draw::split_legend(&body);
+    let (_, h) = plot.dim_in_pixel();
+    let split = h * 62 / 100;
+    let (top, bottom) = plot.split_vertically(split);
+    let (legend_top, legend_bottom) = legend_area.split_vertically(split);
+    let sd = f64::from(f.step_days);
+    let day: Vec<f64> = (0..f.bands.len())
+        .map(|j| (j as f64 - f64::from(f.before)) * sd)
+        .collect();
+    let c = CurveSet {
+        variant: String::new(),
+        importer: f.what.importer.clone(),
+        material: f.what.material.clone(),
+        unit: String::new(),
+        p5: f.bands.iter().map(|b| b[0]).collect(),
+        p25: f.bands.iter().map(|b| b[1]).collect(),
+        p50: f.bands.iter().map(|b| b[2]).collect(),
+        p75: f.bands.iter().map(|b| b[3]).collect(),
+        p95: f.bands.iter().map(|b| b[4]).collect(),
+        mean: f.mean.clone(),
+        day,
+    };
+    let x = (
+        c.day.first().copied().unwrap_or(0.0),
+        c.day.last().copied().unwrap_or(1.0).max(1.0),
+    );
+    let min = c.p5.iter().chain(&c.mean).copied().fold(1.0, f64::min);
+    let x_desc = format!("days since {} began", f.what.shock);
+    let (mut chart, lo) = share_axes(&top, x, min, ("", "share of demand met"))?;
+    fan_series(&mut chart, &c, lo, x)?;
+    let top_y = chart.y_range().end;
+    draw::line(
+        &mut chart,
+        vec![(0.0, lo), (0.0, top_y)],
+        REFERENCE,
+        2,
+        Some((4, 4)),
+    )?;
+    fan_legend(&legend_top, "full service (100%)")?;
+    let mut chart = ChartBuilder::on(&bottom)
+        .margin_left(10)
+        .margin_right(20)
+        .margin_top(6)
+        .margin_bottom(10)
+        .x_label_area_size(60)
+        .y_label_area_size(95)
+        .build_cartesian_2d(x.0..x.1, 0f64..1.0)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc("share of trials short")
+        .axis_desc_style(font(AXIS_PT))
+        .label_style(font(TICK_PT))
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+        .x_label_formatter(&|v| crate::format::fixed(*v, 0))
+        .y_label_formatter(&|v| draw::share_tick(*v, 0))
+        .y_labels(5)
+        .draw()?;
+    draw::line(
+        &mut chart,
+        vec![(0.0, 0.0), (0.0, 1.0)],
+        REFERENCE,
+        2,
+        Some((4, 4)),
+    )?;
+    let st = series_style(1);
+    draw::line(&mut chart, points(&c.day, &f.p_short), st.color, 3, None)?;
+    draw::legend(
+        &legend_bottom,
+        Some("each day"),
+        &[
+            LegendEntry {
+                label: "P(short that day)".into(),
+                swatch: Swatch::Line {
+                    color: st.color,
+                    width: 3,
+                    dash: None,
+                    marker: None,
+                },
+            },
+            LegendEntry {
+                label: "onset (day 0)".into(),
+                swatch: Swatch::Line {
+                    color: REFERENCE,
+                    width: 2,
+                    dash: Some((4, 4)),
+                    marker: None,
+                },
+            },
+        ],
     )?;
     Ok(())
 }
@@ -201,7 +304,12 @@ pub(super) fn strategies<DB: DrawingBackend>(
         .flat_map(|c| c.mean.iter().copied())
         .filter(|v| v.is_finite())
         .fold(1.0, f64::min);
-    let (mut chart, _) = share_axes(&plot, x_max, min, "mean share of demand met")?;
+    let (mut chart, _) = share_axes(
+        &plot,
+        (0.0, x_max),
+        min,
+        (X_DESC, "mean share of demand met"),
+    )?;
     draw::line(
         &mut chart,
         vec![(0.0, 1.0), (x_max, 1.0)],

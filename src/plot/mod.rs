@@ -81,6 +81,8 @@ pub(crate) enum ChartKind {
     ExpectedLoss,
     /// Resilience fan of the baseline, per importer and material.
     Fan,
+    /// Fill after an importer's main shock, in the trials it hit, aligned on its onset.
+    Conditional,
     /// Price fans of the baseline, per material with a market whose price moved, a panel per
     /// access group.
     PriceFan,
@@ -188,7 +190,41 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
         importer: None,
         material: None,
     });
-    for sl in &base.slots {
+    for (k, sl) in base.slots.iter().enumerate() {
+        // An importer's fan after its main shock comes before its fans of every day.
+        if k == 0 || base.slots[k - 1].importer != sl.importer {
+            for c in s.conditional.iter().filter(|c| c.importer == sl.importer) {
+                let Some(sl) = base
+                    .slots
+                    .iter()
+                    .find(|sl| sl.importer == c.importer && sl.material == c.material)
+                else {
+                    continue;
+                };
+                let who = display_name(&sl.importer, &sl.importer_name);
+                let chosen = if c.chosen_by == "attribution" {
+                    "credited with most of its loss"
+                } else {
+                    "present in the trials with most of its loss"
+                };
+                out.push(slot_chart(
+                    ChartKind::Conditional,
+                    "after",
+                    &sl.importer,
+                    &sl.material,
+                    format!(
+                        "{who} — {}: share of demand met after {} begins",
+                        sl.material_name, c.shock_name
+                    ),
+                    format!(
+                        "The shock {chosen}. {} of the {} trials it hit, aligned on its first event: \
+                         percentiles and mean of the day's fill.",
+                        count(c.trials_used),
+                        count(c.trials_hit)
+                    ),
+                ));
+            }
+        }
         let who = display_name(&sl.importer, &sl.importer_name);
         out.push(slot_chart(
             ChartKind::Fan,
@@ -308,6 +344,7 @@ fn unique_stems(charts: &mut [ChartInfo]) {
 pub fn charts(
     summary: &Summary,
     curves: &[CurveSet],
+    fans: &[crate::conditional::Fan],
     prices: &[CurveSet],
     losses: &[LossSample<'_>],
     sourcing: &[SourcingShares],
@@ -328,6 +365,7 @@ pub fn charts(
     for info in chart_plan(summary) {
         let data = Data {
             curves,
+            fans,
             prices,
             losses,
             sourcing,
@@ -394,6 +432,10 @@ enum Spec<'a> {
         info: &'a ChartInfo,
         curve: &'a CurveSet,
     },
+    Conditional {
+        info: &'a ChartInfo,
+        fan: &'a crate::conditional::Fan,
+    },
     PriceFan {
         info: &'a ChartInfo,
         panels: Vec<prices::Panel<'a>>,
@@ -430,6 +472,7 @@ enum Spec<'a> {
 /// What a run's charts are drawn from.
 struct Data<'a> {
     curves: &'a [CurveSet],
+    fans: &'a [crate::conditional::Fan],
     prices: &'a [CurveSet],
     losses: &'a [LossSample<'a>],
     sourcing: &'a [SourcingShares],
@@ -439,6 +482,7 @@ struct Data<'a> {
 fn spec_for<'a>(info: &'a ChartInfo, s: &'a Summary, data: &Data<'a>) -> Option<Spec<'a>> {
     let Data {
         curves,
+        fans,
         prices,
         losses,
         sourcing,
@@ -455,6 +499,12 @@ fn spec_for<'a>(info: &'a ChartInfo, s: &'a Summary, data: &Data<'a>) -> Option<
         ChartKind::Fan => Spec::Fan {
             info,
             curve: curves.iter().find(|c| &c.variant == base && slot_of(c))?,
+        },
+        ChartKind::Conditional => Spec::Conditional {
+            info,
+            fan: fans.iter().find(|f| {
+                Some(f.what.importer.as_str()) == imp && Some(f.what.material.as_str()) == mat
+            })?,
         },
         ChartKind::PriceFan => {
             let base_slots = &s.variants.first()?.slots;
@@ -546,6 +596,7 @@ fn draw<DB: DrawingBackend>(spec: &Spec, root: &Area<DB>) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     match spec {
         Spec::Fan { info, curve } => lines::fan(root, info, curve),
+        Spec::Conditional { info, fan } => lines::conditional(root, info, fan),
         Spec::PriceFan {
             info,
             panels,

@@ -124,7 +124,7 @@ pub(super) fn price_fan<DB: DrawingBackend>(
             .x_label_formatter(&|v| crate::format::fixed(*v, 0))
             .y_label_formatter(&y_fmt)
             .draw()?;
-        lines::fan_series(&mut chart, c, y_lo, x_max)?;
+        lines::fan_series(&mut chart, c, y_lo, (0.0, x_max))?;
     }
     lines::fan_legend(&legend_area, "reference price (1×)")?;
     let mut note = String::from(

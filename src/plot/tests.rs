@@ -21,6 +21,8 @@ pub(crate) struct Run {
     pub losses: Vec<(String, String, Vec<f32>)>,
     pub sourcing: Vec<SourcingShares>,
     pub indicators: crate::indicators::Indicators,
+    /// The fans after each counted importer's main shock, as a run computes them.
+    pub fans: Vec<crate::conditional::Fan>,
 }
 
 fn load(text: &str) -> Loaded {
@@ -41,8 +43,19 @@ pub(crate) fn run(text: &str, trials: u64) -> Run {
     let mut costs = vec![None];
     costs.extend(study.strategies.iter().map(|s| Some(s.cost.clone())));
     let ind = crate::indicators::compute(&study.baseline);
+    let mut summary = summarize(&plan, &costs, &names, &acc, trials, study.baseline.seed);
+    let results = crate::output::RunResults::new(
+        study,
+        &chosen,
+        run_all(&plan, trials, study.baseline.seed),
+        trials,
+        study.baseline.seed,
+    );
+    summary.conditional = results.summary().conditional;
+    let fans = results.fans.get().cloned().unwrap_or_default();
     Run {
-        summary: summarize(&plan, &costs, &names, &acc, trials, study.baseline.seed),
+        summary,
+        fans,
         curves: curve_sets(&plan, &acc, trials),
         prices: price_sets(&plan, &acc, trials),
         losses: loss_samples(&plan, &acc)
@@ -60,6 +73,7 @@ impl Run {
         charts(
             &self.summary,
             &self.curves,
+            &self.fans,
             &self.prices,
             &self.loss_samples(),
             &self.sourcing,
@@ -255,6 +269,7 @@ fn starter_charts_are_complete_decodable_and_not_blank() {
     for info in &plan {
         let colours: Vec<RGBColor> = match info.kind {
             ChartKind::Fan | ChartKind::PriceFan => vec![MEDIAN],
+            ChartKind::Conditional => vec![MEDIAN, SERIES[1]],
             ChartKind::Strategies => vec![SERIES[0], SERIES[1]],
             ChartKind::LossExceedance => vec![SERIES[0]],
             ChartKind::ExpectedLoss => vec![SERIES[0]],
@@ -286,6 +301,7 @@ fn flagship_charts_are_complete_decodable_and_not_blank() {
     for info in &plan {
         let colours: Vec<RGBColor> = match info.kind {
             ChartKind::Fan => vec![MEDIAN],
+            ChartKind::Conditional => vec![MEDIAN, SERIES[1]],
             // Drawn only where the mean price moved.
             ChartKind::PriceFan => vec![MEDIAN, MEAN],
             ChartKind::Strategies => vec![SERIES[0], SERIES[1]],

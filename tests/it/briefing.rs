@@ -1048,3 +1048,67 @@ severity = 1
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--carry-rate"));
 }
+
+/// The fan after the main shock, on a toy whose path is known in closed form: 10 days of stock
+/// and a full ban of 20 days, so in every trial the ban hit, aligned on its onset, days 0 to 9
+/// are served from stock and days 10 to 19 run fully short; before the onset nothing is short.
+#[test]
+fn fill_after_the_main_shock_is_aligned_on_its_onset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("one.toml");
+    let extra = r#"
+[[shock]]
+id = "ban"
+kind = "export_ban"
+target = { supplier = "s1" }
+rate_per_year = 1
+duration_days = 20
+severity = 1
+"#;
+    std::fs::write(
+        &file,
+        crate::support::single(120, "stockpile.m = { days = 10 }", extra),
+    )
+    .unwrap();
+    let dir = tmp.path().join("out");
+    let out = Command::cargo_bin("supplyshock")
+        .unwrap()
+        .args(["run", "--trials", "400", "-q", "-o"])
+        .arg(&dir)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let c = &s["conditional"][0];
+    assert_eq!(c["shock"], "ban");
+    assert_eq!(c["chosen_by"], "co-occurrence");
+    let used = c["trials_used"].as_u64().unwrap();
+    assert!(
+        used > 50 && used <= c["trials_hit"].as_u64().unwrap(),
+        "{c}"
+    );
+    let csv = std::fs::read_to_string(dir.join("conditional.csv")).unwrap();
+    let mut seen = 0;
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (day, p_short): (i64, f64) = (f[3].parse().unwrap(), f[10].parse().unwrap());
+        match day {
+            d if d < 10 => assert_eq!(p_short, 0.0, "day {d}"),
+            d if d < 20 => assert_eq!(p_short, 1.0, "day {d}"),
+            _ => {}
+        }
+        if (-14..20).contains(&day) {
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 34, "days -14 to 19 are all there");
+    assert!(dir.join("after-imp-m.png").exists());
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("](after-imp-m.png)"), "embedded by default");
+}

@@ -1,0 +1,323 @@
+//! Fill after the shock that matters, in the trials where it hit: for a rare shock the fan over
+//! every trial sits flat at full service and hides what a shortage looks like, so each importer
+//! the totals count gets the path of its costliest material over the trials in which its main
+//! shock struck, aligned on the day that shock's first event began. Per day since onset: the
+//! percentiles and mean of fill, and the probability of being short that day.
+//!
+//! The main shock is the one the attribution credits with the largest share of the importer's
+//! expected loss when `--attribution` was asked for; without it, the shock present in the trials
+//! that carry the most of the importer's loss (the sum of its loss over the trials the shock hit:
+//! a co-occurrence, not a cause, and the chart says which shock it is). The trials are the
+//! first [`MAX_HITS`] of the run in which the shock hit, replayed exactly with the events the
+//! run drew for them.
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::engine::{run_group, Scratch};
+use crate::lanes::LANES;
+use crate::model::Model;
+use crate::shocks::{sample_trial_with, Event};
+
+/// Trials replayed per fan at most: the first ones in which the shock hit.
+pub const MAX_HITS: usize = 400;
+/// Days shown before the onset.
+pub const DAYS_BEFORE: u32 = 14;
+/// Days shown after the onset at most (less when the horizon is shorter).
+pub const DAYS_AFTER: u32 = 365;
+/// The percentiles of each day: P5, P25, median, P75, P95.
+pub const QUANTILES: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
+
+/// What a fan shows, as the summary records it (the day-by-day values are in conditional.csv).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FanRef {
+    pub importer: String,
+    pub material: String,
+    pub shock: String,
+    pub shock_name: String,
+    /// How the shock was chosen: `attribution` or `co-occurrence`.
+    pub chosen_by: &'static str,
+    /// Trials of the run in which the shock hit, and those replayed for the fan.
+    pub trials_hit: u64,
+    pub trials_used: u64,
+}
+
+/// One fan: per step since the onset (from `-before` to `after - 1`), over the trials replayed
+/// that reach it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fan {
+    pub what: FanRef,
+    pub importer_name: String,
+    pub material_name: String,
+    pub step_days: u32,
+    /// Steps shown before the onset.
+    pub before: u32,
+    /// Per step since `-before`: the percentiles of fill, its mean, the share of trials short,
+    /// and the trials that reach that step.
+    pub bands: Vec<[f64; 5]>,
+    pub mean: Vec<f64>,
+    pub p_short: Vec<f64>,
+    pub trials: Vec<u32>,
+}
+
+/// One fan to compute: importer `importer`'s slot `slot` (an importer-slot index), aligned on
+/// shock `shock`.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask {
+    pub importer: usize,
+    pub slot: usize,
+    pub shock: u32,
+    pub by_attribution: bool,
+}
+
+/// The fans to draw for the importers `counted` of the baseline: each one's costliest material
+/// (by mean loss, `slot_loss[k]`), and the shock that drives its loss (`attributed`: per
+/// importer, the top shock of the attribution; else the co-occurrence with `losses[i]`, the
+/// importer's per-trial losses).
+pub fn asks(
+    model: &Model,
+    seed: u64,
+    forced: &[Event],
+    counted: &[usize],
+    slot_loss: &[f64],
+    losses: &dyn Fn(usize) -> Vec<f32>,
+    attributed: &dyn Fn(usize) -> Option<u32>,
+) -> Vec<Ask> {
+    let first = model
+        .importers
+        .first()
+        .map_or(0, |i| i.slots.start as usize);
+    let mut hit: Option<Vec<Vec<u32>>> = None;
+    let mut out = Vec::new();
+    for &i in counted {
+        let imp = &model.importers[i];
+        let Some(slot) = imp
+            .slots
+            .clone()
+            .map(|b| b as usize - first)
+            .filter(|&k| slot_loss[k] > 0.0)
+            .max_by(|&a, &b| slot_loss[a].total_cmp(&slot_loss[b]).then(b.cmp(&a)))
+        else {
+            continue;
+        };
+        let (shock, by_attribution) = match attributed(i) {
+            Some(s) => (Some(s), true),
+            None => {
+                let l = losses(i);
+                let shocks =
+                    hit.get_or_insert_with(|| shocks_per_trial(model, seed, forced, l.len()));
+                let mut weight = vec![0.0; model.shocks.len()];
+                for (t, list) in shocks.iter().enumerate() {
+                    for &s in list {
+                        weight[s as usize] += f64::from(l[t]);
+                    }
+                }
+                let best = (0..weight.len())
+                    .filter(|&s| weight[s] > 0.0)
+                    .max_by(|&a, &b| weight[a].total_cmp(&weight[b]).then(b.cmp(&a)));
+                (best.map(|s| s as u32), false)
+            }
+        };
+        if let Some(shock) = shock {
+            out.push(Ask {
+                importer: i,
+                slot,
+                shock,
+                by_attribution,
+            });
+        }
+    }
+    out
+}
+
+/// Per trial of the run, the shocks with an event in it (each once).
+fn shocks_per_trial(model: &Model, seed: u64, forced: &[Event], trials: usize) -> Vec<Vec<u32>> {
+    (0..trials as u64)
+        .into_par_iter()
+        .map(|t| {
+            let mut e = Vec::new();
+            sample_trial_with(model, seed, t, forced, &mut e);
+            let mut s: Vec<u32> = e.iter().map(|e| e.shock).collect();
+            s.sort_unstable();
+            s.dedup();
+            s
+        })
+        .collect()
+}
+
+/// The fans `asks` calls for, over the run's `trials` trials drawn from `seed` (with the
+/// `forced` events of a what-if). The same values on any thread count.
+pub fn fans(model: &Model, seed: u64, trials: u64, forced: &[Event], asks: &[Ask]) -> Vec<Fan> {
+    let mut out = Vec::new();
+    // Asks of one shock share its replays: per shock, in the order asked, the slots it is
+    // asked for.
+    let mut shocks: Vec<u32> = Vec::new();
+    for a in asks {
+        if !shocks.contains(&a.shock) {
+            shocks.push(a.shock);
+        }
+    }
+    for shock in shocks {
+        let these: Vec<&Ask> = asks.iter().filter(|a| a.shock == shock).collect();
+        // The first trials the shock hit, with the step its first event began.
+        let mut hits: Vec<u32> = Vec::new();
+        let mut n_hit = 0u64;
+        let mut events_of: Vec<Vec<Event>> = Vec::new();
+        for t in 0..trials {
+            let mut e = Vec::new();
+            sample_trial_with(model, seed, t, forced, &mut e);
+            let onset = e.iter().filter(|e| e.shock == shock).map(|e| e.start).min();
+            if let Some(onset) = onset {
+                n_hit += 1;
+                if hits.len() < MAX_HITS {
+                    hits.push(onset);
+                    events_of.push(e);
+                }
+            }
+        }
+        if hits.is_empty() {
+            continue;
+        }
+        // Replayed in groups of lanes, in fixed chunks reduced in order: per trial, the fill
+        // path of every slot asked for.
+        let paths: Vec<Vec<Vec<f64>>> = events_of
+            .par_chunks(LANES)
+            .map(|group| {
+                let mut s = Scratch::new(model);
+                run_group(model, &mut s, group, None);
+                (0..group.len())
+                    .map(|l| {
+                        these
+                            .iter()
+                            .map(|a| {
+                                s.fill_path(l, a.slot)
+                                    .expect("an audited scratch keeps fills")
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flatten()
+            .collect();
+        for (x, ask) in these.iter().enumerate() {
+            let slot_paths: Vec<&[f64]> = paths.iter().map(|p| p[x].as_slice()).collect();
+            out.push(fan_of(model, ask, &hits, n_hit, &slot_paths));
+        }
+    }
+    out
+}
+
+/// The fan of `ask`'s slot from its replayed `paths`, one per trial of `onsets` (the step the
+/// shock began in each), among the `n_hit` trials the shock hit.
+fn fan_of(model: &Model, ask: &Ask, onsets: &[u32], n_hit: u64, paths: &[&[f64]]) -> Fan {
+    let n_steps = model.n_steps as usize;
+    let before = DAYS_BEFORE.div_ceil(model.step_days) as usize;
+    let after = (DAYS_AFTER.div_ceil(model.step_days) as usize).min(n_steps);
+    let width = before + after;
+    let mut bands = Vec::with_capacity(width);
+    let mut mean = Vec::with_capacity(width);
+    let mut p_short = Vec::with_capacity(width);
+    let mut reach = Vec::with_capacity(width);
+    let mut day: Vec<f64> = Vec::with_capacity(onsets.len());
+    for j in 0..width {
+        day.clear();
+        for (path, &onset) in paths.iter().zip(onsets) {
+            let t = i64::from(onset) + j as i64 - before as i64;
+            if (0..n_steps as i64).contains(&t) {
+                day.push(path[t as usize]);
+            }
+        }
+        reach.push(day.len() as u32);
+        if day.is_empty() {
+            bands.push([f64::NAN; 5]);
+            mean.push(f64::NAN);
+            p_short.push(f64::NAN);
+            continue;
+        }
+        day.sort_by(f64::total_cmp);
+        bands.push(QUANTILES.map(|q| crate::stats::quantile_sorted(&day, q)));
+        mean.push(day.iter().sum::<f64>() / day.len() as f64);
+        p_short.push(day.iter().filter(|&&f| f < 1.0).count() as f64 / day.len() as f64);
+    }
+    // Steps at either end that no trial reaches are dropped (every trial reaches its onset).
+    while reach.last() == Some(&0) {
+        reach.pop();
+        bands.pop();
+        mean.pop();
+        p_short.pop();
+    }
+    let lead = reach.iter().take_while(|&&r| r == 0).count();
+    mean.drain(..lead);
+    p_short.drain(..lead);
+    bands.drain(..lead);
+    reach.drain(..lead);
+    let first = model
+        .importers
+        .first()
+        .map_or(0, |i| i.slots.start as usize);
+    let imp = &model.importers[ask.importer];
+    let mat = &model.materials[model.slots[first + ask.slot].material.ix()];
+    let shock = &model.shocks[ask.shock as usize];
+    Fan {
+        what: FanRef {
+            importer: imp.id.clone(),
+            material: mat.id.clone(),
+            shock: shock.id.clone(),
+            shock_name: shock.name.clone(),
+            chosen_by: if ask.by_attribution {
+                "attribution"
+            } else {
+                "co-occurrence"
+            },
+            trials_hit: n_hit,
+            trials_used: onsets.len() as u64,
+        },
+        importer_name: imp.name.clone(),
+        material_name: mat.name.clone(),
+        step_days: model.step_days,
+        before: (before - lead) as u32,
+        bands,
+        mean,
+        p_short,
+        trials: reach,
+    }
+}
+
+/// conditional.csv: one line per fan and step since the onset.
+pub fn csv(fans: &[Fan]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "importer",
+        "material",
+        "shock",
+        "day_since_onset",
+        "fill_p5",
+        "fill_p25",
+        "fill_p50",
+        "fill_p75",
+        "fill_p95",
+        "fill_mean",
+        "p_short",
+        "trials",
+    ])
+    .expect("in-memory CSV");
+    for f in fans {
+        for (j, b) in f.bands.iter().enumerate() {
+            let day = (j as i64 - i64::from(f.before)) * i64::from(f.step_days);
+            let mut row = vec![
+                f.what.importer.clone(),
+                f.what.material.clone(),
+                f.what.shock.clone(),
+                day.to_string(),
+            ];
+            row.extend(b.iter().map(|x| format!("{x}")));
+            row.push(format!("{}", f.mean[j]));
+            row.push(format!("{}", f.p_short[j]));
+            row.push(f.trials[j].to_string());
+            w.write_record(&row).expect("in-memory CSV");
+        }
+    }
+    w.into_inner().expect("in-memory CSV")
+}
