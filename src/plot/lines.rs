@@ -175,9 +175,19 @@ pub(super) fn conditional<DB: DrawingBackend>(
         mean: f.mean.clone(),
         day,
     };
+    // Up to a little past the last day some trial was short (at least 60 days): the rest is
+    // full service and would squeeze the story into a sliver.
+    let end = c.day.last().copied().unwrap_or(1.0).max(1.0);
+    let last_short = c
+        .day
+        .iter()
+        .zip(&f.p_short)
+        .filter(|(_, &p)| p > 0.0)
+        .map(|(&d, _)| d)
+        .fold(0.0, f64::max);
     let x = (
         c.day.first().copied().unwrap_or(0.0),
-        c.day.last().copied().unwrap_or(1.0).max(1.0),
+        (last_short * 1.25 + 10.0).clamp(60.0_f64.min(end), end),
     );
     let min = c.p5.iter().chain(&c.mean).copied().fold(1.0, f64::min);
     let x_desc = format!("days since {} began", f.what.shock);
@@ -192,6 +202,10 @@ pub(super) fn conditional<DB: DrawingBackend>(
         Some((4, 4)),
     )?;
     fan_legend(&legend_top, "full service (100%)")?;
+    // The share short, zoomed to its highest day (a tenth at least).
+    let p_max = f.p_short.iter().copied().fold(0.0, f64::max);
+    let p_top = (p_max * 1.2).clamp(0.1, 1.0);
+    let p_dec = draw::percent_decimals(p_top);
     let mut chart = ChartBuilder::on(&bottom)
         .margin_left(10)
         .margin_right(20)
@@ -199,7 +213,7 @@ pub(super) fn conditional<DB: DrawingBackend>(
         .margin_bottom(10)
         .x_label_area_size(60)
         .y_label_area_size(95)
-        .build_cartesian_2d(x.0..x.1, 0f64..1.0)?;
+        .build_cartesian_2d(x.0..x.1, 0f64..p_top)?;
     chart
         .configure_mesh()
         .x_desc(x_desc)
@@ -209,12 +223,12 @@ pub(super) fn conditional<DB: DrawingBackend>(
         .bold_line_style(GRID)
         .light_line_style(TRANSPARENT)
         .x_label_formatter(&|v| crate::format::fixed(*v, 0))
-        .y_label_formatter(&|v| draw::share_tick(*v, 0))
+        .y_label_formatter(&|v| draw::share_tick(*v, p_dec))
         .y_labels(5)
         .draw()?;
     draw::line(
         &mut chart,
-        vec![(0.0, 0.0), (0.0, 1.0)],
+        vec![(0.0, 0.0), (0.0, p_top)],
         REFERENCE,
         2,
         Some((4, 4)),
