@@ -3,7 +3,7 @@
 //! caveats the run itself can detect. Every number is read from the [`Summary`], so the text
 //! and summary.json agree.
 
-use crate::format::{compact, count, display_name, fixed, money, percent};
+use crate::format::{compact, count, display_name, fixed, money, money_err, percent};
 use crate::report::{Difference, ImporterSummary, Summary, VariantSummary};
 
 /// "2 years", "1 year", "180 days".
@@ -168,7 +168,7 @@ fn importer_paragraph(s: &Summary, base: &VariantSummary, im: &ImporterSummary) 
          in the worst 5% of trials (CVaR95). ",
         display_name(&im.importer, &im.name),
         money(loss, cur),
-        money(m.loss_value.se, cur),
+        money_err(m.loss_value.se, cur),
         money(im.loss_cvar95, cur)
     );
     let slots: Vec<_> = base

@@ -82,6 +82,27 @@ pub fn money(x: f64, currency: &str) -> String {
     with_currency(x < 0.0 && compact(x) != "0", compact(x.abs()), currency)
 }
 
+/// Money with its error, the one form of every `±` of money: the mean as [`money`] gives it
+/// (three significant digits), the error to two, so that an error far below the mean's last
+/// digit does not read as more precise than the mean: `$89.8m ± $0.23`, `$4.5bn ± $120m`.
+pub fn money_pm(mean: f64, err: f64, currency: &str) -> String {
+    format!("{} ± {}", money(mean, currency), money_err(err, currency))
+}
+
+/// An error (a standard error, an interval's half-width) as money, to two significant digits.
+pub fn money_err(err: f64, currency: &str) -> String {
+    money(sig2(err), currency)
+}
+
+/// `x` rounded to two significant digits.
+fn sig2(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let p = 10f64.powi(1 - x.abs().log10().floor() as i32);
+    (x * p).round() / p
+}
+
 /// Money in the terminal tables: one decimal with a k/m/bn suffix, `$4.5bn`, `12.3k EUR`,
 /// `-$2.5m`. Anything that rounds to zero is `$0`, without a sign.
 pub fn money_terse(x: f64, currency: &str) -> String {
@@ -239,6 +260,14 @@ pub fn display_name(id: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_with_its_error_gives_the_error_two_digits() {
+        assert_eq!(money_pm(89.8e6, 0.227, "USD"), "$89.8m ± $0.23");
+        assert_eq!(money_pm(4.5e9, 123_456_789.0, "USD"), "$4.5bn ± $120m");
+        assert_eq!(money_pm(-2.0e6, 0.0, "EUR"), "-2m EUR ± 0 EUR");
+        assert_eq!(money_err(1996.0, "USD"), "$2k");
+    }
 
     #[test]
     fn numbers_are_human() {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::format::{
-    compact, count, days, display_name, fixed, money, percent, percent_pm, quantity,
+    compact, count, days, display_name, fixed, money, money_pm, percent, percent_pm, quantity,
 };
 use crate::indicators::Indicators;
 use crate::plot::{chart_plan, ChartInfo, ChartKind};
@@ -478,15 +478,14 @@ fn headline_table(s: &Summary, v: &VariantSummary) -> String {
     );
     for im in &v.importers {
         t.push_str(&format!(
-            "| {} | {} | {} | {} ± {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             cell(&display_name(&im.importer, &im.name)),
             percent_pm(
                 im.metrics.value_fill_rate.mean,
                 im.metrics.value_fill_rate.se
             ),
             percent(im.metrics.p_shortage.mean),
-            money(im.metrics.loss_value.mean, cur),
-            money(im.metrics.loss_value.se, cur),
+            money_pm(im.metrics.loss_value.mean, im.metrics.loss_value.se, cur),
             money(im.loss_p95, cur),
             money(im.loss_p99, cur),
             money(im.loss_cvar95, cur),

@@ -999,8 +999,8 @@ pub(crate) fn render_summary(s: &Summary, dir: &Path) -> String {
             let mut row = vec![
                 v.id.clone(),
                 im.name.clone(),
-                format!("{:.4}", m.value_fill_rate.mean),
-                format!("{:.3}", m.p_shortage.mean),
+                crate::format::percent_pm(m.value_fill_rate.mean, m.value_fill_rate.se),
+                crate::format::percent(m.p_shortage.mean),
                 money_terse(m.loss_value.mean, c),
             ];
             if priced {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::collections::BTreeMap;
 
 use super::{execute, load_scenario, print_stdout, Display, Failure, Format, Sampling};
-use crate::format::{compact, count, money_terse, percent, percent_pm};
+use crate::format::{compact, count, money_pm, money_terse, percent, percent_pm};
 use crate::model::{stock_value_change, Cost};
 use crate::output;
 use crate::report::{self, Summary};
@@ -216,23 +216,12 @@ fn render(summary: &Summary) -> String {
         let mut row = vec![
             value_cell(info.values[i - 1], info),
             money_terse(v.total_loss.mean, cur),
-            format!(
-                "{} ± {}",
-                money_terse(d.mean, cur),
-                money_terse(1.96 * d.se, cur)
-            ),
+            money_pm(d.mean, 1.96 * d.se, cur),
         ];
         if priced {
             let cost = v.counted_yearly_cost.unwrap_or(0.0);
             let net = -d.mean - cost * summary.cost_years;
-            row.extend([
-                money_terse(cost, cur),
-                format!(
-                    "{} ± {}",
-                    money_terse(net, cur),
-                    money_terse(1.96 * d.se, cur)
-                ),
-            ]);
+            row.extend([money_terse(cost, cur), money_pm(net, 1.96 * d.se, cur)]);
         }
         t.row(row);
     }
@@ -283,13 +272,7 @@ fn render(summary: &Summary) -> String {
                 percent_pm(m.fill_rate.mean, m.fill_rate.se),
                 percent(m.p_shortage.mean),
                 money_terse(m.loss_value.mean, cur),
-                d.map_or(String::new(), |d| {
-                    format!(
-                        "{} ± {}",
-                        money_terse(d.mean, cur),
-                        money_terse(1.96 * d.se, cur)
-                    )
-                }),
+                d.map_or(String::new(), |d| money_pm(d.mean, 1.96 * d.se, cur)),
             ]);
         }
     }
