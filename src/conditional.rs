@@ -1,13 +1,13 @@
 //! Fill after the shock that matters, in the trials where it hit: for a rare shock the fan over
 //! every trial sits flat at full service and hides what a shortage looks like, so each importer
-//! the totals count gets the path of its costliest material over the trials in which its main
-//! shock struck, aligned on the day that shock's first event began. Per day since onset: the
+//! the totals count gets the path of one material (the one the shock leaves shortest in value,
+//! else its costliest) over the trials in which its main shock struck, aligned on the day that shock's first event began. Per day since onset: the
 //! percentiles and mean of fill, and the probability of being short that day.
 //!
 //! The main shock is the one the attribution credits with the largest share of the importer's
-//! expected loss when `--attribution` was asked for; without it, the shock present in the trials
-//! that carry the most of the importer's loss (the sum of its loss over the trials the shock hit:
-//! a co-occurrence, not a cause, and the chart says which shock it is). The trials are the
+//! expected loss when `--attribution` was asked for; without it, the shock whose trials carry the
+//! most loss above the importer's mean (its loss less the mean, summed over the trials the shock
+//! hit: a co-occurrence, not a cause, and the chart says which shock it is). The trials are the
 //! first [`MAX_HITS`] of the run in which the shock hit, replayed exactly with the events the
 //! run drew for them.
 
@@ -60,8 +60,8 @@ pub struct Fan {
     pub trials: Vec<u32>,
 }
 
-/// One fan to compute: importer `importer`'s slot `slot` (an importer-slot index), aligned on
-/// shock `shock`.
+/// One fan to compute: importer `importer` aligned on shock `shock`; of its materials, the one
+/// the shock leaves shortest, else `slot` (its costliest, an importer-slot index).
 #[derive(Debug, Clone, Copy)]
 pub struct Ask {
     pub importer: usize,
@@ -70,7 +70,7 @@ pub struct Ask {
     pub by_attribution: bool,
 }
 
-/// The fans to draw for the importers `counted` of the baseline: each one's costliest material
+/// The fans to draw for the importers `counted` of the baseline: each one's costliest material (the fallback)
 /// (by mean loss, `slot_loss[k]`), and the shock that drives its loss (`attributed`: per
 /// importer, the top shock of the attribution; else the co-occurrence with `losses[i]`, the
 /// importer's per-trial losses).
@@ -106,10 +106,13 @@ pub fn asks(
                 let l = losses(i);
                 let shocks =
                     hit.get_or_insert_with(|| shocks_per_trial(model, seed, forced, l.len()));
+                // The loss above the mean summed over the trials each shock hit: a shock in
+                // almost every trial carries little above the mean, however large the loss.
+                let mean = l.iter().map(|&x| f64::from(x)).sum::<f64>() / l.len().max(1) as f64;
                 let mut weight = vec![0.0; model.shocks.len()];
                 for (t, list) in shocks.iter().enumerate() {
                     for &s in list {
-                        weight[s as usize] += f64::from(l[t]);
+                        weight[s as usize] += f64::from(l[t]) - mean;
                     }
                 }
                 let best = (0..weight.len())
@@ -159,6 +162,17 @@ pub fn fans(model: &Model, seed: u64, trials: u64, forced: &[Event], asks: &[Ask
     }
     for shock in shocks {
         let these: Vec<&Ask> = asks.iter().filter(|a| a.shock == shock).collect();
+        // Every material of the importers asked for: the fan shows the one the shock leaves
+        // shortest.
+        let first = model
+            .importers
+            .first()
+            .map_or(0, |i| i.slots.start as usize);
+        let cand: Vec<usize> = these
+            .iter()
+            .flat_map(|a| model.importers[a.importer].slots.clone())
+            .map(|b| b as usize - first)
+            .collect();
         // The first trials the shock hit, with the step its first event began.
         let mut hits: Vec<u32> = Vec::new();
         let mut n_hit = 0u64;
@@ -187,12 +201,8 @@ pub fn fans(model: &Model, seed: u64, trials: u64, forced: &[Event], asks: &[Ask
                 run_group(model, &mut s, group, None);
                 (0..group.len())
                     .map(|l| {
-                        these
-                            .iter()
-                            .map(|a| {
-                                s.fill_path(l, a.slot)
-                                    .expect("an audited scratch keeps fills")
-                            })
+                        cand.iter()
+                            .map(|&k| s.fill_path(l, k).expect("an audited scratch keeps fills"))
                             .collect::<Vec<_>>()
                     })
                     .collect::<Vec<_>>()
@@ -201,17 +211,45 @@ pub fn fans(model: &Model, seed: u64, trials: u64, forced: &[Event], asks: &[Ask
             .into_iter()
             .flatten()
             .collect();
-        for (x, ask) in these.iter().enumerate() {
+        for ask in &these {
+            // The value short from the onset on, summed over the trials: the largest picks the
+            // material (ties to the first; none short: the costliest).
+            let mut best = (0.0, ask.slot);
+            for (x, &k) in cand.iter().enumerate() {
+                let b = first + k;
+                if !model.importers[ask.importer].slots.contains(&(b as u32)) {
+                    continue;
+                }
+                let per_step = model.slots[b].nominal_use
+                    * model.materials[model.slots[b].material.ix()].value;
+                let short: f64 = paths
+                    .iter()
+                    .zip(&hits)
+                    .map(|(p, &onset)| p[x][onset as usize..].iter().map(|f| 1.0 - f).sum::<f64>())
+                    .sum::<f64>()
+                    * per_step;
+                if short > best.0 {
+                    best = (short, k);
+                }
+            }
+            let x = cand.iter().position(|&k| k == best.1).expect("a candidate");
             let slot_paths: Vec<&[f64]> = paths.iter().map(|p| p[x].as_slice()).collect();
-            out.push(fan_of(model, ask, &hits, n_hit, &slot_paths));
+            out.push(fan_of(model, ask, best.1, &hits, n_hit, &slot_paths));
         }
     }
     out
 }
 
-/// The fan of `ask`'s slot from its replayed `paths`, one per trial of `onsets` (the step the
-/// shock began in each), among the `n_hit` trials the shock hit.
-fn fan_of(model: &Model, ask: &Ask, onsets: &[u32], n_hit: u64, paths: &[&[f64]]) -> Fan {
+/// The fan of importer slot `slot` for `ask` from its replayed `paths`, one per trial of
+/// `onsets` (the step the shock began in each), among the `n_hit` trials the shock hit.
+fn fan_of(
+    model: &Model,
+    ask: &Ask,
+    slot: usize,
+    onsets: &[u32],
+    n_hit: u64,
+    paths: &[&[f64]],
+) -> Fan {
     let n_steps = model.n_steps as usize;
     let before = DAYS_BEFORE.div_ceil(model.step_days) as usize;
     let after = (DAYS_AFTER.div_ceil(model.step_days) as usize).min(n_steps);
@@ -258,7 +296,7 @@ fn fan_of(model: &Model, ask: &Ask, onsets: &[u32], n_hit: u64, paths: &[&[f64]]
         .first()
         .map_or(0, |i| i.slots.start as usize);
     let imp = &model.importers[ask.importer];
-    let mat = &model.materials[model.slots[first + ask.slot].material.ix()];
+    let mat = &model.materials[model.slots[first + slot].material.ix()];
     let shock = &model.shocks[ask.shock as usize];
     Fan {
         what: FanRef {

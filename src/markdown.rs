@@ -100,6 +100,10 @@ fn message_slots(s: &Summary) -> BTreeSet<(String, String)> {
 /// comparison of strategies, the prices that moved, and the per-material charts of
 /// `keep`'s slots.
 fn carries_message(info: &ChartInfo, cover: &[String], keep: &BTreeSet<(String, String)>) -> bool {
+    if info.kind == ChartKind::Conditional {
+        // One per counted importer: the story of its main shock.
+        return true;
+    }
     match (&info.importer, &info.material) {
         (Some(i), Some(m)) => keep.contains(&(i.clone(), m.clone())),
         (Some(i), None) => cover.contains(i),

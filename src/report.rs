@@ -42,7 +42,7 @@ pub struct Summary {
     /// `whatif --background`: the shock added to every trial of every variant.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub whatif: Option<crate::whatif::Firing>,
-    /// Per importer counted: the fan of its costliest material over the trials its main shock
+    /// Per importer counted: the fan of the material its main shock leaves shortest over the trials its main shock
     /// hit, aligned on the shock's onset (the values are in conditional.csv).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conditional: Vec<crate::conditional::FanRef>,

@@ -205,7 +205,7 @@ pub(crate) fn chart_plan(s: &Summary) -> Vec<ChartInfo> {
                 let chosen = if c.chosen_by == "attribution" {
                     "credited with most of its loss"
                 } else {
-                    "present in the trials with most of its loss"
+                    "whose trials carry most loss above the mean"
                 };
                 out.push(slot_chart(
                     ChartKind::Conditional,
