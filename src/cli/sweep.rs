@@ -230,9 +230,12 @@ fn render(summary: &Summary) -> String {
         out.push_str(&format!(
             "\nYearly cost: the stock held over the scenario as written at {} of its value a \
              year (negative: stock released). Net benefit: loss avoided minus that cost over the \
-             horizon ({} years' worth).\n",
+             horizon ({} of the yearly cost).\n",
             crate::format::percent(info.carry_rate.unwrap_or(0.0)),
-            compact(summary.cost_years)
+            match compact(summary.cost_years).as_str() {
+                "1" => "one year".to_owned(),
+                y => format!("{y} years"),
+            }
         ));
     }
     // Importer-material rows, the counted importers', where some value moves the expected loss.
