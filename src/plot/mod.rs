@@ -23,6 +23,7 @@ mod sweep;
 #[cfg(test)]
 pub(crate) mod tests;
 
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Once;
 
@@ -361,22 +362,28 @@ pub fn charts(
             })
             .collect(),
     };
-    let mut out = Vec::new();
-    for info in chart_plan(summary) {
-        let data = Data {
-            curves,
-            fans,
-            prices,
-            losses,
-            sourcing,
-            regions: &regions,
-        };
-        let Some(spec) = spec_for(&info, summary, &data) else {
-            continue;
-        };
-        push_rendered(&mut out, &info.stem, &spec);
-    }
-    out
+    let data = Data {
+        curves,
+        fans,
+        prices,
+        losses,
+        sourcing,
+        regions: &regions,
+    };
+    // Each chart is drawn on its own, so they are drawn on every core; collected in plan order,
+    // the files and their bytes are those of drawing them one by one.
+    let plan = chart_plan(summary);
+    let drawn: Vec<Vec<(String, Vec<u8>)>> = plan
+        .par_iter()
+        .map(|info| {
+            let mut out = Vec::new();
+            if let Some(spec) = spec_for(info, summary, &data) {
+                push_rendered(&mut out, &info.stem, &spec);
+            }
+            out
+        })
+        .collect();
+    drawn.into_iter().flatten().collect()
 }
 
 /// One point of [`stress_chart`]: an importer and material under one removal.
