@@ -160,7 +160,25 @@ pub fn fans(model: &Model, seed: u64, trials: u64, forced: &[Event], asks: &[Ask
             shocks.push(a.shock);
         }
     }
-    for shock in shocks {
+    // One pass over the run's trials for every shock: per shock, the trials it hit, and for the
+    // first of them the step its first event began and the trial's events.
+    let mut n_hit = vec![0u64; shocks.len()];
+    let mut hits: Vec<Vec<(u32, Vec<Event>)>> = vec![Vec::new(); shocks.len()];
+    let mut e = Vec::new();
+    for t in 0..trials {
+        e.clear();
+        sample_trial_with(model, seed, t, forced, &mut e);
+        for (i, &shock) in shocks.iter().enumerate() {
+            let onset = e.iter().filter(|e| e.shock == shock).map(|e| e.start).min();
+            if let Some(onset) = onset {
+                n_hit[i] += 1;
+                if hits[i].len() < MAX_HITS {
+                    hits[i].push((onset, e.clone()));
+                }
+            }
+        }
+    }
+    for (i, shock) in shocks.into_iter().enumerate() {
         let these: Vec<&Ask> = asks.iter().filter(|a| a.shock == shock).collect();
         // Every material of the importers asked for: the fan shows the one the shock leaves
         // shortest.
@@ -173,25 +191,12 @@ pub fn fans(model: &Model, seed: u64, trials: u64, forced: &[Event], asks: &[Ask
             .flat_map(|a| model.importers[a.importer].slots.clone())
             .map(|b| b as usize - first)
             .collect();
-        // The first trials the shock hit, with the step its first event began.
-        let mut hits: Vec<u32> = Vec::new();
-        let mut n_hit = 0u64;
-        let mut events_of: Vec<Vec<Event>> = Vec::new();
-        for t in 0..trials {
-            let mut e = Vec::new();
-            sample_trial_with(model, seed, t, forced, &mut e);
-            let onset = e.iter().filter(|e| e.shock == shock).map(|e| e.start).min();
-            if let Some(onset) = onset {
-                n_hit += 1;
-                if hits.len() < MAX_HITS {
-                    hits.push(onset);
-                    events_of.push(e);
-                }
-            }
-        }
+        let (n_hit, hits) = (n_hit[i], &hits[i]);
         if hits.is_empty() {
             continue;
         }
+        let events_of: Vec<&[Event]> = hits.iter().map(|(_, e)| e.as_slice()).collect();
+        let onsets: Vec<u32> = hits.iter().map(|&(o, _)| o).collect();
         // Replayed in groups of lanes, in fixed chunks reduced in order: per trial, the fill
         // path of every slot asked for.
         let paths: Vec<Vec<Vec<f64>>> = events_of
@@ -224,7 +229,7 @@ pub fn fans(model: &Model, seed: u64, trials: u64, forced: &[Event], asks: &[Ask
                     * model.materials[model.slots[b].material.ix()].value;
                 let short: f64 = paths
                     .iter()
-                    .zip(&hits)
+                    .zip(&onsets)
                     .map(|(p, &onset)| p[x][onset as usize..].iter().map(|f| 1.0 - f).sum::<f64>())
                     .sum::<f64>()
                     * per_step;
@@ -234,7 +239,7 @@ pub fn fans(model: &Model, seed: u64, trials: u64, forced: &[Event], asks: &[Ask
             }
             let x = cand.iter().position(|&k| k == best.1).expect("a candidate");
             let slot_paths: Vec<&[f64]> = paths.iter().map(|p| p[x].as_slice()).collect();
-            out.push(fan_of(model, ask, best.1, &hits, n_hit, &slot_paths));
+            out.push(fan_of(model, ask, best.1, &onsets, n_hit, &slot_paths));
         }
     }
     out

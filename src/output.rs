@@ -136,18 +136,18 @@ impl<'a> RunResults<'a> {
         let base = self.plan.models[0];
         // Replays give the same values on any pool (fixed chunks, reduced in order); a pool
         // of the threads asked for when one can be had.
-        let on_pool = |f: &(dyn Fn() + Sync)| match rayon::ThreadPoolBuilder::new()
+        let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.threads.unwrap_or(0))
             .build()
-        {
-            Ok(pool) => pool.install(f),
-            Err(_) => f(),
+            .ok();
+        let on_pool = |f: &mut (dyn FnMut() + Send)| match &pool {
+            Some(pool) => pool.install(f),
+            None => f(),
         };
         let (plan, acc, seed, trials) = (&self.plan, &self.acc, self.seed, self.trials);
         if self.attribution && !base.shocks.is_empty() {
-            let out = std::sync::Mutex::new(None);
-            on_pool(&|| {
-                *out.lock().expect("not poisoned") = Some(crate::attribution::attribute(
+            on_pool(&mut || {
+                s.attribution = Some(crate::attribution::attribute(
                     base,
                     seed,
                     trials,
@@ -155,15 +155,11 @@ impl<'a> RunResults<'a> {
                     plan.forced(),
                 ))
             });
-            s.attribution = out.into_inner().expect("not poisoned");
         }
         let fans = self.fans.get_or_init(|| {
-            let out = std::sync::Mutex::new(Vec::new());
-            let s = &s;
-            on_pool(&|| {
-                *out.lock().expect("not poisoned") = conditional_fans(plan, acc, seed, trials, s)
-            });
-            out.into_inner().expect("not poisoned")
+            let mut fans = Vec::new();
+            on_pool(&mut || fans = conditional_fans(plan, acc, seed, trials, &s));
+            fans
         });
         s.conditional = fans.iter().map(|f| f.what.clone()).collect();
         s

@@ -399,21 +399,13 @@ fn buyers(model: &Model, against: &[String]) -> Result<Option<Vec<SlotIdx>>, Str
         return Ok(None);
     }
     let mut out = Vec::new();
+    let slots = || (0..model.slots.len() as u32).map(SlotIdx);
     for id in against {
-        let of_owner = |pred: &dyn Fn(&Owner) -> bool| -> Vec<SlotIdx> {
-            (0..model.slots.len() as u32)
-                .map(SlotIdx)
-                .filter(|s| pred(&model.slots[s.ix()].owner))
-                .collect()
-        };
         if let Some(i) = model.importers.iter().position(|x| &x.id == id) {
-            out.extend(of_owner(&|o| *o == Owner::Importer(ImporterIdx(i as u32))));
+            let owner = Owner::Importer(ImporterIdx(i as u32));
+            out.extend(slots().filter(|s| model.slots[s.ix()].owner == owner));
         } else if let Some(r) = model.regions.iter().position(|x| &x.id == id) {
-            out.extend(
-                (0..model.slots.len() as u32)
-                    .map(SlotIdx)
-                    .filter(|s| model.slots[s.ix()].region.ix() == r),
-            );
+            out.extend(slots().filter(|s| model.slots[s.ix()].region.ix() == r));
         } else {
             let all: Vec<&str> = model
                 .importers

@@ -630,11 +630,7 @@ fn yearly_cost(base: &Model, strat: &Model, (carry_rate, premium, fixed): (f64, 
             parts.entry(payer).or_default().1 += mv;
         }
     }
-    let base_pools: BTreeMap<&str, f64> = base
-        .pools
-        .iter()
-        .map(|p| (p.id.as_str(), p.stock_target))
-        .collect();
+    let base_pools = pool_targets(base);
     for p in &strat.pools {
         let old = base_pools.get(p.id.as_str()).copied().unwrap_or(0.0);
         let added = (p.stock_target - old).max(0.0) * strat.materials[p.material.ix()].value;
@@ -678,6 +674,14 @@ fn yearly_cost(base: &Model, strat: &Model, (carry_rate, premium, fixed): (f64, 
     }
 }
 
+/// Each pool's stock target, by id.
+fn pool_targets(m: &Model) -> BTreeMap<&str, f64> {
+    m.pools
+        .iter()
+        .map(|p| (p.id.as_str(), p.stock_target))
+        .collect()
+}
+
 /// The value of the stock `strat` holds over `base` (negative where it holds less): every
 /// importer and supplier stock target and every pool, matched by owner and material, at the
 /// material's value. What a sweep of stock days carries.
@@ -691,11 +695,7 @@ pub fn stock_value_change(base: &Model, strat: &Model) -> f64 {
         let old = base_slots.get(&slot_key(strat, si)).copied().unwrap_or(0.0);
         change += (slot.stock_target - old) * strat.materials[slot.material.ix()].value;
     }
-    let base_pools: BTreeMap<&str, f64> = base
-        .pools
-        .iter()
-        .map(|p| (p.id.as_str(), p.stock_target))
-        .collect();
+    let base_pools = pool_targets(base);
     for p in &strat.pools {
         let old = base_pools.get(p.id.as_str()).copied().unwrap_or(0.0);
         change += (p.stock_target - old) * strat.materials[p.material.ix()].value;

@@ -36,33 +36,23 @@ pub(crate) fn run(text: &str, trials: u64) -> Run {
     let loaded = load(text);
     let study = &loaded.study;
     let chosen: Vec<usize> = (0..study.strategies.len()).collect();
-    let plan = Plan::new(study, &chosen);
-    let acc = run_all(&plan, trials, study.baseline.seed);
-    let mut names = vec!["Baseline".to_owned()];
-    names.extend(study.strategies.iter().map(|s| s.name.clone()));
-    let mut costs = vec![None];
-    costs.extend(study.strategies.iter().map(|s| Some(s.cost.clone())));
+    let acc = run_all(&Plan::new(study, &chosen), trials, study.baseline.seed);
     let ind = crate::indicators::compute(&study.baseline);
-    let mut summary = summarize(&plan, &costs, &names, &acc, trials, study.baseline.seed);
-    let results = crate::output::RunResults::new(
-        study,
-        &chosen,
-        run_all(&plan, trials, study.baseline.seed),
-        trials,
-        study.baseline.seed,
-    );
-    summary.conditional = results.summary().conditional;
+    // The summary and the fans after the main shocks as a run makes them.
+    let results = crate::output::RunResults::new(study, &chosen, acc, trials, study.baseline.seed);
+    let summary = results.summary();
     let fans = results.fans.get().cloned().unwrap_or_default();
+    let (plan, acc) = (&results.plan, &results.acc);
     Run {
         summary,
         fans,
-        curves: curve_sets(&plan, &acc, trials),
-        prices: price_sets(&plan, &acc, trials),
-        losses: loss_samples(&plan, &acc)
+        curves: curve_sets(plan, acc, trials),
+        prices: price_sets(plan, acc, trials),
+        losses: loss_samples(plan, acc)
             .iter()
             .map(|l| (l.variant.clone(), l.importer.clone(), l.values().collect()))
             .collect(),
-        sourcing: sourcing_shares(&plan),
+        sourcing: sourcing_shares(plan),
         indicators: ind,
     }
 }
