@@ -1,7 +1,12 @@
 //! reference-30 (docs/model.md, "The reference-30 benchmark") through the engine, side by side
-//! with the hand-written kernel when it is present beside the checkout (../shared/bench/limit),
-//! in one run. Prints one line:
-//! `engine_node_steps_per_s=E kernel_node_steps_per_s=K ratio=E/K fill=F fill_se=S threads=T`.
+//! in one run with two hand-written kernels of the same model: the per-step one beside the
+//! checkout (../shared/bench/limit, when present) and one that samples outage lengths
+//! (`reference30/lengths.rs`, a stronger yardstick). Prints one line:
+//! `engine_node_steps_per_s=E kernel_node_steps_per_s=K ratio=E/K
+//! lengths_node_steps_per_s=L ratio_lengths=E/L fill=F fill_se=S lengths_fill=G
+//! lengths_fill_se=T fill_z=Z threads=N`, where `fill_z` is the difference of the engine's and
+//! the lengths kernel's mean fill in standard errors (independent samples of one quantity:
+//! |Z| above about 3 says one of them is wrong).
 //!
 //! `cargo bench --bench reference30`; REF30_TRIALS sets the trial count (default 200000).
 
@@ -12,6 +17,9 @@ use std::time::Instant;
 use supplyshock::model::load;
 use supplyshock::report::summarize;
 use supplyshock::runner::{run_all, Plan};
+
+#[path = "reference30/lengths.rs"]
+mod lengths;
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -43,8 +51,11 @@ fn main() {
         Some(k) => (format!("{k:.4e}"), format!("{:.3}", engine / k)),
         None => ("NA".into(), "NA".into()),
     };
+    let (lengths, l_fill, l_se) = lengths::run(trials);
+    let z = (fill.mean - l_fill) / (fill.se * fill.se + l_se * l_se).sqrt();
     println!(
-        "engine_node_steps_per_s={engine:.4e} kernel_node_steps_per_s={k} ratio={ratio} fill={:.4} fill_se={:.5} threads={}",
+        "engine_node_steps_per_s={engine:.4e} kernel_node_steps_per_s={k} ratio={ratio} lengths_node_steps_per_s={lengths:.4e} ratio_lengths={:.3} fill={:.4} fill_se={:.5} lengths_fill={l_fill:.4} lengths_fill_se={l_se:.5} fill_z={z:.2} threads={}",
+        engine / lengths,
         fill.mean,
         fill.se,
         rayon::current_num_threads()
