@@ -12,7 +12,7 @@ use crate::lanes::LANES;
 use crate::metrics::{self, ImporterMetrics, Record, SlotMetrics};
 use crate::model::{Model, Study};
 use crate::shocks::{sample_trial_with, Event};
-use crate::stats::{CrossMoments, CurveAcc, Moments, PriceAcc, StepHist, FILL_BINS};
+use crate::stats::{CrossMoments, CurveAcc, Moments, PriceAcc, SlotTrial, StepHist, FILL_BINS};
 
 /// Trials per block: fixed by the trial count alone, so blocks (and float sums) are the same
 /// whatever the threads or shards. At most about 256 blocks.
@@ -441,7 +441,7 @@ fn priced_slots(model: &Model) -> (Vec<u32>, Vec<(f64, f64)>) {
 }
 
 /// Per-trial values of the slot metrics of every importer slot of `model`, in slot order.
-fn slot_values(model: &Model, outcome: &[crate::stats::SlotTrial]) -> Vec<SlotMetrics<f64>> {
+fn slot_values(model: &Model, outcome: &[SlotTrial]) -> Vec<SlotMetrics<f64>> {
     let first = model.importers[0].slots.start as usize;
     let step_days = model.step_days as f64;
     outcome
@@ -456,9 +456,39 @@ fn slot_values(model: &Model, outcome: &[crate::stats::SlotTrial]) -> Vec<SlotMe
 
 struct Worker {
     scratch: Vec<Scratch>,
-    /// Events of each trial of the current group.
-    events: Vec<Vec<Event>>,
+    /// Per variant, the events of each trial of the current group.
+    events: Vec<Vec<Vec<Event>>>,
     ints: Vec<VariantInts>,
+    /// Per variant: a trial without events, run once (see [`Quiet`]), and how many of the
+    /// worker's trials were such trials.
+    quiet: Vec<Option<Quiet>>,
+    quiet_trials: Vec<u64>,
+}
+
+/// A trial in which no shock strikes is the same in every such trial: it is run once per
+/// variant and its outcome reused. Lanes never read each other, so it is the outcome the trial
+/// would have had in any group. What it adds to the curve and price histograms (integers) is
+/// added once per worker, times the number of such trials.
+struct Quiet {
+    outcome: Vec<SlotTrial>,
+    curves: CurveAcc,
+    prices: PriceAcc,
+}
+
+impl Quiet {
+    fn run(model: &Model, scratch: &mut Scratch) -> Quiet {
+        let mut curves = CurveAcc::new(model.importer_slots().count(), model.n_steps as usize);
+        let mut prices = price_acc(model);
+        run_group(model, scratch, &[Vec::<Event>::new()], Some(&mut curves));
+        if !prices.is_empty() {
+            scratch.record_prices(&mut prices, 1);
+        }
+        Quiet {
+            outcome: scratch.outcome(0).to_vec(),
+            curves,
+            prices,
+        }
+    }
 }
 
 /// Run blocks `blocks` of a `trials`-trial run of every variant in `plan`. `progress` is bumped
@@ -496,14 +526,17 @@ pub fn run_blocks(
     let per_worker: Vec<(Vec<BlockStats>, Vec<VariantInts>)> = (0..n_workers)
         .into_par_iter()
         .map(|_| {
+            let n_var = plan.models.len();
             let mut w = Worker {
                 scratch: plan
                     .models
                     .iter()
                     .map(|m| Scratch::new(m).unaudited())
                     .collect(),
-                events: vec![Vec::new(); LANES],
+                events: vec![vec![Vec::new(); LANES]; n_var],
                 ints: new_ints(),
+                quiet: (0..n_var).map(|_| None).collect(),
+                quiet_trials: vec![0; n_var],
             };
             let mut out = Vec::new();
             loop {
@@ -516,6 +549,12 @@ pub fn run_blocks(
                 out.push(run_block(plan, seed, b, range, &mut w));
                 if let Some(p) = progress {
                     p.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+            for (v, ints) in w.ints.iter_mut().enumerate() {
+                if let (Some(q), k @ 1..) = (&w.quiet[v], w.quiet_trials[v]) {
+                    ints.curves.add_times(&q.curves, k);
+                    ints.prices.add_times(&q.prices, k);
                 }
             }
             (out, w.ints)
@@ -582,24 +621,50 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
     let mut base_slot_vals: Vec<SlotMetrics<f64>> = Vec::new();
     let mut base_imp_vals: Vec<ImporterMetrics<f64>> = Vec::new();
     let mut trial_losses: Vec<f64> = Vec::new();
-    // Trials run in groups, side by side; their outcomes are then taken in trial order.
+    // Trials run in groups, side by side, those without events apart ([`Quiet`]); their
+    // outcomes are then taken in trial order. `lanes` holds, per trial from `first` on, its
+    // lane in the group, or None for a trial without events.
+    let mut lanes: Vec<Option<usize>> = Vec::new();
     let mut first = trials.start;
     while first < trials.end {
-        let n = (trials.end - first).min(LANES as u64) as usize;
-        for (v, &model) in plan.models.iter().enumerate() {
-            for (l, events) in w.events[..n].iter_mut().enumerate() {
-                sample_trial_with(model, seed, first + l as u64, &plan.forced, events);
+        lanes.clear();
+        let mut n = 0;
+        while n < LANES && first + (lanes.len() as u64) < trials.end {
+            let trial = first + lanes.len() as u64;
+            let mut quiet = true;
+            for (v, &model) in plan.models.iter().enumerate() {
+                let events = &mut w.events[v][n];
+                sample_trial_with(model, seed, trial, &plan.forced, events);
+                quiet &= events.is_empty();
             }
-            let curves = Some(&mut w.ints[v].curves);
-            run_group(model, &mut w.scratch[v], &w.events[..n], curves);
-            if !w.ints[v].prices.is_empty() {
-                w.scratch[v].record_prices(&mut w.ints[v].prices, n);
+            if quiet {
+                lanes.push(None);
+            } else {
+                lanes.push(Some(n));
+                n += 1;
             }
         }
-        for lane in 0..n {
+        for (v, &model) in plan.models.iter().enumerate() {
+            let quiet = lanes.iter().filter(|l| l.is_none()).count() as u64;
+            if quiet > 0 && w.quiet[v].is_none() {
+                w.quiet[v] = Some(Quiet::run(model, &mut w.scratch[v]));
+            }
+            w.quiet_trials[v] += quiet;
+            if n > 0 {
+                let curves = Some(&mut w.ints[v].curves);
+                run_group(model, &mut w.scratch[v], &w.events[v][..n], curves);
+                if !w.ints[v].prices.is_empty() {
+                    w.scratch[v].record_prices(&mut w.ints[v].prices, n);
+                }
+            }
+        }
+        for &lane in &lanes {
             for v in 0..n_var {
                 let model = plan.models[v];
-                let outcome = w.scratch[v].outcome(lane);
+                let outcome = match lane {
+                    Some(l) => w.scratch[v].outcome(l),
+                    None => &w.quiet[v].as_ref().expect("run above").outcome[..],
+                };
                 let vb = &mut variants[v];
                 let step_days = model.step_days as f64;
                 let slot_vals = slot_values(model, outcome);
@@ -661,7 +726,7 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
                 }
             }
         }
-        first += n as u64;
+        first += lanes.len() as u64;
     }
     BlockStats {
         block,

@@ -314,6 +314,29 @@ impl Counters {
         }
     }
 
+    /// Add `k` times the counts of `o` (of the same length).
+    pub fn add_times(&mut self, o: &Counters, k: u64) {
+        for (c, &b) in o.hist.iter().enumerate() {
+            if b != 0 {
+                self.add(c, u64::from(b) * k);
+            }
+        }
+        for (&c, &x) in &o.carry {
+            self.add(c as usize, (u64::from(x) << 16) * k);
+        }
+    }
+
+    /// Add `k` to counter `c`.
+    fn add(&mut self, c: usize, k: u64) {
+        let total = u64::from(self.hist[c]) + k;
+        self.hist[c] = total as u16;
+        let wraps = total >> 16;
+        if wraps > 0 {
+            *self.carry.entry(c as u32).or_insert(0) +=
+                u32::try_from(wraps).expect("a count below 2^48");
+        }
+    }
+
     /// Read the sparse form back into `len` counters; `what` names them in errors.
     fn from_sparse(pairs: &[u64], len: usize, what: &str) -> Result<Counters, String> {
         if pairs.len() % 2 != 0 {
@@ -475,6 +498,14 @@ impl CurveAcc {
         self.counts.merge(&o.counts);
         for (a, b) in self.sum.iter_mut().zip(&o.sum) {
             *a += b;
+        }
+    }
+
+    /// Add `k` times what `o` holds (the same as merging it `k` times).
+    pub fn add_times(&mut self, o: &CurveAcc, k: u64) {
+        self.counts.add_times(&o.counts, k);
+        for (a, b) in self.sum.iter_mut().zip(&o.sum) {
+            *a += b * k;
         }
     }
 
@@ -742,6 +773,20 @@ impl PriceAcc {
         for (a, b) in self.sum.iter_mut().zip(&o.sum) {
             *a += b;
         }
+        self.merge_ranges(o);
+    }
+
+    /// Add `k` (at least 1) times what `o` holds: the same as merging it `k` times.
+    pub fn add_times(&mut self, o: &PriceAcc, k: u64) {
+        self.counts.add_times(&o.counts, k);
+        for (a, b) in self.sum.iter_mut().zip(&o.sum) {
+            *a += b * k;
+        }
+        self.merge_ranges(o);
+    }
+
+    /// Each row's lowest and highest price, over both.
+    fn merge_ranges(&mut self, o: &PriceAcc) {
         for (a, &b) in self.range.iter_mut().zip(&o.range) {
             *a = match (a.1 == 0.0, b.1 == 0.0) {
                 (_, true) => *a,

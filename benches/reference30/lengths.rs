@@ -13,6 +13,9 @@
 //! a supplier down at step `t` is repaired at `t + D` with `D >= 1`, and one repaired at `t`
 //! fails again at `t + U` with `U >= 1`.
 
+// Written index by index, as the per-step kernel is, so that the two read side by side.
+#![allow(clippy::needless_range_loop)]
+
 use rayon::prelude::*;
 
 const N: usize = 10;

@@ -741,13 +741,7 @@ const SHIPPED: [&str; 11] = [
 
 /// The events of trials `first..first + n` (seed 5), one group.
 fn group_events(model: &supplyshock::model::Model, first: u64, n: usize) -> Vec<Vec<Event>> {
-    (first..first + n as u64)
-        .map(|trial| {
-            let mut ev = Vec::new();
-            sample_trial(model, 5, trial, &mut ev);
-            ev
-        })
-        .collect()
+    group_events_seeded(model, 5, first, n)
 }
 
 /// `f(name, model)` for the baseline and every strategy of each shipped scenario in `names`.
@@ -899,4 +893,90 @@ fn every_instruction_set_computes_the_same_bits() {
             }
         }
     });
+}
+
+/// A trial in which no shock strikes is run once per variant and its outcome reused (the
+/// runner's `Quiet`). What a run accumulates must be what running every trial gives: the fill
+/// and price histograms and every trial's loss, per variant, compared here with each trial run
+/// in groups of eight in trial order. On the chips scenario most trials have no event, on the
+/// batteries scenario few do; the starter has markets too.
+#[test]
+fn trials_without_events_reused_give_what_running_every_trial_gives() {
+    use supplyshock::metrics::ImporterMetrics;
+    use supplyshock::runner::{losses_of, price_acc, run_all, Plan};
+    let (trials, seed) = (200u64, 11);
+    for name in ["taiwan-advanced-chips", "us-japan-batteries", "starter"] {
+        let loaded =
+            supplyshock::model::load(&repo().join(format!("scenarios/{name}.toml"))).unwrap();
+        let strategies: Vec<usize> = (0..loaded.study.strategies.len()).collect();
+        let plan = Plan::new(&loaded.study, &strategies);
+        let acc = run_all(&plan, trials, seed);
+        let mut quiet = vec![true; trials as usize];
+        for (v, &model) in plan.models.iter().enumerate() {
+            let mut scratch = Scratch::new(model).unaudited();
+            let mut curves = CurveAcc::new(model.importer_slots().count(), model.n_steps as usize);
+            let mut prices = price_acc(model);
+            let mut losses = Vec::new();
+            for first in (0..trials).step_by(LANES) {
+                let n = (trials - first).min(LANES as u64) as usize;
+                let events = group_events_seeded(model, seed, first, n);
+                for (l, ev) in events.iter().enumerate() {
+                    quiet[first as usize + l] &= ev.is_empty();
+                }
+                run_group(model, &mut scratch, &events, Some(&mut curves));
+                if !prices.is_empty() {
+                    scratch.record_prices(&mut prices, n);
+                }
+                for l in 0..n {
+                    for imp in &model.importers {
+                        let x = ImporterMetrics::of_trial(model, imp, scratch.outcome(l));
+                        losses.push(x.loss_value as f32);
+                    }
+                }
+            }
+            assert!(
+                acc.ints[v].curves == curves,
+                "{name} variant {v}: fill histograms"
+            );
+            assert!(
+                acc.ints[v].prices == prices,
+                "{name} variant {v}: price histograms"
+            );
+            let ni = model.importers.len();
+            for i in 0..ni {
+                let each: Vec<u32> = losses
+                    .iter()
+                    .skip(i)
+                    .step_by(ni)
+                    .map(|x| x.to_bits())
+                    .collect();
+                let run: Vec<u32> = losses_of(&acc, v, i, ni)
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .collect();
+                assert_eq!(run, each, "{name} variant {v} importer {i}: losses");
+            }
+        }
+        let n_quiet = quiet.iter().filter(|&&q| q).count();
+        assert!(
+            n_quiet > 0 && n_quiet < trials as usize,
+            "{name}: {n_quiet} of {trials} trials without events; the test needs both kinds"
+        );
+    }
+}
+
+/// The events of trials `first..first + n` with `seed`, one group.
+fn group_events_seeded(
+    model: &supplyshock::model::Model,
+    seed: u64,
+    first: u64,
+    n: usize,
+) -> Vec<Vec<Event>> {
+    (first..first + n as u64)
+        .map(|trial| {
+            let mut ev = Vec::new();
+            sample_trial(model, seed, trial, &mut ev);
+            ev
+        })
+        .collect()
 }
