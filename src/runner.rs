@@ -12,7 +12,9 @@ use crate::lanes::LANES;
 use crate::metrics::{self, ImporterMetrics, Record, SlotMetrics};
 use crate::model::{Model, Study};
 use crate::shocks::{sample_trial_with, Event};
-use crate::stats::{CrossMoments, CurveAcc, Moments, PriceAcc, SlotTrial, StepHist, FILL_BINS};
+use crate::stats::{
+    CrossMoments, CurveAcc, Moments, PriceAcc, SlotTrial, Sparse, StepHist, FILL_BINS,
+};
 
 /// Trials per block: fixed by the trial count alone, so blocks (and float sums) are the same
 /// whatever the threads or shards. At most about 256 blocks.
@@ -471,8 +473,8 @@ struct Worker {
 /// added once per worker, times the number of such trials.
 struct Quiet {
     outcome: Vec<SlotTrial>,
-    curves: CurveAcc,
-    prices: PriceAcc,
+    curves: Sparse,
+    prices: Sparse,
 }
 
 impl Quiet {
@@ -485,8 +487,8 @@ impl Quiet {
         }
         Quiet {
             outcome: scratch.outcome(0).to_vec(),
-            curves,
-            prices,
+            curves: curves.sparse(),
+            prices: prices.sparse(),
         }
     }
 }
@@ -553,8 +555,8 @@ pub fn run_blocks(
             }
             for (v, ints) in w.ints.iter_mut().enumerate() {
                 if let (Some(q), k @ 1..) = (&w.quiet[v], w.quiet_trials[v]) {
-                    ints.curves.add_times(&q.curves, k);
-                    ints.prices.add_times(&q.prices, k);
+                    ints.curves.add_sparse(&q.curves, k);
+                    ints.prices.add_sparse(&q.prices, k);
                 }
             }
             (out, w.ints)

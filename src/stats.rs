@@ -248,6 +248,52 @@ impl std::ops::AddAssign<&CrossMoments> for CrossMoments {
     }
 }
 
+/// What a [`CurveAcc`] or a [`PriceAcc`] holds, its nonzero entries only: the histograms of
+/// one trial touch one bin per row, so this is far smaller than the accumulator, and can be
+/// added to one any number of times (integers: exactly).
+#[derive(Debug, Clone, Default)]
+pub struct Sparse {
+    counts: Vec<(u32, u64)>,
+    sums: Vec<(u32, u64)>,
+    /// Price rows' lowest and highest price (rows recorded only).
+    ranges: Vec<(u32, (f64, f64))>,
+}
+
+impl Sparse {
+    fn of(counts: &Counters, sum: &[u64], range: &[(f64, f64)]) -> Sparse {
+        let nonzero = |(i, &x): (usize, &u64)| (x != 0).then_some((i as u32, x));
+        Sparse {
+            counts: counts.nonzero(),
+            sums: sum.iter().enumerate().filter_map(nonzero).collect(),
+            ranges: range
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.1 != 0.0)
+                .map(|(i, &r)| (i as u32, r))
+                .collect(),
+        }
+    }
+
+    /// Add `k` times the counts and sums to `counts` and `sum`.
+    fn add_to(&self, counts: &mut Counters, sum: &mut [u64], k: u64) {
+        for &(c, n) in &self.counts {
+            counts.add(c as usize, n * k);
+        }
+        for &(i, x) in &self.sums {
+            sum[i as usize] += x * k;
+        }
+    }
+}
+
+/// A row's lowest and highest price over two sets of trials, `(0, 0)` for a set without any.
+fn merge_range(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
+    match (a.1 == 0.0, b.1 == 0.0) {
+        (_, true) => a,
+        (true, false) => b,
+        (false, false) => (a.0.min(b.0), a.1.max(b.1)),
+    }
+}
+
 /// Resolution of the fill histograms behind the percentile curves: bins of 1% of demand, the
 /// last one holding full service exactly.
 pub const FILL_BINS: usize = 101;
@@ -314,16 +360,22 @@ impl Counters {
         }
     }
 
-    /// Add `k` times the counts of `o` (of the same length).
-    pub fn add_times(&mut self, o: &Counters, k: u64) {
-        for (c, &b) in o.hist.iter().enumerate() {
-            if b != 0 {
-                self.add(c, u64::from(b) * k);
+    /// The counters that are not zero, with their counts, in order.
+    fn nonzero(&self) -> Vec<(u32, u64)> {
+        let mut out: Vec<(u32, u64)> = self
+            .hist
+            .iter()
+            .enumerate()
+            .filter(|&(_, &h)| h != 0)
+            .map(|(c, &h)| (c as u32, u64::from(h)))
+            .collect();
+        for (&c, &x) in &self.carry {
+            match out.binary_search_by_key(&c, |&(i, _)| i) {
+                Ok(i) => out[i].1 += u64::from(x) << 16,
+                Err(i) => out.insert(i, (c, u64::from(x) << 16)),
             }
         }
-        for (&c, &x) in &o.carry {
-            self.add(c as usize, (u64::from(x) << 16) * k);
-        }
+        out
     }
 
     /// Add `k` to counter `c`.
@@ -501,12 +553,15 @@ impl CurveAcc {
         }
     }
 
-    /// Add `k` times what `o` holds (the same as merging it `k` times).
-    pub fn add_times(&mut self, o: &CurveAcc, k: u64) {
-        self.counts.add_times(&o.counts, k);
-        for (a, b) in self.sum.iter_mut().zip(&o.sum) {
-            *a += b * k;
-        }
+    /// What this holds, its nonzero entries only.
+    pub fn sparse(&self) -> Sparse {
+        Sparse::of(&self.counts, &self.sum, &[])
+    }
+
+    /// Add `k` times `o`, the [`CurveAcc::sparse`] form of an accumulator of this shape: the
+    /// same as merging that accumulator `k` times.
+    pub fn add_sparse(&mut self, o: &Sparse, k: u64) {
+        o.add_to(&mut self.counts, &mut self.sum, k);
     }
 
     /// Whether this holds `trials` trials' curves of `n_slots` slots over `n_steps` steps: the
@@ -776,23 +831,25 @@ impl PriceAcc {
         self.merge_ranges(o);
     }
 
-    /// Add `k` (at least 1) times what `o` holds: the same as merging it `k` times.
-    pub fn add_times(&mut self, o: &PriceAcc, k: u64) {
-        self.counts.add_times(&o.counts, k);
-        for (a, b) in self.sum.iter_mut().zip(&o.sum) {
-            *a += b * k;
+    /// What this holds, its nonzero entries only.
+    pub fn sparse(&self) -> Sparse {
+        Sparse::of(&self.counts, &self.sum, &self.range)
+    }
+
+    /// Add `k` (at least 1) times `o`, the [`PriceAcc::sparse`] form of an accumulator of this
+    /// shape: the same as merging that accumulator `k` times.
+    pub fn add_sparse(&mut self, o: &Sparse, k: u64) {
+        o.add_to(&mut self.counts, &mut self.sum, k);
+        for &(row, b) in &o.ranges {
+            let a = &mut self.range[row as usize];
+            *a = merge_range(*a, b);
         }
-        self.merge_ranges(o);
     }
 
     /// Each row's lowest and highest price, over both.
     fn merge_ranges(&mut self, o: &PriceAcc) {
         for (a, &b) in self.range.iter_mut().zip(&o.range) {
-            *a = match (a.1 == 0.0, b.1 == 0.0) {
-                (_, true) => *a,
-                (true, false) => b,
-                (false, false) => (a.0.min(b.0), a.1.max(b.1)),
-            };
+            *a = merge_range(*a, b);
         }
     }
 
