@@ -73,6 +73,8 @@ struct Class {
     fixed: f64,
     price: f64,
     fill: f64,
+    /// Demand's response at its price, `pow(price, -demand_elasticity)` (set with the price).
+    mult: f64,
     /// Sticky prices: what its buyers paid last step.
     last: Option<f64>,
 }
@@ -249,10 +251,9 @@ impl Clearing {
     }
 
     /// What release `k` serves from stock (its holder buys that much less).
-    pub fn released(&self, k: usize, curve: &Curve) -> f64 {
+    pub fn released(&self, k: usize) -> f64 {
         let r = &self.releases[k];
-        let x = self.classes[r.class].price;
-        r.share * r.stock.min(r.d0 * pow(x, -curve.demand_elasticity))
+        r.share * r.stock.min(r.d0 * self.classes[r.class].mult)
     }
 
     /// Add demand to class `c`: `d0` at the reference price that responds to price, `fixed`
@@ -277,6 +278,11 @@ impl Clearing {
     /// Class `c`'s price (a multiple of the reference price).
     pub fn price(&self, c: usize) -> f64 {
         self.classes[c].price
+    }
+
+    /// Class `c`'s demand response at its price: `pow(price, -demand_elasticity)`.
+    pub fn mult(&self, c: usize) -> f64 {
+        self.classes[c].mult
     }
 
     /// Share of class `c`'s demand at its price that is met (below 1 only at the ceiling).
@@ -396,7 +402,11 @@ impl Clearing {
 
     /// Supply of the unsold portions that reach `g`, at price `x`.
     fn set_supply(&self, g: u32, x: f64, curve: &Curve) -> f64 {
-        let scale = curve.supply_scale(x);
+        self.set_supply_scaled(g, curve.supply_scale(x))
+    }
+
+    /// [`Clearing::set_supply`] given `scale`, supply's scale at the price.
+    fn set_supply_scaled(&self, g: u32, scale: f64) -> f64 {
         self.portions
             .iter()
             .filter(|p| p.to == 0 && p.reach & g != 0)
@@ -563,15 +573,16 @@ impl Clearing {
     fn settle_lagging(&mut self, g: u32, p: SetPrice, curve: &Curve) {
         let ed = curve.demand_elasticity;
         let mut use_ = 0.0;
-        for (c, k) in self.classes.iter().enumerate() {
+        for (c, k) in self.classes.iter_mut().enumerate() {
             if g >> c & 1 != 0 {
-                use_ += k.d0 * pow(k.price, -ed) + k.fixed;
+                k.mult = pow(k.price, -ed);
+                use_ += k.d0 * k.mult + k.fixed;
             }
         }
         for r in &self.releases {
-            let x = self.classes[r.class].price;
-            if g >> r.class & 1 != 0 && r.above < x {
-                use_ -= r.stock.min(r.d0 * pow(x, -ed));
+            let k = &self.classes[r.class];
+            if g >> r.class & 1 != 0 && r.above < k.price {
+                use_ -= r.stock.min(r.d0 * k.mult);
             }
         }
         let refills: f64 = self
@@ -712,19 +723,23 @@ impl Clearing {
     /// Give the classes in `g` their price, the portions that reach them to them, and their
     /// stock bids their shares.
     fn settle(&mut self, g: u32, p: SetPrice, curve: &Curve) {
-        let demand = self.set_demand_settled(g, p, curve);
-        let supply = self.set_supply(g, p.price, curve);
+        // Each power once: demand's response and supply's scale at the price.
+        let mult = pow(p.price, -curve.demand_elasticity);
+        let scale = curve.supply_scale(p.price);
+        let demand = self.set_demand_settled(g, p, mult);
+        let supply = self.set_supply_scaled(g, scale);
         // At the floor supply may exceed demand: every portion sells the same share.
         let share = if supply > demand && supply > 0.0 {
             demand / supply
         } else {
             1.0
         };
-        self.sell(g, p.price, share, curve);
+        self.sell_scaled(g, scale, share);
         for (c, k) in self.classes.iter_mut().enumerate() {
             if g >> c & 1 != 0 {
                 k.price = p.price;
                 k.fill = p.fill;
+                k.mult = mult;
             }
         }
         let x = p.price;
@@ -743,7 +758,11 @@ impl Clearing {
     /// The unsold portions that reach `g` go to it, each selling the share `share` of its
     /// offer at price `x`.
     fn sell(&mut self, g: u32, x: f64, share: f64, curve: &Curve) {
-        let scale = curve.supply_scale(x);
+        self.sell_scaled(g, curve.supply_scale(x), share);
+    }
+
+    /// [`Clearing::sell`] given `scale`, supply's scale at the price.
+    fn sell_scaled(&mut self, g: u32, scale: f64, share: f64) {
         for q in &mut self.portions {
             if q.to == 0 && q.reach & g != 0 {
                 q.sold = (q.s0 * scale).min(q.cap) * share;
@@ -753,9 +772,9 @@ impl Clearing {
     }
 
     /// Demand of the classes in `g` at their settled price, stock bids at their shares.
-    fn set_demand_settled(&self, g: u32, p: SetPrice, curve: &Curve) -> f64 {
+    /// `mult` is demand's response at that price.
+    fn set_demand_settled(&self, g: u32, p: SetPrice, mult: f64) -> f64 {
         let (d0, fixed) = self.set_parts(g);
-        let mult = pow(p.price, -curve.demand_elasticity);
         let mut d = d0 * mult + fixed;
         for r in &self.refills {
             if g >> r.class & 1 != 0 {

@@ -12,7 +12,7 @@ use super::state::Scratch;
 use super::transport::{ship, ship_lanes};
 use super::NONE;
 use crate::lanes::{Lanes, Mask, LANES};
-use crate::market::{loss_parts, pow, Clearing, MAX_CLASSES};
+use crate::market::{loss_parts, Clearing, MAX_CLASSES};
 use crate::model::{Model, Owner};
 use std::ops::Range;
 
@@ -137,13 +137,13 @@ pub(super) fn market(model: &Model, s: &mut Scratch, m: usize, prod: Range<usize
 /// The lanes of material `m`'s market that are not calm (clear bits of `calm`), one by one.
 #[inline(never)]
 fn uncalm(model: &Model, s: &mut Scratch, m: usize, calm: u8) {
-    let mut w = std::mem::take(&mut s.market);
+    let mut w = s.market.take().expect("the market scratch, between steps");
     for l in 0..LANES {
         if calm >> l & 1 == 0 {
             market_lane(model, s, &mut w, m, l);
         }
     }
-    s.market = w;
+    s.market = Some(w);
 }
 
 /// In the calm lanes (bits of `calm`), supplier `si` makes and ships what it was ordered, along
@@ -530,8 +530,7 @@ fn clear_lane(
     w.clearing.solve_adjusting(&curve, market.adjust);
     w.mult.clear();
     for c in 0..n_classes {
-        w.mult
-            .push(pow(w.clearing.price(c), -curve.demand_elasticity));
+        w.mult.push(w.clearing.mult(c));
     }
     w.want.clear();
     for i in 0..n_buy {
@@ -545,7 +544,7 @@ fn clear_lane(
             }
         }
         if w.release[i] != NO_BID {
-            want = (want - w.clearing.released(w.release[i], &curve)).max(0.0);
+            want = (want - w.clearing.released(w.release[i])).max(0.0);
         }
         w.want.push(want * w.clearing.fill(c));
         s.slot_price[b].0[l] = price;

@@ -99,7 +99,8 @@ pub struct Scratch {
     /// reference price; 1 elsewhere), and its demand multiplier at that price.
     pub(super) slot_price: Vec<Lanes>,
     pub(super) slot_mult: Vec<Lanes>,
-    pub(super) market: MarketScratch,
+    /// Boxed: the market step takes it out of the scratch and puts it back, a pointer's move.
+    pub(super) market: Option<Box<MarketScratch>>,
     /// Per lane, this group's events that are not on an outage mask, sorted by start.
     pub(super) general: Vec<Vec<Event>>,
     /// Per outage mask and step, the lanes in which one of its events is in force (bit `l`).
@@ -175,7 +176,7 @@ impl Scratch {
             pool_stock: vec![Lanes::ZERO; model.pools.len()],
             slot_price: vec![Lanes::ONE; n_slots],
             slot_mult: vec![Lanes::ONE; n_slots],
-            market: MarketScratch::default(),
+            market: Some(Box::default()),
             general: vec![Vec::new(); LANES],
             mask_on: vec![0; net.masks.factor.len() * model.n_steps as usize],
             active: vec![Vec::new(); LANES],

@@ -547,7 +547,7 @@ fn a_release_holds_the_price_at_its_threshold_while_stock_lasts() {
         let k = m.release(0, h, stock, t);
         m.portion(1, 1.0 - s, f64::INFINITY);
         m.solve(&CURVE);
-        (m.price(0), m.released(k, &CURVE))
+        (m.price(0), m.released(k))
     };
     let (price, released) = run(10.0);
     assert_eq!(price, t);
@@ -647,7 +647,7 @@ proptest! {
             }
         }
         for &(k, above, c) in &rel {
-            if m.released(k, &CURVE) > 0.0 {
+            if m.released(k) > 0.0 {
                 prop_assert!(m.price(c) >= above);
             }
         }
@@ -658,7 +658,7 @@ proptest! {
             net[c] += m.refill_bought(k);
         }
         for &(k, _, c) in &rel {
-            net[c] -= m.released(k, &CURVE);
+            net[c] -= m.released(k);
         }
         let total: f64 = (0..portions.len()).map(|p| m.sold(p).0).sum();
         for set in 1..=mask {
@@ -743,7 +743,7 @@ fn a_release_at_its_threshold_is_priced_before_a_refill_at_the_same_price() {
     let b = m.portion(0b10, 0.8, 0.8);
     m.solve(&INELASTIC);
     assert_eq!((m.price(0), m.price(1)), (1.1, 1.1));
-    assert!(close(m.released(release, &INELASTIC), 0.2));
+    assert!(close(m.released(release), 0.2));
     assert_eq!(m.sold(b), (0.8, 0b10));
     assert_eq!(m.refill_bought(refill), 0.5);
     assert_eq!(m.sold(a), (0.5, 0b01));
