@@ -73,7 +73,8 @@ struct Class {
     fixed: f64,
     price: f64,
     fill: f64,
-    /// Demand's response at its price, `pow(price, -demand_elasticity)` (set with the price).
+    /// Demand's response at its price, `pow(price, -demand_elasticity)` (set when the class is
+    /// settled).
     mult: f64,
     /// Sticky prices: what its buyers paid last step.
     last: Option<f64>,
@@ -280,7 +281,8 @@ impl Clearing {
         self.classes[c].price
     }
 
-    /// Class `c`'s demand response at its price: `pow(price, -demand_elasticity)`.
+    /// Class `c`'s demand response at its price: `pow(price, -demand_elasticity)` (after a
+    /// solve).
     pub fn mult(&self, c: usize) -> f64 {
         self.classes[c].mult
     }
@@ -591,7 +593,8 @@ impl Clearing {
             .filter(|r| g >> r.class & 1 != 0 && r.below >= self.classes[r.class].price)
             .map(|r| r.amount)
             .sum();
-        let supply = self.set_supply(g, p.price, curve);
+        let scale = curve.supply_scale(p.price);
+        let supply = self.set_supply_scaled(g, scale);
         let (fill, refill, sell) = if use_ >= supply {
             (if use_ > 0.0 { supply / use_ } else { 1.0 }, 0.0, 1.0)
         } else if use_ + refills > supply {
@@ -599,7 +602,7 @@ impl Clearing {
         } else {
             (1.0, 1.0, (use_ + refills) / supply)
         };
-        self.sell(g, p.price, sell, curve);
+        self.sell_scaled(g, scale, sell);
         for (c, k) in self.classes.iter_mut().enumerate() {
             if g >> c & 1 != 0 {
                 k.fill = fill;
@@ -756,12 +759,7 @@ impl Clearing {
     }
 
     /// The unsold portions that reach `g` go to it, each selling the share `share` of its
-    /// offer at price `x`.
-    fn sell(&mut self, g: u32, x: f64, share: f64, curve: &Curve) {
-        self.sell_scaled(g, curve.supply_scale(x), share);
-    }
-
-    /// [`Clearing::sell`] given `scale`, supply's scale at the price.
+    /// offer at the price where supply's scale is `scale`.
     fn sell_scaled(&mut self, g: u32, scale: f64, share: f64) {
         for q in &mut self.portions {
             if q.to == 0 && q.reach & g != 0 {

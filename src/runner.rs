@@ -467,10 +467,11 @@ struct Worker {
     quiet_trials: Vec<u64>,
 }
 
-/// A trial in which no shock strikes is the same in every such trial: it is run once per
-/// variant and its outcome reused. Lanes never read each other, so it is the outcome the trial
-/// would have had in any group. What it adds to the curve and price histograms (integers) is
-/// added once per worker, times the number of such trials.
+/// A trial without events (in any variant) is the same in every such trial: it is run once per
+/// variant and worker thread, and its outcome reused. Lanes never read each other, so it is
+/// the outcome the trial would have had in any group. What it adds to the curve and price
+/// histograms (integers) is kept in sparse form and added once per worker, times the number of
+/// such trials.
 struct Quiet {
     outcome: Vec<SlotTrial>,
     curves: Sparse,

@@ -1163,6 +1163,44 @@ pub fn quantile_sorted<T: Copy + Into<f64>>(sorted: &[T], q: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// Adding one trial's histograms `k` times in sparse form is merging them `k` times: for
+    /// fill curves with partial and full fills, and for price rows with prices inside the
+    /// bounds, at the bounds and a peak (ranges included), with `k` past a 16-bit counter's
+    /// wrap so that carries are made.
+    #[test]
+    fn a_sparse_trial_added_k_times_is_k_merges() {
+        let (n_slots, n_steps) = (3, 5);
+        let mut one = CurveAcc::new(n_slots, n_steps);
+        for slot in 0..n_slots {
+            for step in 0..n_steps {
+                one.record(slot, step, [1.0, 0.37, 0.0, 0.999][(slot + step) % 4]);
+            }
+        }
+        let mut prices = PriceAcc::new(vec![0, 2], vec![(0.5, 10.0), (0.25, 4.0)], n_steps);
+        for (t, x) in [1.0, 1.05, 3.7, 10.0, 0.5].into_iter().enumerate() {
+            prices.record(0, t, x);
+            prices.record(1, t, x.min(4.0) * 0.9);
+        }
+        prices.record(0, n_steps, 10.0);
+        prices.record(1, n_steps, 3.6);
+        for k in [1u64, 3, 70_000] {
+            let (mut merged, mut added) = (one.clone(), one.clone());
+            let (mut p_merged, mut p_added) = (prices.clone(), prices.clone());
+            for _ in 0..k {
+                merged.merge(&one);
+                p_merged.merge(&prices);
+            }
+            added.add_sparse(&one.sparse(), k);
+            p_added.add_sparse(&prices.sparse(), k);
+            assert!(added == merged, "fill curves, k = {k}");
+            assert!(p_added == p_merged, "price rows, k = {k}");
+            if k > 65_535 {
+                assert!(!added.counts.carry.is_empty() && !p_added.counts.carry.is_empty());
+            }
+        }
+    }
 
     /// The moments of a subset's per-trial sum from the cross sums equal those of pushing the
     /// sums themselves, for every subset of four values.
@@ -1199,7 +1237,6 @@ mod tests {
         }
     }
 
-    use super::*;
     use crate::rng::{stream, Purpose};
     use rand::Rng;
 
