@@ -83,10 +83,7 @@ pub fn asks(
     losses: &dyn Fn(usize) -> Vec<f32>,
     attributed: &dyn Fn(usize) -> Option<u32>,
 ) -> Vec<Ask> {
-    let first = model
-        .importers
-        .first()
-        .map_or(0, |i| i.slots.start as usize);
+    let first = model.first_importer_slot();
     let mut hit: Option<Vec<Vec<u32>>> = None;
     let mut out = Vec::new();
     for &i in counted {
@@ -151,6 +148,7 @@ fn shocks_per_trial(model: &Model, seed: u64, forced: &[Event], trials: usize) -
 /// The fans `asks` calls for, over the run's `trials` trials drawn from `seed` (with the
 /// `forced` events of a what-if). The same values on any thread count.
 pub fn fans(model: &Model, seed: u64, trials: u64, forced: &[Event], asks: &[Ask]) -> Vec<Fan> {
+    let first = model.first_importer_slot();
     let mut out = Vec::new();
     // Asks of one shock share its replays: per shock, in the order asked, the slots it is
     // asked for.
@@ -182,10 +180,6 @@ pub fn fans(model: &Model, seed: u64, trials: u64, forced: &[Event], asks: &[Ask
         let these: Vec<&Ask> = asks.iter().filter(|a| a.shock == shock).collect();
         // Every material of the importers asked for: the fan shows the one the shock leaves
         // shortest.
-        let first = model
-            .importers
-            .first()
-            .map_or(0, |i| i.slots.start as usize);
         let cand: Vec<usize> = these
             .iter()
             .flat_map(|a| model.importers[a.importer].slots.clone())
@@ -296,10 +290,7 @@ fn fan_of(
     p_short.drain(..lead);
     bands.drain(..lead);
     reach.drain(..lead);
-    let first = model
-        .importers
-        .first()
-        .map_or(0, |i| i.slots.start as usize);
+    let first = model.first_importer_slot();
     let imp = &model.importers[ask.importer];
     let mat = &model.materials[model.slots[first + slot].material.ix()];
     let shock = &model.shocks[ask.shock as usize];

@@ -210,7 +210,7 @@ impl ImporterMetrics<f64> {
     /// One trial's values for importer `imp` of `model`; `slots` holds the outcomes of every
     /// importer slot of the model, the first importer's first slot first.
     pub fn of_trial(model: &Model, imp: &Importer, slots: &[SlotTrial]) -> ImporterMetrics<f64> {
-        let first = model.importers[0].slots.start as usize;
+        let first = model.first_importer_slot();
         let (mut dv, mut uv, mut loss, mut short) = (0.0, 0.0, 0.0, false);
         let (mut unmet, mut spend, mut surplus) = (0.0, 0.0, 0.0);
         for b in imp.slots.clone() {

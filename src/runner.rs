@@ -444,7 +444,7 @@ fn priced_slots(model: &Model) -> (Vec<u32>, Vec<(f64, f64)>) {
 
 /// Per-trial values of the slot metrics of every importer slot of `model`, in slot order.
 fn slot_values(model: &Model, outcome: &[SlotTrial]) -> Vec<SlotMetrics<f64>> {
-    let first = model.importers[0].slots.start as usize;
+    let first = model.first_importer_slot();
     let step_days = model.step_days as f64;
     outcome
         .iter()
@@ -647,8 +647,8 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
                 n += 1;
             }
         }
+        let quiet = (lanes.len() - n) as u64;
         for (v, &model) in plan.models.iter().enumerate() {
-            let quiet = lanes.iter().filter(|l| l.is_none()).count() as u64;
             if quiet > 0 && w.quiet[v].is_none() {
                 w.quiet[v] = Some(Quiet::run(model, &mut w.scratch[v]));
             }

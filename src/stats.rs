@@ -263,7 +263,7 @@ impl Sparse {
     fn of(counts: &Counters, sum: &[u64], range: &[(f64, f64)]) -> Sparse {
         let nonzero = |(i, &x): (usize, &u64)| (x != 0).then_some((i as u32, x));
         Sparse {
-            counts: counts.nonzero(),
+            counts: counts.nonzero().map(|(c, n)| (c as u32, n)).collect(),
             sums: sum.iter().enumerate().filter_map(nonzero).collect(),
             ranges: range
                 .iter()
@@ -360,22 +360,20 @@ impl Counters {
         }
     }
 
-    /// The counters that are not zero, with their counts, in order.
-    fn nonzero(&self) -> Vec<(u32, u64)> {
-        let mut out: Vec<(u32, u64)> = self
-            .hist
-            .iter()
-            .enumerate()
-            .filter(|&(_, &h)| h != 0)
-            .map(|(c, &h)| (c as u32, u64::from(h)))
-            .collect();
-        for (&c, &x) in &self.carry {
-            match out.binary_search_by_key(&c, |&(i, _)| i) {
-                Ok(i) => out[i].1 += u64::from(x) << 16,
-                Err(i) => out.insert(i, (c, u64::from(x) << 16)),
-            }
-        }
-        out
+    /// The counters that are not zero, with their counts (carries folded in), in order.
+    fn nonzero(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        let mut carry = self.carry.iter().peekable();
+        self.hist.iter().enumerate().filter_map(move |(i, &low)| {
+            let high = match carry.peek() {
+                Some(&(&at, &k)) if at as usize == i => {
+                    carry.next();
+                    u64::from(k)
+                }
+                _ => 0,
+            };
+            let count = u64::from(low) + (high << 16);
+            (count > 0).then_some((i, count))
+        })
     }
 
     /// Add `k` to counter `c`.
@@ -424,22 +422,11 @@ impl Counters {
 
 impl Serialize for Counters {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut carry = self.carry.iter().peekable();
         let mut next = 0usize;
-        let pairs = self.hist.iter().enumerate().filter_map(move |(i, &low)| {
-            let high = match carry.peek() {
-                Some(&(&at, &k)) if at as usize == i => {
-                    carry.next();
-                    u64::from(k)
-                }
-                _ => 0,
-            };
-            let count = u64::from(low) + (high << 16);
-            (count > 0).then(|| {
-                let gap = (i - next) as u64;
-                next = i + 1;
-                [gap, count]
-            })
+        let pairs = self.nonzero().map(move |(i, count)| {
+            let gap = (i - next) as u64;
+            next = i + 1;
+            [gap, count]
         });
         s.collect_seq(pairs.flatten())
     }

@@ -73,6 +73,17 @@ pub fn unit(key: &str) -> &'static str {
     }
 }
 
+/// The entry of `list` whose id (`id_of`) is `id`.
+fn by_id<'a, T>(
+    list: &'a [Spanned<T>],
+    id: &str,
+    id_of: impl Fn(&T) -> &Spanned<String>,
+) -> Option<&'a T> {
+    list.iter()
+        .map(|x| x.get_ref())
+        .find(|x| id_of(x).get_ref() == id)
+}
+
 /// The value `key` has in the scenario as written (see [`SweepInfo::as_written`]).
 pub fn as_written(raw: &crate::scenario::RawScenario, key: &str) -> Option<f64> {
     let parts: Vec<&str> = key.split('.').collect();
@@ -81,18 +92,8 @@ pub fn as_written(raw: &crate::scenario::RawScenario, key: &str) -> Option<f64> 
         Some(RawDist::Fixed(x)) => Some(*x),
         _ => None,
     };
-    let importer = |id: &str| {
-        raw.importer
-            .iter()
-            .map(|i| i.get_ref())
-            .find(|i| i.id.get_ref() == id)
-    };
-    let supplier = |id: &str| {
-        raw.supplier
-            .iter()
-            .map(|i| i.get_ref())
-            .find(|i| i.id.get_ref() == id)
-    };
+    let importer = |id: &str| by_id(&raw.importer, id, |i| &i.id);
+    let supplier = |id: &str| by_id(&raw.supplier, id, |s| &s.id);
     match parts.as_slice() {
         ["importer", id, "stockpile", m, field] => {
             let sp = importer(id)?.stockpile.get(*m).map(|s| s.get_ref());
@@ -124,29 +125,16 @@ pub fn as_written(raw: &crate::scenario::RawScenario, key: &str) -> Option<f64> 
                 .map_or(0.0, |x| *x.get_ref()),
         ),
         ["shock", id, field] => {
-            let sh = raw
-                .shock
-                .iter()
-                .map(|s| s.get_ref())
-                .find(|s| s.id.get_ref() == id)?;
+            let sh = by_id(&raw.shock, id, |s| &s.id)?;
             match *field {
                 "rate_per_year" => v(&sh.rate_per_year),
                 "severity" => fixed(&sh.severity),
                 _ => fixed(&sh.duration_days),
             }
         }
-        ["route", id, "lead_days"] => v(&raw
-            .route
-            .iter()
-            .map(|r| r.get_ref())
-            .find(|r| r.id.get_ref() == id)?
-            .lead_days),
+        ["route", id, "lead_days"] => v(&by_id(&raw.route, id, |r| &r.id)?.lead_days),
         ["pool", id, field] => {
-            let p = raw
-                .pool
-                .iter()
-                .map(|p| p.get_ref())
-                .find(|p| p.id.get_ref() == id)?;
+            let p = by_id(&raw.pool, id, |p| &p.id)?;
             match *field {
                 "days" => Some(*p.days.get_ref()),
                 "refill_below" => v(&p.refill_below),

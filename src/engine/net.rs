@@ -201,10 +201,7 @@ impl Net {
                 .map(|s| s.pool.map_or(NONE, |p| p.0))
                 .collect(),
             pool_share: pool_shares(model),
-            first_importer_slot: model
-                .importers
-                .first()
-                .map_or(model.slots.len(), |i| i.slots.start as usize),
+            first_importer_slot: model.first_importer_slot(),
             switch_slots,
             market_buyer_index: market_buyer_index(model, &market_buyers),
             market_buyers,

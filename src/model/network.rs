@@ -366,6 +366,14 @@ impl Model {
             .flat_map(|imp| imp.slots.clone().map(SlotIdx))
     }
 
+    /// The first importer slot (importers' slots follow the suppliers' input slots, in
+    /// importer order); the slot count when there is no importer.
+    pub fn first_importer_slot(&self) -> usize {
+        self.importers
+            .first()
+            .map_or(self.slots.len(), |i| i.slots.start as usize)
+    }
+
     /// Node count used for throughput figures: suppliers plus importers.
     pub fn n_nodes(&self) -> usize {
         self.suppliers.len() + self.importers.len()

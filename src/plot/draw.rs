@@ -10,6 +10,23 @@ use super::{
     SUBTLE, TEXT, TITLE_PT,
 };
 
+/// A chart builder with the margins the plots share: 10 px left, 6 at the top, 10 at the
+/// bottom and 60 px of x labels; `right` px on the right and `y_labels` px of y labels.
+pub(super) fn builder<'a, 'b, DB: DrawingBackend>(
+    area: &'a Area<DB>,
+    right: u32,
+    y_labels: u32,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut b = ChartBuilder::on(area);
+    b.margin_left(10)
+        .margin_right(right)
+        .margin_top(6)
+        .margin_bottom(10)
+        .x_label_area_size(60)
+        .y_label_area_size(y_labels);
+    b
+}
+
 pub(super) fn font<'a>(pt: u32) -> TextStyle<'a> {
     TextStyle::from((FONT, pt).into_font()).color(&TEXT)
 }

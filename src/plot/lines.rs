@@ -41,14 +41,7 @@ fn share_axes<'a, DB: DrawingBackend>(
     let hi = 1.0 + (1.0 - lo) * 0.04;
     let dec = draw::percent_decimals(1.0 - lo);
     let y_fmt = move |v: &f64| draw::share_tick(*v, dec);
-    let mut chart = ChartBuilder::on(plot)
-        .margin_left(10)
-        .margin_right(20)
-        .margin_top(6)
-        .margin_bottom(10)
-        .x_label_area_size(60)
-        .y_label_area_size(95)
-        .build_cartesian_2d(x_lo..x_max, lo..hi)?;
+    let mut chart = draw::builder(plot, 20, 95).build_cartesian_2d(x_lo..x_max, lo..hi)?;
     chart
         .configure_mesh()
         .x_desc(x_desc)
@@ -206,14 +199,7 @@ pub(super) fn conditional<DB: DrawingBackend>(
     let p_max = f.p_short.iter().copied().fold(0.0, f64::max);
     let p_top = (p_max * 1.2).clamp(0.1, 1.0);
     let p_dec = draw::percent_decimals(p_top);
-    let mut chart = ChartBuilder::on(&bottom)
-        .margin_left(10)
-        .margin_right(20)
-        .margin_top(6)
-        .margin_bottom(10)
-        .x_label_area_size(60)
-        .y_label_area_size(95)
-        .build_cartesian_2d(x.0..x.1, 0f64..p_top)?;
+    let mut chart = draw::builder(&bottom, 20, 95).build_cartesian_2d(x.0..x.1, 0f64..p_top)?;
     chart
         .configure_mesh()
         .x_desc(x_desc)

@@ -42,14 +42,8 @@ pub(super) fn exceedance<DB: DrawingBackend>(
     };
     let cur = s.currency.clone();
     let x_fmt = move |v: &f64| money(*v, &cur);
-    let mut chart = ChartBuilder::on(&plot)
-        .margin_left(10)
-        .margin_right(30)
-        .margin_top(6)
-        .margin_bottom(10)
-        .x_label_area_size(60)
-        .y_label_area_size(90)
-        .build_cartesian_2d(0f64..x_max, (y_lo..y_hi).log_scale())?;
+    let mut chart =
+        draw::builder(&plot, 30, 90).build_cartesian_2d(0f64..x_max, (y_lo..y_hi).log_scale())?;
     chart
         .configure_mesh()
         .x_desc(format!(
@@ -304,14 +298,7 @@ fn expected_loss_axes<'a, DB: DrawingBackend>(
 ) -> Drawn<Chart<'a, DB>, DB> {
     let cur = s.currency.clone();
     let y_fmt = move |v: &f64| money(*v, &cur);
-    let mut chart = ChartBuilder::on(plot)
-        .margin_left(10)
-        .margin_right(20)
-        .margin_top(6)
-        .margin_bottom(10)
-        .x_label_area_size(60)
-        .y_label_area_size(95)
-        .build_cartesian_2d(0f64..nb as f64, 0f64..y_max)?;
+    let mut chart = draw::builder(plot, 20, 95).build_cartesian_2d(0f64..nb as f64, 0f64..y_max)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -555,14 +542,8 @@ fn frontier_axes<'a, DB: DrawingBackend>(
 ) -> Drawn<Chart<'a, DB>, DB> {
     let cur = s.currency.clone();
     let fmt = move |v: &f64| money(*v, &cur);
-    let mut chart = ChartBuilder::on(plot)
-        .margin_left(10)
-        .margin_right(30)
-        .margin_top(6)
-        .margin_bottom(10)
-        .x_label_area_size(60)
-        .y_label_area_size(100)
-        .build_cartesian_2d(0f64..r.x_max, r.y_lo..r.y_hi)?;
+    let mut chart =
+        draw::builder(plot, 30, 100).build_cartesian_2d(0f64..r.x_max, r.y_lo..r.y_hi)?;
     chart
         .configure_mesh()
         .x_desc(format!(

@@ -287,14 +287,8 @@ fn stress_axes<'a, DB: DrawingBackend>(
             crate::format::fixed(*v, 0)
         }
     };
-    let mut chart = ChartBuilder::on(plot)
-        .margin_left(10)
-        .margin_right(30)
-        .margin_top(6)
-        .margin_bottom(10)
-        .x_label_area_size(60)
-        .y_label_area_size(90)
-        .build_cartesian_2d(ax.x_lo..ax.x_max, 0f64..ax.y_top)?;
+    let mut chart =
+        draw::builder(plot, 30, 90).build_cartesian_2d(ax.x_lo..ax.x_max, 0f64..ax.y_top)?;
     if ax.has_line {
         chart.draw_series(std::iter::once(Rectangle::new(
             [(ax.x_lo, 0.0), (ax.removal_days.min(ax.x_max), ax.y_top)],
