@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{run_group, Scratch};
+use crate::engine::{run_group, run_lockstep, Lockstep, Scratch};
 use crate::lanes::LANES;
 use crate::metrics::{self, ImporterMetrics, Record, SlotMetrics};
 use crate::model::{Model, Study};
@@ -530,12 +530,19 @@ pub fn run_blocks(
         .into_par_iter()
         .map(|_| {
             let n_var = plan.models.len();
+            let mut scratch: Vec<Scratch> = plan
+                .models
+                .iter()
+                .map(|m| Scratch::new(m).unaudited())
+                .collect();
+            // Variants run in lockstep with the baseline and repeat its clearings where they can.
+            if let Some((base, rest)) = scratch.split_first_mut() {
+                for (s, m) in rest.iter_mut().zip(&plan.models[1..]) {
+                    s.share_markets(m, plan.models[0], base);
+                }
+            }
             let mut w = Worker {
-                scratch: plan
-                    .models
-                    .iter()
-                    .map(|m| Scratch::new(m).unaudited())
-                    .collect(),
+                scratch,
                 events: vec![vec![Vec::new(); LANES]; n_var],
                 ints: new_ints(),
                 quiet: (0..n_var).map(|_| None).collect(),
@@ -653,11 +660,26 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
                 w.quiet[v] = Some(Quiet::run(model, &mut w.scratch[v]));
             }
             w.quiet_trials[v] += quiet;
-            if n > 0 {
-                let curves = Some(&mut w.ints[v].curves);
-                run_group(model, &mut w.scratch[v], &w.events[v][..n], curves);
-                if !w.ints[v].prices.is_empty() {
-                    w.scratch[v].record_prices(&mut w.ints[v].prices, n);
+        }
+        if n > 0 {
+            let mut runs: Vec<Lockstep<'_, Vec<Event>>> = plan
+                .models
+                .iter()
+                .zip(&mut w.scratch)
+                .zip(&mut w.ints)
+                .zip(&w.events)
+                .map(|(((&model, scratch), ints), events)| Lockstep {
+                    model,
+                    scratch,
+                    events: &events[..n],
+                    curves: Some(&mut ints.curves),
+                })
+                .collect();
+            run_lockstep(&mut runs);
+            drop(runs);
+            for (s, ints) in w.scratch.iter().zip(&mut w.ints) {
+                if !ints.prices.is_empty() {
+                    s.record_prices(&mut ints.prices, n);
                 }
             }
         }

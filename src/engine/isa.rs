@@ -2,7 +2,8 @@
 //! AVX2, and the widest the CPU has is chosen at run time.
 
 use super::state::Scratch;
-use super::step::group;
+use super::step::lockstep;
+use super::Lockstep;
 use crate::model::Model;
 use crate::shocks::Event;
 use crate::stats::CurveAcc;
@@ -50,14 +51,9 @@ impl Isa {
     }
 }
 
-/// [`run_group`](super::run_group) on the step loop compiled for `isa`; on a CPU without it, on the baseline.
-pub fn run_group_on<E: AsRef<[Event]>>(
-    isa: Isa,
-    model: &Model,
-    s: &mut Scratch,
-    events: &[E],
-    curves: Option<&mut CurveAcc>,
-) {
+/// [`run_lockstep`](super::run_lockstep) on the step loop compiled for `isa`; on a CPU without
+/// it, on the baseline.
+pub fn run_lockstep_on<E: AsRef<[Event]>>(isa: Isa, runs: &mut [Lockstep<'_, E>]) {
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 if isa.supported() => {
@@ -65,21 +61,33 @@ pub fn run_group_on<E: AsRef<[Event]>>(
             // feature is that the CPU has it, and the guard of this arm has just checked that.
             #[allow(unsafe_code)]
             unsafe {
-                group_avx2(model, s, events, curves)
+                lockstep_avx2(runs)
             }
         }
-        _ => group(model, s, events, curves),
+        _ => lockstep(runs),
     }
+}
+
+/// [`run_group`](super::run_group) on the step loop compiled for `isa`.
+pub fn run_group_on<E: AsRef<[Event]>>(
+    isa: Isa,
+    model: &Model,
+    scratch: &mut Scratch,
+    events: &[E],
+    curves: Option<&mut CurveAcc>,
+) {
+    let run = Lockstep {
+        model,
+        scratch,
+        events,
+        curves,
+    };
+    run_lockstep_on(isa, &mut [run]);
 }
 
 /// The step loop compiled for AVX2: everything hot is inlined into it, so it all is.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
-fn group_avx2<E: AsRef<[Event]>>(
-    model: &Model,
-    s: &mut Scratch,
-    events: &[E],
-    curves: Option<&mut CurveAcc>,
-) {
-    group(model, s, events, curves);
+fn lockstep_avx2<E: AsRef<[Event]>>(runs: &mut [Lockstep<'_, E>]) {
+    lockstep(runs);
 }

@@ -6,6 +6,7 @@
 //! each supplier (through its route's pipe), and each supplier uses the inputs of what it sold.
 //! Written per lane: classes and prices differ between lanes.
 
+use super::net::Net;
 use super::orders::pool_refill;
 use super::produce::{input_limit, input_limit_lane, use_inputs, use_inputs_lane};
 use super::state::Scratch;
@@ -83,6 +84,25 @@ struct Cleared {
     sold: Vec<f64>,
 }
 
+impl Cleared {
+    /// Whether a clearing with these inputs and releasable stocks is this one again: inputs
+    /// equal bit for bit (0.0 and -0.0 are not the same input), stocks inert ([`Stock::inert`]).
+    fn recurs(&self, inputs: &[f64], stocks: &[Stock]) -> bool {
+        self.inputs.len() == inputs.len()
+            && self
+                .inputs
+                .iter()
+                .zip(inputs)
+                .all(|(x, y)| x.to_bits() == y.to_bits())
+            && self.stocks.len() == stocks.len()
+            && self
+                .stocks
+                .iter()
+                .zip(stocks)
+                .all(|(a, b)| a.inert(b, self.price[a.buyer]))
+    }
+}
+
 /// A buyer's stock that can release into a spike (its stockpile's and its pool share's, at the
 /// lower threshold where both release), as an input to a clearing.
 #[derive(Debug, Clone, Copy, Default)]
@@ -116,7 +136,13 @@ const NO_BID: usize = usize::MAX;
 /// lanes clear in [`market_lane`]. Inlined into the step loop (the calm path is lane
 /// arithmetic, compiled with it for each instruction set); a lane's clearing is not.
 #[inline(always)]
-pub(super) fn market(model: &Model, s: &mut Scratch, m: usize, prod: Range<usize>) {
+pub(super) fn market(
+    model: &Model,
+    s: &mut Scratch,
+    m: usize,
+    prod: Range<usize>,
+    base: Option<&MarketScratch>,
+) {
     let calm = calm_lanes(model, s, m, prod.clone());
     if calm != 0 {
         for p in prod {
@@ -130,17 +156,19 @@ pub(super) fn market(model: &Model, s: &mut Scratch, m: usize, prod: Range<usize
         }
     }
     if calm != ALL_LANES {
-        uncalm(model, s, m, calm);
+        uncalm(model, s, m, calm, base);
     }
 }
 
 /// The lanes of material `m`'s market that are not calm (clear bits of `calm`), one by one.
+/// `base` is the baseline's market scratch, when this is a variant's step run in lockstep with
+/// it.
 #[inline(never)]
-fn uncalm(model: &Model, s: &mut Scratch, m: usize, calm: u8) {
+fn uncalm(model: &Model, s: &mut Scratch, m: usize, calm: u8, base: Option<&MarketScratch>) {
     let mut w = s.market.take().expect("the market scratch, between steps");
     for l in 0..LANES {
         if calm >> l & 1 == 0 {
-            market_lane(model, s, &mut w, m, l);
+            market_lane(model, s, &mut w, m, l, base);
         }
     }
     s.market = Some(w);
@@ -222,9 +250,16 @@ fn calm_lanes(model: &Model, s: &Scratch, m: usize, prod: Range<usize>) -> u8 {
     calm.bits() as u8
 }
 
-/// Lane `l` of material `m`'s market: its last clearing again if every input recurs,
-/// otherwise a new one.
-fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, l: usize) {
+/// Lane `l` of material `m`'s market: its last clearing again if every input recurs, or the
+/// baseline's (`base`) if it is shared and its inputs recur, otherwise a new one.
+fn market_lane(
+    model: &Model,
+    s: &mut Scratch,
+    w: &mut MarketScratch,
+    m: usize,
+    l: usize,
+    base: Option<&MarketScratch>,
+) {
     let market = model.materials[m].market.expect("a material with a market");
     // A sticky price's path runs from the prices paid last step: no repeats.
     let repeatable = s.net.paths.repeated_markets && market.adjust == 1.0;
@@ -237,22 +272,19 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
     if w.last.len() <= k {
         w.last.resize_with(k + 1, Cleared::default);
     }
-    let last = &w.last[k];
-    // Bit for bit (0.0 and -0.0 are not the same input).
-    let same = last.inputs.len() == w.inputs.len()
-        && last
-            .inputs
-            .iter()
-            .zip(&w.inputs)
-            .all(|(x, y)| x.to_bits() == y.to_bits())
-        && last.stocks.len() == w.stocks.len()
-        && last
-            .stocks
-            .iter()
-            .zip(&w.stocks)
-            .all(|(a, b)| a.inert(b, last.price[a.buyer]));
-    if same {
+    if w.last[k].recurs(&w.inputs, &w.stocks) {
         repeat(model, s, &w.last[k], m, l);
+        return;
+    }
+    // The baseline's last clearing of this material and lane, in a variant whose market is
+    // the baseline's ([`Scratch::share_markets`]): the same inputs give the same clearing.
+    let base = base
+        .filter(|_| s.shares_market(m))
+        .and_then(|b| b.last.get(k))
+        .filter(|c| c.recurs(&w.inputs, &w.stocks));
+    if let Some(c) = base {
+        s.shared_repeats += 1;
+        repeat(model, s, c, m, l);
         return;
     }
     let mut rec = std::mem::take(&mut w.last[k]);
@@ -268,7 +300,7 @@ fn market_lane(model: &Model, s: &mut Scratch, w: &mut MarketScratch, m: usize, 
 /// supplier (the longer list keeps a touched and an untouched lane from comparing equal:
 /// [`clear_lane`] forms their classes differently); into `stocks`, each importer's
 /// releasable stock ([`releasable`]). [`clear_lane`] reads nothing else that can change
-/// between steps.
+/// between steps; what it reads of the model is in [`market_print`].
 fn inputs(
     model: &Model,
     s: &Scratch,
@@ -869,4 +901,75 @@ fn nearest(keys: &[f64], factors: &[f64], n_classes: usize) -> usize {
     (0..n_classes)
         .min_by(|&a, &b| distance(a).total_cmp(&distance(b)))
         .unwrap_or(0)
+}
+
+/// Everything of the model that lane clearings of material `m` read besides their inputs
+/// ([`inputs`]), and that their records hold ([`Cleared`]): the curve; per supplier (in the
+/// market's order) its reference output, capacity and spare, and per contract to a buyer of the
+/// market that buyer's position, the contract's share and its pipe; per buyer (in order)
+/// whether it is an importer, its thresholds, per supplier its spot link's steady share and
+/// pipe, its pool's thresholds and its share of it, and its input ratio. Two models whose
+/// prints of `m` are equal clear `m` alike: equal inputs give equal records. Numbers as bits;
+/// each list preceded by its length. Empty for a material without a repeatable market.
+pub(super) fn market_print(model: &Model, net: &Net, m: usize) -> Vec<u64> {
+    let Some(market) = model.materials[m].market else {
+        return Vec::new();
+    };
+    if !net.paths.repeated_markets || market.adjust != 1.0 {
+        return Vec::new();
+    }
+    let bits = |x: f64| x.to_bits();
+    let c = market.curve;
+    let mut out = vec![
+        bits(c.demand_elasticity),
+        bits(c.supply_elasticity),
+        bits(c.supply_elasticity_below),
+        bits(c.min_price),
+        bits(c.max_price),
+        bits(market.adjust),
+    ];
+    let sellers = &model.material_suppliers[m];
+    out.push(sellers.len() as u64);
+    for &sup in sellers {
+        let x = &model.suppliers[sup.ix()];
+        out.extend([bits(x.base_output), bits(x.capacity), bits(x.spare)]);
+        for e in x.out_edges.start as usize..x.out_edges.end as usize {
+            let i = net.market_buyer_index[net.e_slot[e] as usize];
+            if i != NONE {
+                out.extend([u64::from(i), bits(net.e_share[e]), u64::from(net.e_pipe[e])]);
+            }
+        }
+        out.push(u64::MAX);
+    }
+    let buyers = &net.market_buyers[m];
+    out.push(buyers.len() as u64);
+    for &b in buyers {
+        let b = b as usize;
+        let slot = &model.slots[b];
+        out.push(u64::from(matches!(slot.owner, Owner::Importer(_))));
+        out.extend([bits(slot.refill_below), bits(slot.release_above)]);
+        let links = slot.spot_links.start as usize..slot.spot_links.end as usize;
+        out.push(links.len() as u64);
+        for link in &model.spot_links[links] {
+            out.extend([
+                bits(link.calm_share),
+                link.pipe.map_or(u64::MAX, |p| u64::from(p.0)),
+            ]);
+        }
+        match net.slot_pool[b] {
+            NONE => out.push(u64::MAX),
+            p => {
+                let pool = &model.pools[p as usize];
+                out.extend([
+                    1,
+                    bits(pool.stock_target),
+                    bits(pool.refill_per_step),
+                    bits(pool.refill_below),
+                    bits(pool.release_above),
+                ]);
+            }
+        }
+        out.extend([bits(net.pool_share[b]), bits(net.slot_ratio[b])]);
+    }
+    out
 }

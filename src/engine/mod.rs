@@ -42,7 +42,7 @@ mod state;
 mod step;
 mod transport;
 
-pub use isa::{run_group_on, Isa};
+pub use isa::{run_group_on, run_lockstep_on, Isa};
 pub use state::{Balance, Scratch};
 
 use crate::lanes::LANES;
@@ -78,4 +78,23 @@ pub fn run_group<E: AsRef<[Event]>>(
     curves: Option<&mut CurveAcc>,
 ) {
     run_group_on(Isa::best(), model, s, events, curves);
+}
+
+/// One model's group of trials, to run in lockstep with others ([`run_lockstep`]): trial `l`
+/// under `events[l]` (each sorted by start; 1 to [`LANES`] trials), its fill recorded into
+/// `curves` if given.
+pub struct Lockstep<'a, E> {
+    pub model: &'a Model,
+    pub scratch: &'a mut Scratch,
+    pub events: &'a [E],
+    pub curves: Option<&'a mut CurveAcc>,
+}
+
+/// Run several models' groups step by step side by side, the first (a run's baseline) ahead of
+/// the others at every step. Each run computes exactly what [`run_group`] computes for it
+/// alone; a run whose scratch shares markets with the first's
+/// ([`Scratch::share_markets`]) may repeat the first's clearings where its inputs recur, which
+/// the lockstep keeps at hand.
+pub fn run_lockstep<E: AsRef<[Event]>>(runs: &mut [Lockstep<'_, E>]) {
+    run_lockstep_on(Isa::best(), runs);
 }

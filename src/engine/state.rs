@@ -2,7 +2,7 @@
 //! once for a model and reused.
 
 use super::events::{Active, Marks, Touch};
-use super::market::MarketScratch;
+use super::market::{market_print, MarketScratch};
 use super::net::{Net, Paths};
 use super::outcome::Track;
 use super::{Steps, NONE};
@@ -101,6 +101,12 @@ pub struct Scratch {
     pub(super) slot_mult: Vec<Lanes>,
     /// Boxed: the market step takes it out of the scratch and puts it back, a pointer's move.
     pub(super) market: Option<Box<MarketScratch>>,
+    /// Per material: whether its market clears as the baseline's does, so that a lane may
+    /// repeat the baseline's clearing when run in lockstep with it ([`Scratch::share_markets`]);
+    /// empty when not shared.
+    pub(super) shared_markets: Vec<bool>,
+    /// How many lane clearings repeated the baseline's.
+    pub(super) shared_repeats: u64,
     /// Per lane, this group's events that are not on an outage mask, sorted by start.
     pub(super) general: Vec<Vec<Event>>,
     /// Per outage mask and step, the lanes in which one of its events is in force (bit `l`).
@@ -177,6 +183,8 @@ impl Scratch {
             slot_price: vec![Lanes::ONE; n_slots],
             slot_mult: vec![Lanes::ONE; n_slots],
             market: Some(Box::default()),
+            shared_markets: Vec::new(),
+            shared_repeats: 0,
             general: vec![Vec::new(); LANES],
             mask_on: vec![0; net.masks.factor.len() * model.n_steps as usize],
             active: vec![Vec::new(); LANES],
@@ -219,6 +227,34 @@ impl Scratch {
         self.audit = false;
         self.fills = Vec::new();
         self
+    }
+
+    /// Mark the materials whose markets clear in `model` exactly as in `base_model` (the
+    /// baseline of the same run, whose scratch is `base`): everything their clearings read
+    /// besides their inputs is the same ([`market_print`]). Run in lockstep with the baseline
+    /// ([`run_lockstep`](super::run_lockstep)), a lane of such a market whose inputs equal
+    /// those of the baseline's last clearing of that lane repeats it instead of solving again.
+    /// The results are the same bits either way.
+    pub fn share_markets(&mut self, model: &Model, base_model: &Model, base: &Scratch) {
+        self.shared_markets = (0..model.materials.len())
+            .map(|m| {
+                let print = market_print(model, &self.net, m);
+                !print.is_empty()
+                    && m < base_model.materials.len()
+                    && print == market_print(base_model, &base.net, m)
+            })
+            .collect();
+    }
+
+    /// Whether material `m`'s market is shared with the baseline's ([`Scratch::share_markets`]).
+    pub fn shares_market(&self, m: usize) -> bool {
+        self.shared_markets.get(m).copied().unwrap_or(false)
+    }
+
+    /// How many lane clearings this scratch has taken from the baseline's, over every group it
+    /// ran.
+    pub fn shared_repeats(&self) -> u64 {
+        self.shared_repeats
     }
 
     /// Mass-balance totals of lane `lane` of the last group (None when unaudited).

@@ -895,6 +895,173 @@ fn every_instruction_set_computes_the_same_bits() {
     });
 }
 
+/// A run's variants step in lockstep with its baseline, and a variant whose market of a
+/// material is the baseline's (everything its clearing reads besides its inputs is the same)
+/// repeats the baseline's clearing of a lane when its inputs recur. Every variant computes the
+/// same bits as when run alone: fills, curves, outcomes and balances, on every shipped scenario
+/// with strategies, in full and partial groups. On the flagship such repeats happen, and a
+/// stockpile strategy shares every market but those of the materials it stocks.
+#[test]
+fn variants_in_lockstep_compute_what_each_computes_alone() {
+    use supplyshock::engine::{run_lockstep, Lockstep};
+    use supplyshock::runner::Plan;
+    for name in &SHIPPED {
+        let loaded =
+            supplyshock::model::load(&repo().join(format!("scenarios/{name}.toml"))).unwrap();
+        if loaded.study.strategies.is_empty() {
+            continue;
+        }
+        let strategies: Vec<usize> = (0..loaded.study.strategies.len()).collect();
+        let plan = Plan::new(&loaded.study, &strategies);
+        let base = plan.models[0];
+        let mut repeats = 0;
+        for (first, n) in [(100u64, LANES), (7, 3)] {
+            let events: Vec<Vec<Vec<Event>>> = plan
+                .models
+                .iter()
+                .map(|m| group_events(m, first, n))
+                .collect();
+            let mut scratch: Vec<Scratch> = plan.models.iter().map(|m| Scratch::new(m)).collect();
+            let (first_scratch, rest) = scratch.split_first_mut().unwrap();
+            for (s, m) in rest.iter_mut().zip(&plan.models[1..]) {
+                s.share_markets(m, base, first_scratch);
+            }
+            let mut curves: Vec<CurveAcc> = plan
+                .models
+                .iter()
+                .map(|m| CurveAcc::new(m.importer_slots().count(), m.n_steps as usize))
+                .collect();
+            let mut runs: Vec<Lockstep<'_, Vec<Event>>> = plan
+                .models
+                .iter()
+                .zip(&mut scratch)
+                .zip(&mut curves)
+                .zip(&events)
+                .map(|(((&model, scratch), curves), events)| Lockstep {
+                    model,
+                    scratch,
+                    events,
+                    curves: Some(curves),
+                })
+                .collect();
+            run_lockstep(&mut runs);
+            drop(runs);
+            for (v, &model) in plan.models.iter().enumerate() {
+                let id = &plan.ids[v];
+                let mut alone = Scratch::new(model);
+                let mut alone_curves =
+                    CurveAcc::new(model.importer_slots().count(), model.n_steps as usize);
+                run_group(model, &mut alone, &events[v], Some(&mut alone_curves));
+                let bits = |s: &Scratch| -> Vec<u64> {
+                    s.fills()
+                        .iter()
+                        .flat_map(|f| f.0.map(f64::to_bits))
+                        .collect()
+                };
+                let ours = &scratch[v];
+                assert_eq!(bits(ours), bits(&alone), "{name} {id}: fills");
+                assert!(curves[v] == alone_curves, "{name} {id}: curves");
+                for lane in 0..n {
+                    assert_eq!(ours.outcome(lane), alone.outcome(lane), "{name} {id}");
+                    assert_eq!(ours.balance(lane), alone.balance(lane), "{name} {id}");
+                }
+                repeats += ours.shared_repeats();
+            }
+        }
+        if *name == "japan-eu-critical-materials" {
+            assert!(repeats > 0, "{name}: no clearing repeated the baseline's");
+            let v = plan.ids.iter().position(|id| id == "stockpile-60").unwrap();
+            let mut s = Scratch::new(plan.models[v]);
+            s.share_markets(plan.models[v], base, &Scratch::new(base));
+            for (m, material) in base.materials.iter().enumerate() {
+                let stocked =
+                    ["gallium", "germanium", "natural_graphite"].contains(&material.id.as_str());
+                assert_eq!(s.shares_market(m), !stocked, "{name}: {}", material.id);
+            }
+        }
+    }
+}
+
+/// What a variant changes in one market keeps that market from being shared with the baseline,
+/// and no other: copies of the flagship's baseline with gallium's suppliers' capacity raised,
+/// with gallium's demand more elastic, or with magnet makers' spare capacity doubled, each share
+/// every market but the one changed, and run in lockstep with the baseline compute what each
+/// computes alone.
+#[test]
+fn a_variant_that_changes_one_market_shares_every_other() {
+    use supplyshock::engine::{run_lockstep, Lockstep};
+    let loaded =
+        supplyshock::model::load(&repo().join("scenarios/japan-eu-critical-materials.toml"))
+            .unwrap();
+    let base = &loaded.study.baseline;
+    let find = |id: &str| base.materials.iter().position(|m| m.id == id).unwrap();
+    let (ga, magnets) = (find("gallium"), find("ndfeb_magnet"));
+    let mut capacity = base.clone();
+    for &x in &base.material_suppliers[ga] {
+        capacity.suppliers[x.ix()].capacity *= 1.5;
+    }
+    let mut elastic = base.clone();
+    elastic.materials[ga]
+        .market
+        .as_mut()
+        .unwrap()
+        .curve
+        .demand_elasticity *= 2.0;
+    let mut spare = base.clone();
+    for &x in &base.material_suppliers[magnets] {
+        spare.suppliers[x.ix()].spare = 2.0 * spare.suppliers[x.ix()].spare + 0.05;
+    }
+    let models = [base, &capacity, &elastic, &spare];
+    let changed = [ga, ga, magnets];
+    let events: Vec<Vec<Event>> = group_events(base, 100, LANES);
+    assert!(events.iter().all(|e| !e.is_empty()));
+    let mut scratch: Vec<Scratch> = models.iter().map(|m| Scratch::new(m)).collect();
+    let (first, rest) = scratch.split_first_mut().unwrap();
+    for (v, s) in rest.iter_mut().enumerate() {
+        s.share_markets(models[v + 1], base, first);
+        for m in 0..base.materials.len() {
+            let market = base.materials[m].market.is_some();
+            assert_eq!(
+                s.shares_market(m),
+                market && m != changed[v],
+                "variant {v}, material {m}"
+            );
+        }
+    }
+    let mut runs: Vec<Lockstep<'_, Vec<Event>>> = models
+        .iter()
+        .zip(&mut scratch)
+        .map(|(&model, scratch)| Lockstep {
+            model,
+            scratch,
+            events: &events,
+            curves: None,
+        })
+        .collect();
+    run_lockstep(&mut runs);
+    drop(runs);
+    for (v, &model) in models.iter().enumerate() {
+        let mut alone = Scratch::new(model);
+        run_group(model, &mut alone, &events, None);
+        let first_difference = scratch[v]
+            .fills()
+            .iter()
+            .zip(alone.fills())
+            .position(|(a, b)| a.0.map(f64::to_bits) != b.0.map(f64::to_bits));
+        assert_eq!(
+            first_difference, None,
+            "variant {v}: fills differ from this index"
+        );
+        for lane in 0..LANES {
+            assert_eq!(scratch[v].outcome(lane), alone.outcome(lane), "variant {v}");
+        }
+        assert!(
+            v == 0 || scratch[v].shared_repeats() > 0,
+            "variant {v}: no repeats"
+        );
+    }
+}
+
 /// A trial in which no shock strikes is run once per variant and its outcome reused (the
 /// runner's `Quiet`). What a run accumulates must be what running every trial gives: the fill
 /// and price histograms and every trial's loss, per variant, compared here with each trial run
