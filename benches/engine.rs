@@ -1,16 +1,18 @@
 //! Criterion benchmarks of the engine: one group of trials (side by side, as runs do) of
-//! reference-30 and of the flagship, with its markets and without them (the market layer's
-//! cost: the target is at most 1.3 times the time without), and a scaling series over ring networks of about 30, 300 and
-//! 3000 nodes (three tiers, as reference-30), reported as node-steps per second, so cost per
+//! reference-30 and of the flagship, with its markets and without them (what the market layer
+//! costs); the flagship's baseline and six strategies on one group, one model after another and
+//! in lockstep (where a strategy repeats the baseline's clearings of the markets it leaves as
+//! they are, as runs do); and a scaling series over ring networks of about 30, 300 and 3000
+//! nodes (three tiers, as reference-30), reported as node-steps per second, so cost per
 //! node-step can be compared across sizes.
 //!
 //! `cargo bench --bench engine`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use supplyshock::engine::{run_group, Scratch};
+use supplyshock::engine::{run_group, run_lockstep, Lockstep, Scratch};
 use supplyshock::lanes::LANES;
-use supplyshock::model::{load_str, Model};
-use supplyshock::shocks::sample_trial;
+use supplyshock::model::{load_str, Model, Study};
+use supplyshock::shocks::{sample_trial, Event};
 use supplyshock::stats::CurveAcc;
 
 /// reference-30 scaled: `k` raw suppliers, `k` processors, `k` importers, thirds sourcing.
@@ -81,6 +83,60 @@ fn bench_group(c: &mut Criterion, group: &str, label: &str, model: &Model) {
     g.finish();
 }
 
+/// Every model of `study` (baseline first) on the same group of trials: one after another
+/// (`one-by-one`), and in lockstep with shared markets (`lockstep`).
+fn bench_strategies(c: &mut Criterion, study: &Study) {
+    let models: Vec<&Model> = std::iter::once(&study.baseline)
+        .chain(study.strategies.iter().map(|s| &s.model))
+        .collect();
+    let mut g = c.benchmark_group("strategies");
+    g.sample_size(10);
+    let new_curves = |m: &Model| CurveAcc::new(m.importer_slots().count(), m.n_steps as usize);
+    let mut scratch: Vec<Scratch> = models.iter().map(|m| Scratch::new(m).unaudited()).collect();
+    let (base, rest) = scratch.split_first_mut().unwrap();
+    for (s, m) in rest.iter_mut().zip(&models[1..]) {
+        s.share_markets(m, models[0], base);
+    }
+    let mut curves: Vec<CurveAcc> = models.iter().map(|m| new_curves(m)).collect();
+    let mut events = vec![vec![Vec::new(); LANES]; models.len()];
+    let mut first = 0u64;
+    let sample = |events: &mut Vec<Vec<Vec<Event>>>, first: &mut u64| {
+        for (m, ev) in models.iter().zip(events.iter_mut()) {
+            for (l, e) in ev.iter_mut().enumerate() {
+                sample_trial(m, 1, *first + l as u64, e);
+            }
+        }
+        *first += LANES as u64;
+    };
+    g.bench_function("flagship-one-by-one", |b| {
+        b.iter(|| {
+            sample(&mut events, &mut first);
+            for (v, m) in models.iter().enumerate() {
+                run_group(m, &mut scratch[v], &events[v], Some(&mut curves[v]));
+            }
+        })
+    });
+    g.bench_function("flagship-lockstep", |b| {
+        b.iter(|| {
+            sample(&mut events, &mut first);
+            let mut runs: Vec<Lockstep<'_, Vec<Event>>> = models
+                .iter()
+                .zip(&mut scratch)
+                .zip(&mut curves)
+                .zip(&events)
+                .map(|(((&model, scratch), curves), events)| Lockstep {
+                    model,
+                    scratch,
+                    events,
+                    curves: Some(curves),
+                })
+                .collect();
+            run_lockstep(&mut runs);
+        })
+    });
+    g.finish();
+}
+
 fn engine(c: &mut Criterion) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let reference =
@@ -90,6 +146,10 @@ fn engine(c: &mut Criterion) {
         std::fs::read_to_string(root.join("scenarios/japan-eu-critical-materials.toml")).unwrap();
     let stripped = compile(without_markets(&text));
     assert!(stripped.materials.iter().all(|m| m.market.is_none()));
+    let study = load_str("flagship.toml", text.clone())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .study;
+    bench_strategies(c, &study);
     let flagship = compile(text);
     bench_group(c, "group", "flagship", &flagship);
     bench_group(c, "group", "flagship-without-markets", &stripped);
