@@ -93,10 +93,6 @@ fn bench_strategies(c: &mut Criterion, study: &Study) {
     g.sample_size(10);
     let new_curves = |m: &Model| CurveAcc::new(m.importer_slots().count(), m.n_steps as usize);
     let mut scratch: Vec<Scratch> = models.iter().map(|m| Scratch::new(m).unaudited()).collect();
-    let (base, rest) = scratch.split_first_mut().unwrap();
-    for (s, m) in rest.iter_mut().zip(&models[1..]) {
-        s.share_markets(m, models[0], base);
-    }
     let mut curves: Vec<CurveAcc> = models.iter().map(|m| new_curves(m)).collect();
     let mut events = vec![vec![Vec::new(); LANES]; models.len()];
     let mut first = 0u64;

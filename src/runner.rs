@@ -530,19 +530,12 @@ pub fn run_blocks(
         .into_par_iter()
         .map(|_| {
             let n_var = plan.models.len();
-            let mut scratch: Vec<Scratch> = plan
-                .models
-                .iter()
-                .map(|m| Scratch::new(m).unaudited())
-                .collect();
-            // Variants run in lockstep with the baseline and repeat its clearings where they can.
-            if let Some((base, rest)) = scratch.split_first_mut() {
-                for (s, m) in rest.iter_mut().zip(&plan.models[1..]) {
-                    s.share_markets(m, plan.models[0], base);
-                }
-            }
             let mut w = Worker {
-                scratch,
+                scratch: plan
+                    .models
+                    .iter()
+                    .map(|m| Scratch::new(m).unaudited())
+                    .collect(),
                 events: vec![vec![Vec::new(); LANES]; n_var],
                 ints: new_ints(),
                 quiet: (0..n_var).map(|_| None).collect(),

@@ -277,7 +277,8 @@ fn market_lane(
         return;
     }
     // The baseline's last clearing of this material and lane, in a variant whose market is
-    // the baseline's ([`Scratch::share_markets`]): the same inputs give the same clearing.
+    // the baseline's ([`Scratch::shares_market_with`]): the same inputs give the same
+    // clearing.
     let base = base
         .filter(|_| s.shares_market(m))
         .and_then(|b| b.last.get(k))
@@ -910,7 +911,8 @@ fn nearest(keys: &[f64], factors: &[f64], n_classes: usize) -> usize {
 /// whether it is an importer, its thresholds, per supplier its spot link's steady share and
 /// pipe, its pool's thresholds and its share of it, and its input ratio. Two models whose
 /// prints of `m` are equal clear `m` alike: equal inputs give equal records. Numbers as bits;
-/// each list preceded by its length. Empty for a material without a repeatable market.
+/// each list of suppliers, buyers or links preceded by its length, each supplier's contracts
+/// followed by `u64::MAX`. Empty for a material without a repeatable market.
 pub(super) fn market_print(model: &Model, net: &Net, m: usize) -> Vec<u64> {
     let Some(market) = model.materials[m].market else {
         return Vec::new();
@@ -960,13 +962,7 @@ pub(super) fn market_print(model: &Model, net: &Net, m: usize) -> Vec<u64> {
             NONE => out.push(u64::MAX),
             p => {
                 let pool = &model.pools[p as usize];
-                out.extend([
-                    1,
-                    bits(pool.stock_target),
-                    bits(pool.refill_per_step),
-                    bits(pool.refill_below),
-                    bits(pool.release_above),
-                ]);
+                out.extend([1, bits(pool.refill_below), bits(pool.release_above)]);
             }
         }
         out.extend([bits(net.pool_share[b]), bits(net.slot_ratio[b])]);

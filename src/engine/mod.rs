@@ -92,9 +92,9 @@ pub struct Lockstep<'a, E> {
 
 /// Run several models' groups step by step side by side, the first (a run's baseline) ahead of
 /// the others at every step. Each run computes exactly what [`run_group`] computes for it
-/// alone; a run whose scratch shares markets with the first's
-/// ([`Scratch::share_markets`]) may repeat the first's clearings where its inputs recur, which
-/// the lockstep keeps at hand.
+/// alone; in a market it shares with the first ([`Scratch::shares_market_with`]) a lane may
+/// repeat the first's last clearing of that lane when its inputs recur, which the lockstep
+/// keeps at hand.
 pub fn run_lockstep<E: AsRef<[Event]>>(runs: &mut [Lockstep<'_, E>]) {
     run_lockstep_on(Isa::best(), runs);
 }

@@ -101,9 +101,12 @@ pub struct Scratch {
     pub(super) slot_mult: Vec<Lanes>,
     /// Boxed: the market step takes it out of the scratch and puts it back, a pointer's move.
     pub(super) market: Option<Box<MarketScratch>>,
-    /// Per material: whether its market clears as the baseline's does, so that a lane may
-    /// repeat the baseline's clearing when run in lockstep with it ([`Scratch::share_markets`]);
-    /// empty when not shared.
+    /// Per material: everything of the model its lane clearings read besides their inputs
+    /// ([`market_print`]); empty without a repeatable market.
+    pub(super) prints: Vec<Vec<u64>>,
+    /// Per material: whether its market clears as that of the run this one steps in lockstep
+    /// with ([`Scratch::shares_market_with`]), set by the lockstep for each group; empty
+    /// otherwise.
     pub(super) shared_markets: Vec<bool>,
     /// How many lane clearings repeated the baseline's.
     pub(super) shared_repeats: u64,
@@ -183,6 +186,9 @@ impl Scratch {
             slot_price: vec![Lanes::ONE; n_slots],
             slot_mult: vec![Lanes::ONE; n_slots],
             market: Some(Box::default()),
+            prints: (0..model.materials.len())
+                .map(|m| market_print(model, &net, m))
+                .collect(),
             shared_markets: Vec::new(),
             shared_repeats: 0,
             general: vec![Vec::new(); LANES],
@@ -229,25 +235,26 @@ impl Scratch {
         self
     }
 
-    /// Mark the materials whose markets clear in `model` exactly as in `base_model` (the
-    /// baseline of the same run, whose scratch is `base`): everything their clearings read
-    /// besides their inputs is the same ([`market_print`]). Run in lockstep with the baseline
-    /// ([`run_lockstep`](super::run_lockstep)), a lane of such a market whose inputs equal
-    /// those of the baseline's last clearing of that lane repeats it instead of solving again.
-    /// The results are the same bits either way.
-    pub fn share_markets(&mut self, model: &Model, base_model: &Model, base: &Scratch) {
-        self.shared_markets = (0..model.materials.len())
-            .map(|m| {
-                let print = market_print(model, &self.net, m);
-                !print.is_empty()
-                    && m < base_model.materials.len()
-                    && print == market_print(base_model, &base.net, m)
-            })
-            .collect();
+    /// Whether material `m`'s market clears in this scratch's model exactly as in `base`'s:
+    /// everything its lane clearings read besides their inputs is the same ([`market_print`]),
+    /// so equal inputs give equal clearings. Run in lockstep after `base`
+    /// ([`run_lockstep`](super::run_lockstep)), a lane of such a market whose inputs equal those
+    /// of `base`'s last clearing of that lane repeats it instead of solving again.
+    pub fn shares_market_with(&self, base: &Scratch, m: usize) -> bool {
+        let print = &self.prints[m];
+        !print.is_empty() && base.prints.get(m) == Some(print)
     }
 
-    /// Whether material `m`'s market is shared with the baseline's ([`Scratch::share_markets`]).
-    pub fn shares_market(&self, m: usize) -> bool {
+    /// Decide, for a group run in lockstep after `base`, which markets are shared with it.
+    pub(super) fn share_markets_with(&mut self, base: &Scratch) {
+        let mut shared = std::mem::take(&mut self.shared_markets);
+        shared.clear();
+        shared.extend((0..self.prints.len()).map(|m| self.shares_market_with(base, m)));
+        self.shared_markets = shared;
+    }
+
+    /// Whether material `m`'s market is shared in the current lockstep group.
+    pub(super) fn shares_market(&self, m: usize) -> bool {
         self.shared_markets.get(m).copied().unwrap_or(false)
     }
 

@@ -49,6 +49,10 @@ pub(super) fn lockstep<E: AsRef<[Event]>>(runs: &mut [Lockstep<'_, E>]) {
     }
     let n_steps = runs.iter().map(|r| r.model.n_steps).max().unwrap_or(0);
     if let Some((base, rest)) = runs.split_first_mut() {
+        base.scratch.shared_markets.clear();
+        for r in rest.iter_mut() {
+            r.scratch.share_markets_with(base.scratch);
+        }
         for t in 0..n_steps {
             if t < base.model.n_steps {
                 step(

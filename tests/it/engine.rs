@@ -914,22 +914,20 @@ fn variants_in_lockstep_compute_what_each_computes_alone() {
         let strategies: Vec<usize> = (0..loaded.study.strategies.len()).collect();
         let plan = Plan::new(&loaded.study, &strategies);
         let base = plan.models[0];
-        let mut repeats = 0;
-        for (first, n) in [(100u64, LANES), (7, 3)] {
+        let new_curves = |m: &supplyshock::model::Model| {
+            CurveAcc::new(m.importer_slots().count(), m.n_steps as usize)
+        };
+        // As in a run, each scratch serves group after group (a trial without events between
+        // them), so records kept from earlier groups are in play.
+        let mut scratch: Vec<Scratch> = plan.models.iter().map(|m| Scratch::new(m)).collect();
+        let mut alone: Vec<Scratch> = plan.models.iter().map(|m| Scratch::new(m)).collect();
+        let mut curves: Vec<CurveAcc> = plan.models.iter().map(|m| new_curves(m)).collect();
+        let mut alone_curves: Vec<CurveAcc> = plan.models.iter().map(|m| new_curves(m)).collect();
+        for (first, n) in [(100u64, LANES), (7, 3), (300, LANES)] {
             let events: Vec<Vec<Vec<Event>>> = plan
                 .models
                 .iter()
                 .map(|m| group_events(m, first, n))
-                .collect();
-            let mut scratch: Vec<Scratch> = plan.models.iter().map(|m| Scratch::new(m)).collect();
-            let (first_scratch, rest) = scratch.split_first_mut().unwrap();
-            for (s, m) in rest.iter_mut().zip(&plan.models[1..]) {
-                s.share_markets(m, base, first_scratch);
-            }
-            let mut curves: Vec<CurveAcc> = plan
-                .models
-                .iter()
-                .map(|m| CurveAcc::new(m.importer_slots().count(), m.n_steps as usize))
                 .collect();
             let mut runs: Vec<Lockstep<'_, Vec<Event>>> = plan
                 .models
@@ -948,10 +946,8 @@ fn variants_in_lockstep_compute_what_each_computes_alone() {
             drop(runs);
             for (v, &model) in plan.models.iter().enumerate() {
                 let id = &plan.ids[v];
-                let mut alone = Scratch::new(model);
-                let mut alone_curves =
-                    CurveAcc::new(model.importer_slots().count(), model.n_steps as usize);
-                run_group(model, &mut alone, &events[v], Some(&mut alone_curves));
+                let solo = &mut alone[v];
+                run_group(model, solo, &events[v], Some(&mut alone_curves[v]));
                 let bits = |s: &Scratch| -> Vec<u64> {
                     s.fills()
                         .iter()
@@ -959,24 +955,30 @@ fn variants_in_lockstep_compute_what_each_computes_alone() {
                         .collect()
                 };
                 let ours = &scratch[v];
-                assert_eq!(bits(ours), bits(&alone), "{name} {id}: fills");
-                assert!(curves[v] == alone_curves, "{name} {id}: curves");
+                assert_eq!(bits(ours), bits(solo), "{name} {id}: fills");
+                assert!(curves[v] == alone_curves[v], "{name} {id}: curves");
                 for lane in 0..n {
-                    assert_eq!(ours.outcome(lane), alone.outcome(lane), "{name} {id}");
-                    assert_eq!(ours.balance(lane), alone.balance(lane), "{name} {id}");
+                    assert_eq!(ours.outcome(lane), solo.outcome(lane), "{name} {id}");
+                    assert_eq!(ours.balance(lane), solo.balance(lane), "{name} {id}");
                 }
-                repeats += ours.shared_repeats();
+            }
+            for (s, &model) in scratch.iter_mut().zip(&plan.models) {
+                run_group(model, s, &[Vec::<Event>::new()], None);
             }
         }
         if *name == "japan-eu-critical-materials" {
+            let repeats: u64 = scratch.iter().map(Scratch::shared_repeats).sum();
             assert!(repeats > 0, "{name}: no clearing repeated the baseline's");
             let v = plan.ids.iter().position(|id| id == "stockpile-60").unwrap();
-            let mut s = Scratch::new(plan.models[v]);
-            s.share_markets(plan.models[v], base, &Scratch::new(base));
             for (m, material) in base.materials.iter().enumerate() {
                 let stocked =
                     ["gallium", "germanium", "natural_graphite"].contains(&material.id.as_str());
-                assert_eq!(s.shares_market(m), !stocked, "{name}: {}", material.id);
+                assert_eq!(
+                    scratch[v].shares_market_with(&scratch[0], m),
+                    material.market.is_some() && !stocked,
+                    "{name}: {}",
+                    material.id
+                );
             }
         }
     }
@@ -1017,12 +1019,11 @@ fn a_variant_that_changes_one_market_shares_every_other() {
     assert!(events.iter().all(|e| !e.is_empty()));
     let mut scratch: Vec<Scratch> = models.iter().map(|m| Scratch::new(m)).collect();
     let (first, rest) = scratch.split_first_mut().unwrap();
-    for (v, s) in rest.iter_mut().enumerate() {
-        s.share_markets(models[v + 1], base, first);
+    for (v, s) in rest.iter().enumerate() {
         for m in 0..base.materials.len() {
             let market = base.materials[m].market.is_some();
             assert_eq!(
-                s.shares_market(m),
+                s.shares_market_with(first, m),
                 market && m != changed[v],
                 "variant {v}, material {m}"
             );
