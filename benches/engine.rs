@@ -115,18 +115,12 @@ fn bench_strategies(c: &mut Criterion, study: &Study) {
     g.bench_function("flagship-lockstep", |b| {
         b.iter(|| {
             sample(&mut events, &mut first);
-            let mut runs: Vec<Lockstep<'_, Vec<Event>>> = models
-                .iter()
-                .zip(&mut scratch)
-                .zip(&mut curves)
-                .zip(&events)
-                .map(|(((&model, scratch), curves), events)| Lockstep {
-                    model,
-                    scratch,
-                    events,
-                    curves: Some(curves),
-                })
-                .collect();
+            let mut runs = Lockstep::each(
+                &models,
+                &mut scratch,
+                events.iter().map(Vec::as_slice),
+                curves.iter_mut().map(Some),
+            );
             run_lockstep(&mut runs);
         })
     });

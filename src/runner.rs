@@ -655,19 +655,12 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
             w.quiet_trials[v] += quiet;
         }
         if n > 0 {
-            let mut runs: Vec<Lockstep<'_, Vec<Event>>> = plan
-                .models
-                .iter()
-                .zip(&mut w.scratch)
-                .zip(&mut w.ints)
-                .zip(&w.events)
-                .map(|(((&model, scratch), ints), events)| Lockstep {
-                    model,
-                    scratch,
-                    events: &events[..n],
-                    curves: Some(&mut ints.curves),
-                })
-                .collect();
+            let mut runs = Lockstep::each(
+                &plan.models,
+                &mut w.scratch,
+                w.events.iter().map(|e| &e[..n]),
+                w.ints.iter_mut().map(|i| Some(&mut i.curves)),
+            );
             run_lockstep(&mut runs);
             drop(runs);
             for (s, ints) in w.scratch.iter().zip(&mut w.ints) {

@@ -14,7 +14,7 @@ use super::transport::{ship, ship_lanes};
 use super::NONE;
 use crate::lanes::{Lanes, Mask, LANES};
 use crate::market::{loss_parts, Clearing, MAX_CLASSES};
-use crate::model::{Model, Owner};
+use crate::model::{Market, Model, Owner};
 use std::ops::Range;
 
 /// Reused buffers of the market step.
@@ -250,6 +250,13 @@ fn calm_lanes(model: &Model, s: &Scratch, m: usize, prod: Range<usize>) -> u8 {
     calm.bits() as u8
 }
 
+/// Whether a lane of `market` may repeat a clearing whose inputs recur: on that fast path, and
+/// with prices that clear every step (a sticky price's path runs from the prices paid last
+/// step).
+fn repeatable(net: &Net, market: &Market) -> bool {
+    net.paths.repeated_markets && market.adjust == 1.0
+}
+
 /// Lane `l` of material `m`'s market: its last clearing again if every input recurs, or the
 /// baseline's (`base`) if it is shared and its inputs recur, otherwise a new one.
 fn market_lane(
@@ -261,9 +268,7 @@ fn market_lane(
     base: Option<&MarketScratch>,
 ) {
     let market = model.materials[m].market.expect("a material with a market");
-    // A sticky price's path runs from the prices paid last step: no repeats.
-    let repeatable = s.net.paths.repeated_markets && market.adjust == 1.0;
-    if !repeatable {
+    if !repeatable(&s.net, &market) {
         clear_lane(model, s, w, m, l, None);
         return;
     }
@@ -905,9 +910,10 @@ fn nearest(keys: &[f64], factors: &[f64], n_classes: usize) -> usize {
 }
 
 /// Everything of the model that lane clearings of material `m` read besides their inputs
-/// ([`inputs`]), and that their records hold ([`Cleared`]): the curve; per supplier (in the
-/// market's order) its reference output, capacity and spare, and per contract to a buyer of the
-/// market that buyer's position, the contract's share and its pipe; per buyer (in order)
+/// ([`inputs`]), and that their records hold ([`Cleared`]): the curve (prices clear every
+/// step: [`repeatable`]); per supplier (in the market's order) its reference output, capacity
+/// and spare, and per contract to a buyer of the market that buyer's position, the contract's
+/// share and its pipe; per buyer (in order)
 /// whether it is an importer, its thresholds, per supplier its spot link's steady share and
 /// pipe, its pool's thresholds and its share of it, and its input ratio. Two models whose
 /// prints of `m` are equal clear `m` alike: equal inputs give equal records. Numbers as bits;
@@ -917,7 +923,7 @@ pub(super) fn market_print(model: &Model, net: &Net, m: usize) -> Vec<u64> {
     let Some(market) = model.materials[m].market else {
         return Vec::new();
     };
-    if !net.paths.repeated_markets || market.adjust != 1.0 {
+    if !repeatable(net, &market) {
         return Vec::new();
     }
     let bits = |x: f64| x.to_bits();
@@ -928,7 +934,6 @@ pub(super) fn market_print(model: &Model, net: &Net, m: usize) -> Vec<u64> {
         bits(c.supply_elasticity_below),
         bits(c.min_price),
         bits(c.max_price),
-        bits(market.adjust),
     ];
     let sellers = &model.material_suppliers[m];
     out.push(sellers.len() as u64);

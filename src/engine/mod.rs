@@ -90,6 +90,37 @@ pub struct Lockstep<'a, E> {
     pub curves: Option<&'a mut CurveAcc>,
 }
 
+impl<'a, E> Lockstep<'a, E> {
+    /// One run per model, in order: model `v` on `scratch[v]` under the `v`-th of `events`,
+    /// its fill recorded into the `v`-th of `curves` if given. Each list has one entry per
+    /// model.
+    pub fn each(
+        models: &[&'a Model],
+        scratch: &'a mut [Scratch],
+        events: impl IntoIterator<Item = &'a [E]>,
+        curves: impl IntoIterator<Item = Option<&'a mut CurveAcc>>,
+    ) -> Vec<Lockstep<'a, E>> {
+        let runs: Vec<Lockstep<'a, E>> = models
+            .iter()
+            .zip(scratch)
+            .zip(events)
+            .zip(curves)
+            .map(|(((&model, scratch), events), curves)| Lockstep {
+                model,
+                scratch,
+                events,
+                curves,
+            })
+            .collect();
+        assert_eq!(
+            runs.len(),
+            models.len(),
+            "one scratch, events and curves per model"
+        );
+        runs
+    }
+}
+
 /// Run several models' groups step by step side by side, the first (a run's baseline) ahead of
 /// the others at every step. Each run computes exactly what [`run_group`] computes for it
 /// alone; in a market it shares with the first ([`Scratch::shares_market_with`]) a lane may

@@ -929,19 +929,12 @@ fn variants_in_lockstep_compute_what_each_computes_alone() {
                 .iter()
                 .map(|m| group_events(m, first, n))
                 .collect();
-            let mut runs: Vec<Lockstep<'_, Vec<Event>>> = plan
-                .models
-                .iter()
-                .zip(&mut scratch)
-                .zip(&mut curves)
-                .zip(&events)
-                .map(|(((&model, scratch), curves), events)| Lockstep {
-                    model,
-                    scratch,
-                    events,
-                    curves: Some(curves),
-                })
-                .collect();
+            let mut runs = Lockstep::each(
+                &plan.models,
+                &mut scratch,
+                events.iter().map(Vec::as_slice),
+                curves.iter_mut().map(Some),
+            );
             run_lockstep(&mut runs);
             drop(runs);
             for (v, &model) in plan.models.iter().enumerate() {
@@ -1029,16 +1022,12 @@ fn a_variant_that_changes_one_market_shares_every_other() {
             );
         }
     }
-    let mut runs: Vec<Lockstep<'_, Vec<Event>>> = models
-        .iter()
-        .zip(&mut scratch)
-        .map(|(&model, scratch)| Lockstep {
-            model,
-            scratch,
-            events: &events,
-            curves: None,
-        })
-        .collect();
+    let mut runs = Lockstep::each(
+        &models,
+        &mut scratch,
+        std::iter::repeat(&events[..]),
+        std::iter::repeat_with(|| None),
+    );
     run_lockstep(&mut runs);
     drop(runs);
     for (v, &model) in models.iter().enumerate() {
