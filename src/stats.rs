@@ -260,7 +260,7 @@ pub struct Sparse {
 }
 
 impl Sparse {
-    fn of(counts: &Counters, sum: &[u64], range: &[(f64, f64)]) -> Sparse {
+    fn of<L: Low>(counts: &Counters<L>, sum: &[u64], range: &[(f64, f64)]) -> Sparse {
         let nonzero = |(i, &x): (usize, &u64)| (x != 0).then_some((i as u32, x));
         Sparse {
             counts: counts.nonzero().map(|(c, n)| (c as u32, n)).collect(),
@@ -275,7 +275,7 @@ impl Sparse {
     }
 
     /// Add `k` times the counts and sums to `counts` and `sum`.
-    fn add_to(&self, counts: &mut Counters, sum: &mut [u64], k: u64) {
+    fn add_to<L: Low>(&self, counts: &mut Counters<L>, sum: &mut [u64], k: u64) {
         for &(c, n) in &self.counts {
             counts.add(c as usize, n * k);
         }
@@ -299,9 +299,39 @@ fn merge_range(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
 pub const FILL_BINS: usize = 101;
 const FIXED_ONE: f64 = (1u64 << 32) as f64;
 
-/// Add `k` to the low 16 bits of counter `c`, `low`; a wrap carries 2^16 into `carry`.
+/// The low bits of a counter, kept densely (see [`Counters`]).
+pub trait Low: Copy + Default + Into<u64> {
+    const BITS: u32;
+    /// The low [`Low::BITS`] bits of `x`.
+    fn truncate(x: u64) -> Self;
+    fn overflowing_add(self, k: Self) -> (Self, bool);
+}
+
+impl Low for u8 {
+    const BITS: u32 = u8::BITS;
+    fn truncate(x: u64) -> u8 {
+        x as u8
+    }
+    #[inline(always)]
+    fn overflowing_add(self, k: u8) -> (u8, bool) {
+        self.overflowing_add(k)
+    }
+}
+
+impl Low for u16 {
+    const BITS: u32 = u16::BITS;
+    fn truncate(x: u64) -> u16 {
+        x as u16
+    }
+    #[inline(always)]
+    fn overflowing_add(self, k: u16) -> (u16, bool) {
+        self.overflowing_add(k)
+    }
+}
+
+/// Add `k` to the low bits of counter `c`, `low`; a wrap carries 2^BITS into `carry`.
 #[inline(always)]
-fn add_counted(low: &mut u16, k: u16, carry: &mut BTreeMap<u32, u32>, c: usize) {
+fn add_counted<L: Low>(low: &mut L, k: L, carry: &mut BTreeMap<u32, u32>, c: usize) {
     let (v, wrapped) = low.overflowing_add(k);
     *low = v;
     if wrapped {
@@ -309,24 +339,27 @@ fn add_counted(low: &mut u16, k: u16, carry: &mut BTreeMap<u32, u32>, c: usize) 
     }
 }
 
-/// Counters of trials, 16 bits each, with the multiples of 2^16 carried out of them kept by
-/// counter in `carry` (few: histograms of many rows are mostly zeros and a few large bins). A
-/// count is `hist[i] + 2^16 * carry[i]`, one representation per count. Integer, so merging is
-/// exact in any order.
+/// Counters of trials, of [`Low::BITS`] bits each, with the multiples of 2^BITS carried out of
+/// them kept by counter in `carry` (few: histograms of many rows are mostly zeros and a few
+/// large bins). A count is `hist[i] + 2^BITS * carry[i]`, one representation per count.
+/// Integer, so merging is exact in any order. The width is the histogram's choice: fill
+/// histograms count every trial at every step, and 16 bits keep their carries rare; prices
+/// away from the reference are recorded far less often, and 8 bits halve the largest
+/// histograms a run keeps (one set per variant and worker thread).
 ///
 /// Serialized sparsely: the nonzero counts only, as pairs `gap, count` flattened into one
 /// array, where `gap` is the number of zero counters skipped since the previous nonzero one
 /// (or since the start), the carry folded into the count.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Counters {
-    hist: Vec<u16>,
+pub struct Counters<L> {
+    hist: Vec<L>,
     carry: BTreeMap<u32, u32>,
 }
 
-impl Counters {
-    pub fn new(len: usize) -> Counters {
+impl<L: Low> Counters<L> {
+    pub fn new(len: usize) -> Counters<L> {
         Counters {
-            hist: vec![0; len],
+            hist: vec![L::default(); len],
             carry: BTreeMap::new(),
         }
     }
@@ -342,16 +375,16 @@ impl Counters {
     /// Count one more in counter `c`.
     #[inline(always)]
     pub fn bump(&mut self, c: usize) {
-        add_counted(&mut self.hist[c], 1, &mut self.carry, c);
+        add_counted(&mut self.hist[c], L::truncate(1), &mut self.carry, c);
     }
 
     /// The count in counter `c`.
     pub fn count(&self, c: usize) -> u64 {
-        u64::from(self.hist[c])
-            + (u64::from(self.carry.get(&(c as u32)).copied().unwrap_or(0)) << 16)
+        self.hist[c].into()
+            + (u64::from(self.carry.get(&(c as u32)).copied().unwrap_or(0)) << L::BITS)
     }
 
-    pub fn merge(&mut self, o: &Counters) {
+    pub fn merge(&mut self, o: &Counters<L>) {
         for (c, (a, &b)) in self.hist.iter_mut().zip(&o.hist).enumerate() {
             add_counted(a, b, &mut self.carry, c);
         }
@@ -371,24 +404,24 @@ impl Counters {
                 }
                 _ => 0,
             };
-            let count = u64::from(low) + (high << 16);
+            let count = low.into() + (high << L::BITS);
             (count > 0).then_some((i, count))
         })
     }
 
     /// Add `k` to counter `c`.
     fn add(&mut self, c: usize, k: u64) {
-        let total = u64::from(self.hist[c]) + k;
-        self.hist[c] = total as u16;
-        let wraps = total >> 16;
+        let total = self.hist[c].into() + k;
+        self.hist[c] = L::truncate(total);
+        let wraps = total >> L::BITS;
         if wraps > 0 {
             *self.carry.entry(c as u32).or_insert(0) +=
-                u32::try_from(wraps).expect("a count below 2^48");
+                u32::try_from(wraps).expect("a count below 2^(32 + BITS)");
         }
     }
 
     /// Read the sparse form back into `len` counters; `what` names them in errors.
-    fn from_sparse(pairs: &[u64], len: usize, what: &str) -> Result<Counters, String> {
+    fn from_sparse(pairs: &[u64], len: usize, what: &str) -> Result<Counters<L>, String> {
         if pairs.len() % 2 != 0 {
             return Err(format!("{what} counts are not gap, count pairs"));
         }
@@ -405,12 +438,12 @@ impl Counters {
                     "a {what} count lies beyond the {len} counters of the histogram"
                 ));
             }
-            let high = u32::try_from(count >> 16)
+            let high = u32::try_from(count >> L::BITS)
                 .map_err(|_| format!("{what} count {count} is too large"))?;
             if count == 0 {
                 return Err(format!("{what} counts list a zero"));
             }
-            c.hist[at as usize] = count as u16;
+            c.hist[at as usize] = L::truncate(count);
             if high > 0 {
                 c.carry.insert(at as u32, high);
             }
@@ -420,7 +453,7 @@ impl Counters {
     }
 }
 
-impl Serialize for Counters {
+impl<L: Low> Serialize for Counters<L> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut next = 0usize;
         let pairs = self.nonzero().map(move |(i, count)| {
@@ -444,11 +477,17 @@ impl Serialize for Counters {
 pub struct CurveAcc {
     pub n_slots: usize,
     pub n_steps: usize,
-    counts: Counters,
+    counts: Counters<u16>,
     pub sum: Vec<u64>,
 }
 
 impl CurveAcc {
+    /// The bytes of an accumulator of `n_slots` slots over `n_steps` steps (the carries apart):
+    /// a counter per bin and a sum per row.
+    pub fn bytes(n_slots: usize, n_steps: usize) -> usize {
+        n_slots * n_steps * (FILL_BINS * std::mem::size_of::<u16>() + 8)
+    }
+
     pub fn new(n_slots: usize, n_steps: usize) -> CurveAcc {
         CurveAcc {
             n_slots,
@@ -491,12 +530,12 @@ impl CurveAcc {
         self.sum[i] += (f * FIXED_ONE).trunc_ints()[..n].iter().sum::<u64>();
         // A clamped fill times 100, truncated, is 100 exactly at full service: the largest fill
         // below 1 times 100 rounds to below 100.
-        let bins = (f * (FILL_BINS - 1) as f64).trunc_ints();
         let row = i * FILL_BINS;
         let Counters { hist, carry } = &mut self.counts;
         let hist: &mut [u16; FILL_BINS] = (&mut hist[row..row + FILL_BINS])
             .try_into()
             .expect("a row holds FILL_BINS counters");
+        let bins = (f * (FILL_BINS - 1) as f64).trunc_ints();
         for &bin in &bins[..n] {
             let bin = bin as usize;
             add_counted(&mut hist[bin], 1, carry, row + bin);
@@ -698,7 +737,7 @@ pub struct PriceAcc {
     /// Per priced slot: its first counter and the bins of each of its rows.
     start: Vec<usize>,
     bins: Vec<usize>,
-    counts: Counters,
+    counts: Counters<u8>,
     /// Per priced slot and row (steps, then the peak).
     sum: Vec<u64>,
     /// Per row: the lowest and highest price recorded, (0, 0) before any.
@@ -738,6 +777,14 @@ impl PriceAcc {
             bins,
             counts: Counters::new(len),
         }
+    }
+
+    /// The bytes of an accumulator of price bounds `bounds` over `n_steps` steps (the carries
+    /// apart): a counter per bin and, per row, a sum and a range.
+    pub fn bytes(bounds: &[(f64, f64)], n_steps: usize) -> usize {
+        let rows = n_steps + 1;
+        let counters: usize = bounds.iter().map(|&b| Self::row_bins(b) * rows).sum();
+        counters * std::mem::size_of::<u8>() + bounds.len() * rows * (8 + 16)
     }
 
     /// None: a run without markets.
@@ -850,7 +897,7 @@ impl PriceAcc {
         let Counters { hist, carry } = &self.counts;
         let mut counts: Vec<u64> = hist[first..first + nb].iter().map(|&c| c.into()).collect();
         for (&c, &k) in carry.range(first as u32..(first + nb) as u32) {
-            counts[c as usize - first] += u64::from(k) << 16;
+            counts[c as usize - first] += u64::from(k) << u8::BITS;
         }
         let recorded: u64 = counts[1..].iter().sum();
         let calm = trials.saturating_sub(recorded);
@@ -1154,7 +1201,7 @@ mod tests {
 
     /// Adding one trial's histograms `k` times in sparse form is merging them `k` times: for
     /// fill curves with partial and full fills, and for price rows with prices inside the
-    /// bounds, at the bounds and a peak (ranges included), with `k` past a 16-bit counter's
+    /// bounds, at the bounds and a peak (ranges included), with `k` past a counter's low bits'
     /// wrap so that carries are made.
     #[test]
     fn a_sparse_trial_added_k_times_is_k_merges() {
@@ -1365,7 +1412,7 @@ mod tests {
         let full = FILL_BINS + FILL_BINS - 1;
         assert_eq!(a.count(full), 270_000);
         assert_eq!(a.count(FILL_BINS + 50), 140_000);
-        assert_eq!(a.counts.carry.get(&(full as u32)), Some(&4));
+        assert_eq!(a.counts.carry.get(&(full as u32)), Some(&(270_000 >> 16)));
         assert_eq!(a.count(50), 0);
         let n = 410_000;
         assert_eq!(a.quantile(0, 1, 140_000.0 / n as f64, n), 0.505);
@@ -1432,6 +1479,37 @@ mod tests {
             3.03125,
             "with 3.1 seen, the midpoint of [3, 3.0625)"
         );
+    }
+
+    /// Price counters are a byte wide: counts past 255 carry, when recorded and when merged,
+    /// and read back whole.
+    #[test]
+    fn price_counts_carry_past_8_bits_when_recorded_and_merged() {
+        let (mut a, mut b) = (
+            PriceAcc::new(vec![0], vec![(0.5, 8.0)], 1),
+            PriceAcc::new(vec![0], vec![(0.5, 8.0)], 1),
+        );
+        for _ in 0..700 {
+            a.record(0, 0, 8.0);
+        }
+        for _ in 0..300 {
+            b.record(0, 0, 8.0);
+        }
+        for _ in 0..257 {
+            b.record(0, 0, 2.0);
+        }
+        assert_eq!(a.counts.carry.get(&(CEILING_BIN as u32)), Some(&2));
+        a.merge(&b);
+        assert_eq!(a.counts.count(CEILING_BIN), 1000);
+        assert_eq!(a.counts.carry.get(&(CEILING_BIN as u32)), Some(&3));
+        // 43 calm trials, 257 at 2 and 1000 at the ceiling.
+        let n = 1300;
+        let r = a.row(0, 0, n);
+        assert_eq!(r.quantile(42.5 / n as f64), 1.0);
+        assert_eq!(r.quantile(299.5 / n as f64), 2.03125);
+        assert_eq!(r.quantile(300.5 / n as f64), 8.0);
+        let mean = (43.0 + 257.0 * 2.0 + 1000.0 * 8.0) / n as f64;
+        assert!((r.mean - mean).abs() < 1e-8, "{} vs {mean}", r.mean);
     }
 
     /// Price rows merge exactly, are stored sparsely and read back, and refuse forged shapes.
