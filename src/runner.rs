@@ -12,9 +12,7 @@ use crate::lanes::LANES;
 use crate::metrics::{self, ImporterMetrics, Record, SlotMetrics};
 use crate::model::{Model, Study};
 use crate::shocks::{sample_trial_with, Event};
-use crate::stats::{
-    CrossMoments, CurveAcc, Moments, PriceAcc, SlotTrial, Sparse, StepHist, FILL_BINS,
-};
+use crate::stats::{CrossMoments, CurveAcc, Moments, PriceAcc, SlotTrial, Sparse, StepHist};
 
 /// Trials per block: fixed by the trial count alone, so blocks (and float sums) are the same
 /// whatever the threads or shards. At most about 256 blocks.
@@ -27,22 +25,25 @@ pub fn n_blocks(trials: u64) -> u64 {
 }
 
 /// What running `blocks` of a `trials`-trial run of `plan` on `workers` threads needs, estimated
-/// before it starts: memory in bytes, and steps of network nodes (suppliers and importer slots)
-/// to compute, the measure of its work.
+/// before it starts: memory in bytes, and its work: steps of network nodes (suppliers and
+/// importer slots) to compute, and steps of markets to clear, which cost far more each.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimate {
     pub bytes: f64,
     pub node_steps: f64,
+    pub market_steps: f64,
 }
 
 pub fn estimate(plan: &Plan, trials: u64, blocks: Range<u64>, workers: usize) -> Estimate {
     let bs = block_size(trials) as f64;
     let n_trials = ((blocks.end.saturating_sub(blocks.start)) as f64 * bs).min(trials as f64);
-    let (mut per_worker, mut kept, mut node_steps) = (0.0, 0.0, 0.0);
+    let (mut per_worker, mut kept, mut node_steps, mut market_steps) = (0.0, 0.0, 0.0, 0.0);
     for m in &plan.models {
         let (k, n) = (m.importer_slots().count() as f64, m.n_steps as f64);
-        // Fill histograms (16-bit counters and a sum per row), and two step histograms per slot.
-        let ints = k * n * (FILL_BINS as f64 * 2.0 + 8.0) + 2.0 * k * (n + 1.0) * 8.0;
+        // Fill and price histograms, and two step histograms per slot.
+        let ints = CurveAcc::bytes(k as usize, n as usize) as f64
+            + PriceAcc::bytes(&priced_slots(m).1, n as usize) as f64
+            + 2.0 * k * (n + 1.0) * 8.0;
         // A worker's state (`Scratch`): a lane-vector per field, eight per slot, five per
         // supplier and three per edge, and a pipe cell per step of lead time.
         let scratch = (8 * m.slots.len() + 5 * m.suppliers.len() + 3 * m.edges.len()) as f64
@@ -56,11 +57,14 @@ pub fn estimate(plan: &Plan, trials: u64, blocks: Range<u64>, workers: usize) ->
         // Losses per trial and importer (f32), and the fill curves drawn (seven per step).
         kept += n_trials * m.importers.len() as f64 * 4.0 + k * n * 7.0 * 8.0;
         node_steps += n_trials * (m.slots.len() + m.suppliers.len()) as f64 * n;
+        let markets = m.materials.iter().filter(|x| x.market.is_some()).count();
+        market_steps += n_trials * markets as f64 * n;
     }
     Estimate {
         // Every worker's accumulators, and one more they merge into.
         bytes: (workers as f64 + 1.0) * per_worker + kept,
         node_steps,
+        market_steps,
     }
 }
 

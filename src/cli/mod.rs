@@ -864,8 +864,13 @@ fn merge(
 }
 
 /// Node-steps a worker computes per second, on the slow side: the flagship's engine ran at
-/// about 9e7 per second on one busy core when this was set.
+/// about 9e7 per second on one busy core, markets apart, when this was set.
 const NODE_STEPS_PER_SECOND: f64 = 5.0e7;
+
+/// Market-steps (a material's market in one trial and step) a worker clears per second, on
+/// top of the node-steps, on the slow side: the flagship's markets cleared about 3.7e6 per
+/// second on one busy core when this was set (every strategy stepped beside the baseline).
+const MARKET_STEPS_PER_SECOND: f64 = 2.0e6;
 
 /// Refuse a run that cannot fit in memory (exit 2, with the fix); announce a long one.
 fn check_fits(
@@ -887,7 +892,9 @@ fn check_fits(
             )));
         }
     }
-    let seconds = need.node_steps / (NODE_STEPS_PER_SECOND * workers as f64);
+    let seconds = (need.node_steps / NODE_STEPS_PER_SECOND
+        + need.market_steps / MARKET_STEPS_PER_SECOND)
+        / workers as f64;
     if seconds > 60.0 && !quiet {
         let time = if seconds < 3600.0 * 48.0 {
             format!("{:.0} minutes", (seconds / 60.0).ceil())
