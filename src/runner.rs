@@ -1,8 +1,10 @@
 //! Many trials in parallel: fixed-size blocks of trials on rayon, the baseline and every strategy
 //! run in lockstep on the same trial (common random numbers), merged in block order.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -120,6 +122,20 @@ pub struct VariantInts {
 pub struct Accumulated {
     pub blocks: Vec<BlockStats>,
     pub ints: Vec<VariantInts>,
+    /// A run on one machine ([`Sums::Folded`]): every block's sums, folded in block order as
+    /// the blocks finished, which is what [`reduce_blocks`] computes; its blocks then keep only
+    /// their losses. None in a part, whose blocks keep their sums for a merge in block order.
+    #[serde(skip)]
+    pub folded: Option<Vec<VariantBlock>>,
+}
+
+/// What [`run_blocks`] keeps of each block's sums: the blocks' own (a part, merged later with
+/// other parts' blocks in block order), or only their fold in block order (every block of a
+/// run on one machine, whose per-block sums would otherwise grow with the block count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sums {
+    PerBlock,
+    Folded,
 }
 
 /// Trials in block `b` of a `trials`-trial run (0 past the last block).
@@ -317,6 +333,10 @@ impl Accumulated {
 
     /// Merge another part (blocks are re-sorted so the order is that of a single run).
     pub fn merge(&mut self, other: Accumulated) {
+        assert!(
+            self.folded.is_none() && other.folded.is_none(),
+            "parts keep their block sums"
+        );
         self.blocks.extend(other.blocks);
         self.blocks.sort_by_key(|b| b.block);
         for (a, b) in self.ints.iter_mut().zip(&other.ints) {
@@ -505,9 +525,15 @@ pub fn run_blocks(
     trials: u64,
     seed: u64,
     blocks: Range<u64>,
+    sums: Sums,
     progress: Option<&AtomicU64>,
 ) -> Accumulated {
     let bs = block_size(trials);
+    let fold = Mutex::new(Fold {
+        next: blocks.start,
+        pending: BTreeMap::new(),
+        total: None,
+    });
     let new_ints = || -> Vec<VariantInts> {
         plan.models
             .iter()
@@ -553,7 +579,15 @@ pub fn run_blocks(
                 }
                 let range = b * bs..((b + 1) * bs).min(trials);
                 let n = range.end - range.start;
-                out.push(run_block(plan, seed, b, range, &mut w));
+                let stats = run_block(plan, seed, b, range, &mut w);
+                match sums {
+                    Sums::PerBlock => out.push(stats),
+                    Sums::Folded => out.extend(
+                        fold.lock()
+                            .expect("no worker panics holding the fold")
+                            .add(stats),
+                    ),
+                }
                 if let Some(p) = progress {
                     p.fetch_add(n, Ordering::Relaxed);
                 }
@@ -584,9 +618,41 @@ pub fn run_blocks(
         }
     }
     blocks_out.sort_by_key(|b: &BlockStats| b.block);
+    let fold = fold
+        .into_inner()
+        .expect("no worker panics holding the fold");
+    debug_assert!(fold.pending.is_empty(), "every block folded");
     Accumulated {
         blocks: blocks_out,
         ints: ints.unwrap_or_else(new_ints),
+        folded: fold.total,
+    }
+}
+
+/// Block sums folded in block order as blocks finish, in whatever order: a block waits in
+/// `pending` until every block before it is folded (with one worker per thread pulling blocks
+/// in order, a few at most).
+struct Fold {
+    next: u64,
+    pending: BTreeMap<u64, BlockStats>,
+    total: Option<Vec<VariantBlock>>,
+}
+
+impl Fold {
+    /// Take block `b`; returns the blocks folded now, their sums dropped.
+    fn add(&mut self, b: BlockStats) -> Vec<BlockStats> {
+        self.pending.insert(b.block, b);
+        let mut done = Vec::new();
+        while let Some(mut b) = self.pending.remove(&self.next) {
+            let total = self
+                .total
+                .get_or_insert_with(|| b.variants.iter().map(zero_like).collect());
+            add_block(total, &b.variants);
+            b.variants = Vec::new();
+            done.push(b);
+            self.next += 1;
+        }
+        done
     }
 }
 
@@ -750,26 +816,35 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
     }
 }
 
-/// Reduce blocks in order into one set of moments per variant.
+/// Reduce blocks in order into one set of moments per variant (already done in a run on one
+/// machine: [`Accumulated::folded`]).
 pub fn reduce_blocks(acc: &Accumulated) -> Vec<VariantBlock> {
+    if let Some(folded) = &acc.folded {
+        return folded.clone();
+    }
     let mut out: Vec<VariantBlock> = match acc.blocks.first() {
         Some(b) => b.variants.iter().map(zero_like).collect(),
         None => return Vec::new(),
     };
     for b in &acc.blocks {
-        for (o, v) in out.iter_mut().zip(&b.variants) {
-            o.network_fill += &v.network_fill;
-            o.losses += &v.losses;
-            o.diff_losses += &v.diff_losses;
-            add_all(&mut o.slot, &v.slot);
-            add_all(&mut o.tts_days, &v.tts_days);
-            add_all(&mut o.ttr_days, &v.ttr_days);
-            add_all(&mut o.importer, &v.importer);
-            add_all(&mut o.diff_slot, &v.diff_slot);
-            add_all(&mut o.diff_importer, &v.diff_importer);
-        }
+        add_block(&mut out, &b.variants);
     }
     out
+}
+
+/// Add one block's sums to `out`, variant by variant.
+fn add_block(out: &mut [VariantBlock], block: &[VariantBlock]) {
+    for (o, v) in out.iter_mut().zip(block) {
+        o.network_fill += &v.network_fill;
+        o.losses += &v.losses;
+        o.diff_losses += &v.diff_losses;
+        add_all(&mut o.slot, &v.slot);
+        add_all(&mut o.tts_days, &v.tts_days);
+        add_all(&mut o.ttr_days, &v.ttr_days);
+        add_all(&mut o.importer, &v.importer);
+        add_all(&mut o.diff_slot, &v.diff_slot);
+        add_all(&mut o.diff_importer, &v.diff_importer);
+    }
 }
 
 fn zero_like(v: &VariantBlock) -> VariantBlock {
@@ -803,5 +878,5 @@ pub fn losses_of(acc: &Accumulated, v: usize, i: usize, n_importers: usize) -> V
 
 /// Run all `trials` trials of every variant in `plan` on the current rayon pool.
 pub fn run_all(plan: &Plan, trials: u64, seed: u64) -> Accumulated {
-    run_blocks(plan, trials, seed, 0..n_blocks(trials), None)
+    run_blocks(plan, trials, seed, 0..n_blocks(trials), Sums::Folded, None)
 }

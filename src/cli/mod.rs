@@ -19,7 +19,7 @@ use crate::format::money_terse;
 use crate::model::{load, Loaded};
 use crate::output::{self, RunResults};
 use crate::report::{self, Summary};
-use crate::runner::{n_blocks, run_blocks, Plan};
+use crate::runner::{n_blocks, run_blocks, Plan, Sums};
 use crate::table::{Align, Table};
 
 /// Exit code 1: the run failed.
@@ -727,11 +727,19 @@ fn run_cmd(loaded: &Loaded, o: &RunOptions) -> Result<(), Failure> {
         eprintln!("warning: {trials} trials leave {} beyond the 99th percentile: P99 and CVaR99 are unstable\n  hint: use --trials 10000 or more (100 trials beyond P99) for a stable tail", trials / 100);
     }
     let plan = Plan::new(study, &o.strategies);
-    let blocks = match &o.output {
-        RunOutput::Part(_, sh) => sh.blocks(trials),
-        _ => 0..n_blocks(trials),
+    let (blocks, sums) = match &o.output {
+        RunOutput::Part(_, sh) => (sh.blocks(trials), Sums::PerBlock),
+        _ => (0..n_blocks(trials), Sums::Folded),
     };
-    let acc = execute(&plan, trials, o.seed, blocks, o.threads, o.display.quiet)?;
+    let acc = execute(
+        &plan,
+        trials,
+        o.seed,
+        blocks,
+        sums,
+        o.threads,
+        o.display.quiet,
+    )?;
     match &o.output {
         RunOutput::Part(dir, sh) => write_part(loaded, o, &plan, &acc, dir, *sh),
         RunOutput::Stdout => emit(
@@ -925,6 +933,7 @@ pub(crate) fn execute(
     trials: u64,
     seed: u64,
     blocks: std::ops::Range<u64>,
+    sums: crate::runner::Sums,
     threads: Option<usize>,
     quiet: bool,
 ) -> Result<crate::runner::Accumulated, Failure> {
@@ -960,7 +969,8 @@ pub(crate) fn execute(
                 bar.finish_and_clear();
             });
         }
-        let acc = pool.install(|| run_blocks(plan, trials, seed, blocks.clone(), Some(&progress)));
+        let acc =
+            pool.install(|| run_blocks(plan, trials, seed, blocks.clone(), sums, Some(&progress)));
         done.store(true, Ordering::Relaxed);
         acc
     });

@@ -63,6 +63,7 @@ pub(super) fn replay(
             trials,
             seed,
             0..n_blocks(trials),
+            crate::runner::Sums::Folded,
             sampling.threads.map(usize::from),
             quiet,
         )?;

@@ -118,6 +118,7 @@ pub fn sweep(o: &SweepOptions) -> Result<(), Failure> {
         trials,
         seed,
         0..crate::runner::n_blocks(trials),
+        crate::runner::Sums::Folded,
         o.sampling.threads.map(usize::from),
         quiet,
     )?;

@@ -76,6 +76,7 @@ pub fn whatif(a: WhatIfArgs, d: Display) -> Result<(), Failure> {
             trials,
             seed,
             0..n_blocks(trials),
+            crate::runner::Sums::Folded,
             a.sampling.threads.map(usize::from),
             d.quiet,
         )?;

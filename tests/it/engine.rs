@@ -1137,3 +1137,47 @@ fn group_events_seeded(
         })
         .collect()
 }
+
+/// A run on one machine folds each block's sums as the blocks finish, in block order: the
+/// same sums, to the bit, as a part's per-block sums reduced in order, whatever the threads
+/// (with more workers than cores, blocks finish out of order), with the same losses and
+/// histograms; its blocks keep no sums of their own.
+#[test]
+fn block_sums_folded_as_blocks_finish_are_the_block_sums_reduced_in_order() {
+    use supplyshock::runner::{losses_of, n_blocks, reduce_blocks, run_blocks, Plan, Sums};
+    let loaded = supplyshock::model::load(&repo().join("scenarios/starter.toml")).unwrap();
+    let strategies: Vec<usize> = (0..loaded.study.strategies.len()).collect();
+    let plan = Plan::new(&loaded.study, &strategies);
+    let (trials, seed) = (2000u64, 5);
+    let blocks = 0..n_blocks(trials);
+    assert!(blocks.end > 100, "many blocks: {blocks:?}");
+    let per_block = run_blocks(&plan, trials, seed, blocks.clone(), Sums::PerBlock, None);
+    assert!(per_block.folded.is_none());
+    let want = format!("{:?}", reduce_blocks(&per_block));
+    for threads in [1, 3, 7] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let folded =
+            pool.install(|| run_blocks(&plan, trials, seed, blocks.clone(), Sums::Folded, None));
+        assert!(folded.folded.is_some());
+        assert_eq!(
+            format!("{:?}", reduce_blocks(&folded)),
+            want,
+            "{threads} threads"
+        );
+        assert_eq!(folded.blocks.len(), per_block.blocks.len());
+        assert!(folded.blocks.iter().all(|b| b.variants.is_empty()));
+        assert_eq!(folded.ints, per_block.ints);
+        for (v, model) in plan.models.iter().enumerate() {
+            let ni = model.importers.len();
+            for i in 0..ni {
+                assert_eq!(
+                    losses_of(&folded, v, i, ni),
+                    losses_of(&per_block, v, i, ni)
+                );
+            }
+        }
+    }
+}
