@@ -100,6 +100,7 @@ pub struct VariantBlock {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BlockStats {
     pub block: u64,
+    /// Per variant, the block's sums; empty once folded into [`Accumulated::folded`].
     pub variants: Vec<VariantBlock>,
     /// Per variant, per trial, per importer: loss value (trial-major).
     /// Stored as f32 (seven significant digits) to keep a million-trial run small; tail metrics
@@ -117,7 +118,8 @@ pub struct VariantInts {
     pub ttr: Vec<StepHist>,
 }
 
-/// Raw, mergeable result of a range of blocks.
+/// Raw result of a range of blocks: a part's (every block's sums kept) merges with other
+/// parts; a run on one machine's has its block sums folded already.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Accumulated {
     pub blocks: Vec<BlockStats>,
@@ -147,8 +149,9 @@ pub fn block_trials(trials: u64, b: u64) -> u64 {
 }
 
 impl Accumulated {
-    /// Whether this is the shape of what [`run_blocks`] gives for blocks `blocks` of a
-    /// `trials`-trial run of `plan`: those blocks, each once and in order; per block and variant,
+    /// Whether this is the shape of what [`run_blocks`] gives, keeping every block's sums
+    /// ([`Sums::PerBlock`]: a part), for blocks `blocks` of a `trials`-trial run of `plan`:
+    /// those blocks, each once and in order; per block and variant,
     /// a row per slot and importer (paired differences for strategies only), one loss per trial
     /// and importer, and sums over the block's trials; per variant, histograms over the
     /// horizon's steps that count the part's trials. [`Accumulated::merge`] and the reports
@@ -621,7 +624,7 @@ pub fn run_blocks(
     let fold = fold
         .into_inner()
         .expect("no worker panics holding the fold");
-    debug_assert!(fold.pending.is_empty(), "every block folded");
+    assert!(fold.pending.is_empty(), "every block folded");
     Accumulated {
         blocks: blocks_out,
         ints: ints.unwrap_or_else(new_ints),
@@ -630,8 +633,9 @@ pub fn run_blocks(
 }
 
 /// Block sums folded in block order as blocks finish, in whatever order: a block waits in
-/// `pending` until every block before it is folded (with one worker per thread pulling blocks
-/// in order, a few at most).
+/// `pending` until every block before it is folded. Workers pull blocks in order, so few wait
+/// while they run at the same pace; a worker held up on one block keeps every later block
+/// waiting, up to what keeping every block's sums would hold.
 struct Fold {
     next: u64,
     pending: BTreeMap<u64, BlockStats>,
@@ -879,4 +883,74 @@ pub fn losses_of(acc: &Accumulated, v: usize, i: usize, n_importers: usize) -> V
 /// Run all `trials` trials of every variant in `plan` on the current rayon pool.
 pub fn run_all(plan: &Plan, trials: u64, seed: u64) -> Accumulated {
     run_blocks(plan, trials, seed, 0..n_blocks(trials), Sums::Folded, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocks of one variant whose fill sums depend on the order they are added in (values of
+    /// very different sizes).
+    fn blocks(n: u64) -> Vec<BlockStats> {
+        (0..n)
+            .map(|b| {
+                let mut v = VariantBlock::default();
+                let x = ((b * 2_654_435_761) % 1000) as f64 * 10f64.powi((b % 7) as i32 * 3);
+                v.network_fill.push(if b % 2 == 0 { x } else { -x / 3.0 });
+                BlockStats {
+                    block: b,
+                    variants: vec![v],
+                    losses: vec![vec![b as f32]],
+                }
+            })
+            .collect()
+    }
+
+    /// Blocks given out of order are folded in block order, each once, as soon as every
+    /// block before it is in: the sums of folding them all at the end in order, to the bit.
+    #[test]
+    fn blocks_finishing_out_of_order_fold_in_block_order() {
+        let n = 40;
+        let in_order = Accumulated {
+            blocks: blocks(n),
+            ints: Vec::new(),
+            folded: None,
+        };
+        let want = format!("{:?}", reduce_blocks(&in_order));
+        let mut reversed = blocks(n);
+        reversed.reverse();
+        let reversed = Accumulated {
+            blocks: reversed,
+            ints: Vec::new(),
+            folded: None,
+        };
+        assert_ne!(
+            format!("{:?}", reduce_blocks(&reversed)),
+            want,
+            "the test's sums depend on the order"
+        );
+        let mut fold = Fold {
+            next: 0,
+            pending: BTreeMap::new(),
+            total: None,
+        };
+        let mut out = Vec::new();
+        // 17 is prime to 40: every block once, far out of order.
+        for i in 0..n {
+            let b = blocks(n).swap_remove(((i * 17) % n) as usize);
+            let done = fold.add(b);
+            let first = out.len() as u64;
+            for (k, d) in done.iter().enumerate() {
+                assert_eq!(d.block, first + k as u64);
+                assert!(d.variants.is_empty());
+                assert_eq!(d.losses, vec![vec![d.block as f32]]);
+            }
+            assert_eq!(fold.next, first + done.len() as u64);
+            assert!(fold.pending.keys().all(|&p| p > fold.next));
+            out.extend(done);
+        }
+        assert_eq!(out.len() as u64, n);
+        assert!(fold.pending.is_empty());
+        assert_eq!(format!("{:?}", fold.total.expect("folded")), want);
+    }
 }

@@ -910,8 +910,9 @@ fn check_fits(
             format!("{:.0} days", (seconds / 86_400.0).ceil())
         };
         eprintln!(
-            "note: a long run: about {:.1e} node-steps, roughly {time} at most on {workers} thread{}, and {} of memory; stop it with Ctrl-C (the output directory is only written at the end)",
+            "note: a long run: about {:.1e} node-steps and {:.1e} market-steps, roughly {time} at most on {workers} thread{}, and {} of memory; stop it with Ctrl-C (the output directory is only written at the end)",
             need.node_steps,
+            need.market_steps,
             if workers == 1 { "" } else { "s" },
             gb(need.bytes)
         );
