@@ -307,27 +307,21 @@ pub trait Low: Copy + Default + Into<u64> {
     fn overflowing_add(self, k: Self) -> (Self, bool);
 }
 
-impl Low for u8 {
-    const BITS: u32 = u8::BITS;
-    fn truncate(x: u64) -> u8 {
-        x as u8
-    }
-    #[inline(always)]
-    fn overflowing_add(self, k: u8) -> (u8, bool) {
-        self.overflowing_add(k)
-    }
+macro_rules! impl_low {
+    ($($t:ty),*) => {$(
+        impl Low for $t {
+            const BITS: u32 = <$t>::BITS;
+            fn truncate(x: u64) -> $t {
+                x as $t
+            }
+            #[inline(always)]
+            fn overflowing_add(self, k: $t) -> ($t, bool) {
+                <$t>::overflowing_add(self, k)
+            }
+        }
+    )*};
 }
-
-impl Low for u16 {
-    const BITS: u32 = u16::BITS;
-    fn truncate(x: u64) -> u16 {
-        x as u16
-    }
-    #[inline(always)]
-    fn overflowing_add(self, k: u16) -> (u16, bool) {
-        self.overflowing_add(k)
-    }
-}
+impl_low!(u8, u16);
 
 /// Add `k` to the low bits of counter `c`, `low`; a wrap carries 2^BITS into `carry`.
 #[inline(always)]
