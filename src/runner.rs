@@ -41,10 +41,11 @@ pub fn estimate(plan: &Plan, trials: u64, blocks: Range<u64>, workers: usize) ->
     let n_trials = ((blocks.end.saturating_sub(blocks.start)) as f64 * bs).min(trials as f64);
     let (mut per_worker, mut kept, mut node_steps, mut market_steps) = (0.0, 0.0, 0.0, 0.0);
     for m in &plan.models {
-        let (k, n) = (m.importer_slots().count() as f64, m.n_steps as f64);
+        let (slots, steps) = (m.importer_slots().count(), m.n_steps as usize);
+        let (k, n) = (slots as f64, steps as f64);
         // Fill and price histograms, and two step histograms per slot.
-        let ints = CurveAcc::bytes(k as usize, n as usize) as f64
-            + PriceAcc::bytes(&priced_slots(m).1, n as usize) as f64
+        let ints = (CurveAcc::bytes(slots, steps) + PriceAcc::bytes(&priced_slots(m).1, steps))
+            as f64
             + 2.0 * k * (n + 1.0) * 8.0;
         // A worker's state (`Scratch`): a lane-vector per field, eight per slot, five per
         // supplier and three per edge, and a pipe cell per step of lead time.
@@ -532,11 +533,7 @@ pub fn run_blocks(
     progress: Option<&AtomicU64>,
 ) -> Accumulated {
     let bs = block_size(trials);
-    let fold = Mutex::new(Fold {
-        next: blocks.start,
-        pending: BTreeMap::new(),
-        total: None,
-    });
+    let fold = Mutex::new(Fold::new(blocks.start));
     let new_ints = || -> Vec<VariantInts> {
         plan.models
             .iter()
@@ -643,15 +640,21 @@ struct Fold {
 }
 
 impl Fold {
+    /// Nothing folded yet; block `first` comes first.
+    fn new(first: u64) -> Fold {
+        Fold {
+            next: first,
+            pending: BTreeMap::new(),
+            total: None,
+        }
+    }
+
     /// Take block `b`; returns the blocks folded now, their sums dropped.
     fn add(&mut self, b: BlockStats) -> Vec<BlockStats> {
         self.pending.insert(b.block, b);
         let mut done = Vec::new();
         while let Some(mut b) = self.pending.remove(&self.next) {
-            let total = self
-                .total
-                .get_or_insert_with(|| b.variants.iter().map(zero_like).collect());
-            add_block(total, &b.variants);
+            fold_block(&mut self.total, &b.variants);
             b.variants = Vec::new();
             done.push(b);
             self.next += 1;
@@ -826,18 +829,17 @@ pub fn reduce_blocks(acc: &Accumulated) -> Vec<VariantBlock> {
     if let Some(folded) = &acc.folded {
         return folded.clone();
     }
-    let mut out: Vec<VariantBlock> = match acc.blocks.first() {
-        Some(b) => b.variants.iter().map(zero_like).collect(),
-        None => return Vec::new(),
-    };
+    let mut total = None;
     for b in &acc.blocks {
-        add_block(&mut out, &b.variants);
+        fold_block(&mut total, &b.variants);
     }
-    out
+    total.unwrap_or_default()
 }
 
-/// Add one block's sums to `out`, variant by variant.
-fn add_block(out: &mut [VariantBlock], block: &[VariantBlock]) {
+/// Add one block's sums to `total`, variant by variant, starting from zeros of the first
+/// block's shape.
+fn fold_block(total: &mut Option<Vec<VariantBlock>>, block: &[VariantBlock]) {
+    let out = total.get_or_insert_with(|| block.iter().map(zero_like).collect());
     for (o, v) in out.iter_mut().zip(block) {
         o.network_fill += &v.network_fill;
         o.losses += &v.losses;
@@ -929,15 +931,14 @@ mod tests {
             want,
             "the test's sums depend on the order"
         );
-        let mut fold = Fold {
-            next: 0,
-            pending: BTreeMap::new(),
-            total: None,
-        };
+        let mut fold = Fold::new(0);
         let mut out = Vec::new();
+        let mut given: Vec<Option<BlockStats>> = blocks(n).into_iter().map(Some).collect();
         // 17 is prime to 40: every block once, far out of order.
         for i in 0..n {
-            let b = blocks(n).swap_remove(((i * 17) % n) as usize);
+            let b = given[((i * 17) % n) as usize]
+                .take()
+                .expect("each block once");
             let done = fold.add(b);
             let first = out.len() as u64;
             for (k, d) in done.iter().enumerate() {

@@ -398,11 +398,11 @@ impl<L: Low> Counters<L> {
             let high = match carry.peek() {
                 Some(&(&at, &k)) if at as usize == i => {
                     carry.next();
-                    u64::from(k)
+                    k
                 }
                 _ => 0,
             };
-            let count = low.into() + (high << L::BITS);
+            let count = low.into() + Self::carried(high);
             (count > 0).then_some((i, count))
         })
     }
@@ -528,12 +528,12 @@ impl CurveAcc {
         self.sum[i] += (f * FIXED_ONE).trunc_ints()[..n].iter().sum::<u64>();
         // A clamped fill times 100, truncated, is 100 exactly at full service: the largest fill
         // below 1 times 100 rounds to below 100.
+        let bins = (f * (FILL_BINS - 1) as f64).trunc_ints();
         let row = i * FILL_BINS;
         let Counters { hist, carry } = &mut self.counts;
         let hist: &mut [u16; FILL_BINS] = (&mut hist[row..row + FILL_BINS])
             .try_into()
             .expect("a row holds FILL_BINS counters");
-        let bins = (f * (FILL_BINS - 1) as f64).trunc_ints();
         for &bin in &bins[..n] {
             let bin = bin as usize;
             add_counted(&mut hist[bin], 1, carry, row + bin);

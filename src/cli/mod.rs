@@ -876,8 +876,9 @@ fn merge(
 const NODE_STEPS_PER_SECOND: f64 = 5.0e7;
 
 /// Market-steps (a material's market in one trial and step) a worker clears per second, on
-/// top of the node-steps, on the slow side: the flagship's markets cleared about 3.7e6 per
-/// second on one busy core when this was set (every strategy stepped beside the baseline).
+/// top of the node-steps, on the slow side: when this was set, the flagship at 240 trials on
+/// one thread took 8.7 s, which less its 1.9e8 node-steps at the rate above leaves about 3.8e6
+/// market-steps per second (every strategy stepped beside the baseline).
 const MARKET_STEPS_PER_SECOND: f64 = 2.0e6;
 
 /// Refuse a run that cannot fit in memory (exit 2, with the fix); announce a long one.
