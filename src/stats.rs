@@ -254,17 +254,21 @@ impl std::ops::AddAssign<&CrossMoments> for CrossMoments {
 #[derive(Debug, Clone, Default)]
 pub struct Sparse {
     counts: Vec<(u32, u64)>,
-    sums: Vec<(u32, u64)>,
+    /// Per-row integers (sums, and a fill row's full-service count), per array.
+    rows: Vec<Vec<(u32, u64)>>,
     /// Price rows' lowest and highest price (rows recorded only).
     ranges: Vec<(u32, (f64, f64))>,
 }
 
 impl Sparse {
-    fn of<L: Low>(counts: &Counters<L>, sum: &[u64], range: &[(f64, f64)]) -> Sparse {
+    fn of(counts: &Counters, rows: &[&[u64]], range: &[(f64, f64)]) -> Sparse {
         let nonzero = |(i, &x): (usize, &u64)| (x != 0).then_some((i as u32, x));
         Sparse {
             counts: counts.nonzero().map(|(c, n)| (c as u32, n)).collect(),
-            sums: sum.iter().enumerate().filter_map(nonzero).collect(),
+            rows: rows
+                .iter()
+                .map(|r| r.iter().enumerate().filter_map(nonzero).collect())
+                .collect(),
             ranges: range
                 .iter()
                 .enumerate()
@@ -274,13 +278,16 @@ impl Sparse {
         }
     }
 
-    /// Add `k` times the counts and sums to `counts` and `sum`.
-    fn add_to<L: Low>(&self, counts: &mut Counters<L>, sum: &mut [u64], k: u64) {
+    /// Add `k` times the counts and per-row integers to `counts` and `rows` (the arrays
+    /// this was made of, in the same order).
+    fn add_to(&self, counts: &mut Counters, rows: &mut [&mut [u64]], k: u64) {
         for &(c, n) in &self.counts {
             counts.add(c as usize, n * k);
         }
-        for &(i, x) in &self.sums {
-            sum[i as usize] += x * k;
+        for (row, sparse) in rows.iter_mut().zip(&self.rows) {
+            for &(i, x) in sparse {
+                row[i as usize] += x * k;
+            }
         }
     }
 }
@@ -297,6 +304,8 @@ fn merge_range(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
 /// Resolution of the fill histograms behind the percentile curves: bins of 1% of demand, the
 /// last one holding full service exactly.
 pub const FILL_BINS: usize = 101;
+/// The bin of full service, the last.
+const FULL_BIN: usize = FILL_BINS - 1;
 const FIXED_ONE: f64 = (1u64 << 32) as f64;
 
 /// The low bits of a counter, kept densely (see [`Counters`]).
@@ -325,101 +334,209 @@ impl_low!(u8, u16);
 
 /// Add `k` to the low bits of counter `c`, `low`; a wrap carries 2^BITS into `carry`.
 #[inline(always)]
-fn add_counted<L: Low>(low: &mut L, k: L, carry: &mut BTreeMap<u32, u32>, c: usize) {
+fn add_counted<L: Low>(low: &mut L, k: L, carry: &mut Carry, c: usize) {
     let (v, wrapped) = low.overflowing_add(k);
     *low = v;
     if wrapped {
-        *carry.entry(c as u32).or_insert(0) += 1;
+        carry.add(c, 1);
     }
 }
 
-/// Counters of trials, of [`Low::BITS`] bits each, with the multiples of 2^BITS carried out of
-/// them kept by counter in `carry` (few: histograms of many rows are mostly zeros and a few
-/// large bins). A count is `hist[i] + 2^BITS * carry[i]`, one representation per count.
-/// Integer, so merging is exact in any order. The width is the histogram's choice: fill
-/// histograms count every trial at every step, and 16 bits keep their carries rare; prices
-/// away from the reference are recorded far less often, and 8 bits halve the largest
-/// histograms a run keeps (one set per variant and worker thread).
+/// The multiples of 2^BITS carried out of counters' low bits, by counter, and how many times
+/// a carry was made.
+#[derive(Debug, Clone, Default)]
+struct Carry {
+    map: BTreeMap<u32, u32>,
+    made: u64,
+}
+
+impl Carry {
+    fn add(&mut self, c: usize, k: u32) {
+        *self.map.entry(c as u32).or_insert(0) += k;
+        self.made += 1;
+    }
+}
+
+/// The low bits of every counter: one byte each, or two once widened.
+#[derive(Debug, Clone)]
+enum Hist {
+    Narrow(Vec<u8>),
+    Wide(Vec<u16>),
+}
+
+/// Counters of trials: the low bits of each kept densely, the multiples of 2^bits carried out
+/// of them kept by counter in `carry` (few while most counts are small: histograms of many
+/// rows are mostly zeros and a few large bins). A count is `low[i] + 2^bits * carry[i]`.
+/// Integer, so merging is exact in any order.
+///
+/// The low bits start one byte wide and widen to two for good once the carries would cost more
+/// than the second byte: once there are more than one per sixteen counters (each takes about
+/// sixteen bytes in the map), or a carry was made for one in four counters (a carry costs a map
+/// update, and a byte-wide histogram of heavy bins makes one every 256 counts). A run keeps a
+/// set of histograms per variant and worker thread: at a few thousand trials each the narrow
+/// width halves them; at a million the counts outgrow it, and the wide width keeps their
+/// carries few. The width changes how counts are held, never what they are: equality,
+/// merging and the stored form see counts only.
 ///
 /// Serialized sparsely: the nonzero counts only, as pairs `gap, count` flattened into one
 /// array, where `gap` is the number of zero counters skipped since the previous nonzero one
 /// (or since the start), the carry folded into the count.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Counters<L> {
-    hist: Vec<L>,
-    carry: BTreeMap<u32, u32>,
+#[derive(Debug, Clone)]
+pub struct Counters {
+    hist: Hist,
+    carry: Carry,
 }
 
-impl<L: Low> Counters<L> {
-    pub fn new(len: usize) -> Counters<L> {
+/// Run `$body` with `$h` bound to the low bits of `$hist`, whichever their width.
+macro_rules! with_hist {
+    ($hist:expr, $h:ident => $body:expr) => {
+        match $hist {
+            Hist::Narrow($h) => $body,
+            Hist::Wide($h) => $body,
+        }
+    };
+}
+
+/// The nonzero counts of low bits `hist` (of `bits` bits) with carries `carry`, in order.
+fn nonzero_of<'a, L: Low>(
+    hist: &'a [L],
+    carry: &'a BTreeMap<u32, u32>,
+) -> impl Iterator<Item = (usize, u64)> + 'a {
+    let mut carry = carry.iter().peekable();
+    hist.iter().enumerate().filter_map(move |(i, &low)| {
+        let high = match carry.peek() {
+            Some(&(&at, &k)) if at as usize == i => {
+                carry.next();
+                k
+            }
+            _ => 0,
+        };
+        let count = low.into() + (u64::from(high) << L::BITS);
+        (count > 0).then_some((i, count))
+    })
+}
+
+/// Add `k` to counter `c` of low bits `hist` with carries `carry`.
+fn add_to_low<L: Low>(hist: &mut [L], carry: &mut Carry, c: usize, k: u64) {
+    let total = hist[c].into() + k;
+    hist[c] = L::truncate(total);
+    let wraps = total >> L::BITS;
+    if wraps > 0 {
+        carry.add(
+            c,
+            u32::try_from(wraps).expect("a count below 2^(32 + BITS)"),
+        );
+    }
+}
+
+impl Counters {
+    pub fn new(len: usize) -> Counters {
         Counters {
-            hist: vec![L::default(); len],
-            carry: BTreeMap::new(),
+            hist: Hist::Narrow(vec![0; len]),
+            carry: Carry::default(),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.hist.len()
+        with_hist!(&self.hist, h => h.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.hist.is_empty()
+        self.len() == 0
+    }
+
+    /// The width of the low bits.
+    fn bits(&self) -> u32 {
+        match self.hist {
+            Hist::Narrow(_) => u8::BITS,
+            Hist::Wide(_) => u16::BITS,
+        }
     }
 
     /// Count one more in counter `c`.
     #[inline(always)]
     pub fn bump(&mut self, c: usize) {
-        add_counted(&mut self.hist[c], L::truncate(1), &mut self.carry, c);
+        let made = self.carry.made;
+        with_hist!(&mut self.hist, h => add_counted(&mut h[c], Low::truncate(1), &mut self.carry, c));
+        if self.carry.made != made {
+            self.widen_if_due();
+        }
     }
 
     /// The count in counter `c`.
     pub fn count(&self, c: usize) -> u64 {
-        self.hist[c].into() + Self::carried(self.carry.get(&(c as u32)).copied().unwrap_or(0))
+        let low: u64 = with_hist!(&self.hist, h => h[c].into());
+        let high = self.carry.map.get(&(c as u32)).copied().unwrap_or(0);
+        low + (u64::from(high) << self.bits())
     }
 
-    /// What `k` carries out of a counter's low bits count.
-    fn carried(k: u32) -> u64 {
-        u64::from(k) << L::BITS
-    }
-
-    pub fn merge(&mut self, o: &Counters<L>) {
-        for (c, (a, &b)) in self.hist.iter_mut().zip(&o.hist).enumerate() {
-            add_counted(a, b, &mut self.carry, c);
+    pub fn merge(&mut self, o: &Counters) {
+        if let (Hist::Narrow(_), Hist::Wide(_)) = (&self.hist, &o.hist) {
+            self.widen();
         }
-        for (&c, &k) in &o.carry {
-            *self.carry.entry(c).or_insert(0) += k;
+        match (&mut self.hist, &o.hist) {
+            (Hist::Narrow(a), Hist::Narrow(b)) => merge_low(a, b, &mut self.carry, &o.carry),
+            (Hist::Wide(a), Hist::Wide(b)) => merge_low(a, b, &mut self.carry, &o.carry),
+            (Hist::Wide(_), Hist::Narrow(_)) => {
+                for (c, k) in o.nonzero() {
+                    self.add(c, k);
+                }
+            }
+            (Hist::Narrow(_), Hist::Wide(_)) => unreachable!("widened above"),
         }
+        self.widen_if_due();
     }
 
     /// The counters that are not zero, with their counts (carries folded in), in order.
-    fn nonzero(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
-        let mut carry = self.carry.iter().peekable();
-        self.hist.iter().enumerate().filter_map(move |(i, &low)| {
-            let high = match carry.peek() {
-                Some(&(&at, &k)) if at as usize == i => {
-                    carry.next();
-                    k
-                }
-                _ => 0,
-            };
-            let count = low.into() + Self::carried(high);
-            (count > 0).then_some((i, count))
-        })
+    fn nonzero(&self) -> Box<dyn Iterator<Item = (usize, u64)> + '_> {
+        with_hist!(&self.hist, h => Box::new(nonzero_of(h, &self.carry.map)))
     }
 
     /// Add `k` to counter `c`.
     fn add(&mut self, c: usize, k: u64) {
-        let total = self.hist[c].into() + k;
-        self.hist[c] = L::truncate(total);
-        let wraps = total >> L::BITS;
-        if wraps > 0 {
-            *self.carry.entry(c as u32).or_insert(0) +=
-                u32::try_from(wraps).expect("a count below 2^(32 + BITS)");
+        with_hist!(&mut self.hist, h => add_to_low(h, &mut self.carry, c, k));
+        self.widen_if_due();
+    }
+
+    /// Take counter `c`'s count out, leaving it zero.
+    fn take(&mut self, c: usize) -> u64 {
+        let count = self.count(c);
+        with_hist!(&mut self.hist, h => h[c] = Low::truncate(0));
+        self.carry.map.remove(&(c as u32));
+        count
+    }
+
+    /// Widen the low bits to two bytes if the carries cost more than the second byte would
+    /// (see [`Counters`]).
+    fn widen_if_due(&mut self) {
+        if let Hist::Narrow(h) = &self.hist {
+            let len = h.len() as u64;
+            if 16 * self.carry.map.len() as u64 > len || 4 * self.carry.made > len {
+                self.widen();
+            }
         }
     }
 
+    /// The same counts, in two-byte low bits.
+    fn widen(&mut self) {
+        let Hist::Narrow(narrow) = &self.hist else {
+            return;
+        };
+        let mut wide: Vec<u16> = narrow.iter().map(|&x| u16::from(x)).collect();
+        let mut carry = Carry::default();
+        for (&c, &k) in &self.carry.map {
+            let count = u64::from(wide[c as usize]) + (u64::from(k) << u8::BITS);
+            wide[c as usize] = count as u16;
+            if count >> u16::BITS > 0 {
+                carry.map.insert(c, (count >> u16::BITS) as u32);
+            }
+        }
+        self.hist = Hist::Wide(wide);
+        self.carry = carry;
+    }
+
     /// Read the sparse form back into `len` counters; `what` names them in errors.
-    fn from_sparse(pairs: &[u64], len: usize, what: &str) -> Result<Counters<L>, String> {
+    fn from_sparse(pairs: &[u64], len: usize, what: &str) -> Result<Counters, String> {
         if pairs.len() % 2 != 0 {
             return Err(format!("{what} counts are not gap, count pairs"));
         }
@@ -436,30 +553,66 @@ impl<L: Low> Counters<L> {
                     "a {what} count lies beyond the {len} counters of the histogram"
                 ));
             }
-            let high = u32::try_from(count >> L::BITS)
-                .map_err(|_| format!("{what} count {count} is too large"))?;
+            if u32::try_from(count >> u8::BITS).is_err() {
+                return Err(format!("{what} count {count} is too large"));
+            }
             if count == 0 {
                 return Err(format!("{what} counts list a zero"));
             }
-            c.hist[at as usize] = L::truncate(count);
-            if high > 0 {
-                c.carry.insert(at as u32, high);
-            }
+            c.add(at as usize, count);
             next = at + 1;
         }
         Ok(c)
     }
 }
 
-impl<L: Low> Serialize for Counters<L> {
+#[cfg(test)]
+impl Counters {
+    /// The low bits of counter `c`.
+    fn low(&self, c: usize) -> u64 {
+        with_hist!(&self.hist, h => h[c].into())
+    }
+
+    fn is_narrow(&self) -> bool {
+        matches!(self.hist, Hist::Narrow(_))
+    }
+}
+
+/// Add low bits `b` with carries `cb` to low bits `a` with carries `ca`, of the same width.
+fn merge_low<L: Low>(a: &mut [L], b: &[L], ca: &mut Carry, cb: &Carry) {
+    for (c, (x, &y)) in a.iter_mut().zip(b).enumerate() {
+        add_counted(x, y, ca, c);
+    }
+    for (&c, &k) in &cb.map {
+        *ca.map.entry(c).or_insert(0) += k;
+    }
+}
+
+/// Counters are equal when their counts are, whatever their width.
+impl PartialEq for Counters {
+    fn eq(&self, o: &Counters) -> bool {
+        self.len() == o.len() && self.nonzero().eq(o.nonzero())
+    }
+}
+
+/// Write nonzero counts `(counter, count)`, in counter order, in the sparse form of
+/// [`Counters`].
+fn serialize_sparse<S: serde::Serializer>(
+    s: S,
+    nonzero: impl Iterator<Item = (usize, u64)>,
+) -> Result<S::Ok, S::Error> {
+    let mut next = 0usize;
+    let pairs = nonzero.map(move |(i, count)| {
+        let gap = (i - next) as u64;
+        next = i + 1;
+        [gap, count]
+    });
+    s.collect_seq(pairs.flatten())
+}
+
+impl Serialize for Counters {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut next = 0usize;
-        let pairs = self.nonzero().map(move |(i, count)| {
-            let gap = (i - next) as u64;
-            next = i + 1;
-            [gap, count]
-        });
-        s.collect_seq(pairs.flatten())
+        serialize_sparse(s, self.nonzero())
     }
 }
 
@@ -467,23 +620,27 @@ impl<L: Low> Serialize for Counters<L> {
 /// exact in any order. Step-major: the rows a step of the engine records into are adjacent.
 ///
 /// A run keeps one per variant and worker thread, and the flagship scenario has about 20,000
-/// (slot, step) rows of 101 bins per variant: hence 16-bit [`Counters`], stored sparsely in
-/// part files. Reading checks the shape: `n_slots * n_steps` sums, counters within the
-/// histogram.
+/// (slot, step) rows of 101 bins per variant. Most trials are at full service at most steps:
+/// the full-service bin is a whole count per row (`full`), so the partial bins count in 8-bit
+/// [`Counters`] whose carries stay rare, and a group of trials at full service records no bin
+/// at all. Their counter in `counts` stays zero. Stored sparsely in part files, every bin
+/// alike. Reading checks the shape: `n_slots * n_steps` sums, counters within the histogram.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "CurveWire<Vec<u64>, Vec<u64>>")]
 pub struct CurveAcc {
     pub n_slots: usize,
     pub n_steps: usize,
-    counts: Counters<u16>,
+    counts: Counters,
+    /// Per row, the count of its full-service bin.
+    full: Vec<u64>,
     pub sum: Vec<u64>,
 }
 
 impl CurveAcc {
     /// The bytes of an accumulator of `n_slots` slots over `n_steps` steps (the carries apart):
-    /// a counter per bin and a sum per row.
+    /// a counter per bin, and a full-service count and a sum per row.
     pub fn bytes(n_slots: usize, n_steps: usize) -> usize {
-        n_slots * n_steps * (FILL_BINS * std::mem::size_of::<u16>() + 8)
+        n_slots * n_steps * (FILL_BINS * std::mem::size_of::<u8>() + 8 + 8)
     }
 
     pub fn new(n_slots: usize, n_steps: usize) -> CurveAcc {
@@ -491,6 +648,7 @@ impl CurveAcc {
             n_slots,
             n_steps,
             counts: Counters::new(n_slots * n_steps * FILL_BINS),
+            full: vec![0; n_slots * n_steps],
             sum: vec![0; n_slots * n_steps],
         }
     }
@@ -529,20 +687,51 @@ impl CurveAcc {
         // A clamped fill times 100, truncated, is 100 exactly at full service: the largest fill
         // below 1 times 100 rounds to below 100.
         let bins = (f * (FILL_BINS - 1) as f64).trunc_ints();
-        let row = i * FILL_BINS;
         let Counters { hist, carry } = &mut self.counts;
-        let hist: &mut [u16; FILL_BINS] = (&mut hist[row..row + FILL_BINS])
+        let made = carry.made;
+        self.full[i] += with_hist!(hist, h => Self::record_row(h, carry, i, &bins[..n]));
+        if carry.made != made {
+            self.counts.widen_if_due();
+        }
+    }
+
+    /// Bump row `i`'s bin `bins[l]` for each lane `l`, without a branch on whether it is at full
+    /// service; the full-service counter (at most LANES here: no carry) is then taken out and
+    /// returned, to be counted in `full`.
+    #[inline(always)]
+    fn record_row<L: Low>(hist: &mut [L], carry: &mut Carry, i: usize, bins: &[u64]) -> u64 {
+        let row = i * FILL_BINS;
+        let hist: &mut [L; FILL_BINS] = (&mut hist[row..row + FILL_BINS])
             .try_into()
             .expect("a row holds FILL_BINS counters");
-        for &bin in &bins[..n] {
+        for &bin in bins {
             let bin = bin as usize;
-            add_counted(&mut hist[bin], 1, carry, row + bin);
+            add_counted(&mut hist[bin], L::truncate(1), carry, row + bin);
         }
+        std::mem::take(&mut hist[FULL_BIN]).into()
     }
 
     /// The count in counter `c`.
     fn count(&self, c: usize) -> u64 {
-        self.counts.count(c)
+        if c % FILL_BINS == FULL_BIN {
+            self.full[c / FILL_BINS]
+        } else {
+            self.counts.count(c)
+        }
+    }
+
+    /// Every bin's nonzero count, full service included, in counter order.
+    fn nonzero(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        let mut partial = self.counts.nonzero().peekable();
+        let mut full = (self.full.iter().enumerate())
+            .filter(|&(_, &n)| n > 0)
+            .map(|(i, &n)| (i * FILL_BINS + FULL_BIN, n))
+            .peekable();
+        std::iter::from_fn(move || match (partial.peek(), full.peek()) {
+            (Some(p), Some(f)) if p.0 < f.0 => partial.next(),
+            (Some(_), None) => partial.next(),
+            _ => full.next(),
+        })
     }
 
     /// The histogram bin of a fill in [0, 1]: full service alone in the last bin. Both
@@ -566,12 +755,18 @@ impl CurveAcc {
     #[inline(always)]
     fn add(&mut self, i: usize, fill: f64) {
         let fill = fill.clamp(0.0, 1.0);
-        self.counts.bump(i * FILL_BINS + Self::bin(fill));
+        match Self::bin(fill) {
+            FULL_BIN => self.full[i] += 1,
+            bin => self.counts.bump(i * FILL_BINS + bin),
+        }
         self.sum[i] += Self::fixed(fill);
     }
 
     pub fn merge(&mut self, o: &CurveAcc) {
         self.counts.merge(&o.counts);
+        for (a, b) in self.full.iter_mut().zip(&o.full) {
+            *a += b;
+        }
         for (a, b) in self.sum.iter_mut().zip(&o.sum) {
             *a += b;
         }
@@ -579,13 +774,13 @@ impl CurveAcc {
 
     /// What this holds, its nonzero entries only.
     pub fn sparse(&self) -> Sparse {
-        Sparse::of(&self.counts, &self.sum, &[])
+        Sparse::of(&self.counts, &[&self.full, &self.sum], &[])
     }
 
     /// Add `k` times `o`, the [`CurveAcc::sparse`] form of an accumulator of this shape: the
     /// same as merging that accumulator `k` times.
     pub fn add_sparse(&mut self, o: &Sparse, k: u64) {
-        o.add_to(&mut self.counts, &mut self.sum, k);
+        o.add_to(&mut self.counts, &mut [&mut self.full, &mut self.sum], k);
     }
 
     /// Whether this holds `trials` trials' curves of `n_slots` slots over `n_steps` steps: the
@@ -656,10 +851,17 @@ struct CurveWire<C, S> {
 
 impl Serialize for CurveAcc {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// Every bin's count, full service in its place in the row.
+        struct Bins<'a>(&'a CurveAcc);
+        impl Serialize for Bins<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                serialize_sparse(s, self.0.nonzero())
+            }
+        }
         CurveWire {
             n_slots: self.n_slots,
             n_steps: self.n_steps,
-            counts: &self.counts,
+            counts: Bins(self),
             sum: &self.sum,
         }
         .serialize(s)
@@ -686,11 +888,15 @@ impl TryFrom<CurveWire<Vec<u64>, Vec<u64>>> for CurveAcc {
             .len()
             .checked_mul(FILL_BINS)
             .ok_or("fill curves are too large")?;
-        let counts = Counters::from_sparse(&w.counts, len, "fill curve")?;
+        let mut counts = Counters::from_sparse(&w.counts, len, "fill curve")?;
+        let full = (0..w.sum.len())
+            .map(|i| counts.take(i * FILL_BINS + FULL_BIN))
+            .collect();
         Ok(CurveAcc {
             n_slots: w.n_slots,
             n_steps: w.n_steps,
             counts,
+            full,
             sum: w.sum,
         })
     }
@@ -735,7 +941,7 @@ pub struct PriceAcc {
     /// Per priced slot: its first counter and the bins of each of its rows.
     start: Vec<usize>,
     bins: Vec<usize>,
-    counts: Counters<u8>,
+    counts: Counters,
     /// Per priced slot and row (steps, then the peak).
     sum: Vec<u64>,
     /// Per row: the lowest and highest price recorded, (0, 0) before any.
@@ -865,13 +1071,13 @@ impl PriceAcc {
 
     /// What this holds, its nonzero entries only.
     pub fn sparse(&self) -> Sparse {
-        Sparse::of(&self.counts, &self.sum, &self.range)
+        Sparse::of(&self.counts, &[&self.sum], &self.range)
     }
 
     /// Add `k` (at least 1) times `o`, the [`PriceAcc::sparse`] form of an accumulator of this
     /// shape: the same as merging that accumulator `k` times.
     pub fn add_sparse(&mut self, o: &Sparse, k: u64) {
-        o.add_to(&mut self.counts, &mut self.sum, k);
+        o.add_to(&mut self.counts, &mut [&mut self.sum], k);
         for &(row, b) in &o.ranges {
             let a = &mut self.range[row as usize];
             *a = merge_range(*a, b);
@@ -892,11 +1098,7 @@ impl PriceAcc {
         let nb = self.bins[j];
         let (floor, ceiling) = self.bounds[j];
         let low = Self::low_key(self.bounds[j]);
-        let Counters { hist, carry } = &self.counts;
-        let mut counts: Vec<u64> = hist[first..first + nb].iter().map(|&c| c.into()).collect();
-        for (&c, &k) in carry.range(first as u32..(first + nb) as u32) {
-            counts[c as usize - first] += Counters::<u8>::carried(k);
-        }
+        let counts: Vec<u64> = (first..first + nb).map(|c| self.counts.count(c)).collect();
         let recorded: u64 = counts[1..].iter().sum();
         let calm = trials.saturating_sub(recorded);
         let seen = self.range[j * (self.n_steps + 1) + t];
@@ -1229,9 +1431,82 @@ mod tests {
             assert!(added == merged, "fill curves, k = {k}");
             assert!(p_added == p_merged, "price rows, k = {k}");
             if k > 65_535 {
-                assert!(!added.counts.carry.is_empty() && !p_added.counts.carry.is_empty());
+                assert!(!added.counts.carry.map.is_empty() && !p_added.counts.carry.map.is_empty());
             }
         }
+    }
+
+    /// Counters widen to two bytes once carries were made for one counter in four, or the
+    /// carries' map holds more than one counter in sixteen; widened or not, and merged in any
+    /// mix of widths, they hold the counts added (against plain u64 counts) and store them
+    /// alike.
+    #[test]
+    fn counters_widen_when_carries_cost_more_than_a_byte_and_keep_their_counts() {
+        // One heavy counter: its 17th carry is one per four of 64 counters.
+        let mut heavy = Counters::new(64);
+        for k in 1..=256 * 17 {
+            heavy.bump(3);
+            assert_eq!(heavy.is_narrow(), k < 256 * 17, "after {k} bumps");
+        }
+        assert_eq!(heavy.count(3), 256 * 17);
+        // Many counters with a carry each: the 11th entry is more than one per sixteen of 160.
+        let mut many = Counters::new(160);
+        for c in 0..11 {
+            assert!(many.is_narrow());
+            many.add(c * 7, 300);
+        }
+        assert!(!many.is_narrow());
+        assert!((0..160).all(|c| many.count(c) == if c % 7 == 0 && c < 77 { 300 } else { 0 }));
+
+        let mut rng = stream(5, 0, Purpose::Test(4));
+        let len = 400;
+        let mut parts: Vec<(Counters, Vec<u64>)> = Vec::new();
+        for p in 0..6 {
+            let (mut c, mut want) = (Counters::new(len), vec![0u64; len]);
+            // Some parts stay narrow (few, small counts), others widen (heavy counters).
+            for _ in 0..[50, 3_000, 90_000][p % 3] {
+                let i = if rng.random::<f64>() < 0.7 {
+                    rng.random_range(0..4)
+                } else {
+                    rng.random_range(0..len)
+                };
+                if rng.random::<f64>() < 0.1 {
+                    let k = rng.random_range(1..1_000);
+                    c.add(i, k);
+                    want[i] += k;
+                } else {
+                    c.bump(i);
+                    want[i] += 1;
+                }
+            }
+            assert!((0..len).all(|i| c.count(i) == want[i]), "part {p}");
+            parts.push((c, want));
+        }
+        assert!(parts.iter().any(|(c, _)| c.is_narrow()));
+        assert!(parts.iter().any(|(c, _)| !c.is_narrow()));
+        let want: Vec<u64> = (0..len)
+            .map(|i| parts.iter().map(|p| p.1[i]).sum())
+            .collect();
+        for order in [[0, 1, 2, 3, 4, 5], [5, 3, 1, 0, 2, 4], [0, 3, 1, 4, 2, 5]] {
+            let mut total = parts[order[0]].0.clone();
+            for &p in &order[1..] {
+                total.merge(&parts[p].0);
+            }
+            assert!(
+                (0..len).all(|i| total.count(i) == want[i]),
+                "order {order:?}"
+            );
+        }
+        // The same counts, narrow and wide: equal, stored alike, read back alike.
+        let (narrow, _) = &parts[0];
+        let mut wide = narrow.clone();
+        wide.widen();
+        assert!(narrow.is_narrow() && !wide.is_narrow());
+        assert_eq!(narrow, &wide);
+        let stored = serde_json::to_value(narrow).unwrap();
+        assert_eq!(stored, serde_json::to_value(&wide).unwrap());
+        let pairs: Vec<u64> = serde_json::from_value(stored).unwrap();
+        assert_eq!(&Counters::from_sparse(&pairs, len, "test").unwrap(), narrow);
     }
 
     /// The moments of a subset's per-trial sum from the cross sums equal those of pushing the
@@ -1349,25 +1624,28 @@ mod tests {
         assert_eq!(lanes, scalar);
     }
 
-    /// Stored sparsely, carries folded in (one count is exactly 2^16: zero low bits), and read
-    /// back to the same accumulator; malformed forms are errors.
+    /// Stored sparsely, carries folded in (one count is 2^17: zero low bits, the counters
+    /// widened by its carries), full service in its place in the row, and read back to the
+    /// same accumulator; malformed forms are errors.
     #[test]
     fn curves_are_stored_sparsely_and_read_back() {
         let mut c = CurveAcc::new(2, 3);
         for _ in 0..65_536 {
             c.record(1, 2, 1.0);
         }
-        for _ in 0..70_000 {
+        for _ in 0..131_072 {
             c.record(0, 0, 0.0);
         }
         c.record(0, 0, 0.5);
         let json = serde_json::to_value(&c).unwrap();
-        let last = 5 * FILL_BINS + FILL_BINS - 1;
+        let last = 5 * FILL_BINS + FULL_BIN;
         assert_eq!(
             json["counts"],
-            serde_json::json!([0, 70_000, 49, 1, last - 51, 65_536])
+            serde_json::json!([0, 131_072, 49, 1, last - 51, 65_536])
         );
-        assert_eq!(c.counts.hist[last], 0);
+        assert!(!c.counts.is_narrow());
+        assert_eq!((c.counts.low(0), c.counts.count(0)), (0, 131_072));
+        assert_eq!((c.full[5], c.counts.count(last)), (65_536, 0));
         let back: CurveAcc = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, c);
         let bad = |edit: &dyn Fn(&mut serde_json::Value), needle: &str| {
@@ -1385,17 +1663,19 @@ mod tests {
         bad(&|j| j["n_steps"] = 4.into(), "hold 6 sums");
         bad(&|j| j["n_slots"] = (usize::MAX / 2).into(), "hold 6 sums");
         assert!(c
-            .check(2, 3, 70_001)
+            .check(2, 3, 131_073)
             .unwrap_err()
             .contains("slot 1 at step 0"));
-        assert!(c.check(2, 4, 70_001).unwrap_err().contains("2 by 4"));
+        assert!(c.check(2, 4, 131_073).unwrap_err().contains("2 by 4"));
     }
 
+    /// Row 1 (slot 0, step 1). One worker records 200,000 full-service fills and 70,000 half
+    /// fills (273 carries and 112 left), the other 70,000 full and 70,080 half (273 carries
+    /// and 192): merging wraps the half bin's low bits again. Full service is counted whole,
+    /// apart from the counters. Twenty steps: enough counters to stay one byte wide.
     #[test]
-    fn curve_counts_carry_past_16_bits_when_recorded_and_merged() {
-        // Row 1 (slot 0, step 1). One worker records 200,000 full-service fills (three carries)
-        // and 70,000 half fills (one), the other 70,000 of each: merging wraps them again.
-        let (mut a, mut b) = (CurveAcc::new(1, 2), CurveAcc::new(1, 2));
+    fn curve_counts_carry_past_8_bits_when_recorded_and_merged() {
+        let (mut a, mut b) = (CurveAcc::new(1, 20), CurveAcc::new(1, 20));
         for _ in 0..25_000 {
             a.record_lanes(0, 1, &Lanes::ONE, 8);
         }
@@ -1403,19 +1683,28 @@ mod tests {
             a.record(0, 1, 0.5);
             b.record(0, 1, 1.0);
         }
-        for _ in 0..8_750 {
+        for _ in 0..8_760 {
             b.record_lanes(0, 1, &Lanes::splat(0.5), 8);
         }
+        let half = FILL_BINS + 50;
+        assert!(a.counts.is_narrow() && b.counts.is_narrow());
+        assert_eq!(a.counts.carry.map.get(&(half as u32)), Some(&273));
+        assert_eq!(b.counts.low(half), 192);
         a.merge(&b);
-        let full = FILL_BINS + FILL_BINS - 1;
+        let full = FILL_BINS + FULL_BIN;
         assert_eq!(a.count(full), 270_000);
-        assert_eq!(a.count(FILL_BINS + 50), 140_000);
-        assert_eq!(a.counts.carry.get(&(full as u32)), Some(&(270_000 >> 16)));
+        assert_eq!(a.counts.count(full), 0);
+        assert_eq!(a.count(half), 140_080);
+        assert_eq!(
+            a.counts.carry.map.get(&(half as u32)),
+            Some(&(140_080 >> 8))
+        );
+        assert!(a.counts.is_narrow());
         assert_eq!(a.count(50), 0);
-        let n = 410_000;
-        assert_eq!(a.quantile(0, 1, 140_000.0 / n as f64, n), 0.505);
-        assert_eq!(a.quantile(0, 1, 140_001.0 / n as f64, n), 1.0);
-        assert!((a.mean(0, 1, n) - (270_000.0 + 70_000.0) / n as f64).abs() < 1e-9);
+        let n = 410_080;
+        assert_eq!(a.quantile(0, 1, 140_080.0 / n as f64, n), 0.505);
+        assert_eq!(a.quantile(0, 1, 140_081.0 / n as f64, n), 1.0);
+        assert!((a.mean(0, 1, n) - (270_000.0 + 70_040.0) / n as f64).abs() < 1e-9);
     }
 
     /// Prices: the reference and the ceiling exactly, others at their bin's midpoint (within
@@ -1497,10 +1786,10 @@ mod tests {
         for _ in 0..257 {
             b.record(0, 0, 2.0);
         }
-        assert_eq!(a.counts.carry.get(&(CEILING_BIN as u32)), Some(&2));
+        assert_eq!(a.counts.carry.map.get(&(CEILING_BIN as u32)), Some(&2));
         a.merge(&b);
         assert_eq!(a.counts.count(CEILING_BIN), 800);
-        assert_eq!(a.counts.carry.get(&(CEILING_BIN as u32)), Some(&3));
+        assert_eq!(a.counts.carry.map.get(&(CEILING_BIN as u32)), Some(&3));
         // 43 calm trials, 257 at 2 and 800 at the ceiling.
         let n = 1100;
         let r = a.row(0, 0, n);
