@@ -43,22 +43,31 @@ pub fn estimate(plan: &Plan, trials: u64, blocks: Range<u64>, workers: usize) ->
     for m in &plan.models {
         let (slots, steps) = (m.importer_slots().count(), m.n_steps as usize);
         let (k, n) = (slots as f64, steps as f64);
-        // Fill and price histograms, and two step histograms per slot.
-        let ints = (CurveAcc::bytes(slots, steps) + PriceAcc::bytes(&priced_slots(m).1, steps))
-            as f64
-            + 2.0 * k * (n + 1.0) * 8.0;
+        // Fill histograms and two step histograms per slot (the price histograms, one set
+        // shared by the workers, are kept below).
+        let ints = CurveAcc::bytes(slots, steps) as f64 + 2.0 * k * (n + 1.0) * 8.0;
         // A worker's state (`Scratch`): a lane-vector per field, eight per slot, five per
-        // supplier and three per edge, and a pipe cell per step of lead time.
+        // supplier and three per edge, a pipe cell per step of lead time, and with a market a
+        // lane-vector of prices per importer slot and step.
+        let priced = m.materials.iter().any(|x| x.market.is_some());
         let scratch = (8 * m.slots.len() + 5 * m.suppliers.len() + 3 * m.edges.len()) as f64
             * LANES as f64
             * 8.0
             + m.pipes
                 .iter()
                 .map(|p| p.lead_steps as f64 * LANES as f64 * 8.0)
-                .sum::<f64>();
+                .sum::<f64>()
+            + if priced {
+                k * n * LANES as f64 * 8.0
+            } else {
+                0.0
+            };
         per_worker += ints + scratch;
-        // Losses per trial and importer (f32), and the fill curves drawn (seven per step).
-        kept += n_trials * m.importers.len() as f64 * 4.0 + k * n * 7.0 * 8.0;
+        // Losses per trial and importer (f32), the fill curves drawn (seven per step), and the
+        // price histograms.
+        kept += n_trials * m.importers.len() as f64 * 4.0
+            + k * n * 7.0 * 8.0
+            + PriceAcc::bytes(&priced_slots(m).1, steps) as f64;
         node_steps += n_trials * (m.slots.len() + m.suppliers.len()) as f64 * n;
         let markets = m.materials.iter().filter(|x| x.market.is_some()).count();
         market_steps += n_trials * markets as f64 * n;
@@ -484,11 +493,15 @@ fn slot_values(model: &Model, outcome: &[SlotTrial]) -> Vec<SlotMetrics<f64>> {
         .collect()
 }
 
-struct Worker {
+struct Worker<'a> {
     scratch: Vec<Scratch>,
     /// Per variant, the events of each trial of the current group.
     events: Vec<Vec<Vec<Event>>>,
+    /// Per variant: the fill curves and step histograms of this worker's trials (its prices
+    /// are in `prices`).
     ints: Vec<VariantInts>,
+    /// Per variant, the price histograms every worker records into (see [`run_blocks`]).
+    prices: &'a [Mutex<PriceAcc>],
     /// Per variant: a trial without events, run once (see [`Quiet`]), and how many of the
     /// worker's trials were such trials.
     quiet: Vec<Option<Quiet>>,
@@ -534,15 +547,25 @@ pub fn run_blocks(
 ) -> Accumulated {
     let bs = block_size(trials);
     let fold = Mutex::new(Fold::new(blocks.start));
+    // Price histograms are recorded after each group, from the prices it kept: the workers
+    // share one set, each taking a variant's lock for a group at a time, where a set per worker
+    // would cost the largest histograms of a run again for each thread. Fill curves are
+    // recorded as the group runs, into each worker's own.
+    let prices: Vec<Mutex<PriceAcc>> = plan
+        .models
+        .iter()
+        .map(|&m| Mutex::new(price_acc(m)))
+        .collect();
+    // A worker's own: fill curves and step histograms, its prices a place holder.
     let new_ints = || -> Vec<VariantInts> {
         plan.models
             .iter()
-            .map(|m| {
+            .map(|&m| {
                 let k = m.importer_slots().count();
                 let n = m.n_steps as usize;
                 VariantInts {
                     curves: CurveAcc::new(k, n),
-                    prices: price_acc(m),
+                    prices: PriceAcc::new(Vec::new(), Vec::new(), n),
                     tts: vec![StepHist::new(n); k],
                     ttr: vec![StepHist::new(n); k],
                 }
@@ -568,6 +591,7 @@ pub fn run_blocks(
                     .collect(),
                 events: vec![vec![Vec::new(); LANES]; n_var],
                 ints: new_ints(),
+                prices: &prices,
                 quiet: (0..n_var).map(|_| None).collect(),
                 quiet_trials: vec![0; n_var],
             };
@@ -595,7 +619,7 @@ pub fn run_blocks(
             for (v, ints) in w.ints.iter_mut().enumerate() {
                 if let (Some(q), k @ 1..) = (&w.quiet[v], w.quiet_trials[v]) {
                     ints.curves.add_sparse(&q.curves, k);
-                    ints.prices.add_sparse(&q.prices, k);
+                    lock_prices(&prices[v]).add_sparse(&q.prices, k);
                 }
             }
             (out, w.ints)
@@ -610,7 +634,6 @@ pub fn run_blocks(
             Some(acc) => {
                 for (p, q) in acc.iter_mut().zip(&w_ints) {
                     p.curves.merge(&q.curves);
-                    p.prices.merge(&q.prices);
                     p.tts.iter_mut().zip(&q.tts).for_each(|(u, v)| u.merge(v));
                     p.ttr.iter_mut().zip(&q.ttr).for_each(|(u, v)| u.merge(v));
                 }
@@ -622,11 +645,20 @@ pub fn run_blocks(
         .into_inner()
         .expect("no worker panics holding the fold");
     assert!(fold.pending.is_empty(), "every block folded");
+    let mut ints = ints.unwrap_or_else(|| new_ints());
+    for (i, p) in ints.iter_mut().zip(prices) {
+        i.prices = p.into_inner().expect("no worker panics holding the prices");
+    }
     Accumulated {
         blocks: blocks_out,
-        ints: ints.unwrap_or_else(new_ints),
+        ints,
         folded: fold.total,
     }
+}
+
+/// A variant's shared price histograms, for a worker to record into.
+fn lock_prices(prices: &Mutex<PriceAcc>) -> std::sync::MutexGuard<'_, PriceAcc> {
+    prices.lock().expect("no worker panics holding the prices")
 }
 
 /// Block sums folded in block order as blocks finish, in whatever order: a block waits in
@@ -740,9 +772,9 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
             );
             run_lockstep(&mut runs);
             drop(runs);
-            for (s, ints) in w.scratch.iter().zip(&mut w.ints) {
-                if !ints.prices.is_empty() {
-                    s.record_prices(&mut ints.prices, n);
+            for (s, prices) in w.scratch.iter().zip(w.prices) {
+                if s.has_prices() {
+                    s.record_prices(&mut lock_prices(prices), n);
                 }
             }
         }

@@ -637,10 +637,11 @@ pub struct CurveAcc {
 }
 
 impl CurveAcc {
-    /// The bytes of an accumulator of `n_slots` slots over `n_steps` steps (the carries apart):
-    /// a counter per bin, and a full-service count and a sum per row.
+    /// The bytes of an accumulator of `n_slots` slots over `n_steps` steps, at most: a counter
+    /// per bin, two bytes wide once widened (their carries are then few: see [`Counters`]), and
+    /// a full-service count and a sum per row.
     pub fn bytes(n_slots: usize, n_steps: usize) -> usize {
-        n_slots * n_steps * (FILL_BINS * std::mem::size_of::<u8>() + 8 + 8)
+        n_slots * n_steps * (FILL_BINS * std::mem::size_of::<u16>() + 8 + 8)
     }
 
     pub fn new(n_slots: usize, n_steps: usize) -> CurveAcc {
@@ -983,12 +984,13 @@ impl PriceAcc {
         }
     }
 
-    /// The bytes of an accumulator of price bounds `bounds` over `n_steps` steps (the carries
-    /// apart): a counter per bin and, per row, a sum and a range.
+    /// The bytes of an accumulator of price bounds `bounds` over `n_steps` steps, at most: a
+    /// counter per bin, two bytes wide once widened (as [`CurveAcc::bytes`]), and per row a sum
+    /// and a range.
     pub fn bytes(bounds: &[(f64, f64)], n_steps: usize) -> usize {
         let rows = n_steps + 1;
         let counters: usize = bounds.iter().map(|&b| Self::row_bins(b) * rows).sum();
-        counters * std::mem::size_of::<u8>() + bounds.len() * rows * (8 + 16)
+        counters * std::mem::size_of::<u16>() + bounds.len() * rows * (8 + 16)
     }
 
     /// None: a run without markets.
