@@ -645,7 +645,7 @@ pub fn run_blocks(
         .into_inner()
         .expect("no worker panics holding the fold");
     assert!(fold.pending.is_empty(), "every block folded");
-    let mut ints = ints.unwrap_or_else(|| new_ints());
+    let mut ints = ints.unwrap_or_else(new_ints);
     for (i, p) in ints.iter_mut().zip(prices) {
         i.prices = p.into_inner().expect("no worker panics holding the prices");
     }
