@@ -43,12 +43,13 @@ pub fn estimate(plan: &Plan, trials: u64, blocks: Range<u64>, workers: usize) ->
     for m in &plan.models {
         let (slots, steps) = (m.importer_slots().count(), m.n_steps as usize);
         let (k, n) = (slots as f64, steps as f64);
-        // Fill histograms and two step histograms per slot (the price histograms, one set
-        // shared by the workers, are kept below).
-        let ints = CurveAcc::bytes(slots, steps) as f64 + 2.0 * k * (n + 1.0) * 8.0;
+        // Two step histograms per slot (the fill and price histograms, one set shared by the
+        // workers, are counted below).
+        let ints = 2.0 * k * (n + 1.0) * 8.0;
         // A worker's state (`Scratch`): a lane-vector per field, eight per slot, five per
-        // supplier and three per edge, a pipe cell per step of lead time, and with a market a
-        // lane-vector of prices per importer slot and step.
+        // supplier and three per edge, a pipe cell per step of lead time, a group's fills (16
+        // bytes per importer slot and step), and with a market a lane-vector of prices per
+        // importer slot and step.
         let priced = m.materials.iter().any(|x| x.market.is_some());
         let scratch = (8 * m.slots.len() + 5 * m.suppliers.len() + 3 * m.edges.len()) as f64
             * LANES as f64
@@ -57,6 +58,7 @@ pub fn estimate(plan: &Plan, trials: u64, blocks: Range<u64>, workers: usize) ->
                 .iter()
                 .map(|p| p.lead_steps as f64 * LANES as f64 * 8.0)
                 .sum::<f64>()
+            + k * n * 16.0
             + if priced {
                 k * n * LANES as f64 * 8.0
             } else {
@@ -64,10 +66,10 @@ pub fn estimate(plan: &Plan, trials: u64, blocks: Range<u64>, workers: usize) ->
             };
         per_worker += ints + scratch;
         // Losses per trial and importer (f32), the fill curves drawn (seven per step), and the
-        // price histograms.
+        // fill and price histograms.
         kept += n_trials * m.importers.len() as f64 * 4.0
             + k * n * 7.0 * 8.0
-            + PriceAcc::bytes(&priced_slots(m).1, steps) as f64;
+            + (CurveAcc::bytes(slots, steps) + PriceAcc::bytes(&priced_slots(m).1, steps)) as f64;
         node_steps += n_trials * (m.slots.len() + m.suppliers.len()) as f64 * n;
         let markets = m.materials.iter().filter(|x| x.market.is_some()).count();
         market_steps += n_trials * markets as f64 * n;
@@ -497,11 +499,12 @@ struct Worker<'a> {
     scratch: Vec<Scratch>,
     /// Per variant, the events of each trial of the current group.
     events: Vec<Vec<Vec<Event>>>,
-    /// Per variant: the fill curves and step histograms of this worker's trials (its prices
-    /// are in `prices`).
+    /// Per variant: the step histograms of this worker's trials (its fill curves and prices
+    /// are in `hists`).
     ints: Vec<VariantInts>,
-    /// Per variant, the price histograms every worker records into (see [`run_blocks`]).
-    prices: &'a [Mutex<PriceAcc>],
+    /// Per variant, the fill and price histograms every worker records into (see
+    /// [`run_blocks`]).
+    hists: &'a [Mutex<Histograms>],
     /// Per variant: a trial without events, run once (see [`Quiet`]), and how many of the
     /// worker's trials were such trials.
     quiet: Vec<Option<Quiet>>,
@@ -547,16 +550,20 @@ pub fn run_blocks(
 ) -> Accumulated {
     let bs = block_size(trials);
     let fold = Mutex::new(Fold::new(blocks.start));
-    // Price histograms are recorded after each group, from the prices it kept: the workers
-    // share one set, each taking a variant's lock for a group at a time, where a set per worker
-    // would cost the largest histograms of a run again for each thread. Fill curves are
-    // recorded as the group runs, into each worker's own.
-    let prices: Vec<Mutex<PriceAcc>> = plan
+    // Fill and price histograms are counted after each group, from what the group kept: the
+    // workers share one set, each taking a variant's lock for a group at a time, where a set
+    // per worker would cost the largest structures of a run again for each thread.
+    let hists: Vec<Mutex<Histograms>> = plan
         .models
         .iter()
-        .map(|&m| Mutex::new(price_acc(m)))
+        .map(|&m| {
+            Mutex::new(Histograms {
+                curves: CurveAcc::new(m.importer_slots().count(), m.n_steps as usize),
+                prices: price_acc(m),
+            })
+        })
         .collect();
-    // A worker's own: fill curves and step histograms, its prices a place holder.
+    // A worker's own: step histograms, its fill curves and prices place holders.
     let new_ints = || -> Vec<VariantInts> {
         plan.models
             .iter()
@@ -564,7 +571,7 @@ pub fn run_blocks(
                 let k = m.importer_slots().count();
                 let n = m.n_steps as usize;
                 VariantInts {
-                    curves: CurveAcc::new(k, n),
+                    curves: CurveAcc::new(0, n),
                     prices: PriceAcc::new(Vec::new(), Vec::new(), n),
                     tts: vec![StepHist::new(n); k],
                     ttr: vec![StepHist::new(n); k],
@@ -591,7 +598,7 @@ pub fn run_blocks(
                     .collect(),
                 events: vec![vec![Vec::new(); LANES]; n_var],
                 ints: new_ints(),
-                prices: &prices,
+                hists: &hists,
                 quiet: (0..n_var).map(|_| None).collect(),
                 quiet_trials: vec![0; n_var],
             };
@@ -616,10 +623,11 @@ pub fn run_blocks(
                     p.fetch_add(n, Ordering::Relaxed);
                 }
             }
-            for (v, ints) in w.ints.iter_mut().enumerate() {
+            for (v, h) in hists.iter().enumerate() {
                 if let (Some(q), k @ 1..) = (&w.quiet[v], w.quiet_trials[v]) {
-                    ints.curves.add_sparse(&q.curves, k);
-                    lock_prices(&prices[v]).add_sparse(&q.prices, k);
+                    let mut h = lock(h);
+                    h.curves.add_sparse(&q.curves, k);
+                    h.prices.add_sparse(&q.prices, k);
                 }
             }
             (out, w.ints)
@@ -633,7 +641,6 @@ pub fn run_blocks(
             None => ints = Some(w_ints),
             Some(acc) => {
                 for (p, q) in acc.iter_mut().zip(&w_ints) {
-                    p.curves.merge(&q.curves);
                     p.tts.iter_mut().zip(&q.tts).for_each(|(u, v)| u.merge(v));
                     p.ttr.iter_mut().zip(&q.ttr).for_each(|(u, v)| u.merge(v));
                 }
@@ -646,8 +653,11 @@ pub fn run_blocks(
         .expect("no worker panics holding the fold");
     assert!(fold.pending.is_empty(), "every block folded");
     let mut ints = ints.unwrap_or_else(new_ints);
-    for (i, p) in ints.iter_mut().zip(prices) {
-        i.prices = p.into_inner().expect("no worker panics holding the prices");
+    for (i, h) in ints.iter_mut().zip(hists) {
+        let h = h
+            .into_inner()
+            .expect("no worker panics holding the histograms");
+        (i.curves, i.prices) = (h.curves, h.prices);
     }
     Accumulated {
         blocks: blocks_out,
@@ -656,9 +666,15 @@ pub fn run_blocks(
     }
 }
 
-/// A variant's shared price histograms, for a worker to record into.
-fn lock_prices(prices: &Mutex<PriceAcc>) -> std::sync::MutexGuard<'_, PriceAcc> {
-    prices.lock().expect("no worker panics holding the prices")
+/// A variant's fill and price histograms, one set the workers share.
+struct Histograms {
+    curves: CurveAcc,
+    prices: PriceAcc,
+}
+
+/// A variant's shared histograms, for a worker to count a group into.
+fn lock(h: &Mutex<Histograms>) -> std::sync::MutexGuard<'_, Histograms> {
+    h.lock().expect("no worker panics holding the histograms")
 }
 
 /// Block sums folded in block order as blocks finish, in whatever order: a block waits in
@@ -768,13 +784,15 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
                 &plan.models,
                 &mut w.scratch,
                 w.events.iter().map(|e| &e[..n]),
-                w.ints.iter_mut().map(|i| Some(&mut i.curves)),
+                plan.models.iter().map(|_| None),
             );
             run_lockstep(&mut runs);
             drop(runs);
-            for (s, prices) in w.scratch.iter().zip(w.prices) {
+            for (s, h) in w.scratch.iter().zip(w.hists) {
+                let mut h = lock(h);
+                s.record_fills(&mut h.curves, n);
                 if s.has_prices() {
-                    s.record_prices(&mut lock_prices(prices), n);
+                    s.record_prices(&mut h.prices, n);
                 }
             }
         }

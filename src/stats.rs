@@ -681,6 +681,40 @@ impl CurveAcc {
         }
     }
 
+    /// Count the first `n` lanes of group `rec` (of this accumulator's shape): what recording
+    /// them as the group ran would have counted.
+    pub fn count_group(&mut self, rec: &FillRec, n: usize) {
+        assert_eq!(rec.sum.len(), self.sum.len(), "a group of this shape");
+        for (a, &b) in self.sum.iter_mut().zip(&rec.sum) {
+            *a += b;
+        }
+        let Counters { hist, carry } = &mut self.counts;
+        let made = carry.made;
+        with_hist!(hist, h => Self::count_rows(h, carry, &mut self.full, &rec.bins, n));
+        if carry.made != made {
+            self.counts.widen_if_due();
+        }
+    }
+
+    /// [`CurveAcc::count_group`]'s counts, row by row; a row whose lanes are all at full
+    /// service (most rows, in most scenarios) counts them at once.
+    fn count_rows<L: Low>(
+        hist: &mut [L],
+        carry: &mut Carry,
+        full: &mut [u64],
+        bins: &[[u8; LANES]],
+        n: usize,
+    ) {
+        const ALL_FULL: [u8; LANES] = [FULL_BIN as u8; LANES];
+        for (i, (b, f)) in bins.iter().zip(full).enumerate() {
+            *f += if n == LANES && *b == ALL_FULL {
+                LANES as u64
+            } else {
+                Self::record_row(hist, carry, i, &b[..n])
+            };
+        }
+    }
+
     #[inline(always)]
     fn record_first(&mut self, i: usize, fill: &Lanes, n: usize) {
         let f = fill.max(Lanes::ZERO).min(Lanes::ONE);
@@ -700,12 +734,18 @@ impl CurveAcc {
     /// service; the full-service counter (at most LANES here: no carry) is then taken out and
     /// returned, to be counted in `full`.
     #[inline(always)]
-    fn record_row<L: Low>(hist: &mut [L], carry: &mut Carry, i: usize, bins: &[u64]) -> u64 {
+    fn record_row<L: Low, B: Copy + Into<u64>>(
+        hist: &mut [L],
+        carry: &mut Carry,
+        i: usize,
+        bins: &[B],
+    ) -> u64 {
         let row = i * FILL_BINS;
         let hist: &mut [L; FILL_BINS] = (&mut hist[row..row + FILL_BINS])
             .try_into()
             .expect("a row holds FILL_BINS counters");
         for &bin in bins {
+            let bin: u64 = bin.into();
             let bin = bin as usize;
             add_counted(&mut hist[bin], L::truncate(1), carry, row + bin);
         }
@@ -837,6 +877,57 @@ impl CurveAcc {
             return 0.0;
         }
         self.sum[self.row(slot, step)] as f64 / FIXED_ONE / n as f64
+    }
+}
+
+/// One group's fills, kept as they are computed, to be counted into a [`CurveAcc`] after the
+/// group ([`CurveAcc::count_group`]): per (slot, step) row, step-major as in the accumulator,
+/// each lane's bin and the fixed-point sum of the lanes recorded. Recording here and counting
+/// after is [`CurveAcc::record_lanes`] split in two, so it counts the same; 16 bytes a row let
+/// a worker keep one group's fills where a histogram per worker would cost 101 counters a
+/// row.
+#[derive(Debug, Clone)]
+pub struct FillRec {
+    n_slots: usize,
+    bins: Vec<[u8; LANES]>,
+    sum: Vec<u64>,
+}
+
+impl FillRec {
+    pub fn new(n_slots: usize, n_steps: usize) -> FillRec {
+        FillRec {
+            n_slots,
+            bins: vec![[0; LANES]; n_slots * n_steps],
+            sum: vec![0; n_slots * n_steps],
+        }
+    }
+
+    /// Start a group: no lane recorded yet.
+    pub fn clear(&mut self) {
+        self.sum.fill(0);
+    }
+
+    /// The first `n` lanes of `fill` for (slot, step), every lane's bin (see
+    /// [`CurveAcc::record_lanes`]).
+    #[inline(always)]
+    pub fn record_lanes(&mut self, slot: usize, step: usize, fill: &Lanes, n: usize) {
+        let i = step * self.n_slots + slot;
+        let f = fill.max(Lanes::ZERO).min(Lanes::ONE);
+        self.sum[i] = (f * FIXED_ONE).trunc_ints()[..n].iter().sum::<u64>();
+        // A clamped fill times 100, truncated, is 100 exactly at full service: the largest fill
+        // below 1 times 100 rounds to below 100.
+        let bins = (f * (FILL_BINS - 1) as f64).trunc_ints();
+        self.bins[i] = std::array::from_fn(|l| bins[l] as u8);
+    }
+
+    /// Lane `lane`'s fill for (slot, step), one of the lanes recorded (see
+    /// [`CurveAcc::record`]).
+    #[inline(always)]
+    pub fn record(&mut self, slot: usize, step: usize, lane: usize, fill: f64) {
+        let i = step * self.n_slots + slot;
+        let fill = fill.clamp(0.0, 1.0);
+        self.bins[i][lane] = CurveAcc::bin(fill) as u8;
+        self.sum[i] += CurveAcc::fixed(fill);
     }
 }
 
@@ -1624,6 +1715,59 @@ mod tests {
             }
         }
         assert_eq!(lanes, scalar);
+    }
+
+    /// Keeping a group's fills and counting them after the group is recording them as they
+    /// come: every row of each group kept, lane by lane in some groups and all lanes at once
+    /// in others, in full and partial groups, with fills at the edges, at full service in
+    /// every lane and random, against recording each row's lanes.
+    #[test]
+    fn counting_a_kept_group_is_recording_it() {
+        let mut rng = stream(9, 0, Purpose::Test(5));
+        let edges = [
+            0.0,
+            1.0,
+            1.0 - f64::EPSILON / 2.0,
+            0.995,
+            -0.0,
+            -0.2,
+            1.3,
+            f64::NAN,
+        ];
+        let (n_slots, n_steps) = (3, 4);
+        let (mut counted, mut recorded) = (
+            CurveAcc::new(n_slots, n_steps),
+            CurveAcc::new(n_slots, n_steps),
+        );
+        let mut rec = FillRec::new(n_slots, n_steps);
+        for g in 0..400 {
+            let n = if g % 4 == 0 { 1 + g % LANES } else { LANES };
+            rec.clear();
+            for step in 0..n_steps {
+                for slot in 0..n_slots {
+                    let fill = if g % 5 == 1 {
+                        Lanes::ONE
+                    } else {
+                        Lanes(std::array::from_fn(|_| match rng.random_range(0..3) {
+                            0 => edges[rng.random_range(0..edges.len())],
+                            1 => 1.0,
+                            _ => rng.random::<f64>(),
+                        }))
+                    };
+                    if g % 3 == 0 {
+                        for l in 0..n {
+                            rec.record(slot, step, l, fill.0[l]);
+                        }
+                    } else {
+                        rec.record_lanes(slot, step, &fill, n);
+                    }
+                    recorded.record_lanes(slot, step, &fill, n);
+                }
+            }
+            counted.count_group(&rec, n);
+        }
+        assert_eq!(counted, recorded);
+        assert!(counted.count(FULL_BIN) > 0 && counted.count(0) > 0);
     }
 
     /// Stored sparsely, carries folded in (one count is 2^17: zero low bits, the counters

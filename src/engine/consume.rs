@@ -10,38 +10,22 @@ use super::state::Scratch;
 use super::EPS;
 use crate::lanes::{self, Lanes, LANES};
 use crate::model::Model;
-use crate::stats::CurveAcc;
 
-/// Step 5 at step `t` for every lane; with `curves`, the fills of the first `n` lanes are
-/// recorded.
+/// Step 5 at step `t` for every lane; the fills of the first `n` lanes (the group's trials)
+/// are kept for the histograms.
 #[inline(always)]
-pub(super) fn consume(
-    model: &Model,
-    s: &mut Scratch,
-    t: u32,
-    mut curves: Option<(&mut CurveAcc, usize)>,
-) {
+pub(super) fn consume(model: &Model, s: &mut Scratch, t: u32, n: usize) {
     if s.net.paths.lane_arithmetic {
-        consume_lanes(model, s, t, curves);
+        consume_lanes(model, s, t, n);
     } else {
         for l in 0..LANES {
-            let curves = curves
-                .as_mut()
-                .filter(|(_, n)| l < *n)
-                .map(|(c, _)| &mut **c);
-            consume_lane(model, s, t, l, curves);
+            consume_lane(model, s, t, l, l < n);
         }
     }
 }
 
-/// The rule, for lane `l` (recording its fills in `curves` if given).
-fn consume_lane(
-    model: &Model,
-    s: &mut Scratch,
-    t: u32,
-    l: usize,
-    mut curves: Option<&mut CurveAcc>,
-) {
+/// The rule, for lane `l` (keeping its fills for the histograms if `record`).
+fn consume_lane(model: &Model, s: &mut Scratch, t: u32, l: usize, record: bool) {
     let n_steps = model.n_steps as usize;
     let first = s.net.first_importer_slot;
     for b in first..model.slots.len() {
@@ -87,7 +71,7 @@ fn consume_lane(
         let k = b - first;
         let short_now = s.track.short_now[k].0[l];
         let at = SlotStep { k, t, n_steps };
-        settle_lane(s, at, l, need, short_now, curves.as_deref_mut());
+        settle_lane(s, at, l, need, short_now, record);
     }
 }
 
@@ -95,12 +79,7 @@ fn consume_lane(
 /// `settle_without_pools` and no pools, each slot is settled as soon as its stockpile has been
 /// drawn.
 #[inline(always)]
-fn consume_lanes(
-    model: &Model,
-    s: &mut Scratch,
-    t: u32,
-    mut curves: Option<(&mut CurveAcc, usize)>,
-) {
+fn consume_lanes(model: &Model, s: &mut Scratch, t: u32, n: usize) {
     let n_steps = model.n_steps as usize;
     let first = s.net.first_importer_slot;
     let settle_now = model.pools.is_empty() && s.net.paths.settle_without_pools;
@@ -130,7 +109,7 @@ fn consume_lanes(
         let short_now = Lanes::select(is_short, short - draw, Lanes::ZERO);
         if settle_now {
             cap_stock(s, b);
-            settle(s, at, need, short_now, &mut curves);
+            settle(s, at, need, short_now, n);
         } else {
             s.track.short_now[k] = short_now;
         }
@@ -148,7 +127,7 @@ fn consume_lanes(
         let need = need_lanes(s, b);
         let k = b - first;
         let short_now = s.track.short_now[k];
-        settle(s, SlotStep { k, t, n_steps }, need, short_now, &mut curves);
+        settle(s, SlotStep { k, t, n_steps }, need, short_now, n);
     }
 }
 

@@ -69,8 +69,8 @@ pub fn run_trial(model: &Model, s: &mut Scratch, events: &[Event], curves: Optio
 
 /// Run one group of trials of `model` side by side, trial `l` under `events[l]` (each sorted by
 /// start; at most [`LANES`] trials). Lane `l`'s outcomes are [`Scratch::outcome`]`(l)`; if
-/// `curves` is given, every importer slot's fill at every step of every trial is recorded into
-/// it as it is computed (where the histogram rows' cache misses overlap with the step's work).
+/// `curves` is given, every importer slot's fill at every step of every trial is counted into
+/// it after the group, from the fills the group kept ([`Scratch::record_fills`]).
 pub fn run_group<E: AsRef<[Event]>>(
     model: &Model,
     s: &mut Scratch,

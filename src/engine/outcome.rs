@@ -120,14 +120,15 @@ impl SlotStep {
 }
 
 /// Slot `at`, lane `l`, is left `short_now` of its `need`: add up its demand, unmet units and
-/// fill series, and record its fill in `curves`. The rule.
+/// fill series, and keep its fill for the histograms if `record` (a lane of the group's
+/// trials). The rule.
 pub(super) fn settle_lane(
     s: &mut Scratch,
     at: SlotStep,
     l: usize,
     need: f64,
     short_now: f64,
-    curves: Option<&mut CurveAcc>,
+    record: bool,
 ) {
     let short = if short_now > need * EPS {
         short_now
@@ -153,20 +154,15 @@ pub(super) fn settle_lane(
     if s.audit {
         s.fills[i].0[l] = fill;
     }
-    if let Some(c) = curves {
-        c.record(at.k, at.t as usize, fill);
+    if record {
+        s.fill_rec.record(at.k, at.t as usize, l, fill);
     }
 }
 
-/// [`settle_lane`] for all lanes at once (fills of the first `n` lanes recorded in `curves`).
+/// [`settle_lane`] for all lanes at once (fills of the first `n` lanes kept for the
+/// histograms).
 #[inline(always)]
-pub(super) fn settle(
-    s: &mut Scratch,
-    at: SlotStep,
-    need: Lanes,
-    short_now: Lanes,
-    curves: &mut Option<(&mut CurveAcc, usize)>,
-) {
+pub(super) fn settle(s: &mut Scratch, at: SlotStep, need: Lanes, short_now: Lanes, n: usize) {
     let short = Lanes::select(short_now.gt(need * EPS), short_now, Lanes::ZERO);
     let tr = &mut s.track;
     tr.demand[at.k] += need;
@@ -181,9 +177,7 @@ pub(super) fn settle(
     if s.audit {
         s.fills[i] = fill;
     }
-    if let Some((c, n)) = curves {
-        c.record_lanes(at.k, at.t as usize, &fill, *n);
-    }
+    s.fill_rec.record_lanes(at.k, at.t as usize, &fill, n);
 }
 
 /// Close the group: outcomes and mass balance of its first `n` lanes.
@@ -342,6 +336,12 @@ impl Scratch {
             *p = self.track.price[k * n_steps + t].0[lane];
         }
         out
+    }
+
+    /// Count the fills of the first `n` lanes of the last group into `acc`: every importer
+    /// slot's fill at every step.
+    pub fn record_fills(&self, acc: &mut CurveAcc, n: usize) {
+        acc.count_group(&self.fill_rec, n);
     }
 
     /// Whether prices are kept (some material has a market): [`Scratch::record_prices`] has

@@ -9,7 +9,7 @@ use super::{Steps, NONE};
 use crate::lanes::{Lanes, LANES};
 use crate::model::Model;
 use crate::shocks::Event;
-use crate::stats::SlotTrial;
+use crate::stats::{FillRec, SlotTrial};
 
 /// Running totals of goods moved, per lane, for the mass balance.
 #[derive(Debug, Clone, Copy)]
@@ -132,6 +132,8 @@ pub struct Scratch {
     pub(super) flow: Flow,
     /// This group's fill per importer slot and step (slot-major), when audited.
     pub(super) fills: Vec<Lanes>,
+    /// This group's fills as the histograms count them ([`Scratch::record_fills`]).
+    pub(super) fill_rec: FillRec,
     /// Outcomes of the last group, lane-major: lane `l`, importer slot `k` at `l * K + k`.
     pub(super) outcomes: Vec<SlotTrial>,
     pub(super) balances: Vec<Balance>,
@@ -208,6 +210,7 @@ impl Scratch {
             audit: true,
             flow: Flow::ZERO,
             fills: Vec::new(),
+            fill_rec: FillRec::new(k, model.n_steps as usize),
             outcomes: vec![SlotTrial::default(); k * LANES],
             balances: vec![Balance::default(); LANES],
             net,
@@ -293,6 +296,7 @@ impl Scratch {
             v.fill([0; LANES]);
         }
         self.market_touch.fill([0; LANES]);
+        self.fill_rec.clear();
         for (b, s) in model.slots.iter().enumerate() {
             self.stock[b] = Lanes::splat(s.stock_initial);
         }

@@ -29,7 +29,6 @@ use super::Lockstep;
 use crate::lanes::LANES;
 use crate::model::Model;
 use crate::shocks::Event;
-use crate::stats::CurveAcc;
 
 /// The body of [`run_lockstep`](super::run_lockstep) (and so of
 /// [`run_group`](super::run_group), a lockstep of one): every run's group set up, then step by
@@ -55,39 +54,28 @@ pub(super) fn lockstep<E: AsRef<[Event]>>(runs: &mut [Lockstep<'_, E>]) {
         }
         for t in 0..n_steps {
             if t < base.model.n_steps {
-                step(
-                    base.model,
-                    base.scratch,
-                    base.events.len(),
-                    t,
-                    &mut base.curves,
-                    None,
-                );
+                step(base.model, base.scratch, base.events.len(), t, None);
             }
             let shared = base.scratch.market.as_deref();
             for r in rest.iter_mut() {
                 if t < r.model.n_steps {
-                    step(r.model, r.scratch, r.events.len(), t, &mut r.curves, shared);
+                    step(r.model, r.scratch, r.events.len(), t, shared);
                 }
             }
         }
     }
     for r in runs.iter_mut() {
         finish(r.model, r.scratch, r.events.len());
+        if let Some(c) = r.curves.as_deref_mut() {
+            r.scratch.record_fills(c, r.events.len());
+        }
     }
 }
 
 /// Step `t` of the group of `n` trials in `s`. `base` is the baseline's market scratch when
 /// this is a variant run in lockstep with it.
 #[inline(always)]
-fn step(
-    model: &Model,
-    s: &mut Scratch,
-    n: usize,
-    t: u32,
-    curves: &mut Option<&mut CurveAcc>,
-    base: Option<&MarketScratch>,
-) {
+fn step(model: &Model, s: &mut Scratch, n: usize, t: u32, base: Option<&MarketScratch>) {
     let n_steps = model.n_steps as usize;
     let quiet_steps = s.net.paths.quiet_steps;
     // 1. Shocks: outage masks for all lanes at once, then other events trial by trial
@@ -124,7 +112,7 @@ fn step(
         }
     }
     // 5. Consumption.
-    consume(model, s, t, curves.as_deref_mut().map(|c| (c, n)));
+    consume(model, s, t, n);
     if s.net.any_market {
         price_losses(model, s, t);
     }
