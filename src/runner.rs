@@ -75,8 +75,8 @@ pub fn estimate(plan: &Plan, trials: u64, blocks: Range<u64>, workers: usize) ->
         market_steps += n_trials * markets as f64 * n;
     }
     Estimate {
-        // Every worker's accumulators, and one more they merge into.
-        bytes: (workers as f64 + 1.0) * per_worker + kept,
+        // Every worker's state; the workers' step histograms merge into the first's.
+        bytes: workers as f64 * per_worker + kept,
         node_steps,
         market_steps,
     }
@@ -580,7 +580,7 @@ pub fn run_blocks(
             .collect()
     };
     // One worker per thread, each pulling the next block from a shared counter: per-thread state
-    // (scratch, curve histograms) exists once per thread, not once per rayon split. Which thread
+    // (scratch, step histograms) exists once per thread, not once per rayon split. Which thread
     // runs a block does not matter: block sums are merged in block order, histograms are integers.
     let next = AtomicU64::new(blocks.start);
     let n_workers = rayon::current_num_threads()

@@ -373,8 +373,8 @@ enum Hist {
 /// than the second byte: once there are more than one per sixteen counters (each takes about
 /// sixteen bytes in the map), or a carry was made for one in four counters (a carry costs a map
 /// update, and a byte-wide histogram of heavy bins makes one every 256 counts). A run keeps a
-/// set of histograms per variant and worker thread: at a few thousand trials each the narrow
-/// width halves them; at a million the counts outgrow it, and the wide width keeps their
+/// set of histograms per variant, shared by its worker threads: at a few thousand trials the
+/// narrow width halves them; at a million the counts outgrow it, and the wide width keeps their
 /// carries few. The width changes how counts are held, never what they are: equality,
 /// merging and the stored form see counts only.
 ///
@@ -397,7 +397,8 @@ macro_rules! with_hist {
     };
 }
 
-/// The nonzero counts of low bits `hist` (of `bits` bits) with carries `carry`, in order.
+/// The nonzero counts of low bits `hist` (of [`Low::BITS`] bits) with carries `carry`, in
+/// order.
 fn nonzero_of<'a, L: Low>(
     hist: &'a [L],
     carry: &'a BTreeMap<u32, u32>,
@@ -619,12 +620,13 @@ impl Serialize for Counters {
 /// Per (importer slot, step) fill histograms and fixed-point fill sums. Integer, so merging is
 /// exact in any order. Step-major: the rows a step of the engine records into are adjacent.
 ///
-/// A run keeps one per variant and worker thread, and the flagship scenario has about 20,000
-/// (slot, step) rows of 101 bins per variant. Most trials are at full service at most steps:
-/// the full-service bin is a whole count per row (`full`), so the partial bins count in 8-bit
-/// [`Counters`] whose carries stay rare, and a group of trials at full service records no bin
-/// at all. Their counter in `counts` stays zero. Stored sparsely in part files, every bin
-/// alike. Reading checks the shape: `n_slots * n_steps` sums, counters within the histogram.
+/// A run keeps one per variant (shared by its worker threads), and the flagship scenario has
+/// about 20,000 (slot, step) rows of 101 bins per variant. Most trials are at full service at
+/// most steps: the full-service bin is a whole count per row (`full`), so the partial bins'
+/// [`Counters`] can start one byte wide with few carries, and a row of a group whose lanes are
+/// all at full service is counted at once ([`CurveAcc::count_group`]). The full-service
+/// counter in `counts` stays zero. Stored sparsely in part files, every bin alike. Reading
+/// checks the shape: `n_slots * n_steps` sums, counters within the histogram.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "CurveWire<Vec<u64>, Vec<u64>>")]
 pub struct CurveAcc {
@@ -882,7 +884,9 @@ impl CurveAcc {
 
 /// One group's fills, kept as they are computed, to be counted into a [`CurveAcc`] after the
 /// group ([`CurveAcc::count_group`]): per (slot, step) row, step-major as in the accumulator,
-/// each lane's bin and the fixed-point sum of the lanes recorded. Recording here and counting
+/// each lane's bin and the fixed-point sum of the lanes recorded. Every row is written in every
+/// group (each importer slot is settled once per step, at every step): the count reads every
+/// row, and would count stale bins of a row left unwritten. Recording here and counting
 /// after is [`CurveAcc::record_lanes`] split in two, so it counts the same; 16 bytes a row let
 /// a worker keep one group's fills where a histogram per worker would cost 101 counters a
 /// row.
@@ -913,7 +917,13 @@ impl FillRec {
     pub fn record_lanes(&mut self, slot: usize, step: usize, fill: &Lanes, n: usize) {
         let i = step * self.n_slots + slot;
         let f = fill.max(Lanes::ZERO).min(Lanes::ONE);
-        self.sum[i] = (f * FIXED_ONE).trunc_ints()[..n].iter().sum::<u64>();
+        let fixed = (f * FIXED_ONE).trunc_ints();
+        // A full group (the common case) has its lane count known when compiled.
+        self.sum[i] = if n == LANES {
+            fixed.iter().sum::<u64>()
+        } else {
+            fixed[..n].iter().sum::<u64>()
+        };
         // A clamped fill times 100, truncated, is 100 exactly at full service: the largest fill
         // below 1 times 100 rounds to below 100.
         let bins = (f * (FILL_BINS - 1) as f64).trunc_ints();
@@ -1679,35 +1689,43 @@ mod tests {
         assert!((c.mean(0, 0, 4) - 0.625).abs() < 1e-9);
     }
 
+    /// Fills at the edges of recording: empty, full, just below full, bins' edges, negative
+    /// zero, out of range, NaN (bin 0, as the engine never gives).
+    const EDGE_FILLS: [f64; 10] = [
+        0.0,
+        1.0,
+        1.0 - f64::EPSILON / 2.0,
+        0.5,
+        0.01,
+        0.995,
+        -0.0,
+        -0.2,
+        1.3,
+        f64::NAN,
+    ];
+
     /// The lane-parallel recording is the scalar one, lane by lane: counts and fixed-point
-    /// sums, in full and partial groups, at the edges (0, 1, just below 1, out of range) and on
-    /// random fills.
+    /// sums, in full and partial groups, at the edges ([`EDGE_FILLS`]) and on random fills.
     #[test]
     fn recording_lanes_is_recording_each_lane() {
         let mut rng = stream(3, 0, Purpose::Test(2));
-        let edges = [
-            0.0,
-            1.0,
-            1.0 - f64::EPSILON / 2.0,
-            0.5,
-            0.01,
-            0.995,
-            -0.0,
-            -0.2,
-            1.3,
-        ];
-        let mut groups: Vec<Lanes> = edges
-            .chunks(LANES)
-            .map(|c| Lanes(std::array::from_fn(|l| c[l % c.len()])))
-            .collect();
-        groups.extend((0..500).map(|_| Lanes(std::array::from_fn(|_| rng.random::<f64>()))));
+        let ne = EDGE_FILLS.len();
+        // Every edge in every lane (each rotation of the edges), in full groups and then in
+        // partial ones; then random fills.
+        let rotation = |r: usize| Lanes(std::array::from_fn(|l| EDGE_FILLS[(r + l) % ne]));
+        let mut groups: Vec<(Lanes, usize)> = (0..ne).map(|r| (rotation(r), LANES)).collect();
+        groups.extend((0..ne).map(|r| (rotation(r), 1 + r % LANES)));
+        groups.extend((0..500).map(|g| {
+            let n = if g % 5 == 0 { 1 + g % LANES } else { LANES };
+            (Lanes(std::array::from_fn(|_| rng.random::<f64>())), n)
+        }));
         let (n_slots, n_steps) = (3, 7);
         let (mut lanes, mut scalar) = (
             CurveAcc::new(n_slots, n_steps),
             CurveAcc::new(n_slots, n_steps),
         );
-        for (g, fill) in groups.iter().enumerate() {
-            let n = if g % 5 == 0 { 1 + g % LANES } else { LANES };
+        for (g, (fill, n)) in groups.iter().enumerate() {
+            let n = *n;
             let (slot, step) = (g % n_slots, g % n_steps);
             lanes.record_lanes(slot, step, fill, n);
             for &f in &fill.0[..n] {
@@ -1724,16 +1742,7 @@ mod tests {
     #[test]
     fn counting_a_kept_group_is_recording_it() {
         let mut rng = stream(9, 0, Purpose::Test(5));
-        let edges = [
-            0.0,
-            1.0,
-            1.0 - f64::EPSILON / 2.0,
-            0.995,
-            -0.0,
-            -0.2,
-            1.3,
-            f64::NAN,
-        ];
+        let edges = EDGE_FILLS;
         let (n_slots, n_steps) = (3, 4);
         let (mut counted, mut recorded) = (
             CurveAcc::new(n_slots, n_steps),
