@@ -499,9 +499,9 @@ struct Worker<'a> {
     scratch: Vec<Scratch>,
     /// Per variant, the events of each trial of the current group.
     events: Vec<Vec<Vec<Event>>>,
-    /// Per variant: the step histograms of this worker's trials (its fill curves and prices
+    /// Per variant: the step histograms of this worker's trials (the fill curves and prices
     /// are in `hists`).
-    ints: Vec<VariantInts>,
+    steps: Vec<StepHists>,
     /// Per variant, the fill and price histograms every worker records into (see
     /// [`run_blocks`]).
     hists: &'a [Mutex<Histograms>],
@@ -563,18 +563,16 @@ pub fn run_blocks(
             })
         })
         .collect();
-    // A worker's own: step histograms, its fill curves and prices place holders.
-    let new_ints = || -> Vec<VariantInts> {
+    // A worker's own: its step histograms.
+    let new_steps = || -> Vec<StepHists> {
         plan.models
             .iter()
             .map(|&m| {
-                let k = m.importer_slots().count();
                 let n = m.n_steps as usize;
-                VariantInts {
-                    curves: CurveAcc::new(0, n),
-                    prices: PriceAcc::new(Vec::new(), Vec::new(), n),
-                    tts: vec![StepHist::new(n); k],
-                    ttr: vec![StepHist::new(n); k],
+                let per_slot = vec![StepHist::new(n); m.importer_slots().count()];
+                StepHists {
+                    tts: per_slot.clone(),
+                    ttr: per_slot,
                 }
             })
             .collect()
@@ -586,7 +584,7 @@ pub fn run_blocks(
     let n_workers = rayon::current_num_threads()
         .max(1)
         .min((blocks.end - blocks.start).max(1) as usize);
-    let per_worker: Vec<(Vec<BlockStats>, Vec<VariantInts>)> = (0..n_workers)
+    let per_worker: Vec<(Vec<BlockStats>, Vec<StepHists>)> = (0..n_workers)
         .into_par_iter()
         .map(|_| {
             let n_var = plan.models.len();
@@ -597,7 +595,7 @@ pub fn run_blocks(
                     .map(|m| Scratch::new(m).unaudited())
                     .collect(),
                 events: vec![vec![Vec::new(); LANES]; n_var],
-                ints: new_ints(),
+                steps: new_steps(),
                 hists: &hists,
                 quiet: (0..n_var).map(|_| None).collect(),
                 quiet_trials: vec![0; n_var],
@@ -630,17 +628,17 @@ pub fn run_blocks(
                     h.prices.add_sparse(&q.prices, k);
                 }
             }
-            (out, w.ints)
+            (out, w.steps)
         })
         .collect();
     let mut blocks_out = Vec::new();
-    let mut ints: Option<Vec<VariantInts>> = None;
-    for (out, w_ints) in per_worker {
+    let mut steps: Option<Vec<StepHists>> = None;
+    for (out, w_steps) in per_worker {
         blocks_out.extend(out);
-        match &mut ints {
-            None => ints = Some(w_ints),
+        match &mut steps {
+            None => steps = Some(w_steps),
             Some(acc) => {
-                for (p, q) in acc.iter_mut().zip(&w_ints) {
+                for (p, q) in acc.iter_mut().zip(&w_steps) {
                     p.tts.iter_mut().zip(&q.tts).for_each(|(u, v)| u.merge(v));
                     p.ttr.iter_mut().zip(&q.ttr).for_each(|(u, v)| u.merge(v));
                 }
@@ -652,18 +650,31 @@ pub fn run_blocks(
         .into_inner()
         .expect("no worker panics holding the fold");
     assert!(fold.pending.is_empty(), "every block folded");
-    let mut ints = ints.unwrap_or_else(new_ints);
-    for (i, h) in ints.iter_mut().zip(hists) {
-        let h = h
-            .into_inner()
-            .expect("no worker panics holding the histograms");
-        (i.curves, i.prices) = (h.curves, h.prices);
-    }
+    let ints = (steps.unwrap_or_else(new_steps).into_iter())
+        .zip(hists)
+        .map(|(st, h)| {
+            let h = h
+                .into_inner()
+                .expect("no worker panics holding the histograms");
+            VariantInts {
+                curves: h.curves,
+                prices: h.prices,
+                tts: st.tts,
+                ttr: st.ttr,
+            }
+        })
+        .collect();
     Accumulated {
         blocks: blocks_out,
         ints,
         folded: fold.total,
     }
+}
+
+/// A worker's step histograms of one variant, per importer slot: time to survive, to recover.
+struct StepHists {
+    tts: Vec<StepHist>,
+    ttr: Vec<StepHist>,
 }
 
 /// A variant's fill and price histograms, one set the workers share.
@@ -810,15 +821,15 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
                     vb.slot[k].push(&slot_vals[k]);
                     if let Some(tts) = r.tts_steps() {
                         vb.tts_days[k].push(tts as f64 * step_days);
-                        w.ints[v].tts[k].push(tts);
+                        w.steps[v].tts[k].push(tts);
                     }
                     if r.had_shortage() {
                         match r.ttr_steps() {
                             Some(ttr) => {
                                 vb.ttr_days[k].push(ttr as f64 * step_days);
-                                w.ints[v].ttr[k].push(ttr);
+                                w.steps[v].ttr[k].push(ttr);
                             }
-                            None => w.ints[v].ttr[k].push(u32::MAX),
+                            None => w.steps[v].ttr[k].push(u32::MAX),
                         }
                     }
                 }

@@ -662,25 +662,18 @@ impl CurveAcc {
         step * self.n_slots + slot
     }
 
-    #[inline(always)]
+    /// Record one trial's fill for (slot, step): the rule, one lane at a time, that a group's
+    /// kept fills counted after it ([`CurveAcc::count_group`]) must equal; the tests' reference
+    /// and their way of filling an accumulator.
+    #[cfg(test)]
     pub fn record(&mut self, slot: usize, step: usize, fill: f64) {
-        self.add(self.row(slot, step), fill);
-    }
-
-    /// Record the first `n` lanes of `fill` for (slot, step).
-    ///
-    /// What [`CurveAcc::record`] does lane by lane, with the arithmetic on all lanes at once:
-    /// clamping, bins and fixed-point values ([`Lanes::trunc_ints`]). Only the counts are
-    /// bumped lane by lane.
-    #[inline(always)]
-    pub fn record_lanes(&mut self, slot: usize, step: usize, fill: &Lanes, n: usize) {
         let i = self.row(slot, step);
-        // A full group (the common case) has its lane count known when compiled: no masking.
-        if n == LANES {
-            self.record_first(i, fill, LANES);
-        } else {
-            self.record_first(i, fill, n);
+        let fill = fill.clamp(0.0, 1.0);
+        match Self::bin(fill) {
+            FULL_BIN => self.full[i] += 1,
+            bin => self.counts.bump(i * FILL_BINS + bin),
         }
+        self.sum[i] += Self::fixed(fill);
     }
 
     /// Count the first `n` lanes of group `rec` (of this accumulator's shape): what recording
@@ -717,38 +710,17 @@ impl CurveAcc {
         }
     }
 
-    #[inline(always)]
-    fn record_first(&mut self, i: usize, fill: &Lanes, n: usize) {
-        let f = fill.max(Lanes::ZERO).min(Lanes::ONE);
-        self.sum[i] += (f * FIXED_ONE).trunc_ints()[..n].iter().sum::<u64>();
-        // A clamped fill times 100, truncated, is 100 exactly at full service: the largest fill
-        // below 1 times 100 rounds to below 100.
-        let bins = (f * (FILL_BINS - 1) as f64).trunc_ints();
-        let Counters { hist, carry } = &mut self.counts;
-        let made = carry.made;
-        self.full[i] += with_hist!(hist, h => Self::record_row(h, carry, i, &bins[..n]));
-        if carry.made != made {
-            self.counts.widen_if_due();
-        }
-    }
-
     /// Bump row `i`'s bin `bins[l]` for each lane `l`, without a branch on whether it is at full
     /// service; the full-service counter (at most LANES here: no carry) is then taken out and
     /// returned, to be counted in `full`.
     #[inline(always)]
-    fn record_row<L: Low, B: Copy + Into<u64>>(
-        hist: &mut [L],
-        carry: &mut Carry,
-        i: usize,
-        bins: &[B],
-    ) -> u64 {
+    fn record_row<L: Low>(hist: &mut [L], carry: &mut Carry, i: usize, bins: &[u8]) -> u64 {
         let row = i * FILL_BINS;
         let hist: &mut [L; FILL_BINS] = (&mut hist[row..row + FILL_BINS])
             .try_into()
             .expect("a row holds FILL_BINS counters");
         for &bin in bins {
-            let bin: u64 = bin.into();
-            let bin = bin as usize;
+            let bin = usize::from(bin);
             add_counted(&mut hist[bin], L::truncate(1), carry, row + bin);
         }
         std::mem::take(&mut hist[FULL_BIN]).into()
@@ -793,16 +765,6 @@ impl CurveAcc {
     #[inline(always)]
     fn fixed(fill: f64) -> u64 {
         (fill * FIXED_ONE) as i64 as u64
-    }
-
-    #[inline(always)]
-    fn add(&mut self, i: usize, fill: f64) {
-        let fill = fill.clamp(0.0, 1.0);
-        match Self::bin(fill) {
-            FULL_BIN => self.full[i] += 1,
-            bin => self.counts.bump(i * FILL_BINS + bin),
-        }
-        self.sum[i] += Self::fixed(fill);
     }
 
     pub fn merge(&mut self, o: &CurveAcc) {
@@ -886,8 +848,8 @@ impl CurveAcc {
 /// group ([`CurveAcc::count_group`]): per (slot, step) row, step-major as in the accumulator,
 /// each lane's bin and the fixed-point sum of the lanes recorded. Every row is written in every
 /// group (each importer slot is settled once per step, at every step): the count reads every
-/// row, and would count stale bins of a row left unwritten. Recording here and counting
-/// after is [`CurveAcc::record_lanes`] split in two, so it counts the same; 16 bytes a row let
+/// row, and would count stale bins of a row left unwritten. Keeping here and counting after
+/// counts what recording each lane as it came would ([`CurveAcc::record`]); 16 bytes a row let
 /// a worker keep one group's fills where a histogram per worker would cost 101 counters a
 /// row.
 #[derive(Debug, Clone)]
@@ -911,8 +873,9 @@ impl FillRec {
         self.sum.fill(0);
     }
 
-    /// The first `n` lanes of `fill` for (slot, step), every lane's bin (see
-    /// [`CurveAcc::record_lanes`]).
+    /// The first `n` lanes of `fill` for (slot, step), every lane's bin: the arithmetic of
+    /// [`FillRec::record`] on all lanes at once (clamping, bins and fixed-point values through
+    /// [`Lanes::trunc_ints`]).
     #[inline(always)]
     pub fn record_lanes(&mut self, slot: usize, step: usize, fill: &Lanes, n: usize) {
         let i = step * self.n_slots + slot;
@@ -930,8 +893,7 @@ impl FillRec {
         self.bins[i] = std::array::from_fn(|l| bins[l] as u8);
     }
 
-    /// Lane `lane`'s fill for (slot, step), one of the lanes recorded (see
-    /// [`CurveAcc::record`]).
+    /// Lane `lane`'s fill for (slot, step), one of the lanes recorded: the scalar rule.
     #[inline(always)]
     pub fn record(&mut self, slot: usize, step: usize, lane: usize, fill: f64) {
         let i = step * self.n_slots + slot;
@@ -1704,45 +1666,16 @@ mod tests {
         f64::NAN,
     ];
 
-    /// The lane-parallel recording is the scalar one, lane by lane: counts and fixed-point
-    /// sums, in full and partial groups, at the edges ([`EDGE_FILLS`]) and on random fills.
+    /// A group's fills kept and counted after the group are each lane recorded by the scalar
+    /// rule: kept all lanes at once (the engine's lane arithmetic) and lane by lane, every row
+    /// of each group; every edge fill ([`EDGE_FILLS`]) in every lane (each rotation), in full
+    /// groups and partial ones; rows at full service in every lane (counted at once); random
+    /// fills. Counts and fixed-point sums alike.
     #[test]
-    fn recording_lanes_is_recording_each_lane() {
-        let mut rng = stream(3, 0, Purpose::Test(2));
-        let ne = EDGE_FILLS.len();
-        // Every edge in every lane (each rotation of the edges), in full groups and then in
-        // partial ones; then random fills.
-        let rotation = |r: usize| Lanes(std::array::from_fn(|l| EDGE_FILLS[(r + l) % ne]));
-        let mut groups: Vec<(Lanes, usize)> = (0..ne).map(|r| (rotation(r), LANES)).collect();
-        groups.extend((0..ne).map(|r| (rotation(r), 1 + r % LANES)));
-        groups.extend((0..500).map(|g| {
-            let n = if g % 5 == 0 { 1 + g % LANES } else { LANES };
-            (Lanes(std::array::from_fn(|_| rng.random::<f64>())), n)
-        }));
-        let (n_slots, n_steps) = (3, 7);
-        let (mut lanes, mut scalar) = (
-            CurveAcc::new(n_slots, n_steps),
-            CurveAcc::new(n_slots, n_steps),
-        );
-        for (g, (fill, n)) in groups.iter().enumerate() {
-            let n = *n;
-            let (slot, step) = (g % n_slots, g % n_steps);
-            lanes.record_lanes(slot, step, fill, n);
-            for &f in &fill.0[..n] {
-                scalar.record(slot, step, f);
-            }
-        }
-        assert_eq!(lanes, scalar);
-    }
-
-    /// Keeping a group's fills and counting them after the group is recording them as they
-    /// come: every row of each group kept, lane by lane in some groups and all lanes at once
-    /// in others, in full and partial groups, with fills at the edges, at full service in
-    /// every lane and random, against recording each row's lanes.
-    #[test]
-    fn counting_a_kept_group_is_recording_it() {
+    fn counting_a_kept_group_is_recording_each_lane() {
         let mut rng = stream(9, 0, Purpose::Test(5));
-        let edges = EDGE_FILLS;
+        let ne = EDGE_FILLS.len();
+        let rotation = |r: usize| Lanes(std::array::from_fn(|l| EDGE_FILLS[(r + l) % ne]));
         let (n_slots, n_steps) = (3, 4);
         let (mut counted, mut recorded) = (
             CurveAcc::new(n_slots, n_steps),
@@ -1750,18 +1683,23 @@ mod tests {
         );
         let mut rec = FillRec::new(n_slots, n_steps);
         for g in 0..400 {
-            let n = if g % 4 == 0 { 1 + g % LANES } else { LANES };
+            let n = match g {
+                ..10 => LANES,
+                10..20 => 1 + g % LANES,
+                _ if g % 4 == 0 => 1 + g % LANES,
+                _ => LANES,
+            };
             rec.clear();
             for step in 0..n_steps {
                 for slot in 0..n_slots {
-                    let fill = if g % 5 == 1 {
-                        Lanes::ONE
-                    } else {
-                        Lanes(std::array::from_fn(|_| match rng.random_range(0..3) {
-                            0 => edges[rng.random_range(0..edges.len())],
+                    let fill = match g {
+                        ..20 => rotation(g % 10 + slot + step),
+                        _ if g % 5 == 1 => Lanes::ONE,
+                        _ => Lanes(std::array::from_fn(|_| match rng.random_range(0..3) {
+                            0 => EDGE_FILLS[rng.random_range(0..ne)],
                             1 => 1.0,
                             _ => rng.random::<f64>(),
-                        }))
+                        })),
                     };
                     if g % 3 == 0 {
                         for l in 0..n {
@@ -1770,7 +1708,9 @@ mod tests {
                     } else {
                         rec.record_lanes(slot, step, &fill, n);
                     }
-                    recorded.record_lanes(slot, step, &fill, n);
+                    for &f in &fill.0[..n] {
+                        recorded.record(slot, step, f);
+                    }
                 }
             }
             counted.count_group(&rec, n);
@@ -1831,15 +1771,15 @@ mod tests {
     #[test]
     fn curve_counts_carry_past_8_bits_when_recorded_and_merged() {
         let (mut a, mut b) = (CurveAcc::new(1, 20), CurveAcc::new(1, 20));
-        for _ in 0..25_000 {
-            a.record_lanes(0, 1, &Lanes::ONE, 8);
+        for _ in 0..200_000 {
+            a.record(0, 1, 1.0);
         }
         for _ in 0..70_000 {
             a.record(0, 1, 0.5);
             b.record(0, 1, 1.0);
         }
-        for _ in 0..8_760 {
-            b.record_lanes(0, 1, &Lanes::splat(0.5), 8);
+        for _ in 0..70_080 {
+            b.record(0, 1, 0.5);
         }
         let half = FILL_BINS + 50;
         assert!(a.counts.is_narrow() && b.counts.is_narrow());
