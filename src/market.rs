@@ -123,6 +123,115 @@ pub struct Clearing {
     releases: Vec<Release>,
     /// Stock thresholds of the set being priced, sorted.
     thresholds: Vec<f64>,
+    /// The floors and ceilings of the curves solved with (a few: a curve per material), and
+    /// which is this solve's.
+    ends: Vec<Ends>,
+    curve: usize,
+    /// The set of classes being priced ([`Clearing::set_price`]).
+    set: SetView,
+}
+
+/// A set of classes, gathered once for the many evaluations of its excess demand while it is
+/// priced: its demand, and the unsold portions and the stock bids that reach it, in the
+/// clearing's order (sums over them add in the same order as sums over the whole clearing).
+#[derive(Debug, Clone, Default)]
+struct SetView {
+    /// Demand at the reference price that responds to price, and fixed demand.
+    d0: f64,
+    fixed: f64,
+    /// Per portion: `s0` and `cap`.
+    portions: Vec<(f64, f64)>,
+    /// Per refill: `below` and `amount`.
+    refills: Vec<(f64, f64)>,
+    /// Per release: `above`, `d0` and `stock`.
+    releases: Vec<(f64, f64, f64)>,
+}
+
+/// The most curves whose ends a clearing keeps: past it, it forgets them all.
+const KEPT_CURVES: usize = 64;
+
+/// What a solve evaluates at a curve's floor and ceiling, computed once per curve (a clearing
+/// is reused across materials and steps, and most solves test both ends of every set of
+/// classes): the same values, to the bit, as computing them at each use.
+#[derive(Debug, Clone, Copy)]
+struct Ends {
+    /// The curve's bits: the ends are this curve's.
+    curve: [u64; 5],
+    lo: End,
+    hi: End,
+}
+
+/// A price at which the solve evaluates the curve.
+#[derive(Debug, Clone, Copy)]
+struct End {
+    x: f64,
+    /// Its log, where [`Clearing::excess`] is evaluated.
+    y: f64,
+    /// Demand's response and supply's scale there, as [`responses`] gives them at `y`.
+    at_y: (f64, f64),
+    /// Demand's response `pow(x, -demand_elasticity)` and supply's scale
+    /// [`Curve::supply_scale`] at `x`, as [`Clearing::settle`] computes them.
+    mult: f64,
+    scale: f64,
+}
+
+impl End {
+    fn new(x: f64, curve: &Curve) -> End {
+        let y = x.ln();
+        End {
+            x,
+            y,
+            at_y: responses(y, curve),
+            mult: pow(x, -curve.demand_elasticity),
+            scale: curve.supply_scale(x),
+        }
+    }
+}
+
+impl Ends {
+    fn key(curve: &Curve) -> [u64; 5] {
+        [
+            curve.demand_elasticity,
+            curve.supply_elasticity,
+            curve.supply_elasticity_below,
+            curve.min_price,
+            curve.max_price,
+        ]
+        .map(f64::to_bits)
+    }
+
+    fn new(curve: &Curve) -> Ends {
+        Ends {
+            curve: Ends::key(curve),
+            lo: End::new(curve.min_price, curve),
+            hi: End::new(curve.max_price, curve),
+        }
+    }
+
+    /// The end at price `x`, if `x` is one.
+    fn at(&self, x: f64) -> Option<&End> {
+        [&self.lo, &self.hi]
+            .into_iter()
+            .find(|e| e.x.to_bits() == x.to_bits())
+    }
+
+    /// `x.ln()`.
+    fn ln(&self, x: f64) -> f64 {
+        self.at(x).map_or_else(|| x.ln(), |e| e.y)
+    }
+}
+
+/// Demand's response `exp(-ed y)` and supply's scale `exp(es y)` at the log price `y` (1 and 1
+/// at the reference price, without the calls).
+fn responses(y: f64, curve: &Curve) -> (f64, f64) {
+    if y == 0.0 {
+        (1.0, 1.0)
+    } else {
+        (
+            (-curve.demand_elasticity * y).exp(),
+            (curve.es_at(y) * y).exp(),
+        )
+    }
 }
 
 /// A sticky price has reached the clearing price once within this share of it (it would
@@ -328,6 +437,17 @@ impl Clearing {
     /// demand above that supply is rationed (use before refills) and supply above demand goes
     /// unsold.
     pub fn solve_adjusting(&mut self, curve: &Curve, adjust: f64) {
+        let key = Ends::key(curve);
+        self.curve = match self.ends.iter().position(|e| e.curve == key) {
+            Some(i) => i,
+            None => {
+                if self.ends.len() == KEPT_CURVES {
+                    self.ends.clear();
+                }
+                self.ends.push(Ends::new(curve));
+                self.ends.len() - 1
+            }
+        };
         // A refill whose threshold is at or above the ceiling bids up to the ceiling only.
         for r in &mut self.refills {
             r.below = r.below.min(curve.max_price);
@@ -364,29 +484,63 @@ impl Clearing {
         }
     }
 
+    /// The ends of the curve being solved with.
+    fn ends(&self) -> Ends {
+        self.ends[self.curve]
+    }
+
     /// The stock bids of the classes in `g` at a price whose demand response is `mult`
     /// (`x^-ed`), counting those `side` admits: refills bought less stock released, and its
     /// slope in the log price.
-    fn stock_demand(&self, g: u32, mult: f64, side: Side, curve: &Curve) -> (f64, f64) {
+    fn stock_demand(&self, mult: f64, side: Side, curve: &Curve) -> (f64, f64) {
         let ed = curve.demand_elasticity;
         let (mut net, mut slope) = (0.0, 0.0);
-        for r in &self.refills {
-            if g >> r.class & 1 != 0 && side.refills(r.below) {
-                net += r.amount;
+        for &(below, amount) in &self.set.refills {
+            if side.refills(below) {
+                net += amount;
             }
         }
-        for r in &self.releases {
-            if g >> r.class & 1 != 0 && side.releases(r.above) {
-                let want = r.d0 * mult;
-                if want < r.stock {
+        for &(above, d0, stock) in &self.set.releases {
+            if side.releases(above) {
+                let want = d0 * mult;
+                if want < stock {
                     net -= want;
                     slope += ed * want;
                 } else {
-                    net -= r.stock;
+                    net -= stock;
                 }
             }
         }
         (net, slope)
+    }
+
+    /// Gather the set of classes `g` into [`Clearing::set`], for [`Clearing::excess`],
+    /// [`Clearing::stock_demand`] and [`Clearing::root`].
+    fn view(&mut self, g: u32) {
+        let (d0, fixed) = self.set_parts(g);
+        let v = &mut self.set;
+        (v.d0, v.fixed) = (d0, fixed);
+        v.portions.clear();
+        v.portions.extend(
+            self.portions
+                .iter()
+                .filter(|p| p.to == 0 && p.reach & g != 0)
+                .map(|p| (p.s0, p.cap)),
+        );
+        v.refills.clear();
+        v.refills.extend(
+            self.refills
+                .iter()
+                .filter(|r| g >> r.class & 1 != 0)
+                .map(|r| (r.below, r.amount)),
+        );
+        v.releases.clear();
+        v.releases.extend(
+            self.releases
+                .iter()
+                .filter(|r| g >> r.class & 1 != 0)
+                .map(|r| (r.above, r.d0, r.stock)),
+        );
     }
 
     /// The classes in `g`: demand at the reference price that responds to price, and fixed
@@ -400,11 +554,6 @@ impl Clearing {
             }
         }
         (d0, fixed)
-    }
-
-    /// Supply of the unsold portions that reach `g`, at price `x`.
-    fn set_supply(&self, g: u32, x: f64, curve: &Curve) -> f64 {
-        self.set_supply_scaled(g, curve.supply_scale(x))
     }
 
     /// [`Clearing::set_supply`] given `scale`, supply's scale at the price.
@@ -436,13 +585,15 @@ impl Clearing {
         };
         // The reference price when supply meets demand there (up to float noise): the calm
         // case, first.
-        let (d0, fixed) = self.set_parts(g);
-        let at_one = self.excess(g, 0.0, Side::at(1.0), curve).0;
-        let d1 = d0 + fixed + self.stock_demand(g, 1.0, Side::at(1.0), curve).0;
+        self.view(g);
+        let (d0, fixed) = (self.set.d0, self.set.fixed);
+        let at_one = self.excess(0.0, Side::at(1.0), curve).0;
+        let d1 = d0 + fixed + self.stock_demand(1.0, Side::at(1.0), curve).0;
         if at_one.abs() <= 1e-12 * d1 {
             return interior(1.0);
         }
-        let (lo, hi) = (curve.min_price, curve.max_price);
+        let ends = self.ends();
+        let (lo, hi) = (ends.lo.x, ends.hi.x);
         // At the ceiling, refills bid for nothing: use is rationed, and a refill never takes
         // supply from it (a refill whose threshold is at or above the ceiling counts as one at
         // the ceiling, below).
@@ -452,19 +603,21 @@ impl Clearing {
             release_to: hi,
             release_inclusive: false,
         };
-        let at_max = self.excess(g, hi.ln(), rationed, curve).0;
+        let at_max = self.excess_at(ends.hi.y, ends.hi.at_y, rationed, curve).0;
         if at_max > 0.0 {
-            let mult = pow(hi, -curve.demand_elasticity);
-            let d = d0 * mult + fixed + self.stock_demand(g, mult, rationed, curve).0;
+            let mult = ends.hi.mult;
+            let d = d0 * mult + fixed + self.stock_demand(mult, rationed, curve).0;
             return SetPrice {
                 fill: (d - at_max) / d,
                 refill_share: 0.0,
                 ..interior(hi)
             };
         }
-        let at_min = self.excess(g, lo.ln(), Side::at(lo), curve).0;
+        let at_min = self
+            .excess_at(ends.lo.y, ends.lo.at_y, Side::at(lo), curve)
+            .0;
         if at_min <= 0.0 {
-            let supply = self.set_supply(g, lo, curve);
+            let supply = self.set_supply_scaled(g, ends.lo.scale);
             return SetPrice {
                 sold_share: if supply > 0.0 {
                     (supply + at_min) / supply
@@ -492,12 +645,12 @@ impl Clearing {
         let mut from = lo;
         let mut to = hi;
         for &th in &self.thresholds {
-            let left = self.excess(g, th.ln(), Side::at(th), curve).0;
+            let left = self.excess(th.ln(), Side::at(th), curve).0;
             if left < 0.0 {
                 to = th;
                 break;
             }
-            let right = self.excess(g, th.ln(), Side::above(th), curve).0;
+            let right = self.excess(th.ln(), Side::above(th), curve).0;
             if right <= 0.0 {
                 return self.at_threshold(g, th, left, curve);
             }
@@ -505,7 +658,7 @@ impl Clearing {
         }
         // Inside (from, to), the bids in force are those of any price strictly between: those
         // just above `from`.
-        interior(self.root(g, from, to, Side::above(from), curve))
+        interior(self.root(from, to, Side::above(from), curve))
     }
 
     /// The price sits at threshold `th`, where excess is `left` (> 0) with its refills bought
@@ -622,51 +775,47 @@ impl Clearing {
         }
     }
 
-    /// Excess demand of the classes in `g` at the log price `y`, the stock bids `side` admits
-    /// included, and its slope in `y` (negative: demand falls and supply rises with price).
-    fn excess(&self, g: u32, y: f64, side: Side, curve: &Curve) -> (f64, f64) {
+    /// Excess demand of the set being priced ([`Clearing::view`]) at the log price `y`, the
+    /// stock bids `side` admits included, and its slope in `y` (negative: demand falls and
+    /// supply rises with price).
+    fn excess(&self, y: f64, side: Side, curve: &Curve) -> (f64, f64) {
+        self.excess_at(y, responses(y, curve), side, curve)
+    }
+
+    /// [`Clearing::excess`] given demand's response and supply's scale at `y` ([`responses`]).
+    fn excess_at(
+        &self,
+        y: f64,
+        (demand_mult, scale): (f64, f64),
+        side: Side,
+        curve: &Curve,
+    ) -> (f64, f64) {
         let (ed, es) = (curve.demand_elasticity, curve.es_at(y));
-        let (d0, fixed) = self.set_parts(g);
-        let (demand_mult, scale) = if y == 0.0 {
-            (1.0, 1.0)
-        } else {
-            ((-ed * y).exp(), (es * y).exp())
-        };
+        let (d0, fixed) = (self.set.d0, self.set.fixed);
         let (mut supply, mut slope) = (0.0, 0.0);
-        for p in &self.portions {
-            if p.to != 0 || p.reach & g == 0 {
-                continue;
-            }
-            let q = p.s0 * scale;
-            if q < p.cap {
+        for &(s0, cap) in &self.set.portions {
+            let q = s0 * scale;
+            if q < cap {
                 supply += q;
                 slope += es * q;
             } else {
-                supply += p.cap;
+                supply += cap;
             }
         }
         let responsive = d0 * demand_mult;
-        let (stocks, stock_slope) = if self.refills.is_empty() && self.releases.is_empty() {
-            (0.0, 0.0)
-        } else {
-            self.stock_demand(g, demand_mult, side, curve)
-        };
+        let (stocks, stock_slope) = self.stock_demand(demand_mult, side, curve);
         (
             responsive + fixed + stocks - supply,
             -ed * responsive + stock_slope - slope,
         )
     }
 
-    /// The price in `(from, to)` where excess, with the stock bids of `side`, is zero (it is
-    /// positive at `from` and at most zero at `to`).
-    fn root(&self, g: u32, from: f64, to: f64, side: Side, curve: &Curve) -> f64 {
-        let (d0, fixed) = self.set_parts(g);
-        let reach = || {
-            self.portions
-                .iter()
-                .filter(move |p| p.to == 0 && p.reach & g != 0)
-        };
-        let s0: f64 = reach().map(|p| p.s0).sum();
+    /// The price in `(from, to)` where the excess of the set being priced, with the stock bids
+    /// of `side`, is zero (it is positive at `from` and at most zero at `to`).
+    fn root(&self, from: f64, to: f64, side: Side, curve: &Curve) -> f64 {
+        let v = &self.set;
+        let (d0, fixed) = (v.d0, v.fixed);
+        let s0: f64 = v.portions.iter().map(|p| p.0).sum();
         // The elasticity of the side of the reference the price lies on: below it when
         // reference demand falls short of reference supply.
         let (ed, es) = (
@@ -674,19 +823,19 @@ impl Clearing {
             curve.es_at(((d0 + fixed) / s0).ln()),
         );
         let e = ed + es;
-        let bids = self.refills.iter().any(|r| g >> r.class & 1 != 0)
-            || self.releases.iter().any(|r| g >> r.class & 1 != 0);
+        let bids = !v.refills.is_empty() || !v.releases.is_empty();
         // Closed form when nothing is fixed, no stock bids and no cap binds.
         if fixed == 0.0 && !bids && e > 0.0 && s0 > 0.0 {
             let x = (d0 / s0).powf(1.0 / e);
             let scale = x.powf(es);
-            if (from..=to).contains(&x) && reach().all(|p| p.s0 * scale <= p.cap) {
+            if (from..=to).contains(&x) && v.portions.iter().all(|&(s0, cap)| s0 * scale <= cap) {
                 return x;
             }
         }
         // Newton's method on the log price, kept inside a bracket [a, b] with excess above
         // zero at a and below at b; a step that would leave the bracket bisects it instead.
-        let (mut a, mut b) = (from.ln(), to.ln());
+        let ends = self.ends();
+        let (mut a, mut b) = (ends.ln(from), ends.ln(to));
         let guess = if e > 0.0 && s0 > 0.0 {
             ((d0 + fixed) / s0).ln() / e
         } else {
@@ -698,7 +847,7 @@ impl Clearing {
             0.5 * (a + b)
         };
         for _ in 0..200 {
-            let (f, slope) = self.excess(g, y, side, curve);
+            let (f, slope) = self.excess(y, side, curve);
             if f == 0.0 {
                 break;
             }
@@ -727,8 +876,13 @@ impl Clearing {
     /// stock bids their shares.
     fn settle(&mut self, g: u32, p: SetPrice, curve: &Curve) {
         // Each power once: demand's response and supply's scale at the price.
-        let mult = pow(p.price, -curve.demand_elasticity);
-        let scale = curve.supply_scale(p.price);
+        let (mult, scale) = match self.ends().at(p.price) {
+            Some(e) => (e.mult, e.scale),
+            None => (
+                pow(p.price, -curve.demand_elasticity),
+                curve.supply_scale(p.price),
+            ),
+        };
         let demand = self.set_demand_settled(g, p, mult);
         let supply = self.set_supply_scaled(g, scale);
         // At the floor supply may exceed demand: every portion sells the same share.

@@ -1023,3 +1023,75 @@ fn a_ban_lowers_the_home_price_to_the_closed_form_trough() {
         assert_eq!(out[1].trough_price, 1.0, "{:?}", out[1]);
     }
 }
+
+/// Everything a solve sets, as bits: per class its price, demand response, fill and what it
+/// buys; per portion what it sells and to whom; per stock bid what it buys or serves.
+fn solved_bits(m: &Clearing, n: usize, portions: usize, bids: (usize, usize)) -> Vec<u64> {
+    let mut out = Vec::new();
+    for c in 0..n {
+        out.extend([m.price(c), m.mult(c), m.fill(c)].map(f64::to_bits));
+    }
+    for p in 0..portions {
+        let (q, to) = m.sold(p);
+        out.extend([q.to_bits(), u64::from(to)]);
+    }
+    out.extend((0..bids.0).map(|k| m.refill_bought(k).to_bits()));
+    out.extend((0..bids.1).map(|k| m.released(k).to_bits()));
+    out
+}
+
+proptest! {
+    /// A clearing is reused across materials and steps, and keeps what it computed at each
+    /// curve's floor and ceiling and of the set it prices: solving market after market with
+    /// one clearing, over more curves than it keeps, gives to the bit what a new clearing gives
+    /// for each.
+    #[test]
+    fn a_reused_clearing_solves_as_a_new_one(
+        markets in prop::collection::vec(
+            (
+                prop::collection::vec((0.0f64..2.0, 0.0f64..0.5), 1..4),
+                prop::collection::vec((1u32..8, 0.0f64..2.0, 0.5f64..4.0), 1..4),
+                prop::collection::vec((0usize..3, 0.0f64..1.0, threshold(0.6..3.0)), 0..3),
+                prop::collection::vec((0usize..3, 0.0f64..1.0, 0.0f64..2.0, threshold(1.0..6.0)), 0..3),
+                // The curve: one of 80, so that the clearing forgets the ends it keeps.
+                0usize..80,
+            ),
+            40..120,
+        ),
+    ) {
+        // Curves that differ in each field alone.
+        let curve_of = |k: usize| Curve {
+            demand_elasticity: [0.0, 0.05, 0.3, 1.0, 1.1][k % 5],
+            supply_elasticity: [0.0, 0.1][k / 5 % 2],
+            supply_elasticity_below: [0.05, 0.5][k / 10 % 2],
+            min_price: [0.5, 0.8][k / 20 % 2],
+            max_price: [8.0, 1.5][k / 40],
+        };
+        let mut reused = Clearing::default();
+        for (classes, portions, refills, releases, k) in &markets {
+            let curve = curve_of(*k);
+            let fill = |m: &mut Clearing| {
+                let n = classes.len();
+                m.reset(n);
+                for (c, &(d0, fixed)) in classes.iter().enumerate() {
+                    m.class(c, d0, fixed);
+                }
+                for &(c, d0, stock, above) in releases {
+                    m.class(c % n, d0, 0.0);
+                    m.release(c % n, d0, stock, above);
+                }
+                for &(c, amount, below) in refills {
+                    m.refill(c % n, amount, below);
+                }
+                let mask = (1u32 << n) - 1;
+                for &(reach, s0, cap) in portions {
+                    m.portion(reach & mask | 1, s0, s0 * cap);
+                }
+                m.solve(&curve);
+                solved_bits(m, n, portions.len(), (refills.len(), releases.len()))
+            };
+            let mut new = Clearing::default();
+            prop_assert_eq!(fill(&mut reused), fill(&mut new));
+        }
+    }
+}
