@@ -155,6 +155,7 @@ fn need_lanes(s: &Scratch, b: usize) -> Lanes {
 }
 
 /// No stock holds more than its target: what is above it overflows, lane `l` of slot `b`.
+#[inline]
 pub(super) fn cap_stock_lane(s: &mut Scratch, b: usize, l: usize) {
     let stock = s.stock[b].0[l];
     let capped = lanes::min(stock, s.net.slot_target[b]);
