@@ -126,7 +126,7 @@ pub struct Clearing {
     /// The floors and ceilings of the curves solved with (a few: a curve per material), and
     /// which is this solve's.
     ends: Vec<Ends>,
-    curve: usize,
+    this_curve: usize,
     /// The set of classes being priced ([`Clearing::set_price`]).
     set: SetView,
 }
@@ -151,8 +151,8 @@ struct SetView {
 const KEPT_CURVES: usize = 64;
 
 /// What a solve evaluates at a curve's floor and ceiling, computed once per curve (a clearing
-/// is reused across materials and steps, and most solves test both ends of every set of
-/// classes): the same values, to the bit, as computing them at each use.
+/// is reused across materials, steps and models, and most solves test both ends of every set
+/// of classes): the same values, to the bit, as computing them at each use.
 #[derive(Debug, Clone, Copy)]
 struct Ends {
     /// The curve's bits: the ends are this curve's.
@@ -170,12 +170,13 @@ struct End {
     /// Demand's response and supply's scale there, as [`responses`] gives them at `y`.
     at_y: (f64, f64),
     /// Demand's response `pow(x, -demand_elasticity)` and supply's scale
-    /// [`Curve::supply_scale`] at `x`, as [`Clearing::settle`] computes them.
+    /// [`Curve::supply_scale`] at `x`, as `settle` would compute them at a price `x`.
     mult: f64,
     scale: f64,
 }
 
 impl End {
+    /// `curve` evaluated at price `x`, with the calls the solve makes there.
     fn new(x: f64, curve: &Curve) -> End {
         let y = x.ln();
         End {
@@ -189,17 +190,28 @@ impl End {
 }
 
 impl Ends {
+    /// Every field of `curve`, as bits: curves with one key are the same curve to the bit
+    /// (0.0 and -0.0 are two keys; a NaN is its own). A field added to [`Curve`] must be
+    /// added here (the pattern names every field, so it will not compile until it is).
     fn key(curve: &Curve) -> [u64; 5] {
+        let Curve {
+            demand_elasticity,
+            supply_elasticity,
+            supply_elasticity_below,
+            min_price,
+            max_price,
+        } = *curve;
         [
-            curve.demand_elasticity,
-            curve.supply_elasticity,
-            curve.supply_elasticity_below,
-            curve.min_price,
-            curve.max_price,
+            demand_elasticity,
+            supply_elasticity,
+            supply_elasticity_below,
+            min_price,
+            max_price,
         ]
         .map(f64::to_bits)
     }
 
+    /// `curve`'s floor and ceiling, evaluated.
     fn new(curve: &Curve) -> Ends {
         Ends {
             curve: Ends::key(curve),
@@ -208,8 +220,8 @@ impl Ends {
         }
     }
 
-    /// The end at price `x`, if `x` is one.
-    fn at(&self, x: f64) -> Option<&End> {
+    /// The end at price `x` (the same bits), if `x` is one.
+    fn at_price(&self, x: f64) -> Option<&End> {
         [&self.lo, &self.hi]
             .into_iter()
             .find(|e| e.x.to_bits() == x.to_bits())
@@ -217,7 +229,7 @@ impl Ends {
 
     /// `x.ln()`.
     fn ln(&self, x: f64) -> f64 {
-        self.at(x).map_or_else(|| x.ln(), |e| e.y)
+        self.at_price(x).map_or_else(|| x.ln(), |e| e.y)
     }
 }
 
@@ -438,7 +450,7 @@ impl Clearing {
     /// unsold.
     pub fn solve_adjusting(&mut self, curve: &Curve, adjust: f64) {
         let key = Ends::key(curve);
-        self.curve = match self.ends.iter().position(|e| e.curve == key) {
+        self.this_curve = match self.ends.iter().position(|e| e.curve == key) {
             Some(i) => i,
             None => {
                 if self.ends.len() == KEPT_CURVES {
@@ -485,11 +497,12 @@ impl Clearing {
     }
 
     /// The ends of the curve being solved with.
-    fn ends(&self) -> Ends {
-        self.ends[self.curve]
+    fn ends(&self) -> &Ends {
+        &self.ends[self.this_curve]
     }
 
-    /// The stock bids of the classes in `g` at a price whose demand response is `mult`
+    /// The stock bids of the set being priced ([`Clearing::gather`]) at a price whose demand
+    /// response is `mult`
     /// (`x^-ed`), counting those `side` admits: refills bought less stock released, and its
     /// slope in the log price.
     fn stock_demand(&self, mult: f64, side: Side, curve: &Curve) -> (f64, f64) {
@@ -515,8 +528,9 @@ impl Clearing {
     }
 
     /// Gather the set of classes `g` into [`Clearing::set`], for [`Clearing::excess`],
-    /// [`Clearing::stock_demand`] and [`Clearing::root`].
-    fn view(&mut self, g: u32) {
+    /// [`Clearing::stock_demand`] and [`Clearing::root`], which read that set and no other:
+    /// [`Clearing::set_price`] gathers its set first.
+    fn gather(&mut self, g: u32) {
         let (d0, fixed) = self.set_parts(g);
         let v = &mut self.set;
         (v.d0, v.fixed) = (d0, fixed);
@@ -556,7 +570,7 @@ impl Clearing {
         (d0, fixed)
     }
 
-    /// [`Clearing::set_supply`] given `scale`, supply's scale at the price.
+    /// Supply of the unsold portions that reach `g`, where supply's scale is `scale`.
     fn set_supply_scaled(&self, g: u32, scale: f64) -> f64 {
         self.portions
             .iter()
@@ -585,7 +599,7 @@ impl Clearing {
         };
         // The reference price when supply meets demand there (up to float noise): the calm
         // case, first.
-        self.view(g);
+        self.gather(g);
         let (d0, fixed) = (self.set.d0, self.set.fixed);
         let at_one = self.excess(0.0, Side::at(1.0), curve).0;
         let d1 = d0 + fixed + self.stock_demand(1.0, Side::at(1.0), curve).0;
@@ -775,7 +789,7 @@ impl Clearing {
         }
     }
 
-    /// Excess demand of the set being priced ([`Clearing::view`]) at the log price `y`, the
+    /// Excess demand of the set being priced ([`Clearing::gather`]) at the log price `y`, the
     /// stock bids `side` admits included, and its slope in `y` (negative: demand falls and
     /// supply rises with price).
     fn excess(&self, y: f64, side: Side, curve: &Curve) -> (f64, f64) {
@@ -828,7 +842,8 @@ impl Clearing {
         if fixed == 0.0 && !bids && e > 0.0 && s0 > 0.0 {
             let x = (d0 / s0).powf(1.0 / e);
             let scale = x.powf(es);
-            if (from..=to).contains(&x) && v.portions.iter().all(|&(s0, cap)| s0 * scale <= cap) {
+            if (from..=to).contains(&x) && v.portions.iter().all(|&(p_s0, cap)| p_s0 * scale <= cap)
+            {
                 return x;
             }
         }
@@ -876,7 +891,7 @@ impl Clearing {
     /// stock bids their shares.
     fn settle(&mut self, g: u32, p: SetPrice, curve: &Curve) {
         // Each power once: demand's response and supply's scale at the price.
-        let (mult, scale) = match self.ends().at(p.price) {
+        let (mult, scale) = match self.ends().at_price(p.price) {
             Some(e) => (e.mult, e.scale),
             None => (
                 pow(p.price, -curve.demand_elasticity),
