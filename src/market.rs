@@ -449,8 +449,13 @@ impl Clearing {
     /// demand above that supply is rationed (use before refills) and supply above demand goes
     /// unsold.
     pub fn solve_adjusting(&mut self, curve: &Curve, adjust: f64) {
+        // The last solve's curve first: a market's lanes clear one after another.
         let key = Ends::key(curve);
-        self.this_curve = match self.ends.iter().position(|e| e.curve == key) {
+        let hit = match self.ends.get(self.this_curve) {
+            Some(e) if e.curve == key => Some(self.this_curve),
+            _ => self.ends.iter().position(|e| e.curve == key),
+        };
+        self.this_curve = match hit {
             Some(i) => i,
             None => {
                 if self.ends.len() == KEPT_CURVES {

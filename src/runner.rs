@@ -46,11 +46,11 @@ pub fn estimate(plan: &Plan, trials: u64, blocks: Range<u64>, workers: usize) ->
         // Two step histograms per slot (the fill and price histograms, one set shared by the
         // workers, are counted below).
         let ints = 2.0 * k * (n + 1.0) * 8.0;
+        let markets = m.materials.iter().filter(|x| x.market.is_some()).count();
         // A worker's state (`Scratch`): a lane-vector per field, eight per slot, five per
         // supplier and three per edge, a pipe cell per step of lead time, a group's fills (16
         // bytes per importer slot and step), and with a market a lane-vector of prices per
         // importer slot and step.
-        let priced = m.materials.iter().any(|x| x.market.is_some());
         let scratch = (8 * m.slots.len() + 5 * m.suppliers.len() + 3 * m.edges.len()) as f64
             * LANES as f64
             * 8.0
@@ -59,7 +59,7 @@ pub fn estimate(plan: &Plan, trials: u64, blocks: Range<u64>, workers: usize) ->
                 .map(|p| p.lead_steps as f64 * LANES as f64 * 8.0)
                 .sum::<f64>()
             + k * n * 16.0
-            + if priced {
+            + if markets > 0 {
                 k * n * LANES as f64 * 8.0
             } else {
                 0.0
@@ -71,7 +71,6 @@ pub fn estimate(plan: &Plan, trials: u64, blocks: Range<u64>, workers: usize) ->
             + k * n * 7.0 * 8.0
             + (CurveAcc::bytes(slots, steps) + PriceAcc::bytes(&priced_slots(m).1, steps)) as f64;
         node_steps += n_trials * (m.slots.len() + m.suppliers.len()) as f64 * n;
-        let markets = m.materials.iter().filter(|x| x.market.is_some()).count();
         market_steps += n_trials * markets as f64 * n;
     }
     Estimate {
@@ -802,7 +801,7 @@ fn run_block(plan: &Plan, seed: u64, block: u64, trials: Range<u64>, w: &mut Wor
             for (s, h) in w.scratch.iter().zip(w.hists) {
                 let mut h = lock(h);
                 s.record_fills(&mut h.curves, n);
-                if s.has_prices() {
+                if !h.prices.is_empty() {
                     s.record_prices(&mut h.prices, n);
                 }
             }

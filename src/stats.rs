@@ -868,6 +868,12 @@ impl FillRec {
         }
     }
 
+    /// Row (slot, step), as [`CurveAcc`]'s.
+    #[inline(always)]
+    fn row(&self, slot: usize, step: usize) -> usize {
+        step * self.n_slots + slot
+    }
+
     /// Start a group: no lane recorded yet.
     pub fn clear(&mut self) {
         self.sum.fill(0);
@@ -878,7 +884,7 @@ impl FillRec {
     /// [`Lanes::trunc_ints`]).
     #[inline(always)]
     pub fn record_lanes(&mut self, slot: usize, step: usize, fill: &Lanes, n: usize) {
-        let i = step * self.n_slots + slot;
+        let i = self.row(slot, step);
         let f = fill.max(Lanes::ZERO).min(Lanes::ONE);
         let fixed = (f * FIXED_ONE).trunc_ints();
         // A full group (the common case) has its lane count known when compiled.
@@ -896,7 +902,7 @@ impl FillRec {
     /// Lane `lane`'s fill for (slot, step), one of the lanes recorded: the scalar rule.
     #[inline(always)]
     pub fn record(&mut self, slot: usize, step: usize, lane: usize, fill: f64) {
-        let i = step * self.n_slots + slot;
+        let i = self.row(slot, step);
         let fill = fill.clamp(0.0, 1.0);
         self.bins[i][lane] = CurveAcc::bin(fill) as u8;
         self.sum[i] += CurveAcc::fixed(fill);

@@ -344,12 +344,6 @@ impl Scratch {
         acc.count_group(&self.fill_rec, n);
     }
 
-    /// Whether prices are kept (some material has a market): [`Scratch::record_prices`] has
-    /// something to record.
-    pub fn has_prices(&self) -> bool {
-        !self.track.price.is_empty()
-    }
-
     /// Record the prices of the first `n` lanes of the last group into `acc`: each priced
     /// slot's price at every step, and its peak.
     pub fn record_prices(&self, acc: &mut PriceAcc, n: usize) {
